@@ -1,0 +1,1 @@
+"""The register's business rules. Imports nothing from SOAP, XML or SQL libraries."""

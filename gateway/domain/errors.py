@@ -1,0 +1,235 @@
+"""The register's errors. Each has a stable public ``code`` (part of the contract:
+add codes, never rename them) and a role: the caller can fix a ``RequestRejected``
+(SOAP faultcode Client); ``ServiceUnavailable`` is ours or upstream's (Server).
+
+GatewayError
+  RequestRejected                   -> Client
+    InvalidMessage, MalformedMessage, ForbiddenXmlConstruct, RequestTooLarge,
+    UnknownOperation, AuthenticationFailed, AccessDenied,
+    InvalidPersonalCode, PersonNotFound, PersonDeceased, ...
+  ServiceUnavailable                -> Server
+    PopulationRegisterUnavailable, InternalError
+
+The catalogue of codes with their meaning and the caller's remedy is data:
+``gateway/faults.toml``; a test keeps it and these classes in step.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class GatewayError(Exception):
+    code: ClassVar[str] = "GatewayError"
+    role: ClassVar[str] = "Server"
+    default_message: ClassVar[str] = "The request could not be processed."
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        self.message = message or self.default_message
+        self.field = field
+        super().__init__(self.message)
+
+
+class RequestRejected(GatewayError):
+    role = "Client"
+
+
+class ServiceUnavailable(GatewayError):
+    role = "Server"
+
+
+# --- the message itself -------------------------------------------------------
+class MalformedMessage(RequestRejected):
+    code = "MalformedMessage"
+    default_message = "The request is not a well-formed SOAP 1.1 message."
+
+
+class ForbiddenXmlConstruct(RequestRejected):
+    code = "ForbiddenXmlConstruct"
+    default_message = "DTDs, entity declarations and processing instructions are not allowed in SOAP messages."
+
+
+class RequestTooLarge(RequestRejected):
+    code = "RequestTooLarge"
+    default_message = "The request body is larger than this gateway accepts."
+
+
+class UnknownOperation(RequestRejected):
+    code = "UnknownOperation"
+    default_message = "The body's element is not an operation of this service."
+
+
+class InvalidMessage(RequestRejected):
+    code = "InvalidMessage"
+    default_message = "The request does not conform to the published schema."
+
+
+# --- who is calling -----------------------------------------------------------
+class AuthenticationFailed(RequestRejected):
+    code = "AuthenticationFailed"
+    default_message = "Authentication failed: a valid WS-Security UsernameToken is required."
+
+
+class AccessDenied(RequestRejected):
+    code = "AccessDenied"
+    default_message = "The user has no right to this operation."
+
+
+# --- persons ------------------------------------------------------------------
+class InvalidPersonalCode(RequestRejected):
+    code = "InvalidPersonalCode"
+    default_message = "The personal code is not a valid Lithuanian personal code (length, birth date or check digit)."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "personalCode") -> None:
+        super().__init__(message, field=field)
+
+
+class PersonNotFound(RequestRejected):
+    code = "PersonNotFound"
+    default_message = "The population register has no person with this personal code."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "personalCode") -> None:
+        super().__init__(message, field=field)
+
+
+class PersonDeceased(RequestRejected):
+    code = "PersonDeceased"
+    default_message = "The population register records this person as deceased; the person cannot be registered."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "personalCode") -> None:
+        super().__init__(message, field=field)
+
+
+class StudentNotFound(RequestRejected):
+    code = "StudentNotFound"
+    default_message = "This institution has no registration of a person with this personal code."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "personalCode") -> None:
+        super().__init__(message, field=field)
+
+
+# --- providers, programs, groups ----------------------------------------------
+class ProviderNotEligible(RequestRejected):
+    code = "ProviderNotEligible"
+    default_message = "The institution is not an NVŠ provider in ŠMIR (group or purpose code) and cannot run NVŠ groups."
+
+
+class UnknownProgram(RequestRejected):
+    code = "UnknownProgram"
+    default_message = "No such program is registered in NŠPR for this provider."
+
+
+class ProgramNotRegistered(RequestRejected):
+    code = "ProgramNotRegistered"
+    default_message = "The program has the temporary code 999999999 or is not yet registered in NŠPR."
+
+
+class ProgramDeregistered(RequestRejected):
+    code = "ProgramDeregistered"
+    default_message = "The program is deregistered in NŠPR."
+
+
+class PurposeMismatch(RequestRejected):
+    code = "PurposeMismatch"
+    default_message = "The group's purpose must be the purpose of its program."
+
+
+class InvalidSubDirection(RequestRejected):
+    code = "InvalidSubDirection"
+    default_message = "The sub-direction is unknown or does not belong to the program's directions."
+
+
+class DuplicateGroupName(RequestRejected):
+    code = "DuplicateGroupName"
+    default_message = "The provider already has a group with this name in this school year."
+
+
+class InvalidSchoolYear(RequestRejected):
+    code = "InvalidSchoolYear"
+    default_message = "A school year is written YYYY-YYYY with consecutive years, e.g. 2025-2026."
+
+
+class GroupNotFound(RequestRejected):
+    code = "GroupNotFound"
+    default_message = "No group with this id belongs to the caller's institution."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "groupId") -> None:
+        super().__init__(message, field=field)
+
+
+class GroupHasLearners(RequestRejected):
+    code = "GroupHasLearners"
+    default_message = "The change is not possible while the group has active learners."
+
+
+# --- registrations ------------------------------------------------------------
+class FirstLearningDateOutsideSchoolYear(RequestRejected):
+    code = "FirstLearningDateOutsideSchoolYear"
+    default_message = "The first learning date must lie inside the group's school year."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "firstLearningDate") -> None:
+        super().__init__(message, field=field)
+
+
+class ContractRequired(RequestRejected):
+    code = "ContractRequired"
+    default_message = "A contract (type, date, number) is required for a first learning date on or after 2012-09-01."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "contract") -> None:
+        super().__init__(message, field=field)
+
+
+class UnknownClassifierCode(RequestRejected):
+    code = "UnknownClassifierCode"
+    default_message = "The code is not in its classifier."
+
+
+class AlreadyRegistered(RequestRejected):
+    code = "AlreadyRegistered"
+    default_message = "The person already has an active registration in this group."
+
+
+class RegistrationNotFound(RequestRejected):
+    code = "RegistrationNotFound"
+    default_message = "No registration with this id belongs to the caller's institution."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "registrationId") -> None:
+        super().__init__(message, field=field)
+
+
+class RegistrationNotActive(RequestRejected):
+    code = "RegistrationNotActive"
+    default_message = "The registration is deregistered or cancelled; the operation needs an active registration."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "registrationId") -> None:
+        super().__init__(message, field=field)
+
+
+class InvalidDepartureDate(RequestRejected):
+    code = "InvalidDepartureDate"
+    default_message = "The departure date must not be before the first learning date nor after the current month."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "departureDate") -> None:
+        super().__init__(message, field=field)
+
+
+# --- upstream and ourselves ---------------------------------------------------
+class PopulationRegisterUnavailable(ServiceUnavailable):
+    code = "PopulationRegisterUnavailable"
+    default_message = "The population register did not answer in time. Nothing was changed; try again later."
+
+
+class InternalError(ServiceUnavailable):
+    code = "InternalError"
+    default_message = "Internal error. Nothing was changed; quote the correlation id when reporting it."
+
+
+def all_error_classes() -> list[type[GatewayError]]:
+    """Every concrete error with a public code (for the catalogue check)."""
+    found: list[type[GatewayError]] = []
+    stack: list[type[GatewayError]] = [GatewayError]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if "code" in cls.__dict__ and cls is not GatewayError:
+            found.append(cls)
+    return sorted(found, key=lambda c: c.code)

@@ -1,0 +1,363 @@
+"""Institutions, programs, groups, persons and registrations, with their rules.
+
+Every rule of ``rules.md`` about groups and registrations is decided here, in
+plain Python; the SOAP service and the storage only carry data to and from it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field, replace
+
+from gateway.domain import classifiers as cls
+from gateway.domain.calendar import SchoolYear, end_of_month, working_days_between
+from gateway.domain.classifiers import Classifiers
+from gateway.domain.errors import (
+    AlreadyRegistered,
+    ContractRequired,
+    DuplicateGroupName,
+    FirstLearningDateOutsideSchoolYear,
+    InvalidDepartureDate,
+    InvalidSubDirection,
+    PersonDeceased,
+    ProgramDeregistered,
+    ProgramNotRegistered,
+    ProviderNotEligible,
+    PurposeMismatch,
+    RegistrationNotActive,
+    UnknownProgram,
+)
+from gateway.domain.personal_code import PersonalCode
+
+# Contracts are recorded only for learners who arrived on or after this date (seed, step 2).
+CONTRACTS_REQUIRED_FROM = dt.date(2012, 9, 1)
+# NŠPR's placeholder for a program that is not yet registered.
+TEMPORARY_PROGRAM_CODE = "999999999"
+REGISTRATION_DEADLINE_WORKING_DAYS = 5
+DEREGISTRATION_DEADLINE_WORKING_DAYS = 3
+
+
+class ProgramPurpose(enum.StrEnum):
+    NVS = "NVS"  # NVŠ programa
+    FSPU = "FSPU"  # NVŠ programa, papildanti formalųjį švietimą
+
+
+class RegistrationStatus(enum.StrEnum):
+    ACTIVE = "active"
+    DEREGISTERED = "deregistered"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Warning:
+    """Accepted, but worth the provider's attention (returned with the response)."""
+
+    code: str
+    message: str
+
+
+LATE_REGISTRATION = "LateRegistration"
+LATE_DEREGISTRATION = "LateDeregistration"
+
+
+# --- institutions and programs (imported from ŠMIR and NŠPR) -------------------
+@dataclass(frozen=True)
+class Institution:
+    code: str
+    name: str
+    municipality_code: str
+    ownership_code: str
+    group_code: str
+    purpose_codes: tuple[str, ...] = ()
+    deregistered_on: dt.date | None = None
+
+    def is_general_education_school(self, classifiers: Classifiers) -> bool:
+        return classifiers.has_flag(cls.INSTITUTION_GROUP, self.group_code, "general-education")
+
+    def may_provide_nvs(self, classifiers: Classifiers) -> bool:
+        """An NVŠ school, or an other provider / free-lance teacher with an NVŠ purpose code."""
+        if self.deregistered_on is not None:
+            return False
+        if classifiers.has_flag(cls.INSTITUTION_GROUP, self.group_code, "nvs-school"):
+            return True
+        if classifiers.has_flag(cls.INSTITUTION_GROUP, self.group_code, "nvs-by-purpose"):
+            return any(classifiers.has_flag(cls.INSTITUTION_PURPOSE, p, "nvs") for p in self.purpose_codes)
+        return False
+
+    def check_may_provide_nvs(self, classifiers: Classifiers) -> None:
+        if not self.may_provide_nvs(classifiers):
+            raise ProviderNotEligible()
+
+
+@dataclass(frozen=True)
+class Program:
+    code: str
+    name: str
+    provider_code: str
+    purpose: ProgramPurpose
+    direction_codes: tuple[str, ...]
+    registered_on: dt.date | None
+    accredited_on: dt.date | None = None
+    deregistered_on: dt.date | None = None
+
+    def is_deregistered(self, on: dt.date) -> bool:
+        return self.deregistered_on is not None and self.deregistered_on <= on
+
+    def is_accredited(self, on: dt.date) -> bool:
+        return self.accredited_on is not None and self.accredited_on <= on
+
+    def check_usable_by(self, provider_code: str, on: dt.date, *, field: str = "programCode") -> None:
+        """A group may only use a registered, not deregistered program of its own provider."""
+        if self.provider_code != provider_code:
+            raise UnknownProgram(field=field)
+        if self.code == TEMPORARY_PROGRAM_CODE or self.registered_on is None:
+            raise ProgramNotRegistered(field=field)
+        if self.is_deregistered(on):
+            raise ProgramDeregistered(field=field)
+
+
+def check_program_code(code: str) -> None:
+    if code == TEMPORARY_PROGRAM_CODE:
+        raise ProgramNotRegistered(field="programCode")
+
+
+# --- groups -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Leader:
+    first_name: str
+    last_name: str
+    personal_code: PersonalCode | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    id: int | None
+    provider_code: str
+    school_year: SchoolYear
+    program_code: str
+    purpose: ProgramPurpose
+    name: str
+    sub_direction_codes: tuple[str, ...]
+    leaders: tuple[Leader, ...] = ()
+
+
+def _check_sub_directions(codes: tuple[str, ...], program: Program, classifiers: Classifiers) -> None:
+    for index, code in enumerate(codes):
+        where = f"subDirectionCode[{index + 1}]"
+        entry = classifiers.get(cls.NVS_SUB_DIRECTION, code)
+        if entry is None:
+            raise InvalidSubDirection(f"'{code}' is not a known NVŠ sub-direction code.", field=where)
+        if entry.parent not in program.direction_codes:
+            raise InvalidSubDirection(
+                f"Sub-direction '{code}' does not belong to the directions of program {program.code}.", field=where
+            )
+
+
+def open_group(
+    *,
+    provider: Institution,
+    program: Program,
+    school_year: SchoolYear,
+    name: str,
+    requested_purpose: ProgramPurpose | None,
+    sub_direction_codes: tuple[str, ...],
+    leaders: tuple[Leader, ...],
+    name_taken: bool,
+    classifiers: Classifiers,
+    today: dt.date,
+) -> Group:
+    provider.check_may_provide_nvs(classifiers)
+    program.check_usable_by(provider.code, today)
+    if requested_purpose is not None and requested_purpose != program.purpose:
+        raise PurposeMismatch(
+            f"Program {program.code} has purpose {program.purpose.value}; the group cannot be {requested_purpose.value}.",
+            field="purpose",
+        )
+    _check_sub_directions(sub_direction_codes, program, classifiers)
+    if name_taken:
+        raise DuplicateGroupName(field="name")
+    return Group(
+        id=None,
+        provider_code=provider.code,
+        school_year=school_year,
+        program_code=program.code,
+        purpose=program.purpose,
+        name=name,
+        sub_direction_codes=tuple(dict.fromkeys(sub_direction_codes)),
+        leaders=leaders,
+    )
+
+
+def change_group(
+    group: Group,
+    *,
+    program: Program,
+    name: str,
+    sub_direction_codes: tuple[str, ...],
+    leaders: tuple[Leader, ...],
+    name_taken: bool,
+    classifiers: Classifiers,
+) -> Group:
+    """Rename a group, change its sub-directions or leaders; its program and year stay."""
+    _check_sub_directions(sub_direction_codes, program, classifiers)
+    if name_taken:
+        raise DuplicateGroupName(field="name")
+    return replace(group, name=name, sub_direction_codes=tuple(dict.fromkeys(sub_direction_codes)), leaders=leaders)
+
+
+# --- persons (as the population register knows them) -------------------------
+@dataclass(frozen=True)
+class DeclaredResidence:
+    municipality_code: str | None
+    municipality_name: str | None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    personal_code: PersonalCode
+    first_name: str
+    last_name: str
+    sex: str | None  # "M" or "F"
+    birth_date: dt.date | None
+    deceased_on: dt.date | None = None
+    residence: DeclaredResidence | None = None
+    departed_abroad_on: dt.date | None = None
+
+
+# --- registrations ------------------------------------------------------------
+@dataclass(frozen=True)
+class Contract:
+    type_code: str
+    signed_on: dt.date
+    number: str
+
+
+@dataclass(frozen=True)
+class Departure:
+    date: dt.date
+    reason_code: str
+    order_number: str | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    id: int | None
+    personal_code: PersonalCode
+    group_id: int
+    provider_code: str
+    first_learning_date: dt.date
+    contract: Contract | None
+    registered_on: dt.date
+    status: RegistrationStatus = RegistrationStatus.ACTIVE
+    departure: Departure | None = None
+    cancelled_on: dt.date | None = None
+    cancellation_reason: str | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is RegistrationStatus.ACTIVE
+
+    def correct(
+        self,
+        *,
+        first_learning_date: dt.date | None,
+        contract: Contract | None,
+        school_year: SchoolYear,
+        classifiers: Classifiers,
+    ) -> "Registration":
+        """Correct the first learning date and/or the contract of a registration that is not cancelled."""
+        if self.status is RegistrationStatus.CANCELLED:
+            raise RegistrationNotActive("A cancelled registration cannot be corrected.")
+        new_date = first_learning_date or self.first_learning_date
+        new_contract = contract or self.contract
+        _check_arrival(new_date, new_contract, school_year, classifiers)
+        if self.departure is not None and self.departure.date < new_date:
+            raise FirstLearningDateOutsideSchoolYear(
+                "The first learning date cannot be after the departure date.", field="firstLearningDate"
+            )
+        return replace(self, first_learning_date=new_date, contract=new_contract)
+
+    def cancel(self, *, reason: str, today: dt.date) -> "Registration":
+        """Invalidate a registration entered by mistake; it is kept, never deleted."""
+        if self.status is RegistrationStatus.CANCELLED:
+            raise RegistrationNotActive("The registration is already cancelled.")
+        return replace(self, status=RegistrationStatus.CANCELLED, cancelled_on=today, cancellation_reason=reason)
+
+    def deregister(
+        self, *, departure: Departure, classifiers: Classifiers, today: dt.date
+    ) -> tuple["Registration", list[Warning]]:
+        if not self.is_active:
+            raise RegistrationNotActive()
+        classifiers.require(cls.DEPARTURE_REASON, departure.reason_code, field="departureReasonCode")
+        if departure.date < self.first_learning_date:
+            raise InvalidDepartureDate("The departure date is before the first learning date.")
+        if departure.date > end_of_month(today):
+            raise InvalidDepartureDate("The departure date is later than the end of the current month.")
+        warnings = []
+        late_by = working_days_between(departure.date, today)
+        if late_by > DEREGISTRATION_DEADLINE_WORKING_DAYS:
+            warnings.append(
+                Warning(
+                    LATE_DEREGISTRATION,
+                    f"Deregistered {late_by} working days after the departure date "
+                    f"(the deadline is {DEREGISTRATION_DEADLINE_WORKING_DAYS}).",
+                )
+            )
+        return replace(self, status=RegistrationStatus.DEREGISTERED, departure=departure), warnings
+
+
+def _check_arrival(
+    first_learning_date: dt.date, contract: Contract | None, school_year: SchoolYear, classifiers: Classifiers
+) -> None:
+    if not school_year.contains(first_learning_date):
+        raise FirstLearningDateOutsideSchoolYear(
+            f"The first learning date must lie inside school year {school_year} "
+            f"({school_year.starts_on.isoformat()} to {school_year.ends_on.isoformat()})."
+        )
+    if first_learning_date >= CONTRACTS_REQUIRED_FROM:
+        if contract is None:
+            raise ContractRequired()
+        classifiers.require(cls.CONTRACT_TYPE, contract.type_code, field="contract/typeCode")
+
+
+def register_student(
+    *,
+    person: PersonRecord,
+    group: Group,
+    program: Program,
+    first_learning_date: dt.date,
+    contract: Contract | None,
+    already_active_in_group: bool,
+    classifiers: Classifiers,
+    today: dt.date,
+) -> tuple[Registration, list[Warning]]:
+    """Step 2 of the seed's registration: the person came from GR in step 1."""
+    if person.deceased_on is not None:
+        raise PersonDeceased()
+    if program.is_deregistered(today):
+        raise ProgramDeregistered("The group's program is deregistered in NŠPR; no new learners can join.", field="groupId")
+    _check_arrival(first_learning_date, contract, group.school_year, classifiers)
+    if already_active_in_group:
+        raise AlreadyRegistered(field="personalCode")
+    warnings = []
+    if contract is not None:
+        late_by = working_days_between(contract.signed_on, today)
+        if late_by > REGISTRATION_DEADLINE_WORKING_DAYS:
+            warnings.append(
+                Warning(
+                    LATE_REGISTRATION,
+                    f"Registered {late_by} working days after the contract date "
+                    f"(the deadline is {REGISTRATION_DEADLINE_WORKING_DAYS}).",
+                )
+            )
+    registration = Registration(
+        id=None,
+        personal_code=person.personal_code,
+        group_id=group.id,  # type: ignore[arg-type]
+        provider_code=group.provider_code,
+        first_learning_date=first_learning_date,
+        contract=contract,
+        registered_on=today,
+    )
+    return registration, warnings

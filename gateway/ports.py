@@ -1,0 +1,97 @@
+"""What the use cases need from the outside world, as Protocols.
+
+Storage (``storage/``) and the population-register client (``clients/``) implement
+these; unit tests use the in-memory fakes in ``tests/fakes.py``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Iterable, Protocol
+
+from gateway.domain.calendar import SchoolYear
+from gateway.domain.classifiers import ClassifierEntry, Classifiers
+from gateway.domain.model import Group, Institution, PersonRecord, Program, Registration
+from gateway.domain.personal_code import PersonalCode
+
+
+class PopulationRegister(Protocol):
+    """Gyventojų registras. Raises ``PopulationRegisterUnavailable`` when it cannot answer."""
+
+    def find_person(self, personal_code: PersonalCode) -> PersonRecord | None:
+        """The person with this code, or None when GR does not know the code."""
+
+    def find_persons(self, personal_codes: list[PersonalCode]) -> dict[PersonalCode, PersonRecord | None]:
+        """Batch form for data checks: every asked code is a key (None: not found)."""
+
+
+@dataclass(frozen=True)
+class UserAccount:
+    id: int
+    username: str
+    password_hash: str
+    institution_code: str
+    active: bool = True
+
+
+class ClassifierRepository(Protocol):
+    def load(self) -> Classifiers: ...
+    def replace_all(self, entries: Iterable[ClassifierEntry], version: str) -> int: ...
+
+
+class InstitutionRepository(Protocol):
+    def get(self, code: str) -> Institution | None: ...
+    def upsert(self, institution: Institution) -> bool:
+        """True when the institution was new."""
+
+
+class ProgramRepository(Protocol):
+    def get(self, code: str) -> Program | None: ...
+    def upsert(self, program: Program) -> bool: ...
+
+
+class GroupRepository(Protocol):
+    def get(self, group_id: int) -> Group | None: ...
+    def add(self, group: Group) -> Group: ...
+    def update(self, group: Group) -> None: ...
+    def name_taken(self, provider_code: str, school_year: SchoolYear, name: str, *, except_id: int | None = None) -> bool: ...
+    def of_provider(self, provider_code: str, school_year: SchoolYear) -> list[Group]: ...
+    def active_learner_counts(self, group_ids: list[int]) -> dict[int, int]: ...
+
+
+class PersonRepository(Protocol):
+    def get(self, personal_code: PersonalCode) -> PersonRecord | None: ...
+    def save(self, person: PersonRecord, *, checked_at: dt.datetime) -> None: ...
+
+
+class RegistrationRepository(Protocol):
+    def get(self, registration_id: int) -> Registration | None: ...
+    def add(self, registration: Registration) -> Registration: ...
+    def update(self, registration: Registration) -> None: ...
+    def has_active(self, personal_code: PersonalCode, group_id: int) -> bool: ...
+    def latest_of_person(self, personal_code: PersonalCode) -> Registration | None:
+        """The person's most recent registration that is not cancelled, with any provider."""
+    def of_person_at(self, personal_code: PersonalCode, provider_code: str) -> list[Registration]: ...
+
+
+class UserRepository(Protocol):
+    def by_username(self, username: str) -> UserAccount | None: ...
+    def add(self, username: str, password_hash: str, institution_code: str) -> UserAccount: ...
+    def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: ``with uow: ...; uow.commit()``. Leaving without commit rolls back."""
+
+    classifiers: ClassifierRepository
+    institutions: InstitutionRepository
+    programs: ProgramRepository
+    groups: GroupRepository
+    persons: PersonRepository
+    registrations: RegistrationRepository
+    users: UserRepository
+
+    def __enter__(self) -> "UnitOfWork": ...
+    def __exit__(self, *exc: object) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
