@@ -41,13 +41,14 @@ class ClassifierRepository(Protocol):
 
 class InstitutionRepository(Protocol):
     def get(self, code: str) -> Institution | None: ...
-    def upsert(self, institution: Institution) -> bool:
-        """True when the institution was new."""
+    def upsert(self, institution: Institution) -> str:
+        """'created', 'updated' or 'unchanged'."""
 
 
 class ProgramRepository(Protocol):
     def get(self, code: str) -> Program | None: ...
-    def upsert(self, program: Program) -> bool: ...
+    def upsert(self, program: Program) -> str: ...
+    def existing_providers(self, codes: Iterable[str]) -> set[str]: ...
 
 
 class GroupRepository(Protocol):

@@ -1,0 +1,55 @@
+"""Wiring: settings in, a ready site out. The one place that knows every adapter."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import Engine
+
+from clients.population_register.client import ZeepPopulationRegister
+from gateway.config import Settings
+from gateway.ports import PopulationRegister, UnitOfWork
+from gateway.services import Registry
+from gateway.soap.app import build_registry_app
+from gateway.wsgi import Site
+from storage.db import make_engine, make_session_factory
+from storage.unit_of_work import SqlAlchemyUnitOfWork
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    engine: Engine
+    uow_factory: Callable[[], UnitOfWork]
+    registry: Registry
+    site: Site
+
+
+def unit_of_work_factory(engine: Engine) -> Callable[[], UnitOfWork]:
+    session_factory = make_session_factory(engine)
+    return lambda: SqlAlchemyUnitOfWork(session_factory)  # type: ignore[return-value]
+
+
+def population_register(settings: Settings) -> PopulationRegister:
+    return ZeepPopulationRegister(
+        settings.gr_url,
+        connect_timeout=settings.population_register_connect_timeout,
+        read_timeout=settings.population_register_read_timeout,
+        retries=settings.population_register_retries,
+    )
+
+
+def build_gateway(settings: Settings, *, sandbox: bool, engine: Engine | None = None, gr: PopulationRegister | None = None) -> Gateway:
+    engine = engine or make_engine(settings.database_url)
+    uow_factory = unit_of_work_factory(engine)
+    registry = Registry(uow_factory, gr or population_register(settings))
+    registry_app = build_registry_app(
+        registry, uow_factory, max_request_bytes=settings.max_request_bytes, validate_responses=settings.validate_responses
+    )
+    gr_app = None
+    if sandbox:
+        from clients.population_register.sandbox import build_sandbox_app
+
+        gr_app = build_sandbox_app(latency_seconds=settings.sandbox_gr_latency, failure_rate=settings.sandbox_gr_failure_rate)
+    site = Site(registry_app, public_url=settings.public_url, population_register_app=gr_app)
+    return Gateway(settings=settings, engine=engine, uow_factory=uow_factory, registry=registry, site=site)

@@ -1,0 +1,157 @@
+"""``nvs-gateway``: run the gateway, migrate, import reference data, print the sandbox fixture."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from gateway.config import REPOSITORY_ROOT, Settings
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Envelopes carry personal codes and passwords: these libraries never log them here.
+    for noisy in ("zeep", "urllib3", "waitress.queue"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _ensure_sqlite_directory(url: str) -> None:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and ":memory:" not in url:
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def migrate(settings: Settings, *, quiet: bool = False) -> None:
+    """Bring the schema to the newest revision and load the classifiers when their version changed."""
+    from alembic import command
+    from alembic.config import Config
+
+    from gateway import administration
+    from gateway.bootstrap import unit_of_work_factory
+    from gateway.reference_data import CLASSIFIER_FILE, load_classifier_file
+    from storage.db import make_engine
+
+    _ensure_sqlite_directory(settings.database_url)
+    engine = make_engine(settings.database_url)
+    config = Config()
+    config.set_main_option("script_location", str(REPOSITORY_ROOT / "storage" / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    version, entries = load_classifier_file(CLASSIFIER_FILE)
+    loaded = administration.load_reference_data(unit_of_work_factory(engine), version, entries)
+    if not quiet:
+        print(f"schema at head; classifiers {version} " + (f"loaded ({len(entries)} codes)" if loaded else "already loaded"))
+    engine.dispose()
+
+
+def _classifiers(settings: Settings):  # type: ignore[no-untyped-def]
+    from gateway.bootstrap import unit_of_work_factory
+    from storage.db import make_engine
+
+    with unit_of_work_factory(make_engine(settings.database_url))() as uow:
+        return uow.classifiers.load()
+
+
+def _import(settings: Settings, kind: str, path: Path) -> int:
+    from tqdm import tqdm
+
+    from gateway import administration
+    from gateway.bootstrap import unit_of_work_factory
+    from gateway.imports import ImportFileInvalid, parse_institutions, parse_programs
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    classifiers = _classifiers(settings)
+    parse = parse_institutions if kind == "institutions" else parse_programs
+    store = administration.import_institutions if kind == "institutions" else administration.import_programs
+    try:
+        with tqdm(desc=f"checking {path.name}", unit=" records", file=sys.stderr) as bar:
+            records = parse(path, classifiers, progress=lambda n: bar.update(n - bar.n))
+    except ImportFileInvalid as invalid:
+        print(f"{path}: refused, nothing imported ({len(invalid.errors)} problem(s)):", file=sys.stderr)
+        for problem in invalid.errors:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        with tqdm(total=len(records), desc="storing", unit=" records", file=sys.stderr) as bar:
+            summary = store(unit_of_work_factory(make_engine(settings.database_url)), records, lambda n: bar.update(n - bar.n))
+    except administration.UnknownProviders as exc:
+        print(f"{path}: refused, nothing imported: {exc}", file=sys.stderr)
+        return 1
+    print(f"{path.name}: imported {summary}")
+    return 0
+
+
+def serve(settings: Settings, *, sandbox: bool) -> int:
+    import waitress
+
+    from gateway.bootstrap import build_gateway
+    from gateway.sandbox import install_sandbox
+
+    migrate(settings)
+    gateway = build_gateway(settings, sandbox=sandbox)
+    users = install_sandbox(gateway.uow_factory, _classifiers(settings)) if sandbox else []
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    print(f"\nnvs-gateway on {base}  (database: {settings.database_url.split('@')[-1]})")
+    print(f"  registry            {base}/registry        WSDL {base}/registry?wsdl")
+    print(f"  schemas             {base}/xsd/nvs-gateway-v1.xsd")
+    if sandbox:
+        print(f"  sandbox GR          {base}/population-register   WSDL {base}/population-register?wsdl")
+        print(f"  sandbox users       {len(users)}, e.g. {users[0].username} / {users[0].password} ({users[0].institution_name})")
+        print("  all test data       nvs-gateway sandbox --json   (README: 'The sandbox')")
+    else:
+        print(f"  population register {settings.gr_url}")
+    print("Stop with Ctrl+C.\n", flush=True)
+    waitress.serve(gateway.site, host=settings.host, port=settings.port, threads=settings.threads, ident="nvs-gateway")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nvs-gateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="run the gateway (migrates first)")
+    run.add_argument("--sandbox", action="store_true", help="also serve the sandbox population register and load sandbox data")
+    run.add_argument("--host")
+    run.add_argument("--port", type=int)
+    commands.add_parser("migrate", help="apply schema migrations and load the classifiers")
+    for kind, register in (("institutions", "ŠMIR"), ("programs", "NŠPR")):
+        command = commands.add_parser(f"import-{kind}", help=f"import {register} {kind} from an XML file (all or nothing)")
+        command.add_argument("file", type=Path)
+    fixture = commands.add_parser("sandbox", help="print the sandbox fixture (institutions, programs, users, special persons)")
+    fixture.add_argument("--json", action="store_true", required=True)
+    faults = commands.add_parser("faults", help="print the fault catalogue")
+    faults.add_argument("--markdown", action="store_true", required=True)
+    args = parser.parse_args(argv)
+
+    overrides = {k: v for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None))) if v}
+    settings = Settings.from_env(**overrides)
+    _configure_logging(settings.log_level)
+
+    if args.command == "serve":
+        return serve(settings, sandbox=args.sandbox)
+    if args.command == "migrate":
+        migrate(settings)
+        return 0
+    if args.command in ("import-institutions", "import-programs"):
+        return _import(settings, args.command.split("-", 1)[1], args.file)
+    if args.command == "sandbox":
+        from gateway.reference_data import load_classifiers
+        from gateway.sandbox import sandbox_fixture
+
+        print(json.dumps(sandbox_fixture(load_classifiers(), settings.base_url), ensure_ascii=False, indent=2))
+        return 0
+    if args.command == "faults":
+        from gateway.fault_catalogue import load_catalogue, render_markdown
+
+        print(render_markdown(load_catalogue()), end="")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Settings, read from the environment once and passed in. Nothing connects at import."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///var/nvs-gateway.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # The address clients reach us at (behind a TLS proxy: https://...); it goes into the served WSDL.
+    public_url: str = ""
+    population_register_url: str = ""
+    population_register_connect_timeout: float = 3.0
+    population_register_read_timeout: float = 10.0
+    population_register_retries: int = 2
+    sandbox_gr_latency: float = 0.0
+    sandbox_gr_failure_rate: float = 0.0
+    max_request_bytes: int = 1024 * 1024
+    threads: int = 8
+    validate_responses: bool = False
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        values: dict[str, object] = dict(
+            database_url=os.environ.get("NVS_DATABASE_URL", cls.database_url),
+            host=os.environ.get("NVS_HOST", cls.host),
+            port=_int("NVS_PORT", cls.port),
+            public_url=os.environ.get("NVS_PUBLIC_URL", ""),
+            population_register_url=os.environ.get("NVS_POPULATION_REGISTER_URL", ""),
+            population_register_connect_timeout=_float("NVS_GR_CONNECT_TIMEOUT", cls.population_register_connect_timeout),
+            population_register_read_timeout=_float("NVS_GR_READ_TIMEOUT", cls.population_register_read_timeout),
+            population_register_retries=_int("NVS_GR_RETRIES", cls.population_register_retries),
+            sandbox_gr_latency=_float("NVS_SANDBOX_GR_LATENCY", cls.sandbox_gr_latency),
+            sandbox_gr_failure_rate=_float("NVS_SANDBOX_GR_FAILURE_RATE", cls.sandbox_gr_failure_rate),
+            max_request_bytes=_int("NVS_MAX_REQUEST_BYTES", cls.max_request_bytes),
+            threads=_int("NVS_THREADS", cls.threads),
+            validate_responses=_bool("NVS_VALIDATE_RESPONSES", cls.validate_responses),
+            log_level=os.environ.get("NVS_LOG_LEVEL", cls.log_level),
+        )
+        values.update(overrides)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})  # type: ignore[arg-type]
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def registry_url(self) -> str:
+        return f"{self.base_url}/registry"
+
+    @property
+    def gr_url(self) -> str:
+        """The population register: the configured one, or the sandbox served beside the registry."""
+        return self.population_register_url or f"http://{self.host}:{self.port}/population-register"
+
+
+# Documented in the README's settings table; a test keeps the two in step.
+ENVIRONMENT_VARIABLES = {
+    "NVS_DATABASE_URL": "database_url",
+    "NVS_HOST": "host",
+    "NVS_PORT": "port",
+    "NVS_PUBLIC_URL": "public_url",
+    "NVS_POPULATION_REGISTER_URL": "population_register_url",
+    "NVS_GR_CONNECT_TIMEOUT": "population_register_connect_timeout",
+    "NVS_GR_READ_TIMEOUT": "population_register_read_timeout",
+    "NVS_GR_RETRIES": "population_register_retries",
+    "NVS_SANDBOX_GR_LATENCY": "sandbox_gr_latency",
+    "NVS_SANDBOX_GR_FAILURE_RATE": "sandbox_gr_failure_rate",
+    "NVS_MAX_REQUEST_BYTES": "max_request_bytes",
+    "NVS_THREADS": "threads",
+    "NVS_VALIDATE_RESPONSES": "validate_responses",
+    "NVS_LOG_LEVEL": "log_level",
+}

@@ -1,0 +1,97 @@
+"""The sandbox integrators test against: ŠMIR/NŠPR sample files, one user per institution,
+and the sandbox population register's special persons."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from gateway import administration
+from gateway.config import REPOSITORY_ROOT
+from gateway.domain.classifiers import Classifiers
+from gateway.domain.model import Institution, Program
+from gateway.imports import parse_institutions, parse_programs
+from gateway.ports import UnitOfWork
+
+SANDBOX_DIR = REPOSITORY_ROOT / "data" / "sandbox"
+INSTITUTIONS_FILE = SANDBOX_DIR / "institutions.xml"
+PROGRAMS_FILE = SANDBOX_DIR / "programs.xml"
+
+
+@dataclass(frozen=True)
+class SandboxUser:
+    username: str
+    password: str
+    institution_code: str
+    institution_name: str
+
+
+def sandbox_users(institutions: list[Institution]) -> list[SandboxUser]:
+    """One user per active institution. The passwords are public: sandbox only."""
+    return [
+        SandboxUser(f"sandbox-{i.code}", f"Sandbox-{i.code}!", i.code, i.name)
+        for i in institutions
+        if i.deregistered_on is None
+    ]
+
+
+def sandbox_data(classifiers: Classifiers) -> tuple[list[Institution], list[Program]]:
+    return parse_institutions(INSTITUTIONS_FILE, classifiers), parse_programs(PROGRAMS_FILE, classifiers)
+
+
+def install_sandbox(uow_factory: Callable[[], UnitOfWork], classifiers: Classifiers) -> list[SandboxUser]:
+    institutions, programs = sandbox_data(classifiers)
+    administration.import_institutions(uow_factory, institutions)
+    administration.import_programs(uow_factory, programs)
+    users = sandbox_users(institutions)
+    for user in users:
+        administration.ensure_user(uow_factory, user.username, user.password, user.institution_code)
+    return users
+
+
+def sandbox_fixture(classifiers: Classifiers, base_url: str) -> dict[str, object]:
+    """Everything a test harness needs to know, machine-readably (``nvs-gateway sandbox --json``)."""
+    from clients.population_register.sandbox import sandbox_people_fixture
+
+    institutions, programs = sandbox_data(classifiers)
+    return {
+        "registry": {"endpoint": f"{base_url}/registry", "wsdl": f"{base_url}/registry?wsdl"},
+        "populationRegister": {"endpoint": f"{base_url}/population-register", "wsdl": f"{base_url}/population-register?wsdl"},
+        "institutions": [
+            {
+                "code": i.code,
+                "name": i.name,
+                "municipalityCode": i.municipality_code,
+                "municipality": classifiers.name("municipality", i.municipality_code),
+                "ownershipCode": i.ownership_code,
+                "groupCode": i.group_code,
+                "purposeCodes": list(i.purpose_codes),
+                "deregisteredOn": i.deregistered_on.isoformat() if i.deregistered_on else None,
+                "nvsProvider": i.may_provide_nvs(classifiers),
+                "generalEducationSchool": i.is_general_education_school(classifiers),
+            }
+            for i in institutions
+        ],
+        "programs": [
+            {
+                "code": p.code,
+                "name": p.name,
+                "providerCode": p.provider_code,
+                "purpose": p.purpose.value,
+                "directionCodes": list(p.direction_codes),
+                "registeredOn": p.registered_on.isoformat() if p.registered_on else None,
+                "accreditedOn": p.accredited_on.isoformat() if p.accredited_on else None,
+                "deregisteredOn": p.deregistered_on.isoformat() if p.deregistered_on else None,
+            }
+            for p in programs
+        ],
+        "users": [
+            {"username": u.username, "password": u.password, "institutionCode": u.institution_code, "institutionName": u.institution_name}
+            for u in sandbox_users(institutions)
+        ],
+        "specialPersons": sandbox_people_fixture(),
+        "note": "Every other checksum-valid personal code is answered by the sandbox population register "
+        "with stable synthetic data derived from the code.",
+    }
+
+
+__all__ = ["SandboxUser", "install_sandbox", "sandbox_fixture", "sandbox_users"]

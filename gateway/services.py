@@ -1,0 +1,356 @@
+"""Use cases of the register: what a provider's information system can ask for.
+
+Each use case is one transaction. Rules are decided by the domain
+(``gateway.domain.model``); this layer loads what they need, calls them and stores
+the outcome. Nothing here knows about SOAP, XML or SQL.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Callable
+
+from gateway.domain import classifiers as cls
+from gateway.domain import model
+from gateway.domain.calendar import SchoolYear
+from gateway.domain.errors import (
+    GroupNotFound,
+    InvalidPersonalCode,
+    PersonNotFound,
+    RegistrationNotFound,
+    StudentNotFound,
+    UnknownProgram,
+)
+from gateway.domain.model import Contract, Departure, Group, Leader, PersonRecord, ProgramPurpose, Registration, Warning
+from gateway.domain.personal_code import PersonalCode
+from gateway.ports import PopulationRegister, UnitOfWork
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated user acting for one institution."""
+
+    user_id: int
+    username: str
+    institution_code: str
+
+
+# --- what callers send --------------------------------------------------------
+@dataclass(frozen=True)
+class LeaderInput:
+    first_name: str
+    last_name: str
+    personal_code: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupInput:
+    name: str
+    sub_direction_codes: tuple[str, ...]
+    leaders: tuple[LeaderInput, ...] = ()
+
+
+@dataclass(frozen=True)
+class NewGroup(GroupInput):
+    school_year: str = ""
+    program_code: str = ""
+    purpose: str | None = None
+
+
+@dataclass(frozen=True)
+class NewRegistration:
+    personal_code: str
+    group_id: int
+    first_learning_date: dt.date
+    contract: Contract | None = None
+
+
+# --- what callers get back ----------------------------------------------------
+@dataclass(frozen=True)
+class GroupView:
+    group: Group
+    program_name: str
+    active_learners: int
+
+
+@dataclass(frozen=True)
+class GroupSection:
+    purpose: ProgramPurpose
+    groups: list[GroupView]
+
+
+@dataclass(frozen=True)
+class RegistrationView:
+    registration: Registration
+    person: PersonRecord
+    group: Group
+    departure_reason_name: str | None = None
+
+
+@dataclass(frozen=True)
+class LastRegistration:
+    institution_code: str
+    institution_name: str
+    first_learning_date: dt.date
+    departure_date: dt.date | None
+    departure_reason_code: str | None
+    departure_reason_name: str | None
+
+
+@dataclass(frozen=True)
+class PersonLookup:
+    person: PersonRecord
+    last_registration: LastRegistration | None
+
+
+@dataclass(frozen=True)
+class StudentRecord:
+    person: PersonRecord
+    registrations: list[RegistrationView]
+
+
+def parse_personal_code(value: str, *, field: str = "personalCode") -> PersonalCode:
+    try:
+        return PersonalCode(value)
+    except InvalidPersonalCode:
+        raise InvalidPersonalCode(field=field) from None
+
+
+class Registry:
+    """The NVŠ register's use cases, bound to storage, the population register and a clock."""
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        population_register: PopulationRegister,
+        today: Callable[[], dt.date] = dt.date.today,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.population_register = population_register
+        self.today = today
+        self.now = now
+
+    # --- persons ---------------------------------------------------------------
+    def lookup_person(self, caller: Caller, personal_code: str) -> PersonLookup:
+        """Step 1 of registration: GR's data and the person's last registration in this register."""
+        code = parse_personal_code(personal_code)
+        person = self._from_population_register(code)
+        with self.uow_factory() as uow:
+            latest = uow.registrations.latest_of_person(code)
+            last = None
+            if latest is not None:
+                classifiers = uow.classifiers.load()
+                institution = uow.institutions.get(latest.provider_code)
+                departure = latest.departure
+                last = LastRegistration(
+                    institution_code=latest.provider_code,
+                    institution_name=institution.name if institution else latest.provider_code,
+                    first_learning_date=latest.first_learning_date,
+                    departure_date=departure.date if departure else None,
+                    departure_reason_code=departure.reason_code if departure else None,
+                    departure_reason_name=classifiers.name(cls.DEPARTURE_REASON, departure.reason_code) if departure else None,
+                )
+        return PersonLookup(person=person, last_registration=last)
+
+    def get_student(self, caller: Caller, personal_code: str) -> StudentRecord:
+        """A learner of the caller's institution, with the institution's registrations of them (not cancelled ones)."""
+        code = parse_personal_code(personal_code)
+        with self.uow_factory() as uow:
+            registrations = [
+                r for r in uow.registrations.of_person_at(code, caller.institution_code) if r.status is not model.RegistrationStatus.CANCELLED
+            ]
+            person = uow.persons.get(code)
+            if not registrations or person is None:
+                raise StudentNotFound()
+            return StudentRecord(person=person, registrations=[self._view(uow, r, person) for r in registrations])
+
+    # --- groups ----------------------------------------------------------------
+    def create_group(self, caller: Caller, new: NewGroup) -> GroupView:
+        school_year = SchoolYear.parse(new.school_year)
+        model.check_program_code(new.program_code)
+        leaders = _leaders(new.leaders)
+        with self.uow_factory() as uow:
+            classifiers = uow.classifiers.load()
+            provider = self._institution(uow, caller)
+            program = uow.programs.get(new.program_code)
+            if program is None:
+                raise UnknownProgram(field="programCode")
+            group = model.open_group(
+                provider=provider,
+                program=program,
+                school_year=school_year,
+                name=new.name,
+                requested_purpose=ProgramPurpose(new.purpose) if new.purpose else None,
+                sub_direction_codes=new.sub_direction_codes,
+                leaders=leaders,
+                name_taken=uow.groups.name_taken(provider.code, school_year, new.name),
+                classifiers=classifiers,
+                today=self.today(),
+            )
+            group = uow.groups.add(group)
+            uow.commit()
+            return GroupView(group=group, program_name=program.name, active_learners=0)
+
+    def update_group(self, caller: Caller, group_id: int, change: GroupInput) -> GroupView:
+        leaders = _leaders(change.leaders)
+        with self.uow_factory() as uow:
+            group = self._group(uow, caller, group_id)
+            program = uow.programs.get(group.program_code)
+            assert program is not None  # a group's program cannot disappear (foreign key)
+            changed = model.change_group(
+                group,
+                program=program,
+                name=change.name,
+                sub_direction_codes=change.sub_direction_codes,
+                leaders=leaders,
+                name_taken=uow.groups.name_taken(group.provider_code, group.school_year, change.name, except_id=group.id),
+                classifiers=uow.classifiers.load(),
+            )
+            uow.groups.update(changed)
+            uow.commit()
+            count = uow.groups.active_learner_counts([group_id])[group_id]
+            return GroupView(group=changed, program_name=program.name, active_learners=count)
+
+    def list_groups(self, caller: Caller, school_year: str, purpose: str | None = None) -> list[GroupSection]:
+        """The seed's NVŠ group list: split by purpose, each part with its groups (and so its count)."""
+        year = SchoolYear.parse(school_year)
+        purposes = [ProgramPurpose(purpose)] if purpose else [ProgramPurpose.FSPU, ProgramPurpose.NVS]
+        with self.uow_factory() as uow:
+            groups = uow.groups.of_provider(caller.institution_code, year)
+            counts = uow.groups.active_learner_counts([g.id for g in groups if g.id is not None])
+            program_names: dict[str, str] = {}
+            for g in groups:
+                if g.program_code not in program_names:
+                    program = uow.programs.get(g.program_code)
+                    program_names[g.program_code] = program.name if program else g.program_code
+            return [
+                GroupSection(
+                    purpose=p,
+                    groups=[
+                        GroupView(group=g, program_name=program_names[g.program_code], active_learners=counts.get(g.id or 0, 0))
+                        for g in groups
+                        if g.purpose is p
+                    ],
+                )
+                for p in purposes
+            ]
+
+    # --- registrations ---------------------------------------------------------
+    def register_student(self, caller: Caller, new: NewRegistration) -> tuple[RegistrationView, list[Warning]]:
+        code = parse_personal_code(new.personal_code)
+        with self.uow_factory() as uow:
+            group = self._group(uow, caller, new.group_id)
+            program = uow.programs.get(group.program_code)
+            assert program is not None
+            classifiers = uow.classifiers.load()
+            provider = self._institution(uow, caller)
+            provider.check_may_provide_nvs(classifiers)
+            # GR is asked only once the request is known to be about a group of the caller's.
+            person = self._from_population_register(code)
+            registration, warnings = model.register_student(
+                person=person,
+                group=group,
+                program=program,
+                first_learning_date=new.first_learning_date,
+                contract=new.contract,
+                already_active_in_group=uow.registrations.has_active(code, group.id),  # type: ignore[arg-type]
+                classifiers=classifiers,
+                today=self.today(),
+            )
+            uow.persons.save(person, checked_at=self.now())
+            registration = uow.registrations.add(registration)
+            uow.commit()
+            return RegistrationView(registration=registration, person=person, group=group), warnings
+
+    def correct_registration(
+        self, caller: Caller, registration_id: int, first_learning_date: dt.date | None, contract: Contract | None
+    ) -> tuple[RegistrationView, list[Warning]]:
+        with self.uow_factory() as uow:
+            registration = self._registration(uow, caller, registration_id)
+            group = uow.groups.get(registration.group_id)
+            assert group is not None
+            corrected = registration.correct(
+                first_learning_date=first_learning_date,
+                contract=contract,
+                school_year=group.school_year,
+                classifiers=uow.classifiers.load(),
+            )
+            uow.registrations.update(corrected)
+            uow.commit()
+            return self._view(uow, corrected), []
+
+    def cancel_registration(self, caller: Caller, registration_id: int, reason: str) -> RegistrationView:
+        with self.uow_factory() as uow:
+            registration = self._registration(uow, caller, registration_id)
+            cancelled = registration.cancel(reason=reason, today=self.today())
+            uow.registrations.update(cancelled)
+            uow.commit()
+            return self._view(uow, cancelled)
+
+    def deregister_student(
+        self, caller: Caller, registration_id: int, departure: Departure
+    ) -> tuple[RegistrationView, list[Warning]]:
+        with self.uow_factory() as uow:
+            registration = self._registration(uow, caller, registration_id)
+            deregistered, warnings = registration.deregister(
+                departure=departure, classifiers=uow.classifiers.load(), today=self.today()
+            )
+            uow.registrations.update(deregistered)
+            uow.commit()
+            return self._view(uow, deregistered), warnings
+
+    # --- helpers ---------------------------------------------------------------
+    def _from_population_register(self, code: PersonalCode) -> PersonRecord:
+        person = self.population_register.find_person(code)
+        if person is None:
+            raise PersonNotFound()
+        return person
+
+    @staticmethod
+    def _institution(uow: UnitOfWork, caller: Caller) -> model.Institution:
+        institution = uow.institutions.get(caller.institution_code)
+        # Users are only created for imported institutions; a missing one is our fault, not the caller's.
+        assert institution is not None, "user's institution is not in storage"
+        return institution
+
+    @staticmethod
+    def _group(uow: UnitOfWork, caller: Caller, group_id: int) -> Group:
+        group = uow.groups.get(group_id)
+        # Another institution's group is reported as missing: its existence is not the caller's business.
+        if group is None or group.provider_code != caller.institution_code:
+            raise GroupNotFound()
+        return group
+
+    @staticmethod
+    def _registration(uow: UnitOfWork, caller: Caller, registration_id: int) -> Registration:
+        registration = uow.registrations.get(registration_id)
+        if registration is None or registration.provider_code != caller.institution_code:
+            raise RegistrationNotFound()
+        return registration
+
+    @staticmethod
+    def _view(uow: UnitOfWork, registration: Registration, person: PersonRecord | None = None) -> RegistrationView:
+        group = uow.groups.get(registration.group_id)
+        person = person or uow.persons.get(registration.personal_code)
+        assert group is not None and person is not None
+        reason = registration.departure.reason_code if registration.departure else None
+        return RegistrationView(
+            registration=registration,
+            person=person,
+            group=group,
+            departure_reason_name=uow.classifiers.load().name(cls.DEPARTURE_REASON, reason),
+        )
+
+
+def _leaders(inputs: tuple[LeaderInput, ...]) -> tuple[Leader, ...]:
+    return tuple(
+        Leader(
+            first_name=leader.first_name,
+            last_name=leader.last_name,
+            personal_code=parse_personal_code(leader.personal_code, field=f"leader[{index + 1}]/personalCode")
+            if leader.personal_code
+            else None,
+        )
+        for index, leader in enumerate(inputs)
+    )

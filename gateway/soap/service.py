@@ -1,0 +1,185 @@
+"""The registry's SOAP operations: translate the wire message, call the use case, translate back.
+
+No rule is decided here. ``ctx.udc`` carries the authenticated caller and the
+``Registry`` (set by ``gateway.soap.app.RegistryApplication.call_wrapper``).
+"""
+from __future__ import annotations
+
+from spyne import Date, ServiceBase, rpc
+
+from gateway import services
+from gateway.domain.model import Contract, Departure
+from gateway.soap import types as t
+from gateway.soap.types import many, optional, required
+
+
+def _registry(ctx) -> services.Registry:  # type: ignore[no-untyped-def]
+    return ctx.udc.registry
+
+
+def _caller(ctx) -> services.Caller:  # type: ignore[no-untyped-def]
+    return ctx.udc.caller
+
+
+# --- domain -> wire -----------------------------------------------------------
+def person_out(p) -> t.Person:  # type: ignore[no-untyped-def]
+    residence = None
+    if p.residence is not None:
+        residence = t.DeclaredResidence(
+            municipalityCode=p.residence.municipality_code,
+            municipalityName=p.residence.municipality_name,
+            address=p.residence.address,
+        )
+    return t.Person(
+        personalCode=p.personal_code.value,
+        firstName=p.first_name,
+        lastName=p.last_name,
+        sex=p.sex,
+        birthDate=p.birth_date,
+        deceasedDate=p.deceased_on,
+        declaredResidence=residence,
+        departedAbroadDate=p.departed_abroad_on,
+    )
+
+
+def group_out(view: services.GroupView) -> t.Group:
+    g = view.group
+    return t.Group(
+        groupId=g.id,
+        institutionCode=g.provider_code,
+        schoolYear=str(g.school_year),
+        programCode=g.program_code,
+        programName=view.program_name,
+        purpose=g.purpose.value,
+        name=g.name,
+        subDirectionCode=list(g.sub_direction_codes),
+        leader=[
+            t.Leader(
+                firstName=leader.first_name,
+                lastName=leader.last_name,
+                personalCode=leader.personal_code.value if leader.personal_code else None,
+            )
+            for leader in g.leaders
+        ],
+        activeLearners=view.active_learners,
+    )
+
+
+def registration_out(view: services.RegistrationView) -> t.Registration:
+    r = view.registration
+    contract = r.contract and t.Contract(typeCode=r.contract.type_code, date=r.contract.signed_on, number=r.contract.number)
+    departure = r.departure and t.Departure(
+        date=r.departure.date,
+        reasonCode=r.departure.reason_code,
+        reasonName=view.departure_reason_name,
+        orderNumber=r.departure.order_number,
+    )
+    return t.Registration(
+        registrationId=r.id,
+        status=r.status.value,
+        institutionCode=r.provider_code,
+        groupId=r.group_id,
+        groupName=view.group.name,
+        schoolYear=str(view.group.school_year),
+        programCode=view.group.program_code,
+        person=person_out(view.person),
+        firstLearningDate=r.first_learning_date,
+        contract=contract or None,
+        registeredOn=r.registered_on,
+        departure=departure or None,
+        cancelledOn=r.cancelled_on,
+        cancellationReason=r.cancellation_reason,
+    )
+
+
+def warnings_out(warnings) -> list[t.Warning]:  # type: ignore[no-untyped-def]
+    return [t.Warning(code=w.code, message=w.message) for w in warnings]
+
+
+# --- wire -> domain -----------------------------------------------------------
+def contract_in(c) -> Contract | None:  # type: ignore[no-untyped-def]
+    return None if c is None else Contract(type_code=c.typeCode, signed_on=c.date, number=c.number)
+
+
+def leaders_in(leaders) -> tuple[services.LeaderInput, ...]:  # type: ignore[no-untyped-def]
+    return tuple(services.LeaderInput(l.firstName, l.lastName, l.personalCode) for l in leaders or ())
+
+
+REGISTRATION_AND_WARNINGS = dict(
+    _returns=(required(t.Registration), many(t.Warning, 10)), _out_variable_names=("registration", "warning")
+)
+
+
+class NvsRegistryService(ServiceBase):
+    @rpc(required(t.PersonalCode), _returns=(required(t.Person), optional(t.LastRegistration)),
+         _out_variable_names=("person", "lastRegistration"))
+    def LookupPerson(ctx, personalCode):  # type: ignore[no-untyped-def]
+        found = _registry(ctx).lookup_person(_caller(ctx), personalCode)
+        last = found.last_registration
+        last_out = last and t.LastRegistration(
+            institutionCode=last.institution_code,
+            institutionName=last.institution_name,
+            firstLearningDate=last.first_learning_date,
+            departureDate=last.departure_date,
+            departureReasonCode=last.departure_reason_code,
+            departureReasonName=last.departure_reason_name,
+        )
+        return person_out(found.person), last_out or None
+
+    @rpc(required(t.SchoolYear), required(t.ProgramCode), optional(t.ProgramPurpose), required(t.GroupName),
+         many(t.ClassifierCode, 20, at_least=1), many(t.Leader, 50),
+         _returns=required(t.Group), _out_variable_name="group")
+    def CreateGroup(ctx, schoolYear, programCode, purpose, name, subDirectionCode, leader):  # type: ignore[no-untyped-def]
+        new = services.NewGroup(
+            school_year=schoolYear,
+            program_code=programCode,
+            purpose=purpose,
+            name=name,
+            sub_direction_codes=tuple(subDirectionCode or ()),
+            leaders=leaders_in(leader),
+        )
+        return group_out(_registry(ctx).create_group(_caller(ctx), new))
+
+    @rpc(required(t.Identifier), required(t.GroupName), many(t.ClassifierCode, 20, at_least=1), many(t.Leader, 50),
+         _returns=required(t.Group), _out_variable_name="group")
+    def UpdateGroup(ctx, groupId, name, subDirectionCode, leader):  # type: ignore[no-untyped-def]
+        change = services.GroupInput(name=name, sub_direction_codes=tuple(subDirectionCode or ()), leaders=leaders_in(leader))
+        return group_out(_registry(ctx).update_group(_caller(ctx), groupId, change))
+
+    @rpc(required(t.SchoolYear), optional(t.ProgramPurpose),
+         _returns=(required(t.SchoolYear), many(t.GroupSection, 2)), _out_variable_names=("schoolYear", "section"))
+    def ListGroups(ctx, schoolYear, purpose):  # type: ignore[no-untyped-def]
+        sections = _registry(ctx).list_groups(_caller(ctx), schoolYear, purpose)
+        return schoolYear, [
+            t.GroupSection(purpose=s.purpose.value, count=len(s.groups), group=[group_out(g) for g in s.groups])
+            for s in sections
+        ]
+
+    @rpc(required(t.PersonalCode), required(t.Identifier), required(Date), optional(t.Contract), **REGISTRATION_AND_WARNINGS)
+    def RegisterStudent(ctx, personalCode, groupId, firstLearningDate, contract):  # type: ignore[no-untyped-def]
+        new = services.NewRegistration(personalCode, groupId, firstLearningDate, contract_in(contract))
+        view, warnings = _registry(ctx).register_student(_caller(ctx), new)
+        return registration_out(view), warnings_out(warnings)
+
+    @rpc(required(t.Identifier), optional(Date), optional(t.Contract), **REGISTRATION_AND_WARNINGS)
+    def CorrectRegistration(ctx, registrationId, firstLearningDate, contract):  # type: ignore[no-untyped-def]
+        view, warnings = _registry(ctx).correct_registration(
+            _caller(ctx), registrationId, firstLearningDate, contract_in(contract)
+        )
+        return registration_out(view), warnings_out(warnings)
+
+    @rpc(required(t.Identifier), required(t.ReasonText), _returns=required(t.Registration), _out_variable_name="registration")
+    def CancelRegistration(ctx, registrationId, reason):  # type: ignore[no-untyped-def]
+        return registration_out(_registry(ctx).cancel_registration(_caller(ctx), registrationId, reason))
+
+    @rpc(required(t.Identifier), required(Date), required(t.ClassifierCode), optional(t.OrderNumber), **REGISTRATION_AND_WARNINGS)
+    def DeregisterStudent(ctx, registrationId, departureDate, departureReasonCode, orderNumber):  # type: ignore[no-untyped-def]
+        departure = Departure(date=departureDate, reason_code=departureReasonCode, order_number=orderNumber)
+        view, warnings = _registry(ctx).deregister_student(_caller(ctx), registrationId, departure)
+        return registration_out(view), warnings_out(warnings)
+
+    @rpc(required(t.PersonalCode), _returns=(required(t.Person), many(t.Registration, 100)),
+         _out_variable_names=("person", "registration"))
+    def GetStudent(ctx, personalCode):  # type: ignore[no-untyped-def]
+        record = _registry(ctx).get_student(_caller(ctx), personalCode)
+        return person_out(record.person), [registration_out(r) for r in record.registrations]

@@ -1,0 +1,174 @@
+"""Spyne wire types mirroring ``xsd/nvs-gateway-v1.xsd`` (names, order, occurrences).
+
+The XSD is the contract; these classes only let Spyne (de)serialise it.
+``tests/contract/test_wsdl_equivalence.py`` proves the two agree.
+"""
+from __future__ import annotations
+
+from spyne import ComplexModel, Date, Integer, Integer64, Unicode
+
+TNS = "urn:lt:mokiniu-registras:nvs-gateway:v1"
+
+
+def required(t):  # type: ignore[no-untyped-def]
+    return t.customize(min_occurs=1, nillable=False)
+
+
+def optional(t):  # type: ignore[no-untyped-def]
+    return t.customize(min_occurs=0, nillable=False)
+
+
+def many(t, at_most: int, at_least: int = 0):  # type: ignore[no-untyped-def]
+    return t.customize(min_occurs=at_least, max_occurs=at_most, nillable=False)
+
+
+PersonalCode = Unicode(pattern="[0-9]{11}", type_name="PersonalCode")
+SchoolYear = Unicode(pattern="[0-9]{4}-[0-9]{4}", type_name="SchoolYear")
+ProgramCode = Unicode(pattern="[0-9]{9}", type_name="ProgramCode")
+InstitutionCode = Unicode(pattern="[0-9]{6,9}", type_name="InstitutionCode")
+ClassifierCode = Unicode(pattern=r"[A-Za-z0-9._\-]{1,20}", type_name="ClassifierCode")
+PersonName = Unicode(min_len=1, max_len=100, type_name="PersonName")
+GroupName = Unicode(min_len=1, max_len=200, type_name="GroupName")
+ProgramName = Unicode(min_len=1, max_len=500, type_name="ProgramName")
+InstitutionName = Unicode(min_len=1, max_len=300, type_name="InstitutionName")
+ContractNumber = Unicode(min_len=1, max_len=50, type_name="ContractNumber")
+OrderNumber = Unicode(min_len=1, max_len=50, type_name="OrderNumber")
+ReasonText = Unicode(min_len=1, max_len=500, type_name="ReasonText")
+Identifier = Integer64(ge=1, type_name="Identifier")
+Count = Integer(ge=0, type_name="Count")
+Sex = Unicode(values=["M", "F"], type_name="Sex")
+ProgramPurpose = Unicode(values=["NVS", "FSPU"], type_name="ProgramPurpose")
+RegistrationStatus = Unicode(values=["active", "deregistered", "cancelled"], type_name="RegistrationStatus")
+WarningCode = Unicode(min_len=1, max_len=50, type_name="WarningCode")
+FaultCode = Unicode(min_len=1, max_len=50, type_name="FaultCode")
+MessageText = Unicode(min_len=1, max_len=1000, type_name="MessageText")
+FieldPath = Unicode(min_len=1, max_len=200, type_name="FieldPath")
+CorrelationId = Unicode(min_len=1, max_len=64, type_name="CorrelationId")
+ClassifierName = Unicode(min_len=1, max_len=300, type_name="ClassifierName")
+Address = Unicode(min_len=1, max_len=300, type_name="Address")
+
+
+class Contract(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("typeCode", required(ClassifierCode)),
+        ("date", required(Date)),
+        ("number", required(ContractNumber)),
+    ]
+
+
+class Leader(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("firstName", required(PersonName)),
+        ("lastName", required(PersonName)),
+        ("personalCode", optional(PersonalCode)),
+    ]
+
+
+class DeclaredResidence(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("municipalityCode", optional(ClassifierCode)),
+        ("municipalityName", optional(ClassifierName)),
+        ("address", optional(Address)),
+    ]
+
+
+class Person(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("personalCode", required(PersonalCode)),
+        ("firstName", required(PersonName)),
+        ("lastName", required(PersonName)),
+        ("sex", optional(Sex)),
+        ("birthDate", optional(Date)),
+        ("deceasedDate", optional(Date)),
+        ("declaredResidence", optional(DeclaredResidence)),
+        ("departedAbroadDate", optional(Date)),
+    ]
+
+
+class LastRegistration(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("institutionCode", required(InstitutionCode)),
+        ("institutionName", required(InstitutionName)),
+        ("firstLearningDate", required(Date)),
+        ("departureDate", optional(Date)),
+        ("departureReasonCode", optional(ClassifierCode)),
+        ("departureReasonName", optional(ClassifierName)),
+    ]
+
+
+class Group(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("groupId", required(Identifier)),
+        ("institutionCode", required(InstitutionCode)),
+        ("schoolYear", required(SchoolYear)),
+        ("programCode", required(ProgramCode)),
+        ("programName", required(ProgramName)),
+        ("purpose", required(ProgramPurpose)),
+        ("name", required(GroupName)),
+        ("subDirectionCode", many(ClassifierCode, 20, at_least=1)),
+        ("leader", many(Leader, 50)),
+        ("activeLearners", required(Count)),
+    ]
+
+
+class GroupSection(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("purpose", required(ProgramPurpose)),
+        ("count", required(Count)),
+        ("group", many(Group, 1000)),
+    ]
+
+
+class Departure(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("date", required(Date)),
+        ("reasonCode", required(ClassifierCode)),
+        ("reasonName", optional(ClassifierName)),
+        ("orderNumber", optional(OrderNumber)),
+    ]
+
+
+class Registration(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("registrationId", required(Identifier)),
+        ("status", required(RegistrationStatus)),
+        ("institutionCode", required(InstitutionCode)),
+        ("groupId", required(Identifier)),
+        ("groupName", required(GroupName)),
+        ("schoolYear", required(SchoolYear)),
+        ("programCode", required(ProgramCode)),
+        ("person", required(Person)),
+        ("firstLearningDate", required(Date)),
+        ("contract", optional(Contract)),
+        ("registeredOn", required(Date)),
+        ("departure", optional(Departure)),
+        ("cancelledOn", optional(Date)),
+        ("cancellationReason", optional(ReasonText)),
+    ]
+
+
+class Warning(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("code", required(WarningCode)),
+        ("message", required(MessageText)),
+    ]
+
+
+class GatewayFaultDetail(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("code", required(FaultCode)),
+        ("message", required(MessageText)),
+        ("field", optional(FieldPath)),
+        ("correlationId", required(CorrelationId)),
+    ]

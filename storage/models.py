@@ -1,0 +1,154 @@
+"""Tables. Rows are not domain objects: repositories translate (see repositories.py)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+Base.metadata.naming_convention = NAMING_CONVENTION  # type: ignore[assignment]
+
+
+class ClassifierEntryRow(Base):
+    __tablename__ = "classifier_entry"
+    __table_args__ = (UniqueConstraint("kind", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str] = mapped_column(String(300), default="")
+    parent: Mapped[str | None] = mapped_column(String(20))
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class ReferenceDataVersionRow(Base):
+    """Which version of a reference data set is loaded (one row per set)."""
+
+    __tablename__ = "reference_data_version"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[str] = mapped_column(String(40))
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class InstitutionRow(Base):
+    __tablename__ = "institution"
+
+    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    municipality_code: Mapped[str] = mapped_column(String(20))
+    ownership_code: Mapped[str] = mapped_column(String(20))
+    group_code: Mapped[str] = mapped_column(String(20))
+    purpose_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    deregistered_on: Mapped[dt.date | None] = mapped_column(Date)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ProgramRow(Base):
+    __tablename__ = "program"
+
+    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    provider_code: Mapped[str] = mapped_column(ForeignKey("institution.code"), index=True)
+    purpose: Mapped[str] = mapped_column(String(10))
+    direction_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    registered_on: Mapped[dt.date | None] = mapped_column(Date)
+    accredited_on: Mapped[dt.date | None] = mapped_column(Date)
+    deregistered_on: Mapped[dt.date | None] = mapped_column(Date)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class GroupRow(Base):
+    __tablename__ = "nvs_group"
+    __table_args__ = (UniqueConstraint("provider_code", "school_year", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_code: Mapped[str] = mapped_column(ForeignKey("institution.code"))
+    school_year: Mapped[int] = mapped_column(Integer)  # the first calendar year: 2025 for 2025-2026
+    program_code: Mapped[str] = mapped_column(ForeignKey("program.code"))
+    purpose: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(200))
+    sub_direction_codes: Mapped[list[str]] = mapped_column(JSON)
+    # [{"first_name", "last_name", "personal_code"}]; leaders' codes are personal data like learners'.
+    leaders: Mapped[list[dict[str, str | None]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PersonRow(Base):
+    """A person as the population register last described them."""
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    personal_code: Mapped[str] = mapped_column(String(11), unique=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    sex: Mapped[str | None] = mapped_column(String(1))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    deceased_on: Mapped[dt.date | None] = mapped_column(Date)
+    residence_municipality_code: Mapped[str | None] = mapped_column(String(20))
+    residence_municipality_name: Mapped[str | None] = mapped_column(String(300))
+    residence_address: Mapped[str | None] = mapped_column(String(300))
+    departed_abroad_on: Mapped[dt.date | None] = mapped_column(Date)
+    checked_in_population_register_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RegistrationRow(Base):
+    __tablename__ = "registration"
+    __table_args__ = (
+        # A child cannot hold two active registrations in the same group; the index
+        # also holds when two requests race.
+        Index(
+            "uq_registration_active_person_group",
+            "person_id",
+            "group_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index("ix_registration_provider_status", "provider_code", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("nvs_group.id"), index=True)
+    provider_code: Mapped[str] = mapped_column(ForeignKey("institution.code"))
+    first_learning_date: Mapped[dt.date] = mapped_column(Date)
+    contract_type_code: Mapped[str | None] = mapped_column(String(20))
+    contract_date: Mapped[dt.date | None] = mapped_column(Date)
+    contract_number: Mapped[str | None] = mapped_column(String(50))
+    registered_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))
+    departure_date: Mapped[dt.date | None] = mapped_column(Date)
+    departure_reason_code: Mapped[str | None] = mapped_column(String(20))
+    departure_order_number: Mapped[str | None] = mapped_column(String(50))
+    cancelled_on: Mapped[dt.date | None] = mapped_column(Date)
+    cancellation_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class UserRow(Base):
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    institution_code: Mapped[str] = mapped_column(ForeignKey("institution.code"))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,445 @@
+"""Repositories speak domain objects; rows stay inside this module."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.domain.calendar import SchoolYear
+from gateway.domain.classifiers import ClassifierEntry, Classifiers
+from gateway.domain.errors import AlreadyRegistered, DuplicateGroupName
+from gateway.domain.model import (
+    Contract,
+    DeclaredResidence,
+    Departure,
+    Group,
+    Institution,
+    Leader,
+    PersonRecord,
+    Program,
+    ProgramPurpose,
+    Registration,
+    RegistrationStatus,
+)
+from gateway.domain.personal_code import PersonalCode
+from gateway.ports import UserAccount
+from storage.models import (
+    ClassifierEntryRow,
+    GroupRow,
+    InstitutionRow,
+    PersonRow,
+    ProgramRow,
+    ReferenceDataVersionRow,
+    RegistrationRow,
+    UserRow,
+)
+
+CLASSIFIER_SET = "classifiers"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class SqlClassifierRepository:
+    # Classifiers change only with a data release; one cached copy per version per process.
+    _cache: dict[str, Classifiers] = {}
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def version(self) -> str | None:
+        row = self.session.get(ReferenceDataVersionRow, CLASSIFIER_SET)
+        return row.version if row else None
+
+    def load(self) -> Classifiers:
+        version = self.version() or "none"
+        cached = self._cache.get(version)
+        if cached is not None:
+            return cached
+        rows = self.session.scalars(select(ClassifierEntryRow)).all()
+        entries = [
+            ClassifierEntry(
+                kind=r.kind, code=r.code, name=r.name, name_en=r.name_en or "", parent=r.parent, flags=frozenset(r.flags or [])
+            )
+            for r in rows
+        ]
+        classifiers = Classifiers(entries, version)
+        if version != "none":
+            self._cache[version] = classifiers
+        return classifiers
+
+    def replace_all(self, entries: Iterable[ClassifierEntry], version: str) -> int:
+        self.session.execute(delete(ClassifierEntryRow))
+        count = 0
+        for e in entries:
+            self.session.add(
+                ClassifierEntryRow(kind=e.kind, code=e.code, name=e.name, name_en=e.name_en, parent=e.parent, flags=sorted(e.flags))
+            )
+            count += 1
+        row = self.session.get(ReferenceDataVersionRow, CLASSIFIER_SET)
+        if row is None:
+            self.session.add(ReferenceDataVersionRow(name=CLASSIFIER_SET, version=version, loaded_at=_now()))
+        else:
+            row.version, row.loaded_at = version, _now()
+        self._cache.pop(version, None)
+        return count
+
+
+class SqlInstitutionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, code: str) -> Institution | None:
+        row = self.session.get(InstitutionRow, code)
+        return _institution(row) if row else None
+
+    def names(self, codes: Iterable[str]) -> dict[str, str]:
+        rows = self.session.execute(select(InstitutionRow.code, InstitutionRow.name).where(InstitutionRow.code.in_(set(codes))))
+        return {code: name for code, name in rows}
+
+    def upsert(self, institution: Institution) -> str:
+        row = self.session.get(InstitutionRow, institution.code)
+        values = dict(
+            name=institution.name,
+            municipality_code=institution.municipality_code,
+            ownership_code=institution.ownership_code,
+            group_code=institution.group_code,
+            purpose_codes=list(institution.purpose_codes),
+            deregistered_on=institution.deregistered_on,
+        )
+        if row is None:
+            self.session.add(InstitutionRow(code=institution.code, updated_at=_now(), **values))
+            return "created"
+        if _institution(row) == institution:
+            return "unchanged"
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.updated_at = _now()
+        return "updated"
+
+
+def _institution(row: InstitutionRow) -> Institution:
+    return Institution(
+        code=row.code,
+        name=row.name,
+        municipality_code=row.municipality_code,
+        ownership_code=row.ownership_code,
+        group_code=row.group_code,
+        purpose_codes=tuple(row.purpose_codes or ()),
+        deregistered_on=row.deregistered_on,
+    )
+
+
+class SqlProgramRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, code: str) -> Program | None:
+        row = self.session.get(ProgramRow, code)
+        return _program(row) if row else None
+
+    def existing_providers(self, codes: Iterable[str]) -> set[str]:
+        return set(self.session.scalars(select(InstitutionRow.code).where(InstitutionRow.code.in_(set(codes)))))
+
+    def upsert(self, program: Program) -> str:
+        row = self.session.get(ProgramRow, program.code)
+        values = dict(
+            name=program.name,
+            provider_code=program.provider_code,
+            purpose=program.purpose.value,
+            direction_codes=list(program.direction_codes),
+            registered_on=program.registered_on,
+            accredited_on=program.accredited_on,
+            deregistered_on=program.deregistered_on,
+        )
+        if row is None:
+            self.session.add(ProgramRow(code=program.code, updated_at=_now(), **values))
+            return "created"
+        if _program(row) == program:
+            return "unchanged"
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.updated_at = _now()
+        return "updated"
+
+
+def _program(row: ProgramRow) -> Program:
+    return Program(
+        code=row.code,
+        name=row.name,
+        provider_code=row.provider_code,
+        purpose=ProgramPurpose(row.purpose),
+        direction_codes=tuple(row.direction_codes or ()),
+        registered_on=row.registered_on,
+        accredited_on=row.accredited_on,
+        deregistered_on=row.deregistered_on,
+    )
+
+
+class SqlGroupRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, group_id: int) -> Group | None:
+        row = self.session.get(GroupRow, group_id)
+        return _group(row) if row else None
+
+    def add(self, group: Group) -> Group:
+        row = GroupRow(created_at=_now(), updated_at=_now())
+        _fill_group(row, group)
+        self.session.add(row)
+        try:
+            self.session.flush()
+        except IntegrityError as exc:  # a concurrent request took the name first
+            raise DuplicateGroupName(field="name") from exc
+        return _group(row)
+
+    def update(self, group: Group) -> None:
+        row = self.session.get(GroupRow, group.id)
+        assert row is not None
+        _fill_group(row, group)
+        row.updated_at = _now()
+
+    def name_taken(self, provider_code: str, school_year: SchoolYear, name: str, *, except_id: int | None = None) -> bool:
+        query = select(GroupRow.id).where(
+            GroupRow.provider_code == provider_code, GroupRow.school_year == school_year.first_year, GroupRow.name == name
+        )
+        if except_id is not None:
+            query = query.where(GroupRow.id != except_id)
+        return self.session.scalar(query.limit(1)) is not None
+
+    def of_provider(self, provider_code: str, school_year: SchoolYear) -> list[Group]:
+        rows = self.session.scalars(
+            select(GroupRow)
+            .where(GroupRow.provider_code == provider_code, GroupRow.school_year == school_year.first_year)
+            .order_by(GroupRow.name, GroupRow.id)
+        )
+        return [_group(r) for r in rows]
+
+    def active_learner_counts(self, group_ids: list[int]) -> dict[int, int]:
+        if not group_ids:
+            return {}
+        rows = self.session.execute(
+            select(RegistrationRow.group_id, func.count())
+            .where(RegistrationRow.group_id.in_(group_ids), RegistrationRow.status == RegistrationStatus.ACTIVE.value)
+            .group_by(RegistrationRow.group_id)
+        )
+        counts = {group_id: 0 for group_id in group_ids}
+        counts.update({group_id: count for group_id, count in rows})
+        return counts
+
+
+def _fill_group(row: GroupRow, group: Group) -> None:
+    row.provider_code = group.provider_code
+    row.school_year = group.school_year.first_year
+    row.program_code = group.program_code
+    row.purpose = group.purpose.value
+    row.name = group.name
+    row.sub_direction_codes = list(group.sub_direction_codes)
+    row.leaders = [
+        {
+            "first_name": leader.first_name,
+            "last_name": leader.last_name,
+            "personal_code": leader.personal_code.value if leader.personal_code else None,
+        }
+        for leader in group.leaders
+    ]
+
+
+def _group(row: GroupRow) -> Group:
+    return Group(
+        id=row.id,
+        provider_code=row.provider_code,
+        school_year=SchoolYear(row.school_year),
+        program_code=row.program_code,
+        purpose=ProgramPurpose(row.purpose),
+        name=row.name,
+        sub_direction_codes=tuple(row.sub_direction_codes or ()),
+        leaders=tuple(
+            Leader(
+                first_name=str(leader["first_name"]),
+                last_name=str(leader["last_name"]),
+                personal_code=PersonalCode(str(leader["personal_code"])) if leader.get("personal_code") else None,
+            )
+            for leader in row.leaders or ()
+        ),
+    )
+
+
+class SqlPersonRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _row(self, personal_code: PersonalCode) -> PersonRow | None:
+        return self.session.scalar(select(PersonRow).where(PersonRow.personal_code == personal_code.value))
+
+    def get(self, personal_code: PersonalCode) -> PersonRecord | None:
+        row = self._row(personal_code)
+        return _person(row) if row else None
+
+    def id_of(self, personal_code: PersonalCode) -> int | None:
+        return self.session.scalar(select(PersonRow.id).where(PersonRow.personal_code == personal_code.value))
+
+    def save(self, person: PersonRecord, *, checked_at: dt.datetime) -> None:
+        row = self._row(person.personal_code)
+        if row is None:
+            row = PersonRow(personal_code=person.personal_code.value)
+            self.session.add(row)
+        residence = person.residence or DeclaredResidence(None, None, None)
+        row.first_name = person.first_name
+        row.last_name = person.last_name
+        row.sex = person.sex
+        row.birth_date = person.birth_date
+        row.deceased_on = person.deceased_on
+        row.residence_municipality_code = residence.municipality_code
+        row.residence_municipality_name = residence.municipality_name
+        row.residence_address = residence.address
+        row.departed_abroad_on = person.departed_abroad_on
+        row.checked_in_population_register_at = checked_at
+        self.session.flush()
+
+
+def _person(row: PersonRow) -> PersonRecord:
+    residence = None
+    if row.residence_municipality_code or row.residence_address:
+        residence = DeclaredResidence(row.residence_municipality_code, row.residence_municipality_name, row.residence_address)
+    return PersonRecord(
+        personal_code=PersonalCode(row.personal_code),
+        first_name=row.first_name,
+        last_name=row.last_name,
+        sex=row.sex,
+        birth_date=row.birth_date,
+        deceased_on=row.deceased_on,
+        residence=residence,
+        departed_abroad_on=row.departed_abroad_on,
+    )
+
+
+class SqlRegistrationRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _select(self):  # type: ignore[no-untyped-def]
+        return select(RegistrationRow, PersonRow.personal_code).join(PersonRow, PersonRow.id == RegistrationRow.person_id)
+
+    def get(self, registration_id: int) -> Registration | None:
+        found = self.session.execute(self._select().where(RegistrationRow.id == registration_id)).first()
+        return _registration(*found) if found else None
+
+    def add(self, registration: Registration) -> Registration:
+        person_id = SqlPersonRepository(self.session).id_of(registration.personal_code)
+        if person_id is None:
+            raise LookupError("the person must be saved before their registration")
+        row = RegistrationRow(person_id=person_id, created_at=_now(), updated_at=_now())
+        _fill_registration(row, registration)
+        self.session.add(row)
+        try:
+            self.session.flush()
+        except IntegrityError as exc:  # a concurrent request registered the same child first
+            raise AlreadyRegistered(field="personalCode") from exc
+        return _registration(row, registration.personal_code.value)
+
+    def update(self, registration: Registration) -> None:
+        row = self.session.get(RegistrationRow, registration.id)
+        assert row is not None
+        _fill_registration(row, registration)
+        row.updated_at = _now()
+        self.session.flush()
+
+    def has_active(self, personal_code: PersonalCode, group_id: int) -> bool:
+        query = (
+            select(RegistrationRow.id)
+            .join(PersonRow, PersonRow.id == RegistrationRow.person_id)
+            .where(
+                PersonRow.personal_code == personal_code.value,
+                RegistrationRow.group_id == group_id,
+                RegistrationRow.status == RegistrationStatus.ACTIVE.value,
+            )
+        )
+        return self.session.scalar(query.limit(1)) is not None
+
+    def latest_of_person(self, personal_code: PersonalCode) -> Registration | None:
+        found = self.session.execute(
+            self._select()
+            .where(PersonRow.personal_code == personal_code.value, RegistrationRow.status != RegistrationStatus.CANCELLED.value)
+            .order_by(RegistrationRow.first_learning_date.desc(), RegistrationRow.id.desc())
+            .limit(1)
+        ).first()
+        return _registration(*found) if found else None
+
+    def of_person_at(self, personal_code: PersonalCode, provider_code: str) -> list[Registration]:
+        rows = self.session.execute(
+            self._select()
+            .where(PersonRow.personal_code == personal_code.value, RegistrationRow.provider_code == provider_code)
+            .order_by(RegistrationRow.first_learning_date.desc(), RegistrationRow.id.desc())
+        )
+        return [_registration(row, code) for row, code in rows]
+
+
+def _fill_registration(row: RegistrationRow, registration: Registration) -> None:
+    row.group_id = registration.group_id
+    row.provider_code = registration.provider_code
+    row.first_learning_date = registration.first_learning_date
+    contract, departure = registration.contract, registration.departure
+    row.contract_type_code = contract.type_code if contract else None
+    row.contract_date = contract.signed_on if contract else None
+    row.contract_number = contract.number if contract else None
+    row.registered_on = registration.registered_on
+    row.status = registration.status.value
+    row.departure_date = departure.date if departure else None
+    row.departure_reason_code = departure.reason_code if departure else None
+    row.departure_order_number = departure.order_number if departure else None
+    row.cancelled_on = registration.cancelled_on
+    row.cancellation_reason = registration.cancellation_reason
+
+
+def _registration(row: RegistrationRow, personal_code: str) -> Registration:
+    contract = None
+    if row.contract_type_code and row.contract_date and row.contract_number:
+        contract = Contract(row.contract_type_code, row.contract_date, row.contract_number)
+    departure = None
+    if row.departure_date and row.departure_reason_code:
+        departure = Departure(row.departure_date, row.departure_reason_code, row.departure_order_number)
+    return Registration(
+        id=row.id,
+        personal_code=PersonalCode(personal_code),
+        group_id=row.group_id,
+        provider_code=row.provider_code,
+        first_learning_date=row.first_learning_date,
+        contract=contract,
+        registered_on=row.registered_on,
+        status=RegistrationStatus(row.status),
+        departure=departure,
+        cancelled_on=row.cancelled_on,
+        cancellation_reason=row.cancellation_reason,
+    )
+
+
+class SqlUserRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def by_username(self, username: str) -> UserAccount | None:
+        row = self.session.scalar(select(UserRow).where(UserRow.username == username))
+        return _user(row) if row else None
+
+    def add(self, username: str, password_hash: str, institution_code: str) -> UserAccount:
+        row = UserRow(username=username, password_hash=password_hash, institution_code=institution_code, active=True)
+        self.session.add(row)
+        self.session.flush()
+        return _user(row)
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        row = self.session.get(UserRow, user_id)
+        assert row is not None
+        row.password_hash = password_hash
+
+
+def _user(row: UserRow) -> UserAccount:
+    return UserAccount(
+        id=row.id, username=row.username, password_hash=row.password_hash, institution_code=row.institution_code, active=row.active
+    )

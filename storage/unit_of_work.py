@@ -1,0 +1,48 @@
+"""One transaction per request: ``with uow: ...; uow.commit()``; anything else rolls back."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.repositories import (
+    SqlClassifierRepository,
+    SqlGroupRepository,
+    SqlInstitutionRepository,
+    SqlPersonRepository,
+    SqlProgramRepository,
+    SqlRegistrationRepository,
+    SqlUserRepository,
+)
+
+
+class SqlAlchemyUnitOfWork:
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.session_factory = session_factory
+        self.session: Session | None = None
+
+    def __enter__(self) -> "SqlAlchemyUnitOfWork":
+        session = self.session = self.session_factory()
+        self.classifiers = SqlClassifierRepository(session)
+        self.institutions = SqlInstitutionRepository(session)
+        self.programs = SqlProgramRepository(session)
+        self.groups = SqlGroupRepository(session)
+        self.persons = SqlPersonRepository(session)
+        self.registrations = SqlRegistrationRepository(session)
+        self.users = SqlUserRepository(session)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.session is not None
+        try:
+            self.session.rollback()  # a no-op after commit; undoes everything otherwise
+        finally:
+            self.session.close()
+            self.session = None
+
+    def commit(self) -> None:
+        assert self.session is not None
+        self.session.commit()
+
+    def rollback(self) -> None:
+        assert self.session is not None
+        self.session.rollback()
+
