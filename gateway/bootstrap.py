@@ -53,3 +53,25 @@ def build_gateway(settings: Settings, *, sandbox: bool, engine: Engine | None = 
         gr_app = build_sandbox_app(latency_seconds=settings.sandbox_gr_latency, failure_rate=settings.sandbox_gr_failure_rate)
     site = Site(registry_app, public_url=settings.public_url, population_register_app=gr_app)
     return Gateway(settings=settings, engine=engine, uow_factory=uow_factory, registry=registry, site=site)
+
+
+def prepare_database(engine: Engine) -> tuple[str, bool]:
+    """Bring the schema to the newest Alembic revision and load the classifiers when their version changed.
+
+    Returns the classifier version and whether it was (re)loaded now.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    from gateway import administration
+    from gateway.config import REPOSITORY_ROOT
+    from gateway.reference_data import CLASSIFIER_FILE, load_classifier_file
+
+    config = Config()
+    config.set_main_option("script_location", str(REPOSITORY_ROOT / "storage" / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    version, entries = load_classifier_file(CLASSIFIER_FILE)
+    loaded = administration.load_reference_data(unit_of_work_factory(engine), version, entries)
+    return version, loaded

@@ -13,7 +13,7 @@ from gateway.config import REPOSITORY_ROOT, Settings
 def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     # Envelopes carry personal codes and passwords: these libraries never log them here.
-    for noisy in ("zeep", "urllib3", "waitress.queue"):
+    for noisy in ("zeep", "urllib3", "waitress.queue", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -24,26 +24,15 @@ def _ensure_sqlite_directory(url: str) -> None:
 
 def migrate(settings: Settings, *, quiet: bool = False) -> None:
     """Bring the schema to the newest revision and load the classifiers when their version changed."""
-    from alembic import command
-    from alembic.config import Config
-
-    from gateway import administration
-    from gateway.bootstrap import unit_of_work_factory
-    from gateway.reference_data import CLASSIFIER_FILE, load_classifier_file
+    from gateway.bootstrap import prepare_database
     from storage.db import make_engine
 
     _ensure_sqlite_directory(settings.database_url)
     engine = make_engine(settings.database_url)
-    config = Config()
-    config.set_main_option("script_location", str(REPOSITORY_ROOT / "storage" / "migrations"))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-    version, entries = load_classifier_file(CLASSIFIER_FILE)
-    loaded = administration.load_reference_data(unit_of_work_factory(engine), version, entries)
-    if not quiet:
-        print(f"schema at head; classifiers {version} " + (f"loaded ({len(entries)} codes)" if loaded else "already loaded"))
+    version, loaded = prepare_database(engine)
     engine.dispose()
+    if not quiet:
+        print(f"schema at head; classifiers {version} " + ("loaded" if loaded else "already loaded"))
 
 
 def _classifiers(settings: Settings):  # type: ignore[no-untyped-def]
