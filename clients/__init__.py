@@ -1,0 +1,1 @@
+"""Clients of the registers the gateway talks to."""

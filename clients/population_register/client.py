@@ -1,0 +1,210 @@
+"""The population register (Gyventojų registras, GR) over SOAP, with zeep.
+
+``ZeepPopulationRegister`` implements ``gateway.ports.PopulationRegister`` against
+``wsdl/population-register-v1.wsdl`` (the copy in this repository: no network at start-up).
+
+* The WSDL is parsed once per process (``_wsdl_document``); each instance wraps the
+  parsed document in a thin zeep ``Client`` of its own, because zeep keeps the HTTP
+  transport (session, timeouts) on the Client, and calls ``create_service`` with the
+  configured address.
+* Every call has a connect and a read timeout.
+* GR calls are reads, so a connection error or a timeout is retried ``retries`` times.
+  Nothing else is: a SOAP fault arrives as HTTP 500 and retrying it would not help.
+* Whatever goes wrong (fault, timeout, refused connection, HTML error page, malformed
+  or inconsistent answer) raises ``PopulationRegisterUnavailable`` with its default
+  message: upstream texts may echo a personal code, so they are neither passed on nor
+  chained. The reason is logged at WARNING without any code.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import requests
+import zeep
+import zeep.exceptions
+from lxml import etree
+from zeep.transports import Transport
+from zeep.wsdl import Document
+
+from gateway.domain.errors import PopulationRegisterUnavailable
+from gateway.domain.model import DeclaredResidence, PersonRecord
+from gateway.domain.personal_code import PersonalCode
+
+logger = logging.getLogger(__name__)
+# zeep logs whole envelopes (personal codes included) at DEBUG; keep them out of every log we configure.
+logging.getLogger("zeep.transports").setLevel(logging.WARNING)
+
+TNS = "urn:lt:registrucentras:gyventoju-registras:v1"
+BINDING = f"{{{TNS}}}PopulationRegisterBinding"
+WSDL_PATH = Path(__file__).resolve().parents[2] / "wsdl" / "population-register-v1.wsdl"
+BATCH_SIZE = 100  # GetPersons accepts 1..100 codes
+RETRY_BACKOFF_SECONDS = 0.2  # the n-th retry waits n times this
+
+ZEEP_SETTINGS = zeep.Settings(
+    strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True, xml_huge_tree=False
+)
+
+_documents: dict[Path, Document] = {}
+_documents_lock = threading.Lock()
+
+
+def _wsdl_document(path: Path = WSDL_PATH) -> Document:
+    """The parsed WSDL, once per process and path (parsing is the expensive part of a zeep Client)."""
+    with _documents_lock:
+        document = _documents.get(path)
+        if document is None:
+            loader = Transport()
+            try:
+                document = Document(str(path), loader, settings=ZEEP_SETTINGS)
+            finally:
+                loader.session.close()
+            _documents[path] = document
+        return document
+
+
+class _BadAnswer(Exception):
+    """GR answered, but not as the contract says."""
+
+
+class ZeepPopulationRegister:
+    """``PopulationRegister`` over SOAP. Thread-safe as far as a ``requests.Session`` is."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 10.0,
+        retries: int = 2,
+        session: requests.Session | None = None,
+    ) -> None:
+        if not address:
+            raise ValueError("The population register's address is required.")
+        if retries < 0:
+            raise ValueError("retries must not be negative.")
+        self.address = address
+        self.retries = retries
+        self._owns_session = session is None
+        self._session = session if session is not None else requests.Session()
+        transport = Transport(session=self._session, operation_timeout=(connect_timeout, read_timeout))
+        self._client = zeep.Client(_wsdl_document(), transport=transport, settings=ZEEP_SETTINGS)
+        self._service = self._client.create_service(BINDING, address)
+
+    def __repr__(self) -> str:
+        return f"ZeepPopulationRegister({self.address!r})"
+
+    # --- PopulationRegister -------------------------------------------------------
+    def find_person(self, personal_code: PersonalCode) -> PersonRecord | None:
+        answer = self._call("GetPerson", personalCode=personal_code.value)
+        try:
+            return _record(personal_code, answer.status, answer.person)
+        except _BadAnswer as exc:
+            raise _unavailable(f"GetPerson: {exc}") from None
+
+    def find_persons(self, personal_codes: list[PersonalCode]) -> dict[PersonalCode, PersonRecord | None]:
+        unique = list(dict.fromkeys(personal_codes))
+        found: dict[PersonalCode, PersonRecord | None] = {}
+        for start in range(0, len(unique), BATCH_SIZE):
+            chunk = unique[start : start + BATCH_SIZE]
+            results = self._call("GetPersons", personalCode=[code.value for code in chunk])
+            try:
+                found.update(_batch_records(chunk, results))
+            except _BadAnswer as exc:
+                raise _unavailable(f"GetPersons: {exc}") from None
+        return found
+
+    # --- lifecycle ----------------------------------------------------------------
+    def close(self) -> None:
+        """Close the HTTP session if this instance created it."""
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> "ZeepPopulationRegister":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the call -------------------------------------------------------------------
+    def _call(self, operation: str, **arguments: Any) -> Any:
+        attempts = self.retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return getattr(self._service, operation)(**arguments)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt == attempts:
+                    raise _unavailable(f"{operation}: {type(exc).__name__} in {attempts} attempt(s)") from None
+                logger.info("Population register %s: %s; retry %d of %d", operation, type(exc).__name__, attempt, self.retries)
+                time.sleep(RETRY_BACKOFF_SECONDS * attempt)
+            except zeep.exceptions.Fault as exc:
+                raise _unavailable(f"{operation}: SOAP fault {str(exc.code)[:50]} ({_fault_detail_code(exc)})") from None
+            except zeep.exceptions.TransportError as exc:
+                raise _unavailable(f"{operation}: HTTP {exc.status_code} without a SOAP answer") from None
+            except (zeep.exceptions.Error, etree.XMLSyntaxError, requests.RequestException) as exc:
+                raise _unavailable(f"{operation}: {type(exc).__name__}") from None
+        raise AssertionError("unreachable")
+
+
+def _unavailable(reason: str) -> PopulationRegisterUnavailable:
+    logger.warning("Population register unavailable: %s", reason)
+    return PopulationRegisterUnavailable()
+
+
+def _fault_detail_code(fault: zeep.exceptions.Fault) -> str:
+    """The RegisterFault code of a fault's detail (safe to log: no personal data), or '-'."""
+    detail = fault.detail
+    if not isinstance(detail, etree._Element):  # None, or the raw body when there was no Fault element
+        return "-"
+    code = detail.find(f"{{{TNS}}}RegisterFault/{{{TNS}}}code")
+    return (code.text or "-")[:50] if code is not None else "-"
+
+
+def _record(asked: PersonalCode, status: str, person: Any) -> PersonRecord | None:
+    if status == "NOT_FOUND":
+        return None
+    if status != "FOUND" or person is None:
+        raise _BadAnswer("status FOUND without a person" if status == "FOUND" else "unknown status")
+    if person.personalCode != asked.value:
+        raise _BadAnswer("the answer is about another person")
+    residence = None
+    if person.declaredResidence is not None:
+        residence = DeclaredResidence(
+            municipality_code=person.declaredResidence.municipalityCode,
+            municipality_name=person.declaredResidence.municipalityName,
+            address=person.declaredResidence.address,
+        )
+    return PersonRecord(
+        personal_code=asked,
+        first_name=person.firstName,
+        last_name=person.lastName,
+        sex=person.sex,
+        birth_date=_date(person.birthDate),
+        deceased_on=_date(person.deceasedDate),
+        residence=residence,
+        departed_abroad_on=_date(person.departedAbroadDate),
+    )
+
+
+def _batch_records(asked: list[PersonalCode], results: Iterable[Any] | None) -> dict[PersonalCode, PersonRecord | None]:
+    by_value = {code.value: code for code in asked}
+    records: dict[PersonalCode, PersonRecord | None] = {}
+    for result in results or ():
+        code = by_value.get(result.personalCode)
+        if code is None:
+            raise _BadAnswer("a result for a code that was not asked")
+        records[code] = _record(code, result.status, result.person)
+    if len(records) != len(asked):
+        raise _BadAnswer(f"{len(asked) - len(records)} asked code(s) without a result")
+    return records
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    raise _BadAnswer("a date field is not a date")
+
