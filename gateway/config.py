@@ -30,8 +30,8 @@ class Settings:
     public_url: str = ""
     population_register_url: str = ""
     population_register_connect_timeout: float = 3.0
-    population_register_read_timeout: float = 10.0
-    population_register_retries: int = 2
+    population_register_read_timeout: float = 5.0
+    population_register_retries: int = 1
     sandbox_gr_latency: float = 0.0
     sandbox_gr_failure_rate: float = 0.0
     max_request_bytes: int = 1024 * 1024

@@ -1,4 +1,7 @@
-"""Spyne wire types mirroring ``xsd/nvs-gateway-v1.xsd`` (names, order, occurrences).
+"""Spyne wire types mirroring ``xsd/nvs-gateway-v1.xsd`` (names, order, occurrences, facets).
+
+The fault detail is not here: ``gateway.soap.app.GatewayFault`` builds it with lxml,
+because Spyne cannot serialise a namespaced ComplexModel as fault detail.
 
 The XSD is the contract; these classes only let Spyne (de)serialise it.
 ``tests/contract/test_wsdl_equivalence.py`` proves the two agree.
@@ -22,11 +25,11 @@ def many(t, at_most: int, at_least: int = 0):  # type: ignore[no-untyped-def]
     return t.customize(min_occurs=at_least, max_occurs=at_most, nillable=False)
 
 
-PersonalCode = Unicode(pattern="[0-9]{11}", type_name="PersonalCode")
-SchoolYear = Unicode(pattern="[0-9]{4}-[0-9]{4}", type_name="SchoolYear")
-ProgramCode = Unicode(pattern="[0-9]{9}", type_name="ProgramCode")
-InstitutionCode = Unicode(pattern="[0-9]{6,9}", type_name="InstitutionCode")
-ClassifierCode = Unicode(pattern=r"[A-Za-z0-9._\-]{1,20}", type_name="ClassifierCode")
+PersonalCode = Unicode(min_len=11, max_len=11, pattern="[0-9]{11}", type_name="PersonalCode")
+SchoolYear = Unicode(min_len=9, max_len=9, pattern="[0-9]{4}-[0-9]{4}", type_name="SchoolYear")
+ProgramCode = Unicode(min_len=9, max_len=9, pattern="[0-9]{9}", type_name="ProgramCode")
+InstitutionCode = Unicode(min_len=6, max_len=9, pattern="[0-9]{6,9}", type_name="InstitutionCode")
+ClassifierCode = Unicode(min_len=1, max_len=20, pattern=r"[A-Za-z0-9._\-]{1,20}", type_name="ClassifierCode")
 PersonName = Unicode(min_len=1, max_len=100, type_name="PersonName")
 GroupName = Unicode(min_len=1, max_len=200, type_name="GroupName")
 ProgramName = Unicode(min_len=1, max_len=500, type_name="ProgramName")
@@ -36,14 +39,11 @@ OrderNumber = Unicode(min_len=1, max_len=50, type_name="OrderNumber")
 ReasonText = Unicode(min_len=1, max_len=500, type_name="ReasonText")
 Identifier = Integer64(ge=1, type_name="Identifier")
 Count = Integer(ge=0, type_name="Count")
-Sex = Unicode(values=["M", "F"], type_name="Sex")
-ProgramPurpose = Unicode(values=["NVS", "FSPU"], type_name="ProgramPurpose")
-RegistrationStatus = Unicode(values=["active", "deregistered", "cancelled"], type_name="RegistrationStatus")
+Sex = Unicode(max_len=1, values=["M", "F"], type_name="Sex")
+ProgramPurpose = Unicode(max_len=4, values=["NVS", "FSPU"], type_name="ProgramPurpose")
+RegistrationStatus = Unicode(max_len=12, values=["active", "deregistered", "cancelled"], type_name="RegistrationStatus")
 WarningCode = Unicode(min_len=1, max_len=50, type_name="WarningCode")
-FaultCode = Unicode(min_len=1, max_len=50, type_name="FaultCode")
 MessageText = Unicode(min_len=1, max_len=1000, type_name="MessageText")
-FieldPath = Unicode(min_len=1, max_len=200, type_name="FieldPath")
-CorrelationId = Unicode(min_len=1, max_len=64, type_name="CorrelationId")
 ClassifierName = Unicode(min_len=1, max_len=300, type_name="ClassifierName")
 Address = Unicode(min_len=1, max_len=300, type_name="Address")
 
@@ -161,14 +161,4 @@ class Warning(ComplexModel):
     _type_info = [
         ("code", required(WarningCode)),
         ("message", required(MessageText)),
-    ]
-
-
-class GatewayFaultDetail(ComplexModel):
-    __namespace__ = TNS
-    _type_info = [
-        ("code", required(FaultCode)),
-        ("message", required(MessageText)),
-        ("field", optional(FieldPath)),
-        ("correlationId", required(CorrelationId)),
     ]
