@@ -35,11 +35,10 @@ def migrate(settings: Settings, *, quiet: bool = False) -> None:
         print(f"schema at head; classifiers {version} " + ("loaded" if loaded else "already loaded"))
 
 
-def _classifiers(settings: Settings):  # type: ignore[no-untyped-def]
+def _classifiers(engine):  # type: ignore[no-untyped-def]
     from gateway.bootstrap import unit_of_work_factory
-    from storage.db import make_engine
 
-    with unit_of_work_factory(make_engine(settings.database_url))() as uow:
+    with unit_of_work_factory(engine)() as uow:
         return uow.classifiers.load()
 
 
@@ -52,26 +51,26 @@ def _import(settings: Settings, kind: str, path: Path) -> int:
     from storage.db import make_engine
 
     migrate(settings, quiet=True)
-    classifiers = _classifiers(settings)
-    parse = parse_institutions if kind == "institutions" else parse_programs
-    store = administration.import_institutions if kind == "institutions" else administration.import_programs
+    engine = make_engine(settings.database_url)
     try:
-        with tqdm(desc=f"checking {path.name}", unit=" records", file=sys.stderr) as bar:
-            records = parse(path, classifiers, progress=lambda n: bar.update(n - bar.n))
-    except ImportFileInvalid as invalid:
-        print(f"{path}: refused, nothing imported ({len(invalid.errors)} problem(s)):", file=sys.stderr)
-        for problem in invalid.errors:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
-        return 1
-    try:
-        with tqdm(total=len(records), desc="storing", unit=" records", file=sys.stderr) as bar:
-            summary = store(unit_of_work_factory(make_engine(settings.database_url)), records, lambda n: bar.update(n - bar.n))
-    except administration.UnknownProviders as exc:
-        print(f"{path}: refused, nothing imported: {exc}", file=sys.stderr)
-        return 1
+        parse = parse_institutions if kind == "institutions" else parse_programs
+        store = administration.import_institutions if kind == "institutions" else administration.import_programs
+        try:
+            with tqdm(desc=f"checking {path.name}", unit=" records", file=sys.stderr) as bar:
+                records = parse(path, _classifiers(engine), progress=lambda n: bar.update(n - bar.n))
+        except ImportFileInvalid as invalid:
+            print(f"{path}: refused, nothing imported ({len(invalid.errors)} problem(s)):", file=sys.stderr)
+            for problem in invalid.errors:
+                print(f"  {problem}", file=sys.stderr)
+            return 1
+        try:
+            with tqdm(total=len(records), desc="storing", unit=" records", file=sys.stderr) as bar:
+                summary = store(unit_of_work_factory(engine), records, lambda n: bar.update(n - bar.n))
+        except administration.UnknownProviders as exc:
+            print(f"{path}: refused, nothing imported: {exc}", file=sys.stderr)
+            return 1
+    finally:
+        engine.dispose()
     print(f"{path.name}: imported {summary}")
     return 0
 
@@ -84,7 +83,7 @@ def serve(settings: Settings, *, sandbox: bool) -> int:
 
     migrate(settings)
     gateway = build_gateway(settings, sandbox=sandbox)
-    users = install_sandbox(gateway.uow_factory, _classifiers(settings)) if sandbox else []
+    users = install_sandbox(gateway.uow_factory, _classifiers(gateway.engine)) if sandbox else []
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     print(f"\nnvs-gateway on {base}  (database: {settings.database_url.split('@')[-1]})")
     print(f"  registry            {base}/registry        WSDL {base}/registry?wsdl")

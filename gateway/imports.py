@@ -263,13 +263,16 @@ def _load(path: Path, xsd: Path, problems: _Problems) -> tuple[etree._Element, f
         raise ImportFileInvalid([ImportProblem(None, f"cannot read {path.name}: {exc.strerror or exc}")]) from exc
 
     doctype_message = "a DOCTYPE (DTD) is not allowed in import files; remove it"
+    parser = _parser()
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         doctype = _doctype_in_prolog(data)
         if doctype is not None:
             problems.add(_line_of(data, doctype), doctype_message)
-        entries = [e for e in exc.error_log if e.level >= etree.ErrorLevels.ERROR]
+        # The parser's own log: the exception's log is lxml's per-thread one, which still
+        # holds errors of earlier, unrelated validations in the same thread.
+        entries = [e for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR]
         for entry in entries:
             problems.add(entry.line or None, f"not well-formed XML: {entry.message}")
         if not entries:

@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -62,15 +63,24 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, lis
 
 
 @pytest.fixture(scope="session")
-def postgres_ready() -> list[SandboxUser]:
+def postgres_url() -> Iterator[str]:
+    """A schema of this test session's own, so that concurrent runs on one server do not collide."""
     if not POSTGRES_URL:
         pytest.skip("NVS_TEST_DATABASE_URL is not set: PostgreSQL runs are skipped")
-    engine = make_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return _install(POSTGRES_URL)
+    schema = f"nvs_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_ready(postgres_url: str) -> list[SandboxUser]:
+    return _install(postgres_url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -82,7 +92,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         url = f"sqlite:///{path}"
     else:
         users = request.getfixturevalue("postgres_ready")
-        url = POSTGRES_URL
+        url = request.getfixturevalue("postgres_url")
         engine = make_engine(url)
         with engine.begin() as connection:
             connection.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
