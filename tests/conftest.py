@@ -123,34 +123,48 @@ class LiveGateway:
 
 
 @pytest.fixture
-def live_gateway(database: Database) -> Iterator[LiveGateway]:
-    """The whole site (registry + sandbox GR) served by waitress on a free local port.
+def start_gateway(database: Database) -> Iterator[Callable[..., LiveGateway]]:
+    """Starts the whole site (registry + sandbox GR) with waitress on a free local port.
 
     The registry calls the sandbox GR over real HTTP through the zeep client.
     Responses are validated against xsd/ on the way out: a response outside the
     contract becomes an InternalError fault, which any test notices.
+    Keyword arguments override Settings (e.g. sandbox_gr_failure_rate=1.0).
     """
     import waitress.server
 
     from gateway.bootstrap import build_gateway
     from gateway.config import Settings
 
-    port = free_port()
-    settings = Settings(
-        database_url=database.url,
-        port=port,
-        population_register_url=f"http://127.0.0.1:{port}/population-register",
-        population_register_read_timeout=5.0,
-        population_register_retries=1,
-        validate_responses=True,
-        threads=8,
-    )
-    gateway = build_gateway(settings, sandbox=True, engine=database.engine)
-    server = waitress.server.create_server(gateway.site, host="127.0.0.1", port=port, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield LiveGateway(f"http://127.0.0.1:{port}", database)
-    stop_waitress(server, thread)
+    running = []
+
+    def start(**overrides: object) -> LiveGateway:
+        port = free_port()
+        values: dict[str, object] = dict(
+            database_url=database.url,
+            port=port,
+            population_register_url=f"http://127.0.0.1:{port}/population-register",
+            population_register_read_timeout=5.0,
+            population_register_retries=1,
+            validate_responses=True,
+            threads=8,
+        )
+        values.update(overrides)
+        gateway = build_gateway(Settings(**values), sandbox=True, engine=database.engine)  # type: ignore[arg-type]
+        server = waitress.server.create_server(gateway.site, host="127.0.0.1", port=port, threads=8)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return LiveGateway(f"http://127.0.0.1:{port}", database)
+
+    yield start
+    for server, thread in running:
+        stop_waitress(server, thread)
+
+
+@pytest.fixture
+def live_gateway(start_gateway: Callable[..., LiveGateway]) -> LiveGateway:
+    return start_gateway()
 
 
 def stop_waitress(server, thread: threading.Thread) -> None:  # type: ignore[no-untyped-def]
