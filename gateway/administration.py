@@ -28,7 +28,7 @@ class UnknownProviders(Exception):
 def load_reference_data(uow_factory: Callable[[], UnitOfWork], version: str, entries: list[ClassifierEntry]) -> bool:
     """Replace the classifiers when the data file's version differs from the stored one."""
     with uow_factory() as uow:
-        if uow.classifiers.version() == version:  # type: ignore[attr-defined]
+        if uow.classifiers.version() == version:
             return False
         uow.classifiers.replace_all(entries, version)
         uow.commit()

@@ -245,7 +245,7 @@ class Registry:
             assert program is not None
             classifiers = uow.classifiers.load()
             provider = self._institution(uow, caller)
-            provider.check_may_provide_nvs(classifiers)
+            provider.check_may_provide_nvs(classifiers, self.today())
             # GR is asked only once the request is known to be about a group of the caller's.
             person = self._from_population_register(code)
             registration, warnings = model.register_student(

@@ -10,7 +10,7 @@ import holidays
 
 from gateway.domain.errors import InvalidSchoolYear
 
-_SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{4})$")
+_SCHOOL_YEAR = re.compile(r"([0-9]{4})-([0-9]{4})")
 
 
 @dataclass(frozen=True, order=True)
@@ -21,7 +21,7 @@ class SchoolYear:
 
     @classmethod
     def parse(cls, text: str) -> "SchoolYear":
-        match = _SCHOOL_YEAR.match(text or "")
+        match = _SCHOOL_YEAR.fullmatch(text or "")
         if not match or int(match[2]) != int(match[1]) + 1:
             raise InvalidSchoolYear(field="schoolYear")
         return cls(int(match[1]))

@@ -74,9 +74,10 @@ class Institution:
     def is_general_education_school(self, classifiers: Classifiers) -> bool:
         return classifiers.has_flag(cls.INSTITUTION_GROUP, self.group_code, "general-education")
 
-    def may_provide_nvs(self, classifiers: Classifiers) -> bool:
-        """An NVŠ school, or an other provider / free-lance teacher with an NVŠ purpose code."""
-        if self.deregistered_on is not None:
+    def may_provide_nvs(self, classifiers: Classifiers, on: dt.date | None = None) -> bool:
+        """An NVŠ school, or an other provider / free-lance teacher with an NVŠ purpose code,
+        not deregistered from ŠMIR on the given day (by default: at all)."""
+        if self.deregistered_on is not None and (on is None or self.deregistered_on <= on):
             return False
         if classifiers.has_flag(cls.INSTITUTION_GROUP, self.group_code, "nvs-school"):
             return True
@@ -84,8 +85,8 @@ class Institution:
             return any(classifiers.has_flag(cls.INSTITUTION_PURPOSE, p, "nvs") for p in self.purpose_codes)
         return False
 
-    def check_may_provide_nvs(self, classifiers: Classifiers) -> None:
-        if not self.may_provide_nvs(classifiers):
+    def check_may_provide_nvs(self, classifiers: Classifiers, on: dt.date | None = None) -> None:
+        if not self.may_provide_nvs(classifiers, on):
             raise ProviderNotEligible()
 
 
@@ -110,7 +111,7 @@ class Program:
         """A group may only use a registered, not deregistered program of its own provider."""
         if self.provider_code != provider_code:
             raise UnknownProgram(field=field)
-        if self.code == TEMPORARY_PROGRAM_CODE or self.registered_on is None:
+        if self.code == TEMPORARY_PROGRAM_CODE or self.registered_on is None or self.registered_on > on:
             raise ProgramNotRegistered(field=field)
         if self.is_deregistered(on):
             raise ProgramDeregistered(field=field)
@@ -142,6 +143,8 @@ class Group:
 
 
 def _check_sub_directions(codes: tuple[str, ...], program: Program, classifiers: Classifiers) -> None:
+    if not codes:
+        raise InvalidSubDirection("A group needs at least one NVŠ sub-direction.", field="subDirectionCode")
     for index, code in enumerate(codes):
         where = f"subDirectionCode[{index + 1}]"
         entry = classifiers.get(cls.NVS_SUB_DIRECTION, code)
@@ -166,7 +169,7 @@ def open_group(
     classifiers: Classifiers,
     today: dt.date,
 ) -> Group:
-    provider.check_may_provide_nvs(classifiers)
+    provider.check_may_provide_nvs(classifiers, today)
     program.check_usable_by(provider.code, today)
     if requested_purpose is not None and requested_purpose != program.purpose:
         raise PurposeMismatch(

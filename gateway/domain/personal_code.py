@@ -59,7 +59,11 @@ def is_valid_personal_code(value: str) -> bool:
         return False
     if value[0] == "0":
         return False
-    unknown_date_part = value[3:5] == "00" or value[5:7] == "00"
+    month, day = int(value[3:5]), int(value[5:7])
+    unknown_date_part = value[0] != "9" and (month == 0 or day == 0)
+    # With an unknown (00) month or day, the known part must still be possible.
+    if unknown_date_part and (month > 12 or day > 31):
+        return False
     try:
         asmens.validate(value, validate_birth_date=not unknown_date_part)
     except ValidationError:

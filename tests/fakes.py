@@ -1,0 +1,425 @@
+"""In-memory stand-ins for storage, and builders with defaults, for the unit tests.
+
+``FakeUnitOfWork`` implements the ``UnitOfWork`` Protocol of ``gateway/ports.py`` with
+state, not mocks (cosmicpython's fake, with the transaction semantics that matter):
+
+* ``with uow:`` starts a transaction on a working copy of the committed state;
+  ``commit()`` makes the working copy the committed state (and counts in ``committed``);
+  leaving the block without committing, or ``rollback()``, throws the changes away;
+* one object serves as the factory too: ``Registry(uow_factory=lambda: uow, ...)``;
+  every ``with`` starts afresh from what was committed;
+* repositories used outside ``with uow:`` fail loudly (the real ones have no session then);
+* the constraints the database enforces (a group name per provider and year, one active
+  registration of a person per group, a registration's person must be stored) raise the
+  same domain errors as ``storage/repositories.py`` does.
+
+Tests arrange data with ``uow.seed(...)`` (written straight into the committed state, not
+counted as a commit) and check the outcome in ``uow.stored`` (the committed state only).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Iterator
+
+from stdnum.ee.ik import calc_check_digit
+
+from gateway.domain.calendar import SchoolYear
+from gateway.domain.classifiers import ClassifierEntry, Classifiers
+from gateway.domain.errors import AlreadyRegistered, DuplicateGroupName
+from gateway.domain.model import (
+    Contract,
+    Group,
+    Institution,
+    PersonRecord,
+    Program,
+    ProgramPurpose,
+    Registration,
+    RegistrationStatus,
+)
+from gateway.domain.personal_code import PersonalCode
+from gateway.ports import UserAccount
+from gateway.reference_data import load_classifiers
+
+# The real classifier file, read once per test session (Classifiers is never mutated).
+CLASSIFIERS = load_classifiers()
+
+
+# --- synthetic personal codes ---------------------------------------------------
+def valid_code(first_ten: str) -> str:
+    """A checksum-valid personal code from its first ten digits (synthetic data only)."""
+    assert len(first_ten) == 10 and first_ten.isdigit(), first_ten
+    return first_ten + calc_check_digit(first_ten + "0")
+
+
+# A girl born 2016-03-15 and a boy born 2015-07-04 (aged 10 and 11 in the 2026-2027 school year).
+GIRL_CODE = valid_code("6160315123")
+BOY_CODE = valid_code("5150704456")
+TEACHER_CODE = valid_code("3800512789")
+
+
+# --- builders -------------------------------------------------------------------
+PROVIDER_CODE = "300100001"
+OTHER_PROVIDER_CODE = "300100002"
+PROGRAM_CODE = "120000001"
+SCHOOL_YEAR = SchoolYear(2026)
+
+
+def an_institution(**overrides: Any) -> Institution:
+    """A municipal NVŠ music school in Vilnius, eligible to run NVŠ groups."""
+    values: dict[str, Any] = dict(
+        code=PROVIDER_CODE,
+        name="Vilniaus Bandomoji muzikos mokykla",
+        municipality_code="57",
+        ownership_code="20",
+        group_code="NVS_SCHOOL",
+        purpose_codes=("MUSIC_SCHOOL",),
+        deregistered_on=None,
+    )
+    values.update(overrides)
+    return Institution(**values)
+
+
+def a_program(**overrides: Any) -> Program:
+    """A registered, accredited NVŠ music program of ``an_institution()``."""
+    values: dict[str, Any] = dict(
+        code=PROGRAM_CODE,
+        name="Fortepijono ir styginių instrumentų programa",
+        provider_code=PROVIDER_CODE,
+        purpose=ProgramPurpose.NVS,
+        direction_codes=("MUSIC",),
+        registered_on=dt.date(2020, 5, 4),
+        accredited_on=dt.date(2020, 6, 1),
+        deregistered_on=None,
+    )
+    values.update(overrides)
+    return Program(**values)
+
+
+def a_person(**overrides: Any) -> PersonRecord:
+    """A living child as GR knows them; sex and birth date follow the personal code unless given."""
+    code = overrides.pop("personal_code", GIRL_CODE)
+    code = code if isinstance(code, PersonalCode) else PersonalCode(code)
+    values: dict[str, Any] = dict(
+        personal_code=code,
+        first_name="Austėja",
+        last_name="Bandomaitė",
+        sex=code.sex,
+        birth_date=code.birth_date,
+        deceased_on=None,
+        residence=None,
+        departed_abroad_on=None,
+    )
+    values.update(overrides)
+    return PersonRecord(**values)
+
+
+def a_group(**overrides: Any) -> Group:
+    """A 2026-2027 piano group of ``an_institution()`` in ``a_program()`` (id 1 unless given)."""
+    values: dict[str, Any] = dict(
+        id=1,
+        provider_code=PROVIDER_CODE,
+        school_year=SCHOOL_YEAR,
+        program_code=PROGRAM_CODE,
+        purpose=ProgramPurpose.NVS,
+        name="Fortepijonas, 1 klasė",
+        sub_direction_codes=("MUSIC.PIANO",),
+        leaders=(),
+    )
+    values.update(overrides)
+    return Group(**values)
+
+
+def a_contract(**overrides: Any) -> Contract:
+    values: dict[str, Any] = dict(type_code="BILATERAL", signed_on=dt.date(2026, 8, 28), number="S-2026/15")
+    values.update(overrides)
+    return Contract(**values)
+
+
+def a_registration(**overrides: Any) -> Registration:
+    """An active registration of the girl in ``a_group()`` from 2026-09-01 (id 1 unless given)."""
+    code = overrides.pop("personal_code", GIRL_CODE)
+    values: dict[str, Any] = dict(
+        id=1,
+        personal_code=code if isinstance(code, PersonalCode) else PersonalCode(code),
+        group_id=1,
+        provider_code=PROVIDER_CODE,
+        first_learning_date=dt.date(2026, 9, 1),
+        contract=a_contract(),
+        registered_on=dt.date(2026, 9, 1),
+    )
+    values.update(overrides)
+    return Registration(**values)
+
+
+# --- the fake storage -------------------------------------------------------------
+@dataclass
+class Tables:
+    """Everything storage holds. Domain objects are frozen, so copying the dicts is a snapshot."""
+
+    classifiers: Classifiers
+    institutions: dict[str, Institution] = field(default_factory=dict)
+    programs: dict[str, Program] = field(default_factory=dict)
+    groups: dict[int, Group] = field(default_factory=dict)
+    persons: dict[PersonalCode, PersonRecord] = field(default_factory=dict)
+    persons_checked_at: dict[PersonalCode, dt.datetime] = field(default_factory=dict)
+    registrations: dict[int, Registration] = field(default_factory=dict)
+    users: dict[int, UserAccount] = field(default_factory=dict)
+
+    def copy(self) -> "Tables":
+        return Tables(
+            classifiers=self.classifiers,
+            institutions=dict(self.institutions),
+            programs=dict(self.programs),
+            groups=dict(self.groups),
+            persons=dict(self.persons),
+            persons_checked_at=dict(self.persons_checked_at),
+            registrations=dict(self.registrations),
+            users=dict(self.users),
+        )
+
+
+class _Repository:
+    def __init__(self, uow: "FakeUnitOfWork") -> None:
+        self._uow = uow
+
+    @property
+    def _tables(self) -> Tables:
+        return self._uow._in_transaction()
+
+
+class FakeClassifierRepository(_Repository):
+    def load(self) -> Classifiers:
+        return self._tables.classifiers
+
+    def version(self) -> str | None:
+        # Not in the ClassifierRepository Protocol, but gateway/administration.py calls it.
+        return self._tables.classifiers.version
+
+    def replace_all(self, entries: Iterable[ClassifierEntry], version: str) -> int:
+        entries = list(entries)
+        self._tables.classifiers = Classifiers(entries, version)
+        return len(entries)
+
+
+class FakeInstitutionRepository(_Repository):
+    def get(self, code: str) -> Institution | None:
+        return self._tables.institutions.get(code)
+
+    def upsert(self, institution: Institution) -> str:
+        return _upsert(self._tables.institutions, institution.code, institution)
+
+
+class FakeProgramRepository(_Repository):
+    def get(self, code: str) -> Program | None:
+        return self._tables.programs.get(code)
+
+    def upsert(self, program: Program) -> str:
+        return _upsert(self._tables.programs, program.code, program)
+
+    def existing_providers(self, codes: Iterable[str]) -> set[str]:
+        return set(codes) & set(self._tables.institutions)
+
+
+def _upsert(table: dict[str, Any], key: str, value: Any) -> str:
+    old = table.get(key)
+    table[key] = value
+    if old is None:
+        return "created"
+    return "unchanged" if old == value else "updated"
+
+
+class FakeGroupRepository(_Repository):
+    def get(self, group_id: int) -> Group | None:
+        return self._tables.groups.get(group_id)
+
+    def add(self, group: Group) -> Group:
+        # The database's unique (provider, year, name) constraint.
+        if self.name_taken(group.provider_code, group.school_year, group.name):
+            raise DuplicateGroupName(field="name")
+        stored = replace(group, id=self._uow._next_group_id())
+        self._tables.groups[stored.id] = stored  # type: ignore[index]
+        return stored
+
+    def update(self, group: Group) -> None:
+        assert group.id in self._tables.groups, f"no group {group.id} to update"
+        self._tables.groups[group.id] = group  # type: ignore[index]
+
+    def name_taken(self, provider_code: str, school_year: SchoolYear, name: str, *, except_id: int | None = None) -> bool:
+        return any(
+            g.provider_code == provider_code and g.school_year == school_year and g.name == name and g.id != except_id
+            for g in self._tables.groups.values()
+        )
+
+    def of_provider(self, provider_code: str, school_year: SchoolYear) -> list[Group]:
+        groups = [g for g in self._tables.groups.values() if g.provider_code == provider_code and g.school_year == school_year]
+        return sorted(groups, key=lambda g: (g.name, g.id))
+
+    def active_learner_counts(self, group_ids: list[int]) -> dict[int, int]:
+        counts = {group_id: 0 for group_id in group_ids}
+        for registration in self._tables.registrations.values():
+            if registration.group_id in counts and registration.status is RegistrationStatus.ACTIVE:
+                counts[registration.group_id] += 1
+        return counts
+
+
+class FakePersonRepository(_Repository):
+    def get(self, personal_code: PersonalCode) -> PersonRecord | None:
+        return self._tables.persons.get(personal_code)
+
+    def save(self, person: PersonRecord, *, checked_at: dt.datetime) -> None:
+        self._tables.persons[person.personal_code] = person
+        self._tables.persons_checked_at[person.personal_code] = checked_at
+
+
+class FakeRegistrationRepository(_Repository):
+    def get(self, registration_id: int) -> Registration | None:
+        return self._tables.registrations.get(registration_id)
+
+    def add(self, registration: Registration) -> Registration:
+        if registration.personal_code not in self._tables.persons:
+            raise LookupError("the person must be saved before their registration")
+        # The database's unique index on active (person, group).
+        if registration.is_active and self.has_active(registration.personal_code, registration.group_id):
+            raise AlreadyRegistered(field="personalCode")
+        stored = replace(registration, id=self._uow._next_registration_id())
+        self._tables.registrations[stored.id] = stored  # type: ignore[index]
+        return stored
+
+    def update(self, registration: Registration) -> None:
+        assert registration.id in self._tables.registrations, f"no registration {registration.id} to update"
+        self._tables.registrations[registration.id] = registration  # type: ignore[index]
+
+    def has_active(self, personal_code: PersonalCode, group_id: int) -> bool:
+        return any(
+            r.personal_code == personal_code and r.group_id == group_id and r.is_active
+            for r in self._tables.registrations.values()
+        )
+
+    def latest_of_person(self, personal_code: PersonalCode) -> Registration | None:
+        candidates = [
+            r for r in self._newest_first(personal_code) if r.status is not RegistrationStatus.CANCELLED
+        ]
+        return candidates[0] if candidates else None
+
+    def of_person_at(self, personal_code: PersonalCode, provider_code: str) -> list[Registration]:
+        return [r for r in self._newest_first(personal_code) if r.provider_code == provider_code]
+
+    def _newest_first(self, personal_code: PersonalCode) -> list[Registration]:
+        # As storage orders them: by first learning date, then by id, both descending.
+        mine = [r for r in self._tables.registrations.values() if r.personal_code == personal_code]
+        return sorted(mine, key=lambda r: (r.first_learning_date, r.id or 0), reverse=True)
+
+
+class FakeUserRepository(_Repository):
+    def by_username(self, username: str) -> UserAccount | None:
+        return next((u for u in self._tables.users.values() if u.username == username), None)
+
+    def add(self, username: str, password_hash: str, institution_code: str) -> UserAccount:
+        if self.by_username(username) is not None:
+            raise ValueError("username is taken (unique constraint)")
+        user = UserAccount(self._uow._next_user_id(), username, password_hash, institution_code)
+        self._tables.users[user.id] = user
+        return user
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        user = self._tables.users[user_id]
+        self._tables.users[user_id] = replace(user, password_hash=password_hash)
+
+
+class FakeUnitOfWork:
+    """``UnitOfWork`` in memory; also its own factory (``lambda: uow``)."""
+
+    def __init__(self, classifiers: Classifiers = CLASSIFIERS) -> None:
+        self._committed = Tables(classifiers=classifiers)
+        self._working: Tables | None = None
+        # Ids come from sequences that, as in a database, a rollback does not rewind.
+        self._group_ids: Iterator[int] = itertools.count(1)
+        self._registration_ids: Iterator[int] = itertools.count(1)
+        self._user_ids: Iterator[int] = itertools.count(1)
+        self.committed = 0
+        self.rolled_back = 0
+        self.classifiers = FakeClassifierRepository(self)
+        self.institutions = FakeInstitutionRepository(self)
+        self.programs = FakeProgramRepository(self)
+        self.groups = FakeGroupRepository(self)
+        self.persons = FakePersonRepository(self)
+        self.registrations = FakeRegistrationRepository(self)
+        self.users = FakeUserRepository(self)
+
+    # --- the UnitOfWork protocol ----------------------------------------------------
+    def __enter__(self) -> "FakeUnitOfWork":
+        assert self._working is None, "FakeUnitOfWork: a transaction is already open (nested `with uow:`)"
+        self._working = self._committed.copy()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._working = None  # whatever was not committed is gone
+
+    def commit(self) -> None:
+        self._committed = self._in_transaction().copy()
+        self.committed += 1
+
+    def rollback(self) -> None:
+        self._in_transaction()
+        self._working = self._committed.copy()
+        self.rolled_back += 1
+
+    # --- for tests --------------------------------------------------------------------
+    @property
+    def stored(self) -> Tables:
+        """The committed state: what a later transaction (or another request) would see."""
+        return self._committed
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._working is not None
+
+    def seed(self, *objects: Any) -> list[Any]:
+        """Store objects as already committed data; returns them as stored (groups and
+        registrations without an id get one). Not counted in ``committed``."""
+        stored: list[Any] = []
+        tables = self._committed
+        for obj in objects:
+            if isinstance(obj, Institution):
+                tables.institutions[obj.code] = obj
+            elif isinstance(obj, Program):
+                tables.programs[obj.code] = obj
+            elif isinstance(obj, PersonRecord):
+                tables.persons[obj.personal_code] = obj
+            elif isinstance(obj, Group):
+                obj = obj if obj.id is not None else replace(obj, id=self._next_group_id())
+                tables.groups[obj.id] = obj  # type: ignore[index]
+            elif isinstance(obj, Registration):
+                obj = obj if obj.id is not None else replace(obj, id=self._next_registration_id())
+                tables.registrations[obj.id] = obj  # type: ignore[index]
+            elif isinstance(obj, UserAccount):
+                tables.users[obj.id] = obj
+            else:
+                raise TypeError(f"cannot seed a {type(obj).__name__}")
+            stored.append(obj)
+        return stored
+
+    # --- internals --------------------------------------------------------------------
+    def _in_transaction(self) -> Tables:
+        if self._working is None:
+            raise AssertionError("FakeUnitOfWork: repositories are only usable inside `with uow:`")
+        return self._working
+
+    def _next_group_id(self) -> int:
+        return self._next_id(self._group_ids, "groups")
+
+    def _next_registration_id(self) -> int:
+        return self._next_id(self._registration_ids, "registrations")
+
+    def _next_user_id(self) -> int:
+        return self._next_id(self._user_ids, "users")
+
+    def _next_id(self, ids: Iterator[int], table: str) -> int:
+        """The sequence's next id that no seeded object took explicitly."""
+        states = [self._committed] + ([self._working] if self._working is not None else [])
+        while True:
+            candidate = next(ids)
+            if all(candidate not in getattr(state, table) for state in states):
+                return candidate
