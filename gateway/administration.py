@@ -8,8 +8,10 @@ from typing import Callable, Iterable
 
 from gateway.auth import hash_password
 from gateway.domain.classifiers import ClassifierEntry
+from gateway.domain.funding import BasketRate
 from gateway.domain.model import Institution, Program
 from gateway.imports import ImportSummary
+from gateway.rates import parse_rates
 from gateway.ports import UnitOfWork
 
 
@@ -77,3 +79,24 @@ def ensure_user(uow_factory: Callable[[], UnitOfWork], username: str, password: 
         uow.users.add(username, hash_password(password), institution_code)
         uow.commit()
         return True
+
+
+def load_shipped_rates(uow_factory: Callable[[], UnitOfWork]) -> bool:
+    """On a first install, the rates shipped in data/rates; later, rates change only by ``rates import``."""
+    from gateway.rates import RATES_FILE
+
+    with uow_factory() as uow:
+        if uow.rates.version() is not None:
+            return False
+        version, rates = parse_rates(RATES_FILE, uow.classifiers.load())
+        uow.rates.replace_all(rates, version)
+        uow.commit()
+        return True
+
+
+def import_rates(uow_factory: Callable[[], UnitOfWork], version: str, rates: list[BasketRate]) -> int:
+    """Replace every basket rate with the file's (a rates file is always complete)."""
+    with uow_factory() as uow:
+        uow.rates.replace_all(rates, version)
+        uow.commit()
+    return len(rates)

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from clients.population_register.client import ZeepPopulationRegister
 from gateway.config import Settings
+from gateway.domain.funding import BasketPolicy
 from gateway.ports import PopulationRegister, UnitOfWork
 from gateway.services import Registry
 from gateway.soap.app import build_registry_app
@@ -42,7 +43,8 @@ def population_register(settings: Settings) -> PopulationRegister:
 def build_gateway(settings: Settings, *, sandbox: bool, engine: Engine | None = None, gr: PopulationRegister | None = None) -> Gateway:
     engine = engine or make_engine(settings.database_url)
     uow_factory = unit_of_work_factory(engine)
-    registry = Registry(uow_factory, gr or population_register(settings))
+    policy = BasketPolicy(minimum_age=settings.basket_min_age, maximum_age=settings.basket_max_age)
+    registry = Registry(uow_factory, gr or population_register(settings), basket_policy=policy)
     registry_app = build_registry_app(
         registry, uow_factory, max_request_bytes=settings.max_request_bytes, validate_responses=settings.validate_responses
     )
@@ -73,5 +75,7 @@ def prepare_database(engine: Engine) -> tuple[str, bool]:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     version, entries = load_classifier_file(CLASSIFIER_FILE)
-    loaded = administration.load_reference_data(unit_of_work_factory(engine), version, entries)
+    uow_factory = unit_of_work_factory(engine)
+    loaded = administration.load_reference_data(uow_factory, version, entries)
+    administration.load_shipped_rates(uow_factory)
     return version, loaded

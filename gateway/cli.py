@@ -75,6 +75,30 @@ def _import(settings: Settings, kind: str, path: Path) -> int:
     return 0
 
 
+def _import_rates(settings: Settings, path: Path) -> int:
+    from gateway import administration
+    from gateway.bootstrap import unit_of_work_factory
+    from gateway.imports import ImportFileInvalid
+    from gateway.rates import parse_rates
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    try:
+        try:
+            version, rates = parse_rates(path, _classifiers(engine))
+        except ImportFileInvalid as invalid:
+            print(f"{path}: refused, nothing imported ({len(invalid.errors)} problem(s)):", file=sys.stderr)
+            for problem in invalid.errors:
+                print(f"  {problem}", file=sys.stderr)
+            return 1
+        count = administration.import_rates(unit_of_work_factory(engine), version, rates)
+    finally:
+        engine.dispose()
+    print(f"{path.name}: basket rates version {version} in force ({count} rates; the previous set is replaced)")
+    return 0
+
+
 def serve(settings: Settings, *, sandbox: bool) -> int:
     import waitress
 
@@ -110,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     for kind, register in (("institutions", "ŠMIR"), ("programs", "NŠPR")):
         command = commands.add_parser(f"import-{kind}", help=f"import {register} {kind} from an XML file (all or nothing)")
         command.add_argument("file", type=Path)
+    rates = commands.add_parser("rates", help="basket rates")
+    rates_commands = rates.add_subparsers(dest="rates_command", required=True)
+    rates_import = rates_commands.add_parser("import", help="replace the basket rates with an XML file's (xsd/basket-rates-v1.xsd)")
+    rates_import.add_argument("file", type=Path)
     fixture = commands.add_parser("sandbox", help="print the sandbox fixture (institutions, programs, users, special persons)")
     fixture.add_argument("--json", action="store_true", required=True)
     faults = commands.add_parser("faults", help="print the fault catalogue")
@@ -127,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command in ("import-institutions", "import-programs"):
         return _import(settings, args.command.split("-", 1)[1], args.file)
+    if args.command == "rates":
+        return _import_rates(settings, args.file)
     if args.command == "sandbox":
         from gateway.reference_data import load_classifiers
         from gateway.sandbox import sandbox_fixture

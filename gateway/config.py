@@ -38,6 +38,9 @@ class Settings:
     threads: int = 8
     validate_responses: bool = False
     log_level: str = "INFO"
+    # The basket's age window on the first day of each funded month (decision in rules.md; a setting).
+    basket_min_age: int = 6
+    basket_max_age: int = 19
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -56,6 +59,8 @@ class Settings:
             threads=_int("NVS_THREADS", cls.threads),
             validate_responses=_bool("NVS_VALIDATE_RESPONSES", cls.validate_responses),
             log_level=os.environ.get("NVS_LOG_LEVEL", cls.log_level),
+            basket_min_age=_int("NVS_BASKET_MIN_AGE", cls.basket_min_age),
+            basket_max_age=_int("NVS_BASKET_MAX_AGE", cls.basket_max_age),
         )
         values.update(overrides)
         known = {f.name for f in fields(cls)}
@@ -91,4 +96,6 @@ ENVIRONMENT_VARIABLES = {
     "NVS_THREADS": "threads",
     "NVS_VALIDATE_RESPONSES": "validate_responses",
     "NVS_LOG_LEVEL": "log_level",
+    "NVS_BASKET_MIN_AGE": "basket_min_age",
+    "NVS_BASKET_MAX_AGE": "basket_max_age",
 }

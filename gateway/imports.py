@@ -9,6 +9,11 @@ program code) is collected with its line number and raised together as
 Storing the result (and counting it in an :class:`ImportSummary`) is the caller's
 job. Messages never carry an 11-digit number (a personal code put in the wrong
 field must not reach a log).
+
+The reading helpers (:class:`Problems`, :func:`load_validated`, :func:`iter_records`,
+:class:`RecordFields`, :func:`check_code`) are shared with the other XML data files
+(``gateway.rates``), so every file gets the same DTD refusal, line numbers and
+all-or-nothing rejection.
 """
 from __future__ import annotations
 
@@ -83,13 +88,13 @@ def parse_institutions(
     progress: Callable[[int], None] | None = None,
 ) -> list[Institution]:
     """Parse a ŠMIR institutions file; raise :class:`ImportFileInvalid` listing every problem."""
-    problems = _Problems()
-    root, invalid = _load(Path(path), INSTITUTIONS_XSD, problems)
+    problems = Problems()
+    root, invalid = load_validated(Path(path), INSTITUTIONS_XSD, problems)
     version = classifiers.version
     seen: dict[str, int] = {}
     result: list[Institution] = []
-    for record in _records(root, INSTITUTIONS_NS, "institution", progress):
-        fields = _Fields(record, INSTITUTIONS_NS, invalid)
+    for record in iter_records(root, INSTITUTIONS_NS, "institution", progress):
+        fields = RecordFields(record, INSTITUTIONS_NS, invalid)
         code = fields.text("code")
         if code is not None:
             _check_duplicate("institution", code, fields.line("code"), seen, problems)
@@ -98,7 +103,7 @@ def parse_institutions(
             ("ownershipCode", cls.OWNERSHIP_TYPE),
             ("groupCode", cls.INSTITUTION_GROUP),
         ):
-            _check_code(fields, element, kind, classifiers, version, problems)
+            check_code(fields, element, kind, classifiers, version, problems)
         purpose_codes = _check_codes(fields, "purposeCode", cls.INSTITUTION_PURPOSE, classifiers, version, problems)
         deregistered_on = fields.date("deregisteredOn", problems)
         if problems:
@@ -130,13 +135,13 @@ def parse_programs(
     ``provider_codes``, if given, are the known institution codes: a program of any
     other provider is a problem too.
     """
-    problems = _Problems()
-    root, invalid = _load(Path(path), PROGRAMS_XSD, problems)
+    problems = Problems()
+    root, invalid = load_validated(Path(path), PROGRAMS_XSD, problems)
     version = classifiers.version
     seen: dict[str, int] = {}
     result: list[Program] = []
-    for record in _records(root, PROGRAMS_NS, "program", progress):
-        fields = _Fields(record, PROGRAMS_NS, invalid)
+    for record in iter_records(root, PROGRAMS_NS, "program", progress):
+        fields = RecordFields(record, PROGRAMS_NS, invalid)
         code = fields.text("code")
         if code is not None:
             line = fields.line("code")
@@ -151,7 +156,7 @@ def parse_programs(
         provider = fields.text("providerCode")
         if provider is not None and provider_codes is not None and provider not in provider_codes:
             problems.add(fields.line("providerCode"), f"provider {provider} is not a known institution")
-        _check_code(fields, "purpose", cls.PROGRAM_PURPOSE, classifiers, version, problems)
+        check_code(fields, "purpose", cls.PROGRAM_PURPOSE, classifiers, version, problems)
         direction_codes = _check_codes(fields, "directionCode", cls.NVS_DIRECTION, classifiers, version, problems)
         registered_on = fields.date("registeredOn", problems)
         accredited_on = fields.date("accreditedOn", problems)
@@ -188,7 +193,7 @@ def parse_programs(
 # --- reading and validating the file ------------------------------------------
 _PERSONAL_CODE_LIKE = re.compile(r"(?<!\d)\d{11}(?!\d)")
 _LONG_QUOTED = re.compile(r"'([^']{60})[^']+'")
-_NAMESPACE = re.compile(r"\{urn:lt:[a-z]+:[a-z]+:v\d+\}")
+_NAMESPACE = re.compile(r"\{urn:lt:[a-z-]+:[a-z-]+:v\d+\}")
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _SCHEMA_ELEMENT = re.compile(r"Element '(?:\{[^}]*\})?([^']+)'")
@@ -201,7 +206,9 @@ def _clean(message: str) -> str:
     return _PERSONAL_CODE_LIKE.sub("<11 digits>", message)
 
 
-class _Problems:
+class Problems:
+    """Problems found in one file: deduplicated, cleaned, raised together in line order."""
+
     def __init__(self) -> None:
         self._items: list[ImportProblem] = []
         self._seen: set[tuple[int | None, str]] = set()
@@ -251,7 +258,9 @@ def _doctype_in_prolog(data: bytes) -> re.Match[bytes] | None:
     return _DOCTYPE.search(data, 0, end)
 
 
-def _load(path: Path, xsd: Path, problems: _Problems) -> tuple[etree._Element, frozenset[tuple[int, str | None]]]:
+def load_validated(
+    path: Path, xsd: Path, problems: Problems
+) -> tuple[etree._Element, frozenset[tuple[int, str | None]]]:
     """Parse and schema-validate; on a fatal problem raise at once.
 
     Returns the root and the schema-invalid elements as (line, local name) pairs
@@ -299,11 +308,17 @@ def _load(path: Path, xsd: Path, problems: _Problems) -> tuple[etree._Element, f
     return root, frozenset(invalid)
 
 
-def _records(
-    root: etree._Element, ns: str, name: str, progress: Callable[[int], None] | None
+def iter_records(
+    root: etree._Element,
+    ns: str,
+    name: str,
+    progress: Callable[[int], None] | None,
+    *,
+    container: str | None = None,
 ) -> Iterator[etree._Element]:
+    """The root's ``name`` children, if the root is ``container`` (by default ``name`` + "s")."""
     count = 0
-    if root.tag == f"{{{ns}}}{name}s":
+    if root.tag == f"{{{ns}}}{container or name + 's'}":
         for record in root.iterchildren(f"{{{ns}}}{name}"):
             yield record
             count += 1
@@ -313,7 +328,7 @@ def _records(
         progress(count)
 
 
-class _Fields:
+class RecordFields:
     """A record's child elements by local name; elements the schema found invalid are left out
     (their problem is already reported; checking their value again would only repeat it)."""
 
@@ -342,7 +357,7 @@ class _Fields:
         found = self.elements(name)
         return found[0].sourceline if found else None
 
-    def date(self, name: str, problems: _Problems) -> dt.date | None:
+    def date(self, name: str, problems: Problems) -> dt.date | None:
         value = self.text(name)
         if value is None:
             return None
@@ -353,15 +368,15 @@ class _Fields:
             return None
 
 
-def _check_duplicate(what: str, code: str, line: int | None, seen: dict[str, int], problems: _Problems) -> None:
+def _check_duplicate(what: str, code: str, line: int | None, seen: dict[str, int], problems: Problems) -> None:
     if code in seen:
         problems.add(line, f"duplicate {what} code {code} (first at line {seen[code]})")
     else:
         seen[code] = line or 0
 
 
-def _check_code(
-    fields: _Fields, element: str, kind: str, classifiers: Classifiers, version: str, problems: _Problems
+def check_code(
+    fields: RecordFields, element: str, kind: str, classifiers: Classifiers, version: str, problems: Problems
 ) -> None:
     value = fields.text(element)
     if value is not None and classifiers.get(kind, value) is None:
@@ -372,7 +387,7 @@ def _check_code(
 
 
 def _check_codes(
-    fields: _Fields, element: str, kind: str, classifiers: Classifiers, version: str, problems: _Problems
+    fields: RecordFields, element: str, kind: str, classifiers: Classifiers, version: str, problems: Problems
 ) -> tuple[str, ...]:
     """Check every occurrence; return the distinct values in file order (repeats are dropped silently)."""
     label = cls.KIND_LABELS.get(kind, kind)

@@ -9,8 +9,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable, Protocol
 
-from gateway.domain.calendar import SchoolYear
+from gateway.domain.calendar import Month, SchoolYear
 from gateway.domain.classifiers import ClassifierEntry, Classifiers
+from gateway.domain.funding import BasketRate, FundedChildren, FundingMark
 from gateway.domain.model import Group, Institution, PersonRecord, Program, Registration
 from gateway.domain.personal_code import PersonalCode
 
@@ -76,6 +77,24 @@ class RegistrationRepository(Protocol):
     def of_person_at(self, personal_code: PersonalCode, provider_code: str) -> list[Registration]: ...
 
 
+class FundingRepository(Protocol):
+    def of_registration(self, registration_id: int) -> list[FundingMark]:
+        """The registration's marks in force."""
+    def add(self, mark: FundingMark) -> FundingMark: ...
+    def shorten(self, mark: FundingMark) -> None: ...
+    def remove(self, mark: FundingMark) -> None: ...
+    def claimed_months(self, personal_code: PersonalCode, months: list[Month]) -> list[Month]: ...
+    def claim_basket(self, personal_code: PersonalCode, mark: FundingMark) -> None:
+        """Claim the mark's months for the child atomically, or raise BasketAlreadyClaimed."""
+    def funded_children(self, provider_codes: list[str] | None, months: list[Month]) -> list[FundedChildren]: ...
+
+
+class RateRepository(Protocol):
+    def all(self) -> list[BasketRate]: ...
+    def replace_all(self, rates: list[BasketRate], version: str) -> None: ...
+    def version(self) -> str | None: ...
+
+
 class UserRepository(Protocol):
     def by_username(self, username: str) -> UserAccount | None: ...
     def add(self, username: str, password_hash: str, institution_code: str) -> UserAccount: ...
@@ -92,6 +111,8 @@ class UnitOfWork(Protocol):
     persons: PersonRepository
     registrations: RegistrationRepository
     users: UserRepository
+    funding: FundingRepository
+    rates: RateRepository
 
     def __enter__(self) -> "UnitOfWork": ...
     def __exit__(self, *exc: object) -> None: ...

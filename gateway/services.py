@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from gateway.domain import classifiers as cls
-from gateway.domain import model
-from gateway.domain.calendar import SchoolYear
+from gateway.domain import funding, model
+from gateway.domain.calendar import Month, SchoolYear
 from gateway.domain.errors import (
     GroupNotFound,
+    InvalidFundingPeriod,
     InvalidPersonalCode,
     PersonNotFound,
     RegistrationNotFound,
@@ -109,6 +110,28 @@ class StudentRecord:
     registrations: list[RegistrationView]
 
 
+@dataclass(frozen=True)
+class NewFunding:
+    registration_id: int
+    funding_types: tuple[str, ...]
+    from_month: str
+    to_month: str | None = None
+    special_needs: bool = False
+
+
+@dataclass(frozen=True)
+class FundingView:
+    registration_id: int
+    marks: list[funding.FundingMark]
+
+
+@dataclass(frozen=True)
+class BasketReportLine:
+    line: funding.BasketLine
+    institution_name: str
+    municipality_code: str
+
+
 def parse_personal_code(value: str, *, field: str = "personalCode") -> PersonalCode:
     try:
         return PersonalCode(value)
@@ -125,11 +148,13 @@ class Registry:
         population_register: PopulationRegister,
         today: Callable[[], dt.date] = dt.date.today,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+        basket_policy: funding.BasketPolicy = funding.BasketPolicy(),
     ) -> None:
         self.uow_factory = uow_factory
         self.population_register = population_register
         self.today = today
         self.now = now
+        self.basket_policy = basket_policy
 
     # --- persons ---------------------------------------------------------------
     def lookup_person(self, caller: Caller, personal_code: str) -> PersonLookup:
@@ -285,6 +310,7 @@ class Registry:
             registration = self._registration(uow, caller, registration_id)
             cancelled = registration.cancel(reason=reason, today=self.today())
             uow.registrations.update(cancelled)
+            _apply(uow, funding.remove_all(uow.funding.of_registration(registration_id)))
             uow.commit()
             return self._view(uow, cancelled)
 
@@ -297,8 +323,91 @@ class Registry:
                 departure=departure, classifiers=uow.classifiers.load(), today=self.today()
             )
             uow.registrations.update(deregistered)
+            # The month of departure is the last funded month of every mark.
+            marks = uow.funding.of_registration(registration_id)
+            _apply(uow, funding.end_funding(marks, last_month=Month.of(departure.date)))
             uow.commit()
             return self._view(uow, deregistered), warnings
+
+    # --- funding ---------------------------------------------------------------
+    def mark_funding(self, caller: Caller, new: NewFunding) -> FundingView:
+        from_month = Month.parse(new.from_month, field="fromMonth")
+        to_month = Month.parse(new.to_month, field="toMonth") if new.to_month else None
+        with self.uow_factory() as uow:
+            registration = self._registration(uow, caller, new.registration_id)
+            group = uow.groups.get(registration.group_id)
+            program = uow.programs.get(group.program_code) if group else None
+            person = uow.persons.get(registration.personal_code)
+            assert group is not None and program is not None and person is not None
+            classifiers = uow.classifiers.load()
+            marks = funding.mark_funding(
+                registration=registration,
+                group=group,
+                program=program,
+                provider=self._institution(uow, caller),
+                person=person,
+                funding_types=new.funding_types,
+                from_month=from_month,
+                to_month=to_month,
+                special_needs=new.special_needs,
+                existing=uow.funding.of_registration(new.registration_id),
+                classifiers=classifiers,
+                policy=self.basket_policy,
+            )
+            for mark in marks:
+                added = uow.funding.add(mark)
+                if funding.is_basket(mark.funding_type, classifiers):
+                    uow.funding.claim_basket(registration.personal_code, added)
+            uow.commit()
+            return FundingView(new.registration_id, uow.funding.of_registration(new.registration_id))
+
+    def end_funding(self, caller: Caller, registration_id: int, funding_type: str, last_month: str) -> FundingView:
+        last = Month.parse(last_month, field="lastFundedMonth")
+        with self.uow_factory() as uow:
+            self._registration(uow, caller, registration_id)
+            uow.classifiers.load().require(cls.FUNDING_TYPE, funding_type, field="fundingTypeCode")
+            change = funding.end_funding_of_type(uow.funding.of_registration(registration_id), funding_type=funding_type, last_month=last)
+            _apply(uow, change)
+            uow.commit()
+            return FundingView(registration_id, uow.funding.of_registration(registration_id))
+
+    def funding_type_names(self) -> dict[str, str]:
+        with self.uow_factory() as uow:
+            return {e.code: e.name for e in uow.classifiers.load().entries(cls.FUNDING_TYPE)}
+
+    def get_funding(self, caller: Caller, registration_id: int) -> FundingView:
+        with self.uow_factory() as uow:
+            self._registration(uow, caller, registration_id)
+            return FundingView(registration_id, uow.funding.of_registration(registration_id))
+
+    def check_basket_availability(
+        self, caller: Caller, personal_code: str, from_month: str, to_month: str
+    ) -> list[tuple[Month, bool]]:
+        """Whether each month's basket is still free for the child: yes or no, nothing about who holds it."""
+        code = parse_personal_code(personal_code)
+        months = _month_range(from_month, to_month)
+        with self.uow_factory() as uow:
+            claimed = set(uow.funding.claimed_months(code, months))
+        return [(month, month not in claimed) for month in months]
+
+    def calculate_basket(self, caller: Caller, from_month: str, to_month: str) -> list[BasketReportLine]:
+        """The caller's basket: per provider and month, funded children times the municipality's rate."""
+        months = _month_range(from_month, to_month)
+        with self.uow_factory() as uow:
+            funded = uow.funding.funded_children([caller.institution_code], months)
+            providers = {code: uow.institutions.get(code) for code in {f.provider_code for f in funded}}
+            programs = {code: uow.programs.get(code) for code in {f.program_code for f in funded}}
+            lines = funding.calculate_basket(
+                funded,
+                rates=uow.rates.all(),
+                providers=providers,  # type: ignore[arg-type]
+                programs=programs,  # type: ignore[arg-type]
+                classifiers=uow.classifiers.load(),
+            )
+            return [
+                BasketReportLine(line, providers[line.provider_code].name, providers[line.provider_code].municipality_code)  # type: ignore[union-attr]
+                for line in lines
+            ]
 
     # --- helpers ---------------------------------------------------------------
     def _from_population_register(self, code: PersonalCode) -> PersonRecord:
@@ -341,6 +450,23 @@ class Registry:
             group=group,
             departure_reason_name=uow.classifiers.load().name(cls.DEPARTURE_REASON, reason),
         )
+
+
+def _apply(uow: UnitOfWork, change: funding.FundingChange) -> None:
+    for mark in change.shortened:
+        uow.funding.shorten(mark)
+    for mark in change.removed:
+        uow.funding.remove(mark)
+
+
+def _month_range(from_month: str, to_month: str) -> list[Month]:
+    first, last = Month.parse(from_month, field="fromMonth"), Month.parse(to_month, field="toMonth")
+    months = first.through(last)
+    if not months or len(months) > funding.MAX_MONTHS_ASKED:
+        raise InvalidFundingPeriod(
+            f"Ask for 1 to {funding.MAX_MONTHS_ASKED} months, the first not after the last.", field="toMonth"
+        )
+    return months
 
 
 def _leaders(inputs: tuple[LeaderInput, ...]) -> tuple[Leader, ...]:

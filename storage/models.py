@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -152,3 +153,42 @@ class UserRow(Base):
     institution_code: Mapped[str] = mapped_column(ForeignKey("institution.code"))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class FundingMarkRow(Base):
+    """A funding type marked on a registration for whole months (months stored as their first day)."""
+
+    __tablename__ = "funding_mark"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id"), index=True)
+    funding_type: Mapped[str] = mapped_column(String(20))
+    from_month: Mapped[dt.date] = mapped_column(Date)
+    to_month: Mapped[dt.date] = mapped_column(Date)
+    special_needs: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | removed
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class BasketClaimRow(Base):
+    """One child, one month, one basket: the primary key is the exclusivity rule, held by the
+    database itself so that two providers' concurrent claims cannot both succeed."""
+
+    __tablename__ = "basket_claim"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    funding_mark_id: Mapped[int] = mapped_column(ForeignKey("funding_mark.id"), index=True)
+
+
+class BasketRateRow(Base):
+    __tablename__ = "basket_rate"
+    __table_args__ = (UniqueConstraint("municipality_code", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_code: Mapped[str | None] = mapped_column(String(20))  # None: every municipality
+    effective_from: Mapped[dt.date] = mapped_column(Date)
+    monthly_amount: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    priority_factor: Mapped[Decimal] = mapped_column(Numeric(6, 3))
+    special_needs_factor: Mapped[Decimal] = mapped_column(Numeric(6, 3))

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Iterable
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.domain.calendar import SchoolYear
+from gateway.domain.calendar import Month, SchoolYear, describe_months
 from gateway.domain.classifiers import ClassifierEntry, Classifiers
-from gateway.domain.errors import AlreadyRegistered, DuplicateGroupName
+from gateway.domain.errors import AlreadyRegistered, BasketAlreadyClaimed, DuplicateGroupName
+from gateway.domain.funding import BasketRate, FundedChildren, FundingMark
 from gateway.domain.model import (
     Contract,
     DeclaredResidence,
@@ -27,7 +29,10 @@ from gateway.domain.model import (
 from gateway.domain.personal_code import PersonalCode
 from gateway.ports import UserAccount
 from storage.models import (
+    BasketClaimRow,
+    BasketRateRow,
     ClassifierEntryRow,
+    FundingMarkRow,
     GroupRow,
     InstitutionRow,
     PersonRow,
@@ -38,6 +43,7 @@ from storage.models import (
 )
 
 CLASSIFIER_SET = "classifiers"
+RATE_SET = "basket-rates"
 
 
 def _now() -> dt.datetime:
@@ -443,3 +449,161 @@ def _user(row: UserRow) -> UserAccount:
     return UserAccount(
         id=row.id, username=row.username, password_hash=row.password_hash, institution_code=row.institution_code, active=row.active
     )
+
+
+def _month(day: dt.date) -> Month:
+    return Month(day.year, day.month)
+
+
+def _mark(row: FundingMarkRow) -> FundingMark:
+    return FundingMark(
+        id=row.id,
+        registration_id=row.registration_id,
+        funding_type=row.funding_type,
+        from_month=_month(row.from_month),
+        to_month=_month(row.to_month),
+        special_needs=row.special_needs,
+    )
+
+
+class SqlFundingRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def of_registration(self, registration_id: int) -> list[FundingMark]:
+        rows = self.session.scalars(
+            select(FundingMarkRow)
+            .where(FundingMarkRow.registration_id == registration_id, FundingMarkRow.status == "active")
+            .order_by(FundingMarkRow.from_month, FundingMarkRow.funding_type, FundingMarkRow.id)
+        )
+        return [_mark(r) for r in rows]
+
+    def add(self, mark: FundingMark) -> FundingMark:
+        row = FundingMarkRow(
+            registration_id=mark.registration_id,
+            funding_type=mark.funding_type,
+            from_month=mark.from_month.first_day,
+            to_month=mark.to_month.first_day,
+            special_needs=mark.special_needs,
+            status="active",
+            created_at=_now(),
+            updated_at=_now(),
+        )
+        self.session.add(row)
+        self.session.flush()
+        return _mark(row)
+
+    def shorten(self, mark: FundingMark) -> None:
+        """The mark now ends at ``mark.to_month``; basket months after it are free again."""
+        row = self.session.get(FundingMarkRow, mark.id)
+        assert row is not None
+        row.to_month, row.updated_at = mark.to_month.first_day, _now()
+        self.session.execute(
+            delete(BasketClaimRow).where(BasketClaimRow.funding_mark_id == mark.id, BasketClaimRow.month > mark.to_month.first_day)
+        )
+        self.session.flush()
+
+    def remove(self, mark: FundingMark) -> None:
+        """Kept for the record, but no longer in force; its basket months are free again."""
+        row = self.session.get(FundingMarkRow, mark.id)
+        assert row is not None
+        row.status, row.updated_at = "removed", _now()
+        self.session.execute(delete(BasketClaimRow).where(BasketClaimRow.funding_mark_id == mark.id))
+        self.session.flush()
+
+    def claimed_months(self, personal_code: PersonalCode, months: list[Month]) -> list[Month]:
+        """Which of these months of the child already carry the basket (with any provider)."""
+        if not months:
+            return []
+        rows = self.session.scalars(
+            select(BasketClaimRow.month)
+            .join(PersonRow, PersonRow.id == BasketClaimRow.person_id)
+            .where(PersonRow.personal_code == personal_code.value, BasketClaimRow.month.in_([m.first_day for m in months]))
+        )
+        return sorted(_month(day) for day in rows)
+
+    def claim_basket(self, personal_code: PersonalCode, mark: FundingMark) -> None:
+        """Claim the mark's months for the child, or raise BasketAlreadyClaimed naming the months in conflict.
+
+        The primary key (person, month) decides, inside this transaction: of two
+        concurrent claims, the second waits for the first and then fails here.
+        """
+        person_id = SqlPersonRepository(self.session).id_of(personal_code)
+        assert person_id is not None and mark.id is not None
+        savepoint = self.session.begin_nested()
+        try:
+            self.session.add_all(
+                [BasketClaimRow(person_id=person_id, month=m.first_day, funding_mark_id=mark.id) for m in mark.months]
+            )
+            self.session.flush()
+        except IntegrityError:
+            savepoint.rollback()
+            conflict = self.claimed_months(personal_code, mark.months)
+            raise BasketAlreadyClaimed(
+                f"The NVŠ basket of this child is already claimed for {describe_months(conflict) or 'some of these months'}.",
+                field="fromMonth",
+            ) from None
+        savepoint.commit()
+
+    def funded_children(self, provider_codes: list[str] | None, months: list[Month]) -> list[FundedChildren]:
+        """Children on the basket per provider, month, program and special-needs flag."""
+        query = (
+            select(
+                RegistrationRow.provider_code,
+                BasketClaimRow.month,
+                GroupRow.program_code,
+                FundingMarkRow.special_needs,
+                func.count(),
+            )
+            .join(FundingMarkRow, FundingMarkRow.id == BasketClaimRow.funding_mark_id)
+            .join(RegistrationRow, RegistrationRow.id == FundingMarkRow.registration_id)
+            .join(GroupRow, GroupRow.id == RegistrationRow.group_id)
+            .where(BasketClaimRow.month.in_([m.first_day for m in months]))
+            .group_by(RegistrationRow.provider_code, BasketClaimRow.month, GroupRow.program_code, FundingMarkRow.special_needs)
+        )
+        if provider_codes is not None:
+            query = query.where(RegistrationRow.provider_code.in_(provider_codes))
+        return [
+            FundedChildren(provider, _month(month), program, bool(special), count)
+            for provider, month, program, special, count in self.session.execute(query)
+        ]
+
+
+class SqlRateRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def all(self) -> list[BasketRate]:
+        return [
+            BasketRate(
+                municipality_code=r.municipality_code,
+                effective_from=_month(r.effective_from),
+                monthly_amount=Decimal(r.monthly_amount),
+                priority_factor=Decimal(r.priority_factor),
+                special_needs_factor=Decimal(r.special_needs_factor),
+            )
+            for r in self.session.scalars(select(BasketRateRow).order_by(BasketRateRow.effective_from))
+        ]
+
+    def replace_all(self, rates: list[BasketRate], version: str) -> None:
+        self.session.execute(delete(BasketRateRow))
+        self.session.add_all(
+            BasketRateRow(
+                municipality_code=r.municipality_code,
+                effective_from=r.effective_from.first_day,
+                monthly_amount=r.monthly_amount,
+                priority_factor=r.priority_factor,
+                special_needs_factor=r.special_needs_factor,
+            )
+            for r in rates
+        )
+        row = self.session.get(ReferenceDataVersionRow, RATE_SET)
+        if row is None:
+            self.session.add(ReferenceDataVersionRow(name=RATE_SET, version=version, loaded_at=_now()))
+        else:
+            row.version, row.loaded_at = version, _now()
+        self.session.flush()
+
+    def version(self) -> str | None:
+        row = self.session.get(ReferenceDataVersionRow, RATE_SET)
+        return row.version if row else None

@@ -5,10 +5,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.repositories import (
     SqlClassifierRepository,
+    SqlFundingRepository,
     SqlGroupRepository,
     SqlInstitutionRepository,
     SqlPersonRepository,
     SqlProgramRepository,
+    SqlRateRepository,
     SqlRegistrationRepository,
     SqlUserRepository,
 )
@@ -28,6 +30,8 @@ class SqlAlchemyUnitOfWork:
         self.persons = SqlPersonRepository(session)
         self.registrations = SqlRegistrationRepository(session)
         self.users = SqlUserRepository(session)
+        self.funding = SqlFundingRepository(session)
+        self.rates = SqlRateRepository(session)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -25,9 +25,10 @@ from typing import Any, Iterable, Iterator
 
 from stdnum.ee.ik import calc_check_digit
 
-from gateway.domain.calendar import SchoolYear
+from gateway.domain.calendar import Month, SchoolYear, describe_months
 from gateway.domain.classifiers import ClassifierEntry, Classifiers
-from gateway.domain.errors import AlreadyRegistered, DuplicateGroupName
+from gateway.domain.errors import AlreadyRegistered, BasketAlreadyClaimed, DuplicateGroupName
+from gateway.domain.funding import BasketRate, FundedChildren, FundingMark
 from gateway.domain.model import (
     Contract,
     Group,
@@ -166,6 +167,10 @@ class Tables:
     persons_checked_at: dict[PersonalCode, dt.datetime] = field(default_factory=dict)
     registrations: dict[int, Registration] = field(default_factory=dict)
     users: dict[int, UserAccount] = field(default_factory=dict)
+    funding_marks: dict[int, FundingMark] = field(default_factory=dict)
+    # (personal code, month) -> mark id: the basket's exclusivity key, as in the database
+    basket_claims: dict[tuple[PersonalCode, Month], int] = field(default_factory=dict)
+    rates: list[BasketRate] = field(default_factory=list)
 
     def copy(self) -> "Tables":
         return Tables(
@@ -177,6 +182,9 @@ class Tables:
             persons_checked_at=dict(self.persons_checked_at),
             registrations=dict(self.registrations),
             users=dict(self.users),
+            funding_marks=dict(self.funding_marks),
+            basket_claims=dict(self.basket_claims),
+            rates=list(self.rates),
         )
 
 
@@ -328,6 +336,64 @@ class FakeUserRepository(_Repository):
         self._tables.users[user_id] = replace(user, password_hash=password_hash)
 
 
+class FakeFundingRepository(_Repository):
+    def of_registration(self, registration_id: int) -> list[FundingMark]:
+        marks = [m for m in self._tables.funding_marks.values() if m.registration_id == registration_id]
+        return sorted(marks, key=lambda m: (m.from_month, m.funding_type, m.id))
+
+    def add(self, mark: FundingMark) -> FundingMark:
+        mark = replace(mark, id=self._uow._next_id(self._uow._mark_ids, "funding_marks"))
+        self._tables.funding_marks[mark.id] = mark  # type: ignore[index]
+        return mark
+
+    def shorten(self, mark: FundingMark) -> None:
+        self._tables.funding_marks[mark.id] = mark  # type: ignore[index]
+        for key, mark_id in list(self._tables.basket_claims.items()):
+            if mark_id == mark.id and key[1] > mark.to_month:
+                del self._tables.basket_claims[key]
+
+    def remove(self, mark: FundingMark) -> None:
+        del self._tables.funding_marks[mark.id]  # type: ignore[arg-type]
+        for key, mark_id in list(self._tables.basket_claims.items()):
+            if mark_id == mark.id:
+                del self._tables.basket_claims[key]
+
+    def claimed_months(self, personal_code: PersonalCode, months: list[Month]) -> list[Month]:
+        return sorted(m for m in months if (personal_code, m) in self._tables.basket_claims)
+
+    def claim_basket(self, personal_code: PersonalCode, mark: FundingMark) -> None:
+        conflict = self.claimed_months(personal_code, mark.months)
+        if conflict:
+            raise BasketAlreadyClaimed(f"already claimed for {describe_months(conflict)}")
+        for month in mark.months:
+            self._tables.basket_claims[(personal_code, month)] = mark.id  # type: ignore[assignment]
+
+    def funded_children(self, provider_codes: list[str] | None, months: list[Month]) -> list[FundedChildren]:
+        counts: dict[tuple[str, Month, str, bool], int] = {}
+        for (_, month), mark_id in self._tables.basket_claims.items():
+            if month not in months:
+                continue
+            mark = self._tables.funding_marks[mark_id]
+            registration = self._tables.registrations[mark.registration_id]
+            if provider_codes is not None and registration.provider_code not in provider_codes:
+                continue
+            program = self._tables.groups[registration.group_id].program_code
+            key = (registration.provider_code, month, program, mark.special_needs)
+            counts[key] = counts.get(key, 0) + 1
+        return [FundedChildren(p, m, prog, sn, n) for (p, m, prog, sn), n in counts.items()]
+
+
+class FakeRateRepository(_Repository):
+    def all(self) -> list[BasketRate]:
+        return list(self._tables.rates)
+
+    def replace_all(self, rates: list[BasketRate], version: str) -> None:
+        self._tables.rates = list(rates)
+
+    def version(self) -> str | None:
+        return None
+
+
 class FakeUnitOfWork:
     """``UnitOfWork`` in memory; also its own factory (``lambda: uow``)."""
 
@@ -338,6 +404,7 @@ class FakeUnitOfWork:
         self._group_ids: Iterator[int] = itertools.count(1)
         self._registration_ids: Iterator[int] = itertools.count(1)
         self._user_ids: Iterator[int] = itertools.count(1)
+        self._mark_ids: Iterator[int] = itertools.count(1)
         self.committed = 0
         self.rolled_back = 0
         self.classifiers = FakeClassifierRepository(self)
@@ -347,6 +414,8 @@ class FakeUnitOfWork:
         self.persons = FakePersonRepository(self)
         self.registrations = FakeRegistrationRepository(self)
         self.users = FakeUserRepository(self)
+        self.funding = FakeFundingRepository(self)
+        self.rates = FakeRateRepository(self)
 
     # --- the UnitOfWork protocol ----------------------------------------------------
     def __enter__(self) -> "FakeUnitOfWork":

@@ -233,3 +233,57 @@ def all_error_classes() -> list[type[GatewayError]]:
         if "code" in cls.__dict__ and cls is not GatewayError:
             found.append(cls)
     return sorted(found, key=lambda c: c.code)
+
+
+# --- funding ------------------------------------------------------------------
+class InvalidMonth(RequestRejected):
+    code = "InvalidMonth"
+    default_message = "A month is written YYYY-MM, e.g. 2026-09."
+
+
+class InvalidFundingPeriod(RequestRejected):
+    code = "InvalidFundingPeriod"
+    default_message = "The funding period is empty or too long: the first month must not be after the last."
+
+
+class FundingOutsideRegistration(RequestRejected):
+    code = "FundingOutsideRegistration"
+    default_message = "Funding can be marked only for months the active registration covers."
+
+
+class FundingAlreadyMarked(RequestRejected):
+    code = "FundingAlreadyMarked"
+    default_message = "The registration already has this funding type for some of these months."
+
+
+class FundingNotMarked(RequestRejected):
+    code = "FundingNotMarked"
+    default_message = "The registration has no mark of this funding type after the given month."
+
+
+class BasketProgramNotEligible(RequestRejected):
+    code = "BasketProgramNotEligible"
+    default_message = (
+        "The NVŠ basket is only for accredited NVŠ programs: not for programs supplementing formal education (FŠPU)"
+        " nor for programs not accredited for the month."
+    )
+
+
+class BasketProviderNotEligible(RequestRejected):
+    code = "BasketProviderNotEligible"
+    default_message = "A general-education school cannot receive NVŠ basket funding."
+
+
+class BasketAgeOutOfRange(RequestRejected):
+    code = "BasketAgeOutOfRange"
+    default_message = "The child is outside the basket's age window on the first day of a month."
+
+
+class BasketAlreadyClaimed(RequestRejected):
+    code = "BasketAlreadyClaimed"
+    default_message = "Another registration of this child already carries the NVŠ basket for some of these months."
+
+
+class BasketRateMissing(RequestRejected):
+    code = "BasketRateMissing"
+    default_message = "No basket rate is in force for the provider's municipality in a month asked for."

@@ -5,7 +5,9 @@ No rule is decided here. ``ctx.udc`` carries the authenticated caller and the
 """
 from __future__ import annotations
 
-from spyne import Date, ServiceBase, rpc
+from decimal import Decimal
+
+from spyne import Boolean, Date, ServiceBase, rpc
 
 from gateway import services
 from gateway.domain.model import Contract, Departure
@@ -105,8 +107,25 @@ def leaders_in(leaders) -> tuple[services.LeaderInput, ...]:  # type: ignore[no-
     return tuple(services.LeaderInput(l.firstName, l.lastName, l.personalCode) for l in leaders or ())
 
 
+def funding_out(view: services.FundingView, names: dict[str, str]) -> tuple[int, list[t.FundingMark]]:
+    return view.registration_id, [
+        t.FundingMark(
+            markId=m.id,
+            fundingTypeCode=m.funding_type,
+            fundingTypeName=names.get(m.funding_type),
+            fromMonth=str(m.from_month),
+            toMonth=str(m.to_month),
+            specialNeeds=m.special_needs,
+        )
+        for m in view.marks
+    ]
+
+
 REGISTRATION_AND_WARNINGS = dict(
     _returns=(required(t.Registration), many(t.Warning, 10)), _out_variable_names=("registration", "warning")
+)
+REGISTRATION_AND_MARKS = dict(
+    _returns=(required(t.Identifier), many(t.FundingMark, 100)), _out_variable_names=("registrationId", "mark")
 )
 
 
@@ -183,3 +202,46 @@ class NvsRegistryService(ServiceBase):
     def GetStudent(ctx, personalCode):  # type: ignore[no-untyped-def]
         record = _registry(ctx).get_student(_caller(ctx), personalCode)
         return person_out(record.person), [registration_out(r) for r in record.registrations]
+
+    # --- funding ---------------------------------------------------------------
+    @rpc(required(t.Identifier), many(t.ClassifierCode, 4, at_least=1), required(t.Month), optional(t.Month),
+         optional(Boolean), **REGISTRATION_AND_MARKS)
+    def MarkFunding(ctx, registrationId, fundingTypeCode, fromMonth, toMonth, specialNeeds):  # type: ignore[no-untyped-def]
+        new = services.NewFunding(registrationId, tuple(fundingTypeCode or ()), fromMonth, toMonth, bool(specialNeeds))
+        registry = _registry(ctx)
+        return funding_out(registry.mark_funding(_caller(ctx), new), registry.funding_type_names())
+
+    @rpc(required(t.Identifier), required(t.ClassifierCode), required(t.Month), **REGISTRATION_AND_MARKS)
+    def EndFunding(ctx, registrationId, fundingTypeCode, lastFundedMonth):  # type: ignore[no-untyped-def]
+        registry = _registry(ctx)
+        view = registry.end_funding(_caller(ctx), registrationId, fundingTypeCode, lastFundedMonth)
+        return funding_out(view, registry.funding_type_names())
+
+    @rpc(required(t.Identifier), **REGISTRATION_AND_MARKS)
+    def GetFunding(ctx, registrationId):  # type: ignore[no-untyped-def]
+        registry = _registry(ctx)
+        return funding_out(registry.get_funding(_caller(ctx), registrationId), registry.funding_type_names())
+
+    @rpc(required(t.PersonalCode), required(t.Month), required(t.Month),
+         _returns=(required(Boolean), many(t.MonthAvailability, 24, at_least=1)), _out_variable_names=("available", "month"))
+    def CheckBasketAvailability(ctx, personalCode, fromMonth, toMonth):  # type: ignore[no-untyped-def]
+        months = _registry(ctx).check_basket_availability(_caller(ctx), personalCode, fromMonth, toMonth)
+        return all(free for _, free in months), [t.MonthAvailability(month=str(m), available=free) for m, free in months]
+
+    @rpc(required(t.Month), required(t.Month),
+         _returns=(many(t.BasketLine, 10000), required(t.Amount)), _out_variable_names=("line", "totalAmount"))
+    def CalculateBasket(ctx, fromMonth, toMonth):  # type: ignore[no-untyped-def]
+        report = _registry(ctx).calculate_basket(_caller(ctx), fromMonth, toMonth)
+        lines = [
+            t.BasketLine(
+                institutionCode=r.line.provider_code,
+                institutionName=r.institution_name,
+                municipalityCode=r.municipality_code,
+                month=str(r.line.month),
+                fundedChildren=r.line.funded_children,
+                rate=r.line.rate,
+                amount=r.line.amount,
+            )
+            for r in report
+        ]
+        return lines, sum((r.line.amount for r in report), Decimal("0.00"))

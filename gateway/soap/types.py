@@ -8,7 +8,7 @@ The XSD is the contract; these classes only let Spyne (de)serialise it.
 """
 from __future__ import annotations
 
-from spyne import ComplexModel, Date, Integer, Integer64, Unicode
+from spyne import Boolean, ComplexModel, Date, Decimal, Integer, Integer64, Unicode
 
 TNS = "urn:lt:mokiniu-registras:nvs-gateway:v1"
 
@@ -46,6 +46,8 @@ WarningCode = Unicode(min_len=1, max_len=50, type_name="WarningCode")
 MessageText = Unicode(min_len=1, max_len=1000, type_name="MessageText")
 ClassifierName = Unicode(min_len=1, max_len=300, type_name="ClassifierName")
 Address = Unicode(min_len=1, max_len=300, type_name="Address")
+Month = Unicode(min_len=7, max_len=7, pattern="[0-9]{4}-(0[1-9]|1[0-2])", type_name="Month")
+Amount = Decimal(total_digits=14, fraction_digits=2, ge=0, type_name="Amount")
 
 
 class Contract(ComplexModel):
@@ -161,4 +163,37 @@ class Warning(ComplexModel):
     _type_info = [
         ("code", required(WarningCode)),
         ("message", required(MessageText)),
+    ]
+
+
+class FundingMark(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("markId", required(Identifier)),
+        ("fundingTypeCode", required(ClassifierCode)),
+        ("fundingTypeName", optional(ClassifierName)),
+        ("fromMonth", required(Month)),
+        ("toMonth", required(Month)),
+        ("specialNeeds", required(Boolean)),
+    ]
+
+
+class MonthAvailability(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("month", required(Month)),
+        ("available", required(Boolean)),
+    ]
+
+
+class BasketLine(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("institutionCode", required(InstitutionCode)),
+        ("institutionName", required(InstitutionName)),
+        ("municipalityCode", required(ClassifierCode)),
+        ("month", required(Month)),
+        ("fundedChildren", required(Count)),
+        ("rate", required(Amount)),
+        ("amount", required(Amount)),
     ]
