@@ -302,6 +302,8 @@ class Registry:
                 classifiers=uow.classifiers.load(),
             )
             uow.registrations.update(corrected)
+            marks = uow.funding.of_registration(registration_id)
+            _apply(uow, funding.fit_to_first_learning_date(marks, corrected.first_learning_date))
             uow.commit()
             return self._view(uow, corrected), []
 
@@ -453,8 +455,8 @@ class Registry:
 
 
 def _apply(uow: UnitOfWork, change: funding.FundingChange) -> None:
-    for mark in change.shortened:
-        uow.funding.shorten(mark)
+    for mark in change.narrowed:
+        uow.funding.narrow(mark)
     for mark in change.removed:
         uow.funding.remove(mark)
 

@@ -493,13 +493,16 @@ class SqlFundingRepository:
         self.session.flush()
         return _mark(row)
 
-    def shorten(self, mark: FundingMark) -> None:
-        """The mark now ends at ``mark.to_month``; basket months after it are free again."""
+    def narrow(self, mark: FundingMark) -> None:
+        """The mark now covers only ``from_month`` to ``to_month``; basket months outside are free again."""
         row = self.session.get(FundingMarkRow, mark.id)
         assert row is not None
-        row.to_month, row.updated_at = mark.to_month.first_day, _now()
+        row.from_month, row.to_month, row.updated_at = mark.from_month.first_day, mark.to_month.first_day, _now()
         self.session.execute(
-            delete(BasketClaimRow).where(BasketClaimRow.funding_mark_id == mark.id, BasketClaimRow.month > mark.to_month.first_day)
+            delete(BasketClaimRow).where(
+                BasketClaimRow.funding_mark_id == mark.id,
+                (BasketClaimRow.month < mark.from_month.first_day) | (BasketClaimRow.month > mark.to_month.first_day),
+            )
         )
         self.session.flush()
 

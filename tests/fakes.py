@@ -346,10 +346,10 @@ class FakeFundingRepository(_Repository):
         self._tables.funding_marks[mark.id] = mark  # type: ignore[index]
         return mark
 
-    def shorten(self, mark: FundingMark) -> None:
+    def narrow(self, mark: FundingMark) -> None:
         self._tables.funding_marks[mark.id] = mark  # type: ignore[index]
         for key, mark_id in list(self._tables.basket_claims.items()):
-            if mark_id == mark.id and key[1] > mark.to_month:
+            if mark_id == mark.id and not mark.from_month <= key[1] <= mark.to_month:
                 del self._tables.basket_claims[key]
 
     def remove(self, mark: FundingMark) -> None:

@@ -85,9 +85,9 @@ def mark_funding(
     """
     if not registration.is_active:
         raise RegistrationNotActive()
-    types = tuple(dict.fromkeys(funding_types))
-    for index, code in enumerate(types):
+    for index, code in enumerate(funding_types):  # positions as sent, before repeats are collapsed
         classifiers.require(cls.FUNDING_TYPE, code, field=f"fundingTypeCode[{index + 1}]")
+    types = tuple(dict.fromkeys(funding_types))
     covered_from, covered_to = Month.of(registration.first_learning_date), Month.of(group.school_year.ends_on)
     last = to_month or covered_to
     if from_month > last:
@@ -147,26 +147,26 @@ def check_basket_eligibility(
 
 @dataclass(frozen=True)
 class FundingChange:
-    """What ending funding does to a registration's marks."""
+    """What ending funding does to a registration's marks: some cover fewer months, some go."""
 
-    shortened: list[FundingMark]
+    narrowed: list[FundingMark]
     removed: list[FundingMark]
 
     def __bool__(self) -> bool:
-        return bool(self.shortened or self.removed)
+        return bool(self.narrowed or self.removed)
 
 
 def end_funding(marks: list[FundingMark], *, last_month: Month, funding_type: str | None = None) -> FundingChange:
     """Funding of a type (or of every type) stops after ``last_month``: later marks go, longer ones end there."""
-    shortened, removed = [], []
+    narrowed, removed = [], []
     for mark in marks:
         if funding_type is not None and mark.funding_type != funding_type:
             continue
         if mark.from_month > last_month:
             removed.append(mark)
         elif mark.to_month > last_month:
-            shortened.append(replace(mark, to_month=last_month))
-    return FundingChange(shortened, removed)
+            narrowed.append(replace(mark, to_month=last_month))
+    return FundingChange(narrowed, removed)
 
 
 def end_funding_of_type(marks: list[FundingMark], *, funding_type: str, last_month: Month) -> FundingChange:
@@ -181,7 +181,19 @@ def end_funding_of_type(marks: list[FundingMark], *, funding_type: str, last_mon
 
 def remove_all(marks: list[FundingMark]) -> FundingChange:
     """A cancelled registration never existed: its marks go and its basket months are free again."""
-    return FundingChange(shortened=[], removed=list(marks))
+    return FundingChange(narrowed=[], removed=list(marks))
+
+
+def fit_to_first_learning_date(marks: list[FundingMark], first_learning_date: dt.date) -> FundingChange:
+    """After a correction moves the first learning date later, months before it cannot stay funded."""
+    first = Month.of(first_learning_date)
+    narrowed, removed = [], []
+    for mark in marks:
+        if mark.to_month < first:
+            removed.append(mark)
+        elif mark.from_month < first:
+            narrowed.append(replace(mark, from_month=first))
+    return FundingChange(narrowed, removed)
 
 
 # --- the basket calculation ----------------------------------------------------
