@@ -38,6 +38,12 @@ class Settings:
     threads: int = 8
     validate_responses: bool = False
     log_level: str = "INFO"
+    # Failed log-ins in a row that lock a user name, and for how long (minutes).
+    lockout_threshold: int = 5
+    lockout_minutes: float = 15.0
+    # Fernet key sealing passwords for PasswordDigest; empty: PasswordDigest is refused (PasswordText over TLS).
+    digest_secret_key: str = ""
+    access_log_retention_days: int = 730
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -56,6 +62,10 @@ class Settings:
             threads=_int("NVS_THREADS", cls.threads),
             validate_responses=_bool("NVS_VALIDATE_RESPONSES", cls.validate_responses),
             log_level=os.environ.get("NVS_LOG_LEVEL", cls.log_level),
+            lockout_threshold=_int("NVS_LOCKOUT_THRESHOLD", cls.lockout_threshold),
+            lockout_minutes=_float("NVS_LOCKOUT_MINUTES", cls.lockout_minutes),
+            digest_secret_key=os.environ.get("NVS_DIGEST_SECRET_KEY", ""),
+            access_log_retention_days=_int("NVS_ACCESS_LOG_RETENTION_DAYS", cls.access_log_retention_days),
         )
         values.update(overrides)
         known = {f.name for f in fields(cls)}
@@ -91,4 +101,8 @@ ENVIRONMENT_VARIABLES = {
     "NVS_THREADS": "threads",
     "NVS_VALIDATE_RESPONSES": "validate_responses",
     "NVS_LOG_LEVEL": "log_level",
+    "NVS_LOCKOUT_THRESHOLD": "lockout_threshold",
+    "NVS_LOCKOUT_MINUTES": "lockout_minutes",
+    "NVS_DIGEST_SECRET_KEY": "digest_secret_key",
+    "NVS_ACCESS_LOG_RETENTION_DAYS": "access_log_retention_days",
 }

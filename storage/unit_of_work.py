@@ -4,9 +4,12 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.repositories import (
+    SqlAccessLogRepository,
     SqlClassifierRepository,
     SqlGroupRepository,
     SqlInstitutionRepository,
+    SqlLoginFailureRepository,
+    SqlNonceRepository,
     SqlPersonRepository,
     SqlProgramRepository,
     SqlRegistrationRepository,
@@ -28,6 +31,9 @@ class SqlAlchemyUnitOfWork:
         self.persons = SqlPersonRepository(session)
         self.registrations = SqlRegistrationRepository(session)
         self.users = SqlUserRepository(session)
+        self.nonces = SqlNonceRepository(session)
+        self.login_failures = SqlLoginFailureRepository(session)
+        self.access_log = SqlAccessLogRepository(session)
         return self
 
     def __exit__(self, *exc: object) -> None:

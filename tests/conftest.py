@@ -22,6 +22,8 @@ from storage.db import make_engine
 POSTGRES_URL = os.environ.get("NVS_TEST_DATABASE_URL", "")
 # Tables a test may write; reference data, institutions, programs and users stay as the sandbox installed them.
 MUTABLE_TABLES = ("registration", "person", "nvs_group")
+# Written by every call (authentication, access log): emptied between tests, but not part of snapshots.
+ACCOUNTABILITY_TABLES = ("access_log_person", "access_log", "used_nonce", "login_failure", "user_registration_request")
 
 
 @dataclass
@@ -96,6 +98,12 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         engine = make_engine(url)
         with engine.begin() as connection:
             connection.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
+            connection.execute(text("SET LOCAL nvs.access_log_purge = 'on'"))  # the access log's guard lets a purge through
+            connection.execute(text(f"TRUNCATE {', '.join(ACCOUNTABILITY_TABLES)} RESTART IDENTITY"))
+            sandbox = {u.username for u in users}
+            connection.execute(
+                text("DELETE FROM app_user WHERE NOT (username = ANY(:names))"), {"names": sorted(sandbox)}
+            )
         engine.dispose()
     engine = make_engine(url)
     yield Database(request.param, url, engine, unit_of_work_factory(engine), users)
@@ -152,7 +160,7 @@ def start_gateway(database: Database) -> Iterator[Callable[..., LiveGateway]]:
         values.update(overrides)
         gateway = build_gateway(Settings(**values), sandbox=True, engine=database.engine)  # type: ignore[arg-type]
         server = waitress.server.create_server(gateway.site, host="127.0.0.1", port=port, threads=8)
-        thread = threading.Thread(target=server.run, daemon=True)
+        thread = threading.Thread(target=run_waitress, args=(server,), daemon=True)
         thread.start()
         running.append((server, thread))
         return LiveGateway(f"http://127.0.0.1:{port}", database)
@@ -167,9 +175,20 @@ def live_gateway(start_gateway: Callable[..., LiveGateway]) -> LiveGateway:
     return start_gateway()
 
 
+def run_waitress(server) -> None:  # type: ignore[no-untyped-def]
+    """The server's loop; a descriptor closed under it by ``stop_waitress`` ends it quietly."""
+    try:
+        server.run()
+    except OSError as error:
+        if not getattr(server, "stopping", False):
+            raise
+        del error
+
+
 def stop_waitress(server, thread: threading.Thread) -> None:  # type: ignore[no-untyped-def]
     # Drain the worker threads first, then close every channel: closing the listening
     # socket alone leaves workers writing to a closed trigger.
+    server.stopping = True
     server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
     for channel in list(server._map.values()):
         channel.close()

@@ -16,8 +16,14 @@ def test_sandbox_json_gives_a_harness_everything_it_needs(capsys) -> None:
     kinds = {(i["nvsProvider"], i["generalEducationSchool"]) for i in institutions.values()}
     assert {(True, False), (False, True), (False, False)} <= kinds  # providers, schools, the ineligible
     users = fixture["users"]
-    assert {u["institutionCode"] for u in users} == {c for c, i in institutions.items() if not i["deregisteredOn"]}
-    assert all(u["password"] and u["username"] for u in users)
+    institution_users = [u for u in users if u["actsFor"] == "institution"]
+    assert {u["institutionCode"] for u in institution_users} == {c for c, i in institutions.items() if not i["deregisteredOn"]}
+    assert all(u["password"] and u["username"] and u["rights"] for u in users)
+    # A coordinator for every municipality with institutions, and one central administrator.
+    coordinators = {u["municipalityCode"] for u in users if u["actsFor"] == "municipality"}
+    assert coordinators == {i["municipalityCode"] for i in institutions.values()}
+    assert [u["username"] for u in users if u["actsFor"] == "central"] == ["sandbox-admin"]
+    assert all(r["level"] == "viewer" for u in users if u["actsFor"] != "institution" for r in u["rights"])
     assert {p["providerCode"] for p in fixture["programs"]} <= set(institutions)
     assert {p["purpose"] for p in fixture["programs"]} == {"NVS", "FSPU"}
     special = {p["kind"] for p in fixture["specialPersons"]}
