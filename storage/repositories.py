@@ -585,8 +585,14 @@ class SqlNonceRepository:
 
     def use(self, digest: str, expires_at: dt.datetime) -> bool:
         # The primary key decides, in the database, which of two racing requests was first.
-        statement = _insert(self.session, UsedNonceRow).values(digest=digest, expires_at=expires_at).on_conflict_do_nothing()
-        return self.session.execute(statement).rowcount == 1
+        statement = (
+            _insert(self.session, UsedNonceRow)
+            .values(digest=digest, expires_at=expires_at)
+            .on_conflict_do_nothing()
+            .returning(UsedNonceRow.digest)
+        )
+        # RETURNING, not rowcount: psycopg reports no rowcount for INSERT ... ON CONFLICT through the ORM session.
+        return self.session.execute(statement).first() is not None
 
     def forget_expired(self, now: dt.datetime) -> int:
         return self.session.execute(delete(UsedNonceRow).where(UsedNonceRow.expires_at < now)).rowcount
@@ -619,7 +625,8 @@ class SqlLoginFailureRepository:
             update(LoginFailureRow)
             .where(LoginFailureRow.username == username, LoginFailureRow.failures >= threshold)
             .values(failures=0, locked_until=until)
-        ).rowcount
+            .returning(LoginFailureRow.username)
+        ).first()
         return until if locked else None
 
     def clear(self, username: str) -> None:

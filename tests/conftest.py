@@ -37,6 +37,13 @@ class Database:
     def user(self, institution_code: str) -> SandboxUser:
         return next(u for u in self.users if u.institution_code == institution_code)
 
+    def user_named(self, username: str) -> SandboxUser:
+        return next(u for u in self.users if u.username == username)
+
+    def rows(self, query: str, **params: object) -> list:  # type: ignore[type-arg]
+        with self.engine.connect() as connection:
+            return list(connection.execute(text(query), params))
+
     def count(self, table: str) -> int:
         with self.engine.connect() as connection:
             return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608 - fixed names
@@ -85,11 +92,12 @@ def postgres_ready(postgres_url: str) -> list[SandboxUser]:
     return _install(postgres_url)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
+def open_database(request: pytest.FixtureRequest, kind: str, directory: Path) -> Database:
+    """A database of ``kind`` with the sandbox installed: a copy of the SQLite template in
+    ``directory``, or this session's PostgreSQL schema emptied of what tests wrote."""
+    if kind == "sqlite":
         template, users = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "test.db"
+        path = directory / "test.db"
         shutil.copy(template, path)
         url = f"sqlite:///{path}"
     else:
@@ -106,8 +114,14 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
             )
         engine.dispose()
     engine = make_engine(url)
-    yield Database(request.param, url, engine, unit_of_work_factory(engine), users)
-    engine.dispose()
+    return Database(kind, url, engine, unit_of_work_factory(engine), users)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    opened = open_database(request, request.param, tmp_path)
+    yield opened
+    opened.engine.dispose()
 
 
 def free_port() -> int:
@@ -130,9 +144,8 @@ class LiveGateway:
         return f"{self.base_url}/registry?wsdl"
 
 
-@pytest.fixture
-def start_gateway(database: Database) -> Iterator[Callable[..., LiveGateway]]:
-    """Starts the whole site (registry + sandbox GR) with waitress on a free local port.
+def launch_gateway(database: Database, **overrides: object) -> tuple[LiveGateway, Callable[[], None]]:
+    """The whole site (registry + sandbox GR) with waitress on a free local port, and its stop.
 
     The registry calls the sandbox GR over real HTTP through the zeep client.
     Responses are validated against xsd/ on the way out: a response outside the
@@ -144,30 +157,37 @@ def start_gateway(database: Database) -> Iterator[Callable[..., LiveGateway]]:
     from gateway.bootstrap import build_gateway
     from gateway.config import Settings
 
-    running = []
+    port = free_port()
+    values: dict[str, object] = dict(
+        database_url=database.url,
+        port=port,
+        population_register_url=f"http://127.0.0.1:{port}/population-register",
+        population_register_read_timeout=5.0,
+        population_register_retries=1,
+        validate_responses=True,
+        threads=8,
+    )
+    values.update(overrides)
+    gateway = build_gateway(Settings(**values), sandbox=True, engine=database.engine)  # type: ignore[arg-type]
+    server = waitress.server.create_server(gateway.site, host="127.0.0.1", port=port, threads=8)
+    thread = threading.Thread(target=run_waitress, args=(server,), daemon=True)
+    thread.start()
+    return LiveGateway(f"http://127.0.0.1:{port}", database), lambda: stop_waitress(server, thread)
+
+
+@pytest.fixture
+def start_gateway(database: Database) -> Iterator[Callable[..., LiveGateway]]:
+    """Starts gateways on the test's database (see ``launch_gateway``); stops them after the test."""
+    stops = []
 
     def start(**overrides: object) -> LiveGateway:
-        port = free_port()
-        values: dict[str, object] = dict(
-            database_url=database.url,
-            port=port,
-            population_register_url=f"http://127.0.0.1:{port}/population-register",
-            population_register_read_timeout=5.0,
-            population_register_retries=1,
-            validate_responses=True,
-            threads=8,
-        )
-        values.update(overrides)
-        gateway = build_gateway(Settings(**values), sandbox=True, engine=database.engine)  # type: ignore[arg-type]
-        server = waitress.server.create_server(gateway.site, host="127.0.0.1", port=port, threads=8)
-        thread = threading.Thread(target=run_waitress, args=(server,), daemon=True)
-        thread.start()
-        running.append((server, thread))
-        return LiveGateway(f"http://127.0.0.1:{port}", database)
+        live, stop = launch_gateway(database, **overrides)
+        stops.append(stop)
+        return live
 
     yield start
-    for server, thread in running:
-        stop_waitress(server, thread)
+    for stop in stops:
+        stop()
 
 
 @pytest.fixture
