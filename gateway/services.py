@@ -352,16 +352,18 @@ class Registry:
 
     @staticmethod
     def _group(uow: UnitOfWork, caller: Caller, group_id: int) -> Group:
+        institution = caller.acting_institution()  # coordinators and administrators change nothing
         group = uow.groups.get(group_id)
         # Another institution's group is reported as missing: its existence is not the caller's business.
-        if group is None or group.provider_code != caller.acting_institution():
+        if group is None or group.provider_code != institution:
             raise GroupNotFound()
         return group
 
     @staticmethod
     def _registration(uow: UnitOfWork, caller: Caller, registration_id: int) -> Registration:
+        institution = caller.acting_institution()
         registration = uow.registrations.get(registration_id)
-        if registration is None or registration.provider_code != caller.acting_institution():
+        if registration is None or registration.provider_code != institution:
             raise RegistrationNotFound()
         return registration
 
