@@ -300,3 +300,15 @@ def test_zeep_round_trips_the_golden_payload(entry: ManifestLine, client: Client
     rendered = etree.Element("container")
     element.render(rendered, value)
     assert _shape(rendered[0]) == _shape(payload)
+
+
+# --- the X-Road headers (xsd/xroad.xsd, vendored) ----------------------------------------
+def test_the_golden_x_road_headers_are_valid_x_road_message_protocol_4_headers() -> None:
+    xroad = xmlschema.XMLSchema(str(ROOT / "xsd" / "xroad.xsd"), allow="sandbox")
+    envelope = etree.parse(str(MESSAGES / "GetStudent.xroad-headers.request.xml"), PARSER).getroot()
+    headers = [h for h in envelope.find(f"{{{SOAP_ENV}}}Header") if etree.QName(h).namespace == "http://x-road.eu/xsd/xroad.xsd"]
+    assert [local(h.tag) for h in headers] == ["client", "service", "id", "userId", "issue", "protocolVersion"]
+    for header in headers:
+        xroad.validate(xmlschema.XMLResource(header, base_url=str(MESSAGES), allow="sandbox"))
+    purpose = envelope.find(f"{{{SOAP_ENV}}}Header/{{{TNS}}}accessPurpose")
+    xmlschema.XMLSchema(str(XSD_FILE), allow="sandbox").validate(xmlschema.XMLResource(purpose, base_url=str(MESSAGES), allow="sandbox"))

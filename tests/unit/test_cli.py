@@ -35,3 +35,14 @@ def test_faults_markdown_lists_every_code(capsys) -> None:
     out = capsys.readouterr().out
     for entry in load_catalogue():
         assert f"`{entry.code}`" in out
+
+
+def test_the_readme_lists_the_sandbox_coordinators_and_administrator_with_their_passwords(capsys) -> None:
+    from gateway.config import REPOSITORY_ROOT
+
+    readme = (REPOSITORY_ROOT / "README.md").read_text(encoding="utf-8")
+    assert main(["sandbox", "--json"]) == 0
+    users = json.loads(capsys.readouterr().out)["users"]
+    for user in users:
+        if user["actsFor"] != "institution":
+            assert f"`{user['username']}` / `{user['password']}`" in readme, user["username"]
