@@ -355,9 +355,10 @@ class RegistryApplication(Application):
             fault = GatewayFault(InternalError(), request_id)
             log.exception("%s user=%s request=%s access log not written: fault=InternalError", operation, _who(context, claimed), request_id)
             raise fault from None
+        # The X-Road userId is a country code and a personal code: the access log has it, the log never.
         log.info(
             "%s user=%s request=%s%s ok in %.0f ms",
-            operation, _who(context, claimed), request_id, f" xroad-user={xroad.user_id}" if xroad.user_id else "",
+            operation, _who(context, claimed), request_id, f" xroad-client={xroad.client}" if xroad.client else "",
             (time.perf_counter() - started) * 1000,
         )
         return result

@@ -3,6 +3,7 @@ zeep over real HTTP, and the nvs-gateway commands."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from pathlib import Path
 
@@ -247,7 +248,8 @@ def test_users_are_refused_outside_their_validity_dates(live_gateway) -> None:
 
 
 # --- X-Road headers ---------------------------------------------------------------------------
-def test_x_road_headers_come_back_in_order_and_wrong_ones_are_refused_with_them(live_gateway) -> None:
+def test_x_road_headers_come_back_in_order_and_wrong_ones_are_refused_with_them(live_gateway, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="nvs.gateway")
     user = live_gateway.database.user(SCHOOL)
     history = HistoryPlugin()
     client = zeep.Client(live_gateway.wsdl_url, wsse=UsernameToken(user.username, user.password), plugins=[history],
@@ -261,6 +263,9 @@ def test_x_road_headers_come_back_in_order_and_wrong_ones_are_refused_with_them(
     echoed = xroad_headers_of(history.last_received["envelope"])
     assert [h[0].split("}")[1] for h in echoed] == ["client", "service", "id", "userId", "issue", "protocolVersion"]
     assert dict((h[0].split("}")[1], h[2]) for h in echoed)["id"] == message_id
+    # The X-Road id is the request id in the log; the userId (a personal code) and the child's code are not there.
+    assert f"request={message_id}" in caplog.text
+    assert "38001010010" not in caplog.text and code not in caplog.text
 
     cases = [
         (xroad_headers("LookupPerson", str(uuid.uuid4()), protocol_version="3.1"), "protocolVersion"),
