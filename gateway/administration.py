@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Callable, Iterable
 
-from gateway.auth import hash_password
 from gateway.domain.classifiers import ClassifierEntry
 from gateway.domain.funding import BasketRate
 from gateway.domain.model import Institution, Program
@@ -69,16 +68,6 @@ def import_programs(
     if progress:
         progress(sum(outcomes.values()))
     return ImportSummary(outcomes["created"], outcomes["updated"], outcomes["unchanged"])
-
-
-def ensure_user(uow_factory: Callable[[], UnitOfWork], username: str, password: str, institution_code: str) -> bool:
-    """Create the user unless it exists; True when created."""
-    with uow_factory() as uow:
-        if uow.users.by_username(username) is not None:
-            return False
-        uow.users.add(username, hash_password(password), institution_code)
-        uow.commit()
-        return True
 
 
 def load_shipped_rates(uow_factory: Callable[[], UnitOfWork]) -> bool:

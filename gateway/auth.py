@@ -1,31 +1,115 @@
-"""Who is calling: WS-Security UsernameToken (PasswordText) checked against argon2 hashes.
+"""Who is calling: a WS-Security UsernameToken, PasswordText or PasswordDigest.
 
-Rights per functional area, municipality scope and digest tokens come with the
-access-control work; the seam is ``authenticate``, which returns the ``Caller``.
+* PasswordText (the default, and the one to use: over TLS) is checked against the
+  user's argon2 hash.
+* PasswordDigest (Base64(SHA-1(nonce + created + password))) needs the password
+  itself on the server. It is accepted only when ``NVS_DIGEST_SECRET_KEY`` is set:
+  every password set while it is keeps, beside the hash, a copy encrypted with that
+  key (Fernet, ``DigestSecrets``). Its Created time must be within 5 minutes of ours,
+  and each nonce is accepted once, across all worker processes: the database's
+  primary key on ``used_nonce`` decides.
+* After ``lockout_threshold`` failures in a row a user name (existing or not) is
+  locked for ``lockout_minutes``; the count lives in the database, so it holds across
+  workers.
+
+The fault never says which of the user name or the password was wrong: both are
+``AuthenticationFailed``, with the same message. Whether a registration has expired or
+is not valid yet is only said once the password was right.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime as dt
 import hashlib
 import hmac
 import os
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken
 
-from gateway.domain.errors import AuthenticationFailed
+from gateway.domain.access import Caller
+from gateway.domain.errors import AccountLocked, AuthenticationFailed, MessageExpired, TokenReplayed
 from gateway.ports import UnitOfWork
-from gateway.services import Caller
 
 _hasher = PasswordHasher()
 # Verified when the user does not exist, so that a wrong user name costs as much as a wrong password.
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
 
+TOKEN_MAX_AGE = dt.timedelta(minutes=5)
+MAX_USERNAME_LENGTH = 100
+
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def password_matches(stored_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class DigestSecrets:
+    """Seals passwords for PasswordDigest with the key of ``NVS_DIGEST_SECRET_KEY``.
+
+    Without a key, nothing is sealed and PasswordDigest is refused. A sealed secret
+    that the current key cannot open (the key changed) counts as no secret: the user
+    logs in with PasswordText and a password change seals it anew.
+    """
+
+    def __init__(self, key: str | None) -> None:
+        self._fernet = Fernet(key.encode()) if key else None
+
+    @staticmethod
+    def generate_key() -> str:
+        return Fernet.generate_key().decode()
+
+    @property
+    def enabled(self) -> bool:
+        return self._fernet is not None
+
+    def seal(self, password: str) -> str | None:
+        return self._fernet.encrypt(password.encode()).decode() if self._fernet else None
+
+    def open(self, sealed: str | None) -> str | None:
+        if self._fernet is None or not sealed:
+            return None
+        try:
+            return self._fernet.decrypt(sealed.encode()).decode()
+        except InvalidToken:
+            return None
+
+
+@dataclass(frozen=True)
+class UsernameToken:
+    """What a wsse:UsernameToken says (parsed by the SOAP layer)."""
+
+    username: str | None
+    password: str | None
+    digest: bool = False
+    nonce: str | None = None  # base64, as sent
+    created: str | None = None  # xs:dateTime, as sent
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    threshold: int = 5
+    minutes: float = 15.0
+
+    @property
+    def lock_for(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.minutes)
 
 
 class VerifiedCredentials:
@@ -68,23 +152,104 @@ class VerifiedCredentials:
 _verified = VerifiedCredentials()
 
 
-def authenticate(uow_factory: Callable[[], UnitOfWork], username: str | None, password: str | None) -> Caller:
-    """The same fault whatever was wrong: never say whether the user or the password was."""
-    if not username or password is None:
-        raise AuthenticationFailed()
-    with uow_factory() as uow:
-        user = uow.users.by_username(username)
-        if user is not None and user.active and _verified.knows(username, password, user.password_hash):
-            return Caller(user_id=user.id, username=user.username, institution_code=user.institution_code)
-        try:
-            _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
-            raise AuthenticationFailed() from None
-        if user is None or not user.active:
+def password_digest(nonce: bytes, created: str, password: str) -> str:
+    """The UsernameToken profile 1.0 digest: Base64(SHA-1(nonce + created + password))."""
+    return base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest()).decode()  # noqa: S324 - the profile's
+
+
+def parse_created(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        created = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return created if created.tzinfo is not None else created.replace(tzinfo=dt.timezone.utc)
+
+
+class Authenticator:
+    """Turns a UsernameToken into a ``Caller`` or one of the authentication faults."""
+
+    HOUSEKEEPING_EVERY = 60.0  # seconds between deleting expired nonces and stale failure counts
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        *,
+        digest_secrets: DigestSecrets | None = None,
+        lockout: LockoutPolicy | None = None,
+        now: Callable[[], dt.datetime] = _utcnow,
+        today: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.today = today
+        self.digest_secrets = digest_secrets or DigestSecrets(None)
+        self.lockout = lockout or LockoutPolicy()
+        self.now = now
+        self._next_housekeeping = 0.0
+
+    def authenticate(self, token: UsernameToken | None) -> Caller:
+        if token is None or not token.username or token.password is None or len(token.username) > MAX_USERNAME_LENGTH:
             raise AuthenticationFailed()
-        if _hasher.check_needs_rehash(user.password_hash):
-            uow.users.set_password_hash(user.id, _hasher.hash(password))
+        username = token.username
+        now = self.now()
+        created = None
+        if token.digest:
+            created = parse_created(token.created)
+            if created is None or abs(now - created) > TOKEN_MAX_AGE:
+                raise MessageExpired()
+            if not token.nonce:
+                raise AuthenticationFailed("A PasswordDigest UsernameToken needs a Nonce and a Created time.")
+        with self.uow_factory() as uow:
+            failures = uow.login_failures.get(username)
+            if failures is not None and failures[1] is not None and failures[1] > now:
+                raise AccountLocked()
+            account = uow.users.by_username(username)
+            matched = self._digest_matches(account, token, created) if token.digest else self._text_matches(account, token.password)
+            if not matched:
+                uow.login_failures.record_failure(username, now=now, threshold=self.lockout.threshold, lock_for=self.lockout.lock_for)
+                uow.commit()
+                raise AuthenticationFailed()
+            assert account is not None
+            if token.digest:
+                assert created is not None and token.nonce is not None
+                key = hashlib.sha256(f"{username}\0{token.nonce}".encode()).hexdigest()
+                if not uow.nonces.use(key, created + TOKEN_MAX_AGE):
+                    raise TokenReplayed()
+            if not account.user.active:
+                uow.commit()  # the nonce stays used
+                raise AuthenticationFailed()
+            if failures is not None:
+                uow.login_failures.clear(username)
+            if not token.digest and _hasher.check_needs_rehash(account.password_hash):
+                uow.users.set_password_hash(account.id, _hasher.hash(token.password))
+            self._housekeeping(uow, now)
             uow.commit()
-        else:
-            _verified.remember(username, password, user.password_hash)
-        return Caller(user_id=user.id, username=user.username, institution_code=user.institution_code)
+        account.user.check_valid_on(self.today())
+        return account.user.as_caller()
+
+    def _text_matches(self, account, password: str) -> bool:  # type: ignore[no-untyped-def]
+        if account is not None and _verified.knows(account.username, password, account.password_hash):
+            return True
+        if not password_matches(account.password_hash if account else _DUMMY_HASH, password) or account is None:
+            return False
+        if not _hasher.check_needs_rehash(account.password_hash):
+            _verified.remember(account.username, password, account.password_hash)
+        return True
+
+    def _digest_matches(self, account, token: UsernameToken, created: dt.datetime | None) -> bool:  # type: ignore[no-untyped-def]
+        secret = self.digest_secrets.open(account.digest_secret) if account is not None else None
+        try:
+            nonce = base64.b64decode(token.nonce or "", validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        expected = password_digest(nonce, token.created or "", secret if secret is not None else "\0no secret\0")
+        return hmac.compare_digest(expected.encode(), (token.password or "").strip().encode()) and secret is not None
+
+    def _housekeeping(self, uow: UnitOfWork, now: dt.datetime) -> None:
+        if time.monotonic() < self._next_housekeeping:
+            return
+        self._next_housekeeping = time.monotonic() + self.HOUSEKEEPING_EVERY
+        uow.nonces.forget_expired(now)
+        uow.login_failures.forget_stale(now, self.lockout.lock_for)
+

@@ -7,6 +7,9 @@ from typing import Callable
 from sqlalchemy import Engine
 
 from clients.population_register.client import ZeepPopulationRegister
+from gateway.access_log import AccessLog
+from gateway.accounts import Accounts
+from gateway.auth import Authenticator, DigestSecrets, LockoutPolicy
 from gateway.config import Settings
 from gateway.domain.funding import BasketPolicy
 from gateway.ports import PopulationRegister, UnitOfWork
@@ -23,6 +26,8 @@ class Gateway:
     engine: Engine
     uow_factory: Callable[[], UnitOfWork]
     registry: Registry
+    accounts: Accounts
+    access_log: AccessLog
     site: Site
 
 
@@ -45,8 +50,22 @@ def build_gateway(settings: Settings, *, sandbox: bool, engine: Engine | None = 
     uow_factory = unit_of_work_factory(engine)
     policy = BasketPolicy(minimum_age=settings.basket_min_age, maximum_age=settings.basket_max_age)
     registry = Registry(uow_factory, gr or population_register(settings), basket_policy=policy)
+    digest_secrets = digest_secrets_for(settings, sandbox=sandbox)
+    accounts = Accounts(uow_factory, digest_secrets)
+    access_log = AccessLog(uow_factory)
+    authenticator = Authenticator(
+        uow_factory,
+        digest_secrets=digest_secrets,
+        lockout=LockoutPolicy(threshold=settings.lockout_threshold, minutes=settings.lockout_minutes),
+    )
     registry_app = build_registry_app(
-        registry, uow_factory, max_request_bytes=settings.max_request_bytes, validate_responses=settings.validate_responses
+        registry,
+        uow_factory,
+        max_request_bytes=settings.max_request_bytes,
+        validate_responses=settings.validate_responses,
+        authenticator=authenticator,
+        accounts=accounts,
+        access_log=access_log,
     )
     gr_app = None
     if sandbox:
@@ -54,7 +73,18 @@ def build_gateway(settings: Settings, *, sandbox: bool, engine: Engine | None = 
 
         gr_app = build_sandbox_app(latency_seconds=settings.sandbox_gr_latency, failure_rate=settings.sandbox_gr_failure_rate)
     site = Site(registry_app, public_url=settings.public_url, population_register_app=gr_app)
-    return Gateway(settings=settings, engine=engine, uow_factory=uow_factory, registry=registry, site=site)
+    return Gateway(
+        settings=settings, engine=engine, uow_factory=uow_factory, registry=registry, accounts=accounts, access_log=access_log, site=site
+    )
+
+
+# A public key for the sandbox only, so that integrators can try PasswordDigest there (README: 'The sandbox').
+SANDBOX_DIGEST_SECRET_KEY = "c2FuZGJveC1vbmx5LWRpZ2VzdC1rZXktcHVibGljISE="
+
+
+def digest_secrets_for(settings: Settings, *, sandbox: bool = False) -> DigestSecrets:
+    """The key of NVS_DIGEST_SECRET_KEY; in the sandbox, a public one when none is set."""
+    return DigestSecrets(settings.digest_secret_key or (SANDBOX_DIGEST_SECRET_KEY if sandbox else None))
 
 
 def prepare_database(engine: Engine) -> tuple[str, bool]:

@@ -1,4 +1,5 @@
-"""``nvs-gateway``: run the gateway, migrate, import reference data, print the sandbox fixture."""
+"""``nvs-gateway``: run the gateway, migrate, import reference data, manage users, purge the access log,
+print the sandbox fixture."""
 from __future__ import annotations
 
 import argparse
@@ -80,6 +81,50 @@ def _import_rates(settings: Settings, path: Path) -> int:
     from gateway.bootstrap import unit_of_work_factory
     from gateway.imports import ImportFileInvalid
     from gateway.rates import parse_rates
+def _accounts(settings: Settings, engine):  # type: ignore[no-untyped-def]
+    from gateway.accounts import Accounts
+    from gateway.bootstrap import digest_secrets_for, unit_of_work_factory
+
+    return Accounts(unit_of_work_factory(engine), digest_secrets_for(settings))
+
+
+def users_add(settings: Settings, path: Path) -> int:
+    """Create a user from a registration request file; print its initial password, once."""
+    import getpass
+
+    from gateway.domain.access import Caller
+    from gateway.domain.errors import GatewayError
+    from gateway.imports import ImportFileInvalid, parse_user_request
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    try:
+        request = parse_user_request(path)
+    except ImportFileInvalid as invalid:
+        print(f"{path}: refused, no user created ({len(invalid.errors)} problem(s)):", file=sys.stderr)
+        for problem in invalid.errors:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except GatewayError as error:
+        print(f"{path}: refused, no user created: {error.code}: {error.message}", file=sys.stderr)
+        return 1
+    # The operator at the server's console issues credentials as the central administrator does.
+    issuer = Caller(user_id=0, username=f"console:{getpass.getuser()}", central=True)
+    engine = make_engine(settings.database_url)
+    try:
+        user, password = _accounts(settings, engine).register_user(issuer, request)
+    except GatewayError as error:
+        where = f" ({error.field})" if error.field else ""
+        print(f"{path}: refused, no user created: {error.code}{where}: {error.message}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"created user {user.username} acting for {user.acts_for}, valid {user.valid_from} to {user.valid_until}")
+    print(f"initial password (shown only now; hand it over securely, to be changed with ChangePassword): {password}")
+    return 0
+
+
+def users_set_active(settings: Settings, username: str, active: bool) -> int:
     from storage.db import make_engine
 
     migrate(settings, quiet=True)
@@ -96,6 +141,59 @@ def _import_rates(settings: Settings, path: Path) -> int:
     finally:
         engine.dispose()
     print(f"{path.name}: basket rates version {version} in force ({count} rates; the previous set is replaced)")
+        found = _accounts(settings, engine).set_active(username, active)
+    finally:
+        engine.dispose()
+    if not found:
+        print(f"no user {username}", file=sys.stderr)
+        return 1
+    print(f"user {username} {'enabled' if active else 'disabled'}")
+    return 0
+
+
+def users_list(settings: Settings) -> int:
+    import datetime as dt
+
+    from gateway.domain.access import Area
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    try:
+        users = _accounts(settings, engine).list_users()
+    finally:
+        engine.dispose()
+    today = dt.date.today()
+    rows = [("USER", "NAME", "ACTS FOR", "VALID", "STATUS", "RIGHTS")]
+    for u in users:
+        status = (
+            "disabled" if not u.active
+            else "expired" if u.valid_until and u.valid_until < today
+            else "not yet valid" if u.valid_from and u.valid_from > today
+            else "active"
+        )
+        valid = f"{u.valid_from or '-'}..{u.valid_until or '-'}"
+        rights = ", ".join(f"{r.area.value}:{r.level.value}" for r in sorted(u.rights, key=lambda r: list(Area).index(r.area)))
+        rows.append((u.username, f"{u.first_name} {u.last_name}".strip() or "-", str(u.acts_for), valid, status, rights or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    print(f"{len(users)} user(s)")
+    return 0
+
+
+def access_log_purge(settings: Settings) -> int:
+    from gateway.access_log import AccessLog
+    from gateway.bootstrap import unit_of_work_factory
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    try:
+        summary = AccessLog(unit_of_work_factory(engine)).purge(settings.access_log_retention_days)
+    finally:
+        engine.dispose()
+    print(f"retention {settings.access_log_retention_days} day(s): {summary}")
     return 0
 
 
@@ -114,7 +212,8 @@ def serve(settings: Settings, *, sandbox: bool) -> int:
     print(f"  schemas             {base}/xsd/nvs-gateway-v1.xsd")
     if sandbox:
         print(f"  sandbox GR          {base}/population-register   WSDL {base}/population-register?wsdl")
-        print(f"  sandbox users       {len(users)}, e.g. {users[0].username} / {users[0].password} ({users[0].institution_name})")
+        print(f"  sandbox users       {len(users)}, e.g. {users[0].username} / {users[0].password} ({users[0].institution_name});")
+        print(f"                      administrator {users[-1].username} / {users[-1].password}")
         print("  all test data       nvs-gateway sandbox --json   (README: 'The sandbox')")
     else:
         print(f"  population register {settings.gr_url}")
@@ -138,6 +237,19 @@ def main(argv: list[str] | None = None) -> int:
     rates_commands = rates.add_subparsers(dest="rates_command", required=True)
     rates_import = rates_commands.add_parser("import", help="replace the basket rates with an XML file's (xsd/basket-rates-v1.xsd)")
     rates_import.add_argument("file", type=Path)
+    users = commands.add_parser("users", help="register users from registration requests, disable, list").add_subparsers(
+        dest="users_command", required=True
+    )
+    users.add_parser("add", help="create a user from a registration request file (xsd/user-registration-request-v1.xsd)").add_argument(
+        "file", type=Path
+    )
+    users.add_parser("disable", help="disable a user: it can no longer log in").add_argument("username")
+    users.add_parser("enable", help="enable a disabled user again").add_argument("username")
+    users.add_parser("list", help="every user: what it acts for, validity, status, rights")
+    access_log = commands.add_parser("access-log", help="the access log of personal data").add_subparsers(
+        dest="access_log_command", required=True
+    )
+    access_log.add_parser("purge", help="remove records older than NVS_ACCESS_LOG_RETENTION_DAYS")
     fixture = commands.add_parser("sandbox", help="print the sandbox fixture (institutions, programs, users, special persons)")
     fixture.add_argument("--json", action="store_true", required=True)
     faults = commands.add_parser("faults", help="print the fault catalogue")
@@ -157,6 +269,14 @@ def main(argv: list[str] | None = None) -> int:
         return _import(settings, args.command.split("-", 1)[1], args.file)
     if args.command == "rates":
         return _import_rates(settings, args.file)
+    if args.command == "users":
+        if args.users_command == "add":
+            return users_add(settings, args.file)
+        if args.users_command in ("disable", "enable"):
+            return users_set_active(settings, args.username, args.users_command == "enable")
+        return users_list(settings)
+    if args.command == "access-log":
+        return access_log_purge(settings)
     if args.command == "sandbox":
         from gateway.reference_data import load_classifiers
         from gateway.sandbox import sandbox_fixture

@@ -41,6 +41,12 @@ class Settings:
     # The basket's age window on the first day of each funded month (decision in rules.md; a setting).
     basket_min_age: int = 6
     basket_max_age: int = 19
+    # Failed log-ins in a row that lock a user name, and for how long (minutes).
+    lockout_threshold: int = 5
+    lockout_minutes: float = 15.0
+    # Fernet key sealing passwords for PasswordDigest; empty: PasswordDigest is refused (PasswordText over TLS).
+    digest_secret_key: str = ""
+    access_log_retention_days: int = 730
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -61,6 +67,10 @@ class Settings:
             log_level=os.environ.get("NVS_LOG_LEVEL", cls.log_level),
             basket_min_age=_int("NVS_BASKET_MIN_AGE", cls.basket_min_age),
             basket_max_age=_int("NVS_BASKET_MAX_AGE", cls.basket_max_age),
+            lockout_threshold=_int("NVS_LOCKOUT_THRESHOLD", cls.lockout_threshold),
+            lockout_minutes=_float("NVS_LOCKOUT_MINUTES", cls.lockout_minutes),
+            digest_secret_key=os.environ.get("NVS_DIGEST_SECRET_KEY", ""),
+            access_log_retention_days=_int("NVS_ACCESS_LOG_RETENTION_DAYS", cls.access_log_retention_days),
         )
         values.update(overrides)
         known = {f.name for f in fields(cls)}
@@ -98,4 +108,8 @@ ENVIRONMENT_VARIABLES = {
     "NVS_LOG_LEVEL": "log_level",
     "NVS_BASKET_MIN_AGE": "basket_min_age",
     "NVS_BASKET_MAX_AGE": "basket_max_age",
+    "NVS_LOCKOUT_THRESHOLD": "lockout_threshold",
+    "NVS_LOCKOUT_MINUTES": "lockout_minutes",
+    "NVS_DIGEST_SECRET_KEY": "digest_secret_key",
+    "NVS_ACCESS_LOG_RETENTION_DAYS": "access_log_retention_days",
 }

@@ -28,8 +28,11 @@ from pathlib import Path
 from lxml import etree
 
 from gateway.domain import classifiers as cls
+from gateway.domain.access import Area, Level, Right, Scope
 from gateway.domain.classifiers import Classifiers
 from gateway.domain.model import TEMPORARY_PROGRAM_CODE, Institution, Program, ProgramPurpose
+from gateway.domain.personal_code import PersonalCode
+from gateway.domain.users import Confirmations, UserRequest
 
 XSD_DIR = Path(__file__).resolve().parents[1] / "xsd"
 INSTITUTIONS_XSD = XSD_DIR / "smir-institutions-v1.xsd"
@@ -403,3 +406,65 @@ def _check_codes(
             )
         values.append(value)
     return tuple(dict.fromkeys(values))
+
+
+# --- user registration requests -------------------------------------------------
+USER_REQUEST_XSD = XSD_DIR / "user-registration-request-v1.xsd"
+USER_REQUEST_NS = "urn:lt:mokiniu-registras:user-registration-request:v1"
+
+
+def parse_user_request(path: Path | str) -> UserRequest:
+    """Parse a user registration request (``xsd/user-registration-request-v1.xsd``).
+
+    A file that is not well-formed or not valid is refused with every problem (as
+    :class:`ImportFileInvalid`); a checksum-invalid personal code raises
+    ``InvalidPersonalCode``. Whether the request can be granted is
+    ``gateway.domain.users.check_request``'s call, not the parser's."""
+    problems = _Problems()
+    root, _invalid = _load(Path(path), USER_REQUEST_XSD, problems)
+    problems.raise_if_any()
+    ns = f"{{{USER_REQUEST_NS}}}"
+
+    def text(element: etree._Element, name: str) -> str:
+        return (element.findtext(ns + name) or "").strip()
+
+    def flag(element: etree._Element, name: str) -> bool:
+        return text(element, name) in ("true", "1")
+
+    confirmations = root.find(ns + "confirmations")
+    acts_for = root.find(ns + "actsFor")
+    assert confirmations is not None and acts_for is not None  # the schema requires them
+    chosen = next(child for child in acts_for if isinstance(child.tag, str))
+    kind = etree.QName(chosen).localname
+    scope = (
+        Scope.institution((chosen.text or "").strip())
+        if kind == "institutionCode"
+        else Scope.municipality((chosen.text or "").strip())
+        if kind == "municipalityCode"
+        else Scope.central()
+    )
+    return UserRequest(
+        personal_code=PersonalCode(text(root, "personalCode")),
+        first_name=text(root, "firstName"),
+        last_name=text(root, "lastName"),
+        email=text(root, "email"),
+        phone=text(root, "phone"),
+        position=text(root, "position"),
+        employer_code=text(root, "institutionCode"),
+        employer_name=text(root, "institutionName"),
+        workplace_address=text(root, "workplaceAddress"),
+        valid_from=dt.date.fromisoformat(text(root, "validFrom")),
+        valid_until=dt.date.fromisoformat(text(root, "validUntil")),
+        filled_on=dt.date.fromisoformat(text(root, "filledOn")),
+        confirmations=Confirmations(
+            law_read=flag(confirmations, "lawOnPersonalDataProtectionRead"),
+            regulations_read=flag(confirmations, "registerRegulationsRead"),
+            manual_read=flag(confirmations, "userManualRead"),
+            pledge_signed=flag(confirmations, "confidentialityPledgeSigned"),
+        ),
+        acts_for=scope,
+        rights=tuple(
+            Right(Area(text(right, "area")), Level(text(right, "level"))) for right in root.iterfind(f"{ns}rights/{ns}right")
+        ),
+        username=text(root, "username") or None,
+    )

@@ -9,11 +9,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable, Protocol
 
+from gateway.domain.access import Scope
 from gateway.domain.calendar import Month, SchoolYear
 from gateway.domain.classifiers import ClassifierEntry, Classifiers
 from gateway.domain.funding import BasketRate, FundedChildren, FundingMark
 from gateway.domain.model import Group, Institution, PersonRecord, Program, Registration
 from gateway.domain.personal_code import PersonalCode
+from gateway.domain.users import User, UserRequest
 
 
 class PopulationRegister(Protocol):
@@ -28,11 +30,37 @@ class PopulationRegister(Protocol):
 
 @dataclass(frozen=True)
 class UserAccount:
-    id: int
-    username: str
+    """A user with its secrets: the argon2 hash, and the password encrypted for PasswordDigest."""
+
+    user: User
     password_hash: str
-    institution_code: str
-    active: bool = True
+    digest_secret: str | None = None
+
+    @property
+    def id(self) -> int:
+        return self.user.id
+
+    @property
+    def username(self) -> str:
+        return self.user.username
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """One line of the access log: who, for whom, what, which persons, why, and the outcome."""
+
+    at: dt.datetime
+    operation: str
+    request_id: str
+    outcome: str  # "ok" or the fault code
+    user_id: int | None = None
+    username: str | None = None
+    scope: Scope | None = None
+    personal_codes: tuple[str, ...] = ()
+    purpose: str | None = None
+    xroad_client: str | None = None
+    xroad_user_id: str | None = None
+    xroad_issue: str | None = None
 
 
 class ClassifierRepository(Protocol):
@@ -43,6 +71,8 @@ class ClassifierRepository(Protocol):
 
 class InstitutionRepository(Protocol):
     def get(self, code: str) -> Institution | None: ...
+    def codes_in_municipality(self, municipality_code: str) -> list[str]: ...
+    def get_many(self, codes: Iterable[str]) -> dict[str, Institution]: ...
     def upsert(self, institution: Institution) -> str:
         """'created', 'updated' or 'unchanged'."""
 
@@ -75,6 +105,8 @@ class RegistrationRepository(Protocol):
     def latest_of_person(self, personal_code: PersonalCode) -> Registration | None:
         """The person's most recent registration that is not cancelled, with any provider."""
     def of_person_at(self, personal_code: PersonalCode, provider_code: str) -> list[Registration]: ...
+    def of_person(self, personal_code: PersonalCode) -> list[Registration]:
+        """All the person's registrations with any provider, newest first."""
 
 
 class FundingRepository(Protocol):
@@ -98,8 +130,45 @@ class RateRepository(Protocol):
 
 class UserRepository(Protocol):
     def by_username(self, username: str) -> UserAccount | None: ...
-    def add(self, username: str, password_hash: str, institution_code: str) -> UserAccount: ...
+    def add(
+        self, user: User, password_hash: str, digest_secret: str | None, request: UserRequest | None = None, *, at: dt.datetime
+    ) -> User:
+        """Store a new user (``user.id`` is ignored) and the request it came from, if any."""
+    def set_password(self, user_id: int, password_hash: str, digest_secret: str | None, *, at: dt.datetime | None = None) -> None: ...
     def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
+    def set_active(self, username: str, active: bool) -> bool:
+        """False when there is no such user."""
+    def all(self) -> list[User]: ...
+    def holds_valid_user(self, personal_code: PersonalCode, scope: Scope, on: dt.date) -> bool:
+        """Whether the person already has an active user, valid on that day or later, acting for ``scope``."""
+
+
+class NonceRepository(Protocol):
+    def use(self, digest: str, expires_at: dt.datetime) -> bool:
+        """Record a nonce as used; False when it already was (a replay), whichever process saw it first."""
+    def forget_expired(self, now: dt.datetime) -> int: ...
+
+
+class LoginFailureRepository(Protocol):
+    def get(self, username: str) -> tuple[int, dt.datetime | None] | None:
+        """(failures counted, locked until) for a user name with failures on record."""
+    def record_failure(
+        self, username: str, *, now: dt.datetime, threshold: int, lock_for: dt.timedelta
+    ) -> dt.datetime | None:
+        """Count a failure (atomically, across processes); the lock's end when this one locked the name."""
+    def clear(self, username: str) -> None: ...
+    def forget_stale(self, now: dt.datetime, older_than: dt.timedelta) -> int: ...
+
+
+class AccessLogRepository(Protocol):
+    def append(self, record: AccessRecord) -> None: ...
+    def of_person(
+        self, personal_code: str, since: dt.datetime, before: dt.datetime, *, offset: int, limit: int
+    ) -> tuple[int, list[AccessRecord]]:
+        """The total and one page of records naming the person, newest first."""
+    def purge(self, before: dt.datetime) -> tuple[int, int]:
+        """Delete records older than ``before``: (records, person entries) removed."""
+    def count(self) -> int: ...
 
 
 class UnitOfWork(Protocol):
@@ -114,6 +183,9 @@ class UnitOfWork(Protocol):
     users: UserRepository
     funding: FundingRepository
     rates: RateRepository
+    nonces: NonceRepository
+    login_failures: LoginFailureRepository
+    access_log: AccessLogRepository
 
     def __enter__(self) -> "UnitOfWork": ...
     def __exit__(self, *exc: object) -> None: ...

@@ -1,12 +1,16 @@
 """The sandbox integrators test against: ŠMIR/NŠPR sample files, one user per institution,
-and the sandbox population register's special persons."""
+a coordinator per municipality that has institutions, a central administrator, and the
+sandbox population register's special persons."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
 
 from gateway import administration
+from gateway.accounts import Accounts
+from gateway.auth import DigestSecrets
 from gateway.config import REPOSITORY_ROOT
+from gateway.domain.access import Area, Level, Right, Scope, ScopeKind
 from gateway.domain.classifiers import Classifiers
 from gateway.domain.model import Institution, Program
 from gateway.imports import parse_institutions, parse_programs
@@ -17,34 +21,72 @@ INSTITUTIONS_FILE = SANDBOX_DIR / "institutions.xml"
 PROGRAMS_FILE = SANDBOX_DIR / "programs.xml"
 
 
+# Institution users: registration and correction, the personal and learning data they manage,
+# basket calculation (funding marks), and list forming (reads).
+INSTITUTION_RIGHTS = frozenset(
+    {
+        Right(Area.REGISTRATION_CORRECTION, Level.MANAGER),
+        Right(Area.STUDENT_PERSONAL_DATA, Level.MANAGER),
+        Right(Area.STUDENT_LEARNING_DATA, Level.MANAGER),
+        Right(Area.BASKET_CALCULATION, Level.MANAGER),
+        Right(Area.LIST_FORMING, Level.VIEWER),
+    }
+)
+# Coordinators and administrators read.
+READER_RIGHTS = frozenset(
+    Right(area, Level.VIEWER)
+    for area in (Area.STUDENT_PERSONAL_DATA, Area.STUDENT_LEARNING_DATA, Area.BASKET_CALCULATION, Area.LIST_FORMING)
+)
+ADMINISTRATOR = "sandbox-admin"
+
+
 @dataclass(frozen=True)
 class SandboxUser:
     username: str
     password: str
-    institution_code: str
+    institution_code: str | None
     institution_name: str
+    scope: Scope
+    rights: frozenset[Right]
+
+    @property
+    def municipality_code(self) -> str | None:
+        return self.scope.code if self.scope.kind is ScopeKind.MUNICIPALITY else None
 
 
-def sandbox_users(institutions: list[Institution]) -> list[SandboxUser]:
-    """One user per active institution. The passwords are public: sandbox only."""
-    return [
-        SandboxUser(f"sandbox-{i.code}", f"Sandbox-{i.code}!", i.code, i.name)
+def sandbox_users(institutions: list[Institution], classifiers: Classifiers) -> list[SandboxUser]:
+    """One user per active institution, one coordinator per municipality that has institutions,
+    and one central administrator. The passwords are public: sandbox only."""
+    users = [
+        SandboxUser(f"sandbox-{i.code}", f"Sandbox-{i.code}!", i.code, i.name, Scope.institution(i.code), INSTITUTION_RIGHTS)
         for i in institutions
         if i.deregistered_on is None
     ]
+    for code in sorted({i.municipality_code for i in institutions}):
+        name = classifiers.name("municipality", code) or code
+        users.append(
+            SandboxUser(f"sandbox-municipality-{code}", f"Sandbox-municipality-{code}!", None, name, Scope.municipality(code), READER_RIGHTS)
+        )
+    users.append(SandboxUser(ADMINISTRATOR, "Sandbox-admin-central!", None, "central administrator", Scope.central(), READER_RIGHTS))
+    return users
 
 
 def sandbox_data(classifiers: Classifiers) -> tuple[list[Institution], list[Program]]:
     return parse_institutions(INSTITUTIONS_FILE, classifiers), parse_programs(PROGRAMS_FILE, classifiers)
 
 
-def install_sandbox(uow_factory: Callable[[], UnitOfWork], classifiers: Classifiers) -> list[SandboxUser]:
+def install_sandbox(
+    uow_factory: Callable[[], UnitOfWork], classifiers: Classifiers, digest_secrets: DigestSecrets | None = None
+) -> list[SandboxUser]:
+    from gateway.bootstrap import SANDBOX_DIGEST_SECRET_KEY
+
     institutions, programs = sandbox_data(classifiers)
     administration.import_institutions(uow_factory, institutions)
     administration.import_programs(uow_factory, programs)
-    users = sandbox_users(institutions)
+    users = sandbox_users(institutions, classifiers)
+    accounts = Accounts(uow_factory, digest_secrets or DigestSecrets(SANDBOX_DIGEST_SECRET_KEY))
     for user in users:
-        administration.ensure_user(uow_factory, user.username, user.password, user.institution_code)
+        accounts.ensure_user(user.username, user.password, user.scope, user.rights)
     return users
 
 
@@ -85,8 +127,17 @@ def sandbox_fixture(classifiers: Classifiers, base_url: str) -> dict[str, object
             for p in programs
         ],
         "users": [
-            {"username": u.username, "password": u.password, "institutionCode": u.institution_code, "institutionName": u.institution_name}
-            for u in sandbox_users(institutions)
+            {
+                "username": u.username,
+                "password": u.password,
+                "actsFor": u.scope.kind.value,
+                "institutionCode": u.institution_code,
+                "municipalityCode": u.municipality_code,
+                "name": u.institution_name,
+                "institutionName": u.institution_name if u.institution_code else None,
+                "rights": [{"area": r.area.value, "level": r.level.value} for r in sorted(u.rights, key=lambda r: list(Area).index(r.area))],
+            }
+            for u in sandbox_users(institutions, classifiers)
         ],
         "specialPersons": sandbox_people_fixture(),
         "note": "Every other checksum-valid personal code is answered by the sandbox population register "

@@ -10,30 +10,25 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
+from gateway.domain import access, funding, model
 from gateway.domain import classifiers as cls
-from gateway.domain import funding, model
+from gateway.domain.access import Caller
 from gateway.domain.calendar import Month, SchoolYear
 from gateway.domain.errors import (
+    AccessDenied,
     GroupNotFound,
     InvalidFundingPeriod,
+    InstitutionCodeRequired,
     InvalidPersonalCode,
     PersonNotFound,
     RegistrationNotFound,
     StudentNotFound,
+    UnknownInstitution,
     UnknownProgram,
 )
 from gateway.domain.model import Contract, Departure, Group, Leader, PersonRecord, ProgramPurpose, Registration, Warning
 from gateway.domain.personal_code import PersonalCode
 from gateway.ports import PopulationRegister, UnitOfWork
-
-
-@dataclass(frozen=True)
-class Caller:
-    """An authenticated user acting for one institution."""
-
-    user_id: int
-    username: str
-    institution_code: str
 
 
 # --- what callers send --------------------------------------------------------
@@ -158,15 +153,24 @@ class Registry:
 
     # --- persons ---------------------------------------------------------------
     def lookup_person(self, caller: Caller, personal_code: str) -> PersonLookup:
-        """Step 1 of registration: GR's data and the person's last registration in this register."""
+        """Step 1 of registration: GR's data and the person's last registration in this register.
+
+        A coordinator looks up only children in its municipality's scope, and sees only the
+        registrations there."""
         code = parse_personal_code(personal_code)
+        with self.uow_factory() as uow:
+            registrations, institutions = self._history(uow, code)
+            if not access.child_in_scope(caller, registrations, institutions):
+                raise AccessDenied("This person is not registered with a provider of your municipality.", field="personalCode")
         person = self._from_population_register(code)
         with self.uow_factory() as uow:
-            latest = uow.registrations.latest_of_person(code)
+            registrations, institutions = self._history(uow, code)
+            readable = access.readable_history(caller, registrations, institutions)
+            latest = readable[0] if readable else None
             last = None
             if latest is not None:
                 classifiers = uow.classifiers.load()
-                institution = uow.institutions.get(latest.provider_code)
+                institution = institutions.get(latest.provider_code)
                 departure = latest.departure
                 last = LastRegistration(
                     institution_code=latest.provider_code,
@@ -178,17 +182,23 @@ class Registry:
                 )
         return PersonLookup(person=person, last_registration=last)
 
-    def get_student(self, caller: Caller, personal_code: str) -> StudentRecord:
-        """A learner of the caller's institution, with the institution's registrations of them (not cancelled ones)."""
+    def get_student(self, caller: Caller, personal_code: str, institution_code: str | None = None) -> StudentRecord:
+        """A learner with the registrations the caller sees (not cancelled ones): a provider its
+        own, a coordinator those with providers in its municipality, an administrator all;
+        ``institution_code`` narrows to one institution."""
         code = parse_personal_code(personal_code)
         with self.uow_factory() as uow:
-            registrations = [
-                r for r in uow.registrations.of_person_at(code, caller.institution_code) if r.status is not model.RegistrationStatus.CANCELLED
+            looked_at = self._looked_at(uow, caller, institution_code) if institution_code else None
+            registrations, institutions = self._history(uow, code)
+            visible = [
+                r
+                for r in access.visible_registrations(caller, registrations, institutions)
+                if looked_at is None or r.provider_code == looked_at
             ]
             person = uow.persons.get(code)
-            if not registrations or person is None:
+            if not visible or person is None:
                 raise StudentNotFound()
-            return StudentRecord(person=person, registrations=[self._view(uow, r, person) for r in registrations])
+            return StudentRecord(person=person, registrations=[self._view(uow, r, person) for r in visible])
 
     # --- groups ----------------------------------------------------------------
     def create_group(self, caller: Caller, new: NewGroup) -> GroupView:
@@ -237,12 +247,16 @@ class Registry:
             count = uow.groups.active_learner_counts([group_id])[group_id]
             return GroupView(group=changed, program_name=program.name, active_learners=count)
 
-    def list_groups(self, caller: Caller, school_year: str, purpose: str | None = None) -> list[GroupSection]:
-        """The seed's NVŠ group list: split by purpose, each part with its groups (and so its count)."""
+    def list_groups(
+        self, caller: Caller, school_year: str, purpose: str | None = None, institution_code: str | None = None
+    ) -> list[GroupSection]:
+        """The seed's NVŠ group list of one institution (the caller's, or one it sees): split by
+        purpose, each part with its groups (and so its count)."""
         year = SchoolYear.parse(school_year)
         purposes = [ProgramPurpose(purpose)] if purpose else [ProgramPurpose.FSPU, ProgramPurpose.NVS]
         with self.uow_factory() as uow:
-            groups = uow.groups.of_provider(caller.institution_code, year)
+            looked_at = self._looked_at(uow, caller, institution_code)
+            groups = uow.groups.of_provider(looked_at, year)
             counts = uow.groups.active_learner_counts([g.id for g in groups if g.id is not None])
             program_names: dict[str, str] = {}
             for g in groups:
@@ -378,8 +392,12 @@ class Registry:
             return {e.code: e.name for e in uow.classifiers.load().entries(cls.FUNDING_TYPE)}
 
     def get_funding(self, caller: Caller, registration_id: int) -> FundingView:
+        """The marks of a registration the caller sees (coordinators and administrators read too)."""
         with self.uow_factory() as uow:
-            self._registration(uow, caller, registration_id)
+            registration = uow.registrations.get(registration_id)
+            institution = uow.institutions.get(registration.provider_code) if registration else None
+            if registration is None or institution is None or not caller.sees_institution(institution):
+                raise RegistrationNotFound()
             return FundingView(registration_id, uow.funding.of_registration(registration_id))
 
     def check_basket_availability(
@@ -393,10 +411,17 @@ class Registry:
         return [(month, month not in claimed) for month in months]
 
     def calculate_basket(self, caller: Caller, from_month: str, to_month: str) -> list[BasketReportLine]:
-        """The caller's basket: per provider and month, funded children times the municipality's rate."""
+        """The basket of the caller's scope (its institution, its municipality's providers, or all):
+        per provider and month, funded children times the municipality's rate."""
         months = _month_range(from_month, to_month)
         with self.uow_factory() as uow:
-            funded = uow.funding.funded_children([caller.institution_code], months)
+            if caller.institution_code is not None:
+                providers_in_scope: list[str] | None = [caller.institution_code]
+            elif caller.municipality_code is not None:
+                providers_in_scope = uow.institutions.codes_in_municipality(caller.municipality_code)
+            else:
+                providers_in_scope = None  # central: every provider
+            funded = uow.funding.funded_children(providers_in_scope, months)
             providers = {code: uow.institutions.get(code) for code in {f.provider_code for f in funded}}
             programs = {code: uow.programs.get(code) for code in {f.program_code for f in funded}}
             lines = funding.calculate_basket(
@@ -419,24 +444,47 @@ class Registry:
         return person
 
     @staticmethod
+    def _history(uow: UnitOfWork, code: PersonalCode) -> tuple[list[Registration], dict[str, model.Institution]]:
+        """All the person's registrations, and their providers (for scope decisions)."""
+        registrations = uow.registrations.of_person(code)
+        return registrations, uow.institutions.get_many({r.provider_code for r in registrations})
+
+    @staticmethod
+    def _looked_at(uow: UnitOfWork, caller: Caller, institution_code: str | None) -> str:
+        """The institution a read is about: the one named, if the caller sees it, else the caller's own."""
+        if institution_code is None:
+            if caller.institution_code is None:
+                raise InstitutionCodeRequired()
+            return caller.institution_code
+        if caller.institution_code is not None and institution_code == caller.institution_code:
+            return institution_code
+        institution = uow.institutions.get(institution_code)
+        if institution is None:
+            raise UnknownInstitution()
+        access.check_looks_at(caller, institution)
+        return institution.code
+
+    @staticmethod
     def _institution(uow: UnitOfWork, caller: Caller) -> model.Institution:
-        institution = uow.institutions.get(caller.institution_code)
+        institution = uow.institutions.get(caller.acting_institution())
         # Users are only created for imported institutions; a missing one is our fault, not the caller's.
         assert institution is not None, "user's institution is not in storage"
         return institution
 
     @staticmethod
     def _group(uow: UnitOfWork, caller: Caller, group_id: int) -> Group:
+        institution = caller.acting_institution()  # coordinators and administrators change nothing
         group = uow.groups.get(group_id)
         # Another institution's group is reported as missing: its existence is not the caller's business.
-        if group is None or group.provider_code != caller.institution_code:
+        if group is None or group.provider_code != institution:
             raise GroupNotFound()
         return group
 
     @staticmethod
     def _registration(uow: UnitOfWork, caller: Caller, registration_id: int) -> Registration:
+        institution = caller.acting_institution()
         registration = uow.registrations.get(registration_id)
-        if registration is None or registration.provider_code != caller.institution_code:
+        if registration is None or registration.provider_code != institution:
             raise RegistrationNotFound()
         return registration
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, func, text
+from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -145,14 +145,116 @@ class RegistrationRow(Base):
 
 
 class UserRow(Base):
+    """A register user: what it acts for (exactly one of an institution, a municipality or
+    centrally), its rights, its validity dates and its secrets."""
+
     __tablename__ = "app_user"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
-    institution_code: Mapped[str] = mapped_column(ForeignKey("institution.code"))
+    # 'institution', 'municipality' or 'central'; institution_code / municipality_code as the kind says.
+    scope_kind: Mapped[str] = mapped_column(String(20), server_default="institution")
+    institution_code: Mapped[str | None] = mapped_column(ForeignKey("institution.code"))
+    municipality_code: Mapped[str | None] = mapped_column(String(20))
+    # [{"area": ..., "level": "viewer" | "manager"}]
+    rights: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    issued_by: Mapped[str | None] = mapped_column(String(100))
+    # The password encrypted with NVS_DIGEST_SECRET_KEY, for PasswordDigest tokens (None: digest not possible).
+    digest_secret: Mapped[str | None] = mapped_column(String(500))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserRegistrationRequestRow(Base):
+    """The registration request a user was created from, as received (the seed's form)."""
+
+    __tablename__ = "user_registration_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), unique=True)
+    personal_code: Mapped[str] = mapped_column(String(11), index=True)  # personal data: never logged
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(30))
+    position: Mapped[str] = mapped_column(String(200))
+    employer_code: Mapped[str] = mapped_column(String(9))
+    employer_name: Mapped[str] = mapped_column(String(300))
+    workplace_address: Mapped[str] = mapped_column(String(300))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    filled_on: Mapped[dt.date] = mapped_column(Date)
+    law_read: Mapped[bool]
+    regulations_read: Mapped[bool]
+    manual_read: Mapped[bool]
+    pledge_signed: Mapped[bool]
+    scope_kind: Mapped[str] = mapped_column(String(20))
+    scope_code: Mapped[str | None] = mapped_column(String(20))
+    rights: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    issued_by: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UsedNonceRow(Base):
+    """PasswordDigest nonces already accepted, until their token could no longer be fresh."""
+
+    __tablename__ = "used_nonce"
+
+    # sha256 of user name and nonce: a fixed length whatever the client sends.
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class LoginFailureRow(Base):
+    """Failed log-ins per user name (existing or not, so that a lock says nothing about existence)."""
+
+    __tablename__ = "login_failure"
+
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+LogId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class AccessLogRow(Base):
+    """Append-only: who read or changed which persons' data, when, why, and what came of it.
+
+    The application never updates or deletes a row except ``access-log purge`` (retention);
+    on PostgreSQL a trigger refuses anything else (migration 0100)."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(LogId, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    username: Mapped[str | None] = mapped_column(String(100))  # as claimed when authentication failed
+    scope_kind: Mapped[str | None] = mapped_column(String(20))
+    scope_code: Mapped[str | None] = mapped_column(String(20))
+    operation: Mapped[str] = mapped_column(String(50))
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    purpose: Mapped[str | None] = mapped_column(String(500))
+    xroad_client: Mapped[str | None] = mapped_column(String(300))
+    xroad_user_id: Mapped[str | None] = mapped_column(String(100))
+    xroad_issue: Mapped[str | None] = mapped_column(String(500))
+    outcome: Mapped[str] = mapped_column(String(50))
+
+
+class AccessLogPersonRow(Base):
+    __tablename__ = "access_log_person"
+    __table_args__ = (Index("ix_access_log_person_code", "personal_code", "access_log_id"),)
+
+    id: Mapped[int] = mapped_column(LogId, primary_key=True)
+    access_log_id: Mapped[int] = mapped_column(LogId, ForeignKey("access_log.id"), index=True)
+    personal_code: Mapped[str] = mapped_column(String(11))
 
 
 class FundingMarkRow(Base):

@@ -5,13 +5,16 @@ import datetime as dt
 from decimal import Decimal
 from typing import Iterable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway.domain.access import Area, Level, Right, Scope, ScopeKind
 from gateway.domain.calendar import Month, SchoolYear, describe_months
 from gateway.domain.classifiers import ClassifierEntry, Classifiers
-from gateway.domain.errors import AlreadyRegistered, BasketAlreadyClaimed, DuplicateGroupName
+from gateway.domain.errors import AlreadyRegistered, BasketAlreadyClaimed, DuplicateGroupName, DuplicateUser
 from gateway.domain.funding import BasketRate, FundedChildren, FundingMark
 from gateway.domain.model import (
     Contract,
@@ -27,18 +30,28 @@ from gateway.domain.model import (
     RegistrationStatus,
 )
 from gateway.domain.personal_code import PersonalCode
-from gateway.ports import UserAccount
+from gateway.domain.users import User, UserRequest
+from gateway.ports import AccessRecord, UserAccount
 from storage.models import (
+    BasketClaimRow,
+    BasketRateRow,
+    ClassifierEntryRow,
+    FundingMarkRow,
+    AccessLogPersonRow,
+    AccessLogRow,
     BasketClaimRow,
     BasketRateRow,
     ClassifierEntryRow,
     FundingMarkRow,
     GroupRow,
     InstitutionRow,
+    LoginFailureRow,
     PersonRow,
     ProgramRow,
     ReferenceDataVersionRow,
     RegistrationRow,
+    UsedNonceRow,
+    UserRegistrationRequestRow,
     UserRow,
 )
 
@@ -102,6 +115,13 @@ class SqlInstitutionRepository:
     def get(self, code: str) -> Institution | None:
         row = self.session.get(InstitutionRow, code)
         return _institution(row) if row else None
+
+    def get_many(self, codes: Iterable[str]) -> dict[str, Institution]:
+        rows = self.session.scalars(select(InstitutionRow).where(InstitutionRow.code.in_(set(codes))))
+        return {row.code: _institution(row) for row in rows}
+
+    def codes_in_municipality(self, municipality_code: str) -> list[str]:
+        return list(self.session.scalars(select(InstitutionRow.code).where(InstitutionRow.municipality_code == municipality_code)))
 
     def names(self, codes: Iterable[str]) -> dict[str, str]:
         rows = self.session.execute(select(InstitutionRow.code, InstitutionRow.name).where(InstitutionRow.code.in_(set(codes))))
@@ -385,6 +405,14 @@ class SqlRegistrationRepository:
         )
         return [_registration(row, code) for row, code in rows]
 
+    def of_person(self, personal_code: PersonalCode) -> list[Registration]:
+        rows = self.session.execute(
+            self._select()
+            .where(PersonRow.personal_code == personal_code.value)
+            .order_by(RegistrationRow.first_learning_date.desc(), RegistrationRow.id.desc())
+        )
+        return [_registration(row, code) for row, code in rows]
+
 
 def _fill_registration(row: RegistrationRow, registration: Registration) -> None:
     row.group_id = registration.group_id
@@ -431,23 +459,269 @@ class SqlUserRepository:
 
     def by_username(self, username: str) -> UserAccount | None:
         row = self.session.scalar(select(UserRow).where(UserRow.username == username))
-        return _user(row) if row else None
+        return UserAccount(_user(row), row.password_hash, row.digest_secret) if row else None
 
-    def add(self, username: str, password_hash: str, institution_code: str) -> UserAccount:
-        row = UserRow(username=username, password_hash=password_hash, institution_code=institution_code, active=True)
+    def add(
+        self, user: User, password_hash: str, digest_secret: str | None, request: UserRequest | None = None, *, at: dt.datetime
+    ) -> User:
+        scope = user.acts_for
+        row = UserRow(
+            username=user.username,
+            password_hash=password_hash,
+            digest_secret=digest_secret,
+            scope_kind=scope.kind.value,
+            institution_code=scope.code if scope.kind is ScopeKind.INSTITUTION else None,
+            municipality_code=scope.code if scope.kind is ScopeKind.MUNICIPALITY else None,
+            rights=_rights_out(user.rights),
+            valid_from=user.valid_from,
+            valid_until=user.valid_until,
+            first_name=user.first_name or None,
+            last_name=user.last_name or None,
+            issued_by=user.issued_by or None,
+            active=user.active,
+            created_at=at,
+            password_changed_at=at,
+        )
         self.session.add(row)
-        self.session.flush()
+        try:
+            self.session.flush()
+        except IntegrityError as exc:  # a concurrent request took the user name first
+            raise DuplicateUser("This user name is taken.", field="username") from exc
+        if request is not None:
+            c = request.confirmations
+            self.session.add(
+                UserRegistrationRequestRow(
+                    user_id=row.id,
+                    personal_code=request.personal_code.value,
+                    first_name=request.first_name,
+                    last_name=request.last_name,
+                    email=request.email,
+                    phone=request.phone,
+                    position=request.position,
+                    employer_code=request.employer_code,
+                    employer_name=request.employer_name,
+                    workplace_address=request.workplace_address,
+                    valid_from=request.valid_from,
+                    valid_until=request.valid_until,
+                    filled_on=request.filled_on,
+                    law_read=c.law_read,
+                    regulations_read=c.regulations_read,
+                    manual_read=c.manual_read,
+                    pledge_signed=c.pledge_signed,
+                    scope_kind=request.acts_for.kind.value,
+                    scope_code=request.acts_for.code,
+                    rights=_rights_out(request.rights),
+                    issued_by=user.issued_by,
+                    received_at=at,
+                )
+            )
+            self.session.flush()
         return _user(row)
+
+    def set_password(self, user_id: int, password_hash: str, digest_secret: str | None, *, at: dt.datetime | None = None) -> None:
+        row = self.session.get(UserRow, user_id)
+        assert row is not None
+        row.password_hash = password_hash
+        row.digest_secret = digest_secret
+        row.password_changed_at = at or _now()
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
         row = self.session.get(UserRow, user_id)
         assert row is not None
         row.password_hash = password_hash
 
+    def set_active(self, username: str, active: bool) -> bool:
+        row = self.session.scalar(select(UserRow).where(UserRow.username == username))
+        if row is None:
+            return False
+        row.active = active
+        return True
 
-def _user(row: UserRow) -> UserAccount:
-    return UserAccount(
-        id=row.id, username=row.username, password_hash=row.password_hash, institution_code=row.institution_code, active=row.active
+    def all(self) -> list[User]:
+        return [_user(row) for row in self.session.scalars(select(UserRow).order_by(UserRow.username))]
+
+    def holds_valid_user(self, personal_code: PersonalCode, scope: Scope, on: dt.date) -> bool:
+        code_column = UserRow.institution_code if scope.kind is ScopeKind.INSTITUTION else UserRow.municipality_code
+        query = (
+            select(UserRow.id)
+            .join(UserRegistrationRequestRow, UserRegistrationRequestRow.user_id == UserRow.id)
+            .where(
+                UserRegistrationRequestRow.personal_code == personal_code.value,
+                UserRow.active.is_(True),
+                UserRow.scope_kind == scope.kind.value,
+                (UserRow.valid_until.is_(None)) | (UserRow.valid_until >= on),
+            )
+        )
+        if scope.code is not None:
+            query = query.where(code_column == scope.code)
+        return self.session.scalar(query.limit(1)) is not None
+
+
+def _rights_out(rights: Iterable[Right]) -> list[dict[str, str]]:
+    return [{"area": r.area.value, "level": r.level.value} for r in sorted(rights, key=lambda r: list(Area).index(r.area))]
+
+
+def _user(row: UserRow) -> User:
+    kind = ScopeKind(row.scope_kind)
+    code = {ScopeKind.INSTITUTION: row.institution_code, ScopeKind.MUNICIPALITY: row.municipality_code}.get(kind)
+    return User(
+        id=row.id,
+        username=row.username,
+        acts_for=Scope(kind, code),
+        rights=frozenset(Right(Area(r["area"]), Level(r["level"])) for r in row.rights or ()),
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        active=row.active,
+        first_name=row.first_name or "",
+        last_name=row.last_name or "",
+        issued_by=row.issued_by or "",
+    )
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands back naive datetimes; everything stored here is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.timezone.utc)
+
+
+def _insert(session: Session, table):  # type: ignore[no-untyped-def]
+    """INSERT with ON CONFLICT, in the dialect of the session's database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(table)
+    return sqlite_insert(table)
+
+
+class SqlNonceRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def use(self, digest: str, expires_at: dt.datetime) -> bool:
+        # The primary key decides, in the database, which of two racing requests was first.
+        statement = (
+            _insert(self.session, UsedNonceRow)
+            .values(digest=digest, expires_at=expires_at)
+            .on_conflict_do_nothing()
+            .returning(UsedNonceRow.digest)
+        )
+        # RETURNING, not rowcount: psycopg reports no rowcount for INSERT ... ON CONFLICT through the ORM session.
+        return self.session.execute(statement).first() is not None
+
+    def forget_expired(self, now: dt.datetime) -> int:
+        return self.session.execute(delete(UsedNonceRow).where(UsedNonceRow.expires_at < now)).rowcount
+
+
+class SqlLoginFailureRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, username: str) -> tuple[int, dt.datetime | None] | None:
+        row = self.session.get(LoginFailureRow, username)
+        return (row.failures, _utc(row.locked_until)) if row else None
+
+    def record_failure(self, username: str, *, now: dt.datetime, threshold: int, lock_for: dt.timedelta) -> dt.datetime | None:
+        # One statement counts the failure; failures older than a lock period start the count afresh.
+        table = LoginFailureRow.__table__
+        stale = table.c.last_failure_at < now - lock_for
+        insert = _insert(self.session, LoginFailureRow).values(username=username, failures=1, last_failure_at=now, locked_until=None)
+        self.session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[table.c.username],
+                set_={
+                    "failures": case((stale, 1), else_=table.c.failures + 1),
+                    "last_failure_at": now,
+                },
+            )
+        )
+        until = now + lock_for
+        locked = self.session.execute(
+            update(LoginFailureRow)
+            .where(LoginFailureRow.username == username, LoginFailureRow.failures >= threshold)
+            .values(failures=0, locked_until=until)
+            .returning(LoginFailureRow.username)
+        ).first()
+        return until if locked else None
+
+    def clear(self, username: str) -> None:
+        self.session.execute(delete(LoginFailureRow).where(LoginFailureRow.username == username))
+
+    def forget_stale(self, now: dt.datetime, older_than: dt.timedelta) -> int:
+        cutoff = now - older_than
+        return self.session.execute(
+            delete(LoginFailureRow).where(
+                LoginFailureRow.last_failure_at < cutoff,
+                (LoginFailureRow.locked_until.is_(None)) | (LoginFailureRow.locked_until < now),
+            )
+        ).rowcount
+
+
+class SqlAccessLogRepository:
+    """Appends and reads; the only deletion is ``purge`` (retention). There is no update."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def append(self, record: AccessRecord) -> None:
+        scope = record.scope
+        row = AccessLogRow(
+            at=record.at,
+            user_id=record.user_id,
+            username=record.username,
+            scope_kind=scope.kind.value if scope else None,
+            scope_code=scope.code if scope else None,
+            operation=record.operation,
+            request_id=record.request_id,
+            purpose=record.purpose,
+            xroad_client=record.xroad_client,
+            xroad_user_id=record.xroad_user_id,
+            xroad_issue=record.xroad_issue,
+            outcome=record.outcome,
+        )
+        self.session.add(row)
+        self.session.flush()
+        for code in dict.fromkeys(record.personal_codes):
+            self.session.add(AccessLogPersonRow(access_log_id=row.id, personal_code=code))
+        self.session.flush()
+
+    def of_person(
+        self, personal_code: str, since: dt.datetime, before: dt.datetime, *, offset: int, limit: int
+    ) -> tuple[int, list[AccessRecord]]:
+        matching = (
+            select(AccessLogRow)
+            .join(AccessLogPersonRow, AccessLogPersonRow.access_log_id == AccessLogRow.id)
+            .where(AccessLogPersonRow.personal_code == personal_code, AccessLogRow.at >= since, AccessLogRow.at < before)
+        )
+        total = self.session.scalar(select(func.count()).select_from(matching.subquery()))
+        rows = self.session.scalars(matching.order_by(AccessLogRow.at.desc(), AccessLogRow.id.desc()).offset(offset).limit(limit))
+        return total or 0, [_access_record(row) for row in rows]
+
+    def purge(self, before: dt.datetime) -> tuple[int, int]:
+        if self.session.get_bind().dialect.name == "postgresql":
+            # The append-only trigger lets this transaction, and only this one, delete.
+            self.session.execute(text("SET LOCAL nvs.access_log_purge = 'on'"))
+        old = select(AccessLogRow.id).where(AccessLogRow.at < before).scalar_subquery()
+        persons = self.session.execute(delete(AccessLogPersonRow).where(AccessLogPersonRow.access_log_id.in_(old))).rowcount
+        records = self.session.execute(delete(AccessLogRow).where(AccessLogRow.at < before)).rowcount
+        return records, persons
+
+    def count(self) -> int:
+        return self.session.scalar(select(func.count()).select_from(AccessLogRow)) or 0
+
+
+def _access_record(row: AccessLogRow) -> AccessRecord:
+    scope = Scope(ScopeKind(row.scope_kind), row.scope_code) if row.scope_kind else None
+    return AccessRecord(
+        at=_utc(row.at),  # type: ignore[arg-type]
+        operation=row.operation,
+        request_id=row.request_id,
+        outcome=row.outcome,
+        user_id=row.user_id,
+        username=row.username,
+        scope=scope,
+        purpose=row.purpose,
+        xroad_client=row.xroad_client,
+        xroad_user_id=row.xroad_user_id,
+        xroad_issue=row.xroad_issue,
     )
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.repositories import (
+    SqlAccessLogRepository,
     SqlClassifierRepository,
     SqlFundingRepository,
     SqlGroupRepository,
     SqlInstitutionRepository,
+    SqlLoginFailureRepository,
+    SqlNonceRepository,
     SqlPersonRepository,
     SqlProgramRepository,
     SqlRateRepository,
@@ -32,6 +35,9 @@ class SqlAlchemyUnitOfWork:
         self.users = SqlUserRepository(session)
         self.funding = SqlFundingRepository(session)
         self.rates = SqlRateRepository(session)
+        self.nonces = SqlNonceRepository(session)
+        self.login_failures = SqlLoginFailureRepository(session)
+        self.access_log = SqlAccessLogRepository(session)
         return self
 
     def __exit__(self, *exc: object) -> None:

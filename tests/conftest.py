@@ -22,6 +22,8 @@ from storage.db import make_engine
 POSTGRES_URL = os.environ.get("NVS_TEST_DATABASE_URL", "")
 # Tables a test may write; reference data, institutions, programs and users stay as the sandbox installed them.
 MUTABLE_TABLES = ("registration", "person", "nvs_group")
+# Written by every call (authentication, access log): emptied between tests, but not part of snapshots.
+ACCOUNTABILITY_TABLES = ("access_log_person", "access_log", "used_nonce", "login_failure", "user_registration_request")
 
 
 @dataclass
@@ -34,6 +36,13 @@ class Database:
 
     def user(self, institution_code: str) -> SandboxUser:
         return next(u for u in self.users if u.institution_code == institution_code)
+
+    def user_named(self, username: str) -> SandboxUser:
+        return next(u for u in self.users if u.username == username)
+
+    def rows(self, query: str, **params: object) -> list:  # type: ignore[type-arg]
+        with self.engine.connect() as connection:
+            return list(connection.execute(text(query), params))
 
     def count(self, table: str) -> int:
         with self.engine.connect() as connection:
@@ -83,11 +92,12 @@ def postgres_ready(postgres_url: str) -> list[SandboxUser]:
     return _install(postgres_url)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
+def open_database(request: pytest.FixtureRequest, kind: str, directory: Path) -> Database:
+    """A database of ``kind`` with the sandbox installed: a copy of the SQLite template in
+    ``directory``, or this session's PostgreSQL schema emptied of what tests wrote."""
+    if kind == "sqlite":
         template, users = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "test.db"
+        path = directory / "test.db"
         shutil.copy(template, path)
         url = f"sqlite:///{path}"
     else:
@@ -96,10 +106,22 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         engine = make_engine(url)
         with engine.begin() as connection:
             connection.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
+            connection.execute(text("SET LOCAL nvs.access_log_purge = 'on'"))  # the access log's guard lets a purge through
+            connection.execute(text(f"TRUNCATE {', '.join(ACCOUNTABILITY_TABLES)} RESTART IDENTITY"))
+            sandbox = {u.username for u in users}
+            connection.execute(
+                text("DELETE FROM app_user WHERE NOT (username = ANY(:names))"), {"names": sorted(sandbox)}
+            )
         engine.dispose()
     engine = make_engine(url)
-    yield Database(request.param, url, engine, unit_of_work_factory(engine), users)
-    engine.dispose()
+    return Database(kind, url, engine, unit_of_work_factory(engine), users)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    opened = open_database(request, request.param, tmp_path)
+    yield opened
+    opened.engine.dispose()
 
 
 def free_port() -> int:
@@ -122,9 +144,8 @@ class LiveGateway:
         return f"{self.base_url}/registry?wsdl"
 
 
-@pytest.fixture
-def start_gateway(database: Database) -> Iterator[Callable[..., LiveGateway]]:
-    """Starts the whole site (registry + sandbox GR) with waitress on a free local port.
+def launch_gateway(database: Database, **overrides: object) -> tuple[LiveGateway, Callable[[], None]]:
+    """The whole site (registry + sandbox GR) with waitress on a free local port, and its stop.
 
     The registry calls the sandbox GR over real HTTP through the zeep client.
     Responses are validated against xsd/ on the way out: a response outside the
@@ -136,30 +157,37 @@ def start_gateway(database: Database) -> Iterator[Callable[..., LiveGateway]]:
     from gateway.bootstrap import build_gateway
     from gateway.config import Settings
 
-    running = []
+    port = free_port()
+    values: dict[str, object] = dict(
+        database_url=database.url,
+        port=port,
+        population_register_url=f"http://127.0.0.1:{port}/population-register",
+        population_register_read_timeout=5.0,
+        population_register_retries=1,
+        validate_responses=True,
+        threads=8,
+    )
+    values.update(overrides)
+    gateway = build_gateway(Settings(**values), sandbox=True, engine=database.engine)  # type: ignore[arg-type]
+    server = waitress.server.create_server(gateway.site, host="127.0.0.1", port=port, threads=8)
+    thread = threading.Thread(target=run_waitress, args=(server,), daemon=True)
+    thread.start()
+    return LiveGateway(f"http://127.0.0.1:{port}", database), lambda: stop_waitress(server, thread)
+
+
+@pytest.fixture
+def start_gateway(database: Database) -> Iterator[Callable[..., LiveGateway]]:
+    """Starts gateways on the test's database (see ``launch_gateway``); stops them after the test."""
+    stops = []
 
     def start(**overrides: object) -> LiveGateway:
-        port = free_port()
-        values: dict[str, object] = dict(
-            database_url=database.url,
-            port=port,
-            population_register_url=f"http://127.0.0.1:{port}/population-register",
-            population_register_read_timeout=5.0,
-            population_register_retries=1,
-            validate_responses=True,
-            threads=8,
-        )
-        values.update(overrides)
-        gateway = build_gateway(Settings(**values), sandbox=True, engine=database.engine)  # type: ignore[arg-type]
-        server = waitress.server.create_server(gateway.site, host="127.0.0.1", port=port, threads=8)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        running.append((server, thread))
-        return LiveGateway(f"http://127.0.0.1:{port}", database)
+        live, stop = launch_gateway(database, **overrides)
+        stops.append(stop)
+        return live
 
     yield start
-    for server, thread in running:
-        stop_waitress(server, thread)
+    for stop in stops:
+        stop()
 
 
 @pytest.fixture
@@ -167,9 +195,20 @@ def live_gateway(start_gateway: Callable[..., LiveGateway]) -> LiveGateway:
     return start_gateway()
 
 
+def run_waitress(server) -> None:  # type: ignore[no-untyped-def]
+    """The server's loop; a descriptor closed under it by ``stop_waitress`` ends it quietly."""
+    try:
+        server.run()
+    except OSError as error:
+        if not getattr(server, "stopping", False):
+            raise
+        del error
+
+
 def stop_waitress(server, thread: threading.Thread) -> None:  # type: ignore[no-untyped-def]
     # Drain the worker threads first, then close every channel: closing the listening
     # socket alone leaves workers writing to a closed trigger.
+    server.stopping = True
     server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
     for channel in list(server._map.values()):
         channel.close()

@@ -25,9 +25,10 @@ from typing import Any, Iterable, Iterator
 
 from stdnum.ee.ik import calc_check_digit
 
+from gateway.domain.access import Scope
 from gateway.domain.calendar import Month, SchoolYear, describe_months
 from gateway.domain.classifiers import ClassifierEntry, Classifiers
-from gateway.domain.errors import AlreadyRegistered, BasketAlreadyClaimed, DuplicateGroupName
+from gateway.domain.errors import AlreadyRegistered, BasketAlreadyClaimed, DuplicateGroupName, DuplicateUser
 from gateway.domain.funding import BasketRate, FundedChildren, FundingMark
 from gateway.domain.model import (
     Contract,
@@ -40,6 +41,7 @@ from gateway.domain.model import (
     RegistrationStatus,
 )
 from gateway.domain.personal_code import PersonalCode
+from gateway.domain.users import User, UserRequest
 from gateway.ports import UserAccount
 from gateway.reference_data import load_classifiers
 
@@ -171,6 +173,7 @@ class Tables:
     # (personal code, month) -> mark id: the basket's exclusivity key, as in the database
     basket_claims: dict[tuple[PersonalCode, Month], int] = field(default_factory=dict)
     rates: list[BasketRate] = field(default_factory=list)
+    user_requests: dict[int, UserRequest] = field(default_factory=dict)
 
     def copy(self) -> "Tables":
         return Tables(
@@ -185,6 +188,7 @@ class Tables:
             funding_marks=dict(self.funding_marks),
             basket_claims=dict(self.basket_claims),
             rates=list(self.rates),
+            user_requests=dict(self.user_requests),
         )
 
 
@@ -214,6 +218,12 @@ class FakeClassifierRepository(_Repository):
 class FakeInstitutionRepository(_Repository):
     def get(self, code: str) -> Institution | None:
         return self._tables.institutions.get(code)
+
+    def get_many(self, codes: Iterable[str]) -> dict[str, Institution]:
+        return {c: self._tables.institutions[c] for c in codes if c in self._tables.institutions}
+
+    def codes_in_municipality(self, municipality_code: str) -> list[str]:
+        return [i.code for i in self._tables.institutions.values() if i.municipality_code == municipality_code]
 
     def upsert(self, institution: Institution) -> str:
         return _upsert(self._tables.institutions, institution.code, institution)
@@ -314,6 +324,9 @@ class FakeRegistrationRepository(_Repository):
     def of_person_at(self, personal_code: PersonalCode, provider_code: str) -> list[Registration]:
         return [r for r in self._newest_first(personal_code) if r.provider_code == provider_code]
 
+    def of_person(self, personal_code: PersonalCode) -> list[Registration]:
+        return self._newest_first(personal_code)
+
     def _newest_first(self, personal_code: PersonalCode) -> list[Registration]:
         # As storage orders them: by first learning date, then by id, both descending.
         mine = [r for r in self._tables.registrations.values() if r.personal_code == personal_code]
@@ -324,16 +337,39 @@ class FakeUserRepository(_Repository):
     def by_username(self, username: str) -> UserAccount | None:
         return next((u for u in self._tables.users.values() if u.username == username), None)
 
-    def add(self, username: str, password_hash: str, institution_code: str) -> UserAccount:
-        if self.by_username(username) is not None:
-            raise ValueError("username is taken (unique constraint)")
-        user = UserAccount(self._uow._next_user_id(), username, password_hash, institution_code)
-        self._tables.users[user.id] = user
-        return user
+    def add(self, user: User, password_hash: str, digest_secret: str | None, request: UserRequest | None = None, *, at: dt.datetime) -> User:
+        if self.by_username(user.username) is not None:
+            raise DuplicateUser("This user name is taken.", field="username")
+        stored = replace(user, id=self._uow._next_user_id())
+        self._tables.users[stored.id] = UserAccount(stored, password_hash, digest_secret)
+        if request is not None:
+            self._tables.user_requests[stored.id] = request
+        return stored
+
+    def set_password(self, user_id: int, password_hash: str, digest_secret: str | None, *, at: dt.datetime | None = None) -> None:
+        self._tables.users[user_id] = replace(self._tables.users[user_id], password_hash=password_hash, digest_secret=digest_secret)
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
-        user = self._tables.users[user_id]
-        self._tables.users[user_id] = replace(user, password_hash=password_hash)
+        self._tables.users[user_id] = replace(self._tables.users[user_id], password_hash=password_hash)
+
+    def set_active(self, username: str, active: bool) -> bool:
+        account = self.by_username(username)
+        if account is None:
+            return False
+        self._tables.users[account.id] = replace(account, user=replace(account.user, active=active))
+        return True
+
+    def all(self) -> list[User]:
+        return sorted((a.user for a in self._tables.users.values()), key=lambda u: u.username)
+
+    def holds_valid_user(self, personal_code: PersonalCode, scope: Scope, on: dt.date) -> bool:
+        return any(
+            request.personal_code == personal_code
+            and self._tables.users[user_id].user.active
+            and self._tables.users[user_id].user.acts_for == scope
+            and (self._tables.users[user_id].user.valid_until is None or self._tables.users[user_id].user.valid_until >= on)
+            for user_id, request in self._tables.user_requests.items()
+        )
 
 
 class FakeFundingRepository(_Repository):

@@ -5,7 +5,10 @@ add codes, never rename them) and a role: the caller can fix a ``RequestRejected
 GatewayError
   RequestRejected                   -> Client
     InvalidMessage, MalformedMessage, ForbiddenXmlConstruct, RequestTooLarge,
-    UnknownOperation, AuthenticationFailed, AccessDenied,
+    UnknownOperation, InvalidXRoadHeader,
+    AuthenticationFailed, AccountLocked, MessageExpired, TokenReplayed,
+    CredentialsExpired, CredentialsNotYetValid, AccessDenied,
+    InvalidUserRequest, ConfidentialityPledgeNotSigned, WrongIssuer, DuplicateUser, PasswordTooWeak,
     InvalidPersonalCode, PersonNotFound, PersonDeceased, ...
   ServiceUnavailable                -> Server
     PopulationRegisterUnavailable, InternalError
@@ -69,9 +72,95 @@ class AuthenticationFailed(RequestRejected):
     default_message = "Authentication failed: a valid WS-Security UsernameToken is required."
 
 
+class AccountLocked(RequestRejected):
+    code = "AccountLocked"
+    default_message = "Too many failed log-ins with this user name: it is locked for a while. Try again later."
+
+
+class MessageExpired(RequestRejected):
+    code = "MessageExpired"
+    default_message = "The UsernameToken's Created time is missing or more than 5 minutes away from the gateway's clock."
+
+
+class TokenReplayed(RequestRejected):
+    code = "TokenReplayed"
+    default_message = "This UsernameToken nonce was already used: every PasswordDigest token needs a fresh nonce."
+
+
+class CredentialsExpired(RequestRejected):
+    code = "CredentialsExpired"
+    default_message = "The user's registration has expired (its valid-until date has passed)."
+
+
+class CredentialsNotYetValid(RequestRejected):
+    code = "CredentialsNotYetValid"
+    default_message = "The user's registration is not valid yet (its valid-from date is in the future)."
+
+
 class AccessDenied(RequestRejected):
     code = "AccessDenied"
     default_message = "The user has no right to this operation."
+
+
+class InvalidXRoadHeader(RequestRejected):
+    code = "InvalidXRoadHeader"
+    default_message = "The X-Road headers are incomplete or do not match the request."
+
+
+class InstitutionCodeRequired(RequestRejected):
+    code = "InstitutionCodeRequired"
+    default_message = "A municipality coordinator or central administrator must say which institution to look at."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "institutionCode") -> None:
+        super().__init__(message, field=field)
+
+
+class UnknownInstitution(RequestRejected):
+    code = "UnknownInstitution"
+    default_message = "No institution with this code is registered in ŠMIR (as imported into the register)."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "institutionCode") -> None:
+        super().__init__(message, field=field)
+
+
+# --- users and the access log ---------------------------------------------------
+class InvalidUserRequest(RequestRejected):
+    code = "InvalidUserRequest"
+    default_message = "The user registration request is inconsistent."
+
+
+class ConfidentialityPledgeNotSigned(RequestRejected):
+    code = "ConfidentialityPledgeNotSigned"
+    default_message = "A user can only be registered once the confidentiality pledge is signed."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "confirmations/confidentialityPledgeSigned") -> None:
+        super().__init__(message, field=field)
+
+
+class WrongIssuer(RequestRejected):
+    code = "WrongIssuer"
+    default_message = "This user's credentials are not issued by you."
+
+
+class DuplicateUser(RequestRejected):
+    code = "DuplicateUser"
+    default_message = "The user name is taken, or this person already has a valid user acting for the same institution or municipality."
+
+
+class PasswordTooWeak(RequestRejected):
+    code = "PasswordTooWeak"
+    default_message = "The new password is too weak."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "newPassword") -> None:
+        super().__init__(message, field=field)
+
+
+class InvalidPeriod(RequestRejected):
+    code = "InvalidPeriod"
+    default_message = "The end of the period is before its start."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "dateTo") -> None:
+        super().__init__(message, field=field)
 
 
 # --- persons ------------------------------------------------------------------

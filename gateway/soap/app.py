@@ -7,36 +7,51 @@ Spyne is code-first; we keep ``xsd/`` and ``wsdl/`` as the contract by:
 - turning every error, ours or Spyne's, into one fault shape: faultcode Client or
   Server and a ``GatewayFault`` detail with code, message, field and correlation id;
 - serving the checked-in WSDL (``gateway.wsgi``), never Spyne's generated one.
+
+Around every operation (``RegistryApplication.call_wrapper``): the X-Road headers are
+checked, the UsernameToken authenticated, the rights table asked whether the operation
+is allowed (``gateway.domain.access.authorize``), and, for operations on personal data,
+an access log record written in a transaction of its own, whatever the outcome. The
+X-Road headers are copied into the response and into faults (``echo_xroad_headers``).
 """
 from __future__ import annotations
 
+import copy
+import datetime as dt
 import logging
 import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from lxml import etree
 from spyne import Application, Fault
+from spyne.model.complex import ComplexModelBase
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
-from gateway import auth
+from gateway.access_log import AccessLog
+from gateway.accounts import Accounts
+from gateway.auth import Authenticator, UsernameToken
 from gateway.config import REPOSITORY_ROOT
+from gateway.domain import access
+from gateway.domain.access import Caller
 from gateway.domain.errors import (
     AuthenticationFailed,
     ForbiddenXmlConstruct,
     GatewayError,
     InternalError,
     InvalidMessage,
+    InvalidXRoadHeader,
     MalformedMessage,
     RequestTooLarge,
     UnknownOperation,
 )
-from gateway.ports import UnitOfWork
-from gateway.services import Caller, Registry
+from gateway.ports import AccessRecord, UnitOfWork
+from gateway.services import Registry
+from gateway.soap.access_service import AccessControlService
 from gateway.soap.service import NvsRegistryService
 from gateway.soap.types import TNS
 
@@ -45,7 +60,11 @@ log = logging.getLogger("nvs.gateway")
 GATEWAY_XSD = REPOSITORY_ROOT / "xsd" / "nvs-gateway-v1.xsd"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 PASSWORD_TEXT = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"
+PASSWORD_DIGEST = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
+XROAD = "http://x-road.eu/xsd/xroad.xsd"
+XROAD_IDENTIFIERS = "http://x-road.eu/xsd/identifiers"
 
 # Spyne's loggers print whole documents and client faults with tracebacks: requests carry
 # personal codes and passwords, so they stay silent and we log what we choose.
@@ -146,62 +165,238 @@ class ContractSoap11(Soap11):
             raise GatewayFault(describe_schema_error(schema.error_log[0], etree.QName(body.tag).localname))
 
 
-# --- authentication and error mapping around every operation ------------------
-@dataclass
-class RequestContext:
-    registry: Registry
-    caller: Caller | None = None
-
-
-def username_token(header_elements) -> tuple[str | None, str | None]:  # type: ignore[no-untyped-def]
+# --- the SOAP headers: WS-Security, X-Road, accessPurpose -------------------------
+def username_token(header_elements) -> UsernameToken | None:  # type: ignore[no-untyped-def]
+    """The wsse:UsernameToken of the wsse:Security header, if any."""
     for header in header_elements or ():
         if not isinstance(header.tag, str) or header.tag != f"{{{WSSE}}}Security":
             continue
         token = header.find(f"{{{WSSE}}}UsernameToken")
         if token is None:
-            return None, None
+            return None
         password = token.find(f"{{{WSSE}}}Password")
-        if password is not None and password.get("Type", PASSWORD_TEXT) != PASSWORD_TEXT:
-            raise AuthenticationFailed("Only the PasswordText UsernameToken profile is accepted.")
-        return token.findtext(f"{{{WSSE}}}Username"), None if password is None else (password.text or "")
-    return None, None
+        kind = PASSWORD_TEXT if password is None else password.get("Type", PASSWORD_TEXT)
+        if kind not in (PASSWORD_TEXT, PASSWORD_DIGEST):
+            raise AuthenticationFailed("Only the PasswordText and PasswordDigest UsernameToken profiles are accepted.")
+        return UsernameToken(
+            username=token.findtext(f"{{{WSSE}}}Username"),
+            password=None if password is None else (password.text or ""),
+            digest=kind == PASSWORD_DIGEST,
+            nonce=token.findtext(f"{{{WSSE}}}Nonce"),
+            created=token.findtext(f"{{{WSU}}}Created"),
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class XRoadHeaders:
+    """The X-Road message protocol 4.0 headers of a request (all None when there were none)."""
+
+    id: str | None = None
+    user_id: str | None = None
+    issue: str | None = None
+    client: str | None = None
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+
+
+def xroad_elements(header_elements) -> list:  # type: ignore[no-untyped-def,type-arg]
+    return [h for h in header_elements or () if isinstance(h.tag, str) and etree.QName(h).namespace == XROAD]
+
+
+def _identifier(element) -> str:  # type: ignore[no-untyped-def]
+    parts = [element.findtext(f"{{{XROAD_IDENTIFIERS}}}{name}") for name in ("xRoadInstance", "memberClass", "memberCode", "subsystemCode")]
+    return "/".join(p.strip() for p in parts if p)[:300]
+
+
+def xroad_headers(header_elements, operation: str) -> XRoadHeaders:  # type: ignore[no-untyped-def]
+    """Check the X-Road headers, when there are any: client, id and protocolVersion 4.x are
+    required, and a service header must name this operation."""
+    found = {etree.QName(h).localname: h for h in xroad_elements(header_elements)}
+    if not found:
+        return XRoadHeaders()
+    version = (found["protocolVersion"].text or "").strip() if "protocolVersion" in found else ""
+    if not version.startswith("4."):
+        raise InvalidXRoadHeader("X-Road protocolVersion must be 4.x.", field="protocolVersion")
+    if "client" not in found:
+        raise InvalidXRoadHeader("The X-Road client header is missing.", field="client")
+    message_id = (found["id"].text or "").strip() if "id" in found else ""
+    if not message_id:
+        raise InvalidXRoadHeader("The X-Road id header is missing or empty.", field="id")
+    if "service" in found:
+        code = (found["service"].findtext(f"{{{XROAD_IDENTIFIERS}}}serviceCode") or "").strip()
+        if code != operation:
+            raise InvalidXRoadHeader(f"The X-Road service header names '{code[:50]}', not {operation}.", field="service/serviceCode")
+
+    def text(name: str, limit: int) -> str | None:
+        value = (found[name].text or "").strip() if name in found else ""
+        return value[:limit] or None
+
+    return XRoadHeaders(id=message_id, user_id=text("userId", 100), issue=text("issue", 500), client=_identifier(found["client"]))
+
+
+def access_purpose(header_elements) -> str | None:  # type: ignore[no-untyped-def]
+    for header in header_elements or ():
+        if isinstance(header.tag, str) and header.tag == f"{{{TNS}}}accessPurpose":
+            return (header.text or "").strip()[:500] or None
+    return None
+
+
+def request_id_of(ctx) -> str:  # type: ignore[no-untyped-def]
+    """The X-Road message id when there is a usable one (it is then the correlation id too), else a new one."""
+    for header in xroad_elements(getattr(ctx, "in_header_doc", None)):
+        if etree.QName(header).localname == "id" and _REQUEST_ID.fullmatch((header.text or "").strip()):
+            return (header.text or "").strip()
+    return uuid.uuid4().hex
+
+
+def echo_xroad_headers(ctx) -> None:  # type: ignore[no-untyped-def]
+    """X-Road: the response (and a fault) carries every request header of the X-Road
+    namespace, in the same order with the same values; requestHash is the security server's."""
+    headers = [h for h in xroad_elements(ctx.in_header_doc) if etree.QName(h).localname != "requestHash"]
+    if not headers or ctx.out_document is None:
+        return
+    envelope = ctx.out_document
+    header = envelope.find(f"{{{SOAP_ENV}}}Header")
+    if header is None:
+        header = etree.Element(f"{{{SOAP_ENV}}}Header")
+        envelope.insert(0, header)
+    for element in headers:
+        header.append(copy.deepcopy(element))
+
+
+def personal_codes_in(value, found: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every personalCode in a response, however deep (persons, leaders)."""
+    if isinstance(value, ComplexModelBase):
+        for name in type(value).get_flat_type_info(type(value)):
+            item = getattr(value, name, None)
+            if name == "personalCode" and isinstance(item, str):
+                found.append(item)
+            else:
+                personal_codes_in(item, found)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            personal_codes_in(item, found)
+    return found
+
+
+# --- authentication, rights, access log and error mapping around every operation --
+@dataclass
+class RequestContext:
+    registry: Registry
+    caller: Caller | None = None
+    accounts: Accounts | None = None
+    access_log: AccessLog | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class RegistryApplication(Application):
-    def __init__(self, registry: Registry, uow_factory: Callable[[], UnitOfWork]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        uow_factory: Callable[[], UnitOfWork],
+        *,
+        authenticator: Authenticator | None = None,
+        accounts: Accounts | None = None,
+        access_log: AccessLog | None = None,
+    ) -> None:
         self.registry = registry
         self.uow_factory = uow_factory
-        operations = {name for name in NvsRegistryService.public_methods}
+        self.authenticator = authenticator or Authenticator(uow_factory)
+        self.accounts = accounts
+        self.access_log = access_log or AccessLog(uow_factory)
+        services = [NvsRegistryService, AccessControlService]
+        operations = {name for service in services for name in service.public_methods}
         super().__init__(
-            [NvsRegistryService],
+            services,
             tns=TNS,
             name="NvsRegistryService",
             in_protocol=ContractSoap11(operations),
             out_protocol=Soap11(),
         )
+        self.event_manager.add_listener("method_return_document", echo_xroad_headers)
+        self.event_manager.add_listener("method_exception_document", echo_xroad_headers)
 
     def call_wrapper(self, ctx):  # type: ignore[no-untyped-def]
         started = time.perf_counter()
         operation = ctx.method_request_string.rsplit("}", 1)[-1]
-        user = "-"
+        request_id = request_id_of(ctx)
+        context = ctx.udc = RequestContext(
+            registry=self.registry, accounts=self.accounts, access_log=self.access_log, request_id=request_id
+        )
+        rule = access.OPERATIONS.get(operation)
+        xroad, purpose, claimed, outcome, result = XRoadHeaders(), None, None, "ok", None
         try:
-            username, password = username_token(ctx.in_header_doc)
-            caller = auth.authenticate(self.uow_factory, username, password)
-            user = caller.username
-            ctx.udc = RequestContext(registry=self.registry, caller=caller)
+            xroad = xroad_headers(ctx.in_header_doc, operation)
+            purpose = access_purpose(ctx.in_header_doc)
+            token = username_token(ctx.in_header_doc)
+            claimed = token.username if token else None
+            context.caller = self.authenticator.authenticate(token)
+            access.authorize(context.caller, operation)
             result = super().call_wrapper(ctx)
         except GatewayError as error:
-            fault = GatewayFault(error)
-            log.info("%s user=%s fault=%s correlation=%s", operation, user, error.code, fault.correlation_id)
+            outcome = error.code
+            fault = GatewayFault(error, request_id)
+            self._record(rule, operation, ctx, context, xroad, purpose, claimed, outcome, None)
+            log.info("%s user=%s request=%s fault=%s", operation, _who(context, claimed), request_id, error.code)
             raise fault from None
         except Fault:
             raise
         except Exception:
-            fault = GatewayFault(InternalError())
-            log.exception("%s user=%s fault=InternalError correlation=%s", operation, user, fault.correlation_id)
+            fault = GatewayFault(InternalError(), request_id)
+            log.exception("%s user=%s request=%s fault=InternalError", operation, _who(context, claimed), request_id)
+            self._record(rule, operation, ctx, context, xroad, purpose, claimed, "InternalError", None)
             raise fault from None
-        log.info("%s user=%s ok in %.0f ms", operation, user, (time.perf_counter() - started) * 1000)
+        try:
+            self._record(rule, operation, ctx, context, xroad, purpose, claimed, outcome, result)
+        except Exception:
+            # Personal data is not handed out unrecorded (a change, if any, is committed: say so in the log).
+            fault = GatewayFault(InternalError(), request_id)
+            log.exception("%s user=%s request=%s access log not written: fault=InternalError", operation, _who(context, claimed), request_id)
+            raise fault from None
+        # The X-Road userId is a country code and a personal code: the access log has it, the log never.
+        log.info(
+            "%s user=%s request=%s%s ok in %.0f ms",
+            operation, _who(context, claimed), request_id, f" xroad-client={xroad.client}" if xroad.client else "",
+            (time.perf_counter() - started) * 1000,
+        )
         return result
+
+    def _record(self, rule, operation, ctx, context, xroad, purpose, claimed, outcome, result) -> None:  # type: ignore[no-untyped-def]
+        """An access log record for an operation on personal data; refused calls included."""
+        if rule is not None and not rule.personal_data:
+            return
+        codes = [e.text for e in (ctx.in_body_doc.iter(f"{{{TNS}}}personalCode") if ctx.in_body_doc is not None else ()) if e.text]
+        personal_codes_in(result, codes)
+        caller = context.caller
+        try:
+            self.access_log.record(
+                AccessRecord(
+                    at=dt.datetime.now(dt.timezone.utc),
+                    operation=operation,
+                    request_id=context.request_id,
+                    outcome=outcome,
+                    user_id=caller.user_id if caller else None,
+                    username=caller.username if caller else (claimed or "")[:100] or None,
+                    scope=caller.scope if caller else None,
+                    personal_codes=tuple(c for c in codes if len(c) == 11 and c.isdigit()),
+                    purpose=purpose,
+                    xroad_client=xroad.client,
+                    xroad_user_id=xroad.user_id,
+                    xroad_issue=xroad.issue,
+                )
+            )
+        except Exception:
+            if outcome == "ok":
+                raise
+            log.exception("%s request=%s: the access log record of a refused call was not written", operation, context.request_id)
+
+
+def _who(context: RequestContext, claimed: str | None) -> str:
+    if context.caller is not None:
+        return context.caller.username
+    return "-"
 
 
 # Spyne's own faults (raised before our code runs) and what they mean in our catalogue.
@@ -214,7 +409,7 @@ _SPYNE_FAULTS: dict[str, type[GatewayError]] = {
 }
 
 
-def as_gateway_fault(error: BaseException) -> GatewayFault:
+def as_gateway_fault(error: BaseException, correlation_id: str | None = None) -> GatewayFault:
     if isinstance(error, GatewayFault):
         return error
     if isinstance(error, Fault):
@@ -226,17 +421,17 @@ def as_gateway_fault(error: BaseException) -> GatewayFault:
                 if code == "Client.RequestNotAllowed"
                 else None
             )
-            return GatewayFault(cls(message))
+            return GatewayFault(cls(message), correlation_id)
         if code.startswith("Client"):
-            return GatewayFault(InvalidMessage())
-    return GatewayFault(InternalError())
+            return GatewayFault(InvalidMessage(), correlation_id)
+    return GatewayFault(InternalError(), correlation_id)
 
 
 class RegistryWsgiApplication(WsgiApplication):
     """Every error leaves as our fault shape, however early it happened."""
 
     def handle_error(self, p_ctx, others, error, start_response):  # type: ignore[no-untyped-def]
-        fault = as_gateway_fault(error)
+        fault = as_gateway_fault(error, request_id_of(p_ctx))
         if fault is not error:
             if fault.error.role == "Server":
                 log.error("request failed before dispatch: %s correlation=%s", type(error).__name__, fault.correlation_id)
@@ -254,8 +449,11 @@ def build_registry_app(
     *,
     max_request_bytes: int,
     validate_responses: bool = False,
+    authenticator: Authenticator | None = None,
+    accounts: Accounts | None = None,
+    access_log: AccessLog | None = None,
 ) -> RegistryWsgiApplication:
-    application = RegistryApplication(registry, uow_factory)
+    application = RegistryApplication(registry, uow_factory, authenticator=authenticator, accounts=accounts, access_log=access_log)
     if validate_responses:
         application.event_manager.add_listener("method_return_document", _assert_response_valid)
     return RegistryWsgiApplication(application, max_content_length=max_request_bytes)

@@ -165,10 +165,10 @@ class NvsRegistryService(ServiceBase):
         change = services.GroupInput(name=name, sub_direction_codes=tuple(subDirectionCode or ()), leaders=leaders_in(leader))
         return group_out(_registry(ctx).update_group(_caller(ctx), groupId, change))
 
-    @rpc(required(t.SchoolYear), optional(t.ProgramPurpose),
+    @rpc(required(t.SchoolYear), optional(t.ProgramPurpose), optional(t.InstitutionCode),
          _returns=(required(t.SchoolYear), many(t.GroupSection, 2)), _out_variable_names=("schoolYear", "section"))
-    def ListGroups(ctx, schoolYear, purpose):  # type: ignore[no-untyped-def]
-        sections = _registry(ctx).list_groups(_caller(ctx), schoolYear, purpose)
+    def ListGroups(ctx, schoolYear, purpose, institutionCode):  # type: ignore[no-untyped-def]
+        sections = _registry(ctx).list_groups(_caller(ctx), schoolYear, purpose, institutionCode)
         return schoolYear, [
             t.GroupSection(purpose=s.purpose.value, count=len(s.groups), group=[group_out(g) for g in s.groups])
             for s in sections
@@ -197,10 +197,10 @@ class NvsRegistryService(ServiceBase):
         view, warnings = _registry(ctx).deregister_student(_caller(ctx), registrationId, departure)
         return registration_out(view), warnings_out(warnings)
 
-    @rpc(required(t.PersonalCode), _returns=(required(t.Person), many(t.Registration, 100)),
+    @rpc(required(t.PersonalCode), optional(t.InstitutionCode), _returns=(required(t.Person), many(t.Registration, 100)),
          _out_variable_names=("person", "registration"))
-    def GetStudent(ctx, personalCode):  # type: ignore[no-untyped-def]
-        record = _registry(ctx).get_student(_caller(ctx), personalCode)
+    def GetStudent(ctx, personalCode, institutionCode):  # type: ignore[no-untyped-def]
+        record = _registry(ctx).get_student(_caller(ctx), personalCode, institutionCode)
         return person_out(record.person), [registration_out(r) for r in record.registrations]
 
     # --- funding ---------------------------------------------------------------

@@ -8,7 +8,7 @@ The XSD is the contract; these classes only let Spyne (de)serialise it.
 """
 from __future__ import annotations
 
-from spyne import Boolean, ComplexModel, Date, Decimal, Integer, Integer64, Unicode
+from spyne import Boolean, ComplexModel, Date, DateTime, Decimal, Integer, Integer64, Unicode
 
 TNS = "urn:lt:mokiniu-registras:nvs-gateway:v1"
 
@@ -196,4 +196,83 @@ class BasketLine(ComplexModel):
         ("fundedChildren", required(Count)),
         ("rate", required(Amount)),
         ("amount", required(Amount)),
+    ]
+
+
+# --- access control and accountability (contract 1.1) --------------------------
+Username = Unicode(min_len=1, max_len=100, pattern=r"[A-Za-z0-9._@\-]{1,100}", type_name="Username")
+Password = Unicode(min_len=1, max_len=128, type_name="Password")
+EmailAddress = Unicode(min_len=3, max_len=254, pattern=r"[^@\s]+@[^@\s]+", type_name="EmailAddress")
+PhoneNumber = Unicode(min_len=5, max_len=30, pattern=r"\+?[0-9][0-9 ()\-]{4,29}", type_name="PhoneNumber")
+PositionTitle = Unicode(min_len=1, max_len=200, type_name="PositionTitle")
+FunctionalArea = Unicode(
+    max_len=30,
+    values=[
+        "student-personal-data", "student-learning-data", "registration-correction", "blank-distribution", "certificates",
+        "basket-calculation", "exam-planning", "list-forming", "competence-assessor",
+    ],
+    type_name="FunctionalArea",
+)
+RightLevel = Unicode(max_len=7, values=["viewer", "manager"], type_name="RightLevel")
+OperationName = Unicode(min_len=1, max_len=50, type_name="OperationName")
+PurposeText = Unicode(min_len=1, max_len=500, type_name="PurposeText")
+ShortText = Unicode(min_len=1, max_len=100, type_name="ShortText")
+AccessOutcome = Unicode(min_len=1, max_len=50, type_name="AccessOutcome")
+CorrelationId = Unicode(min_len=1, max_len=64, type_name="CorrelationId")
+PageNumber = Integer(ge=1, type_name="PageNumber")
+PageSize = Integer(ge=1, le=100, type_name="PageSize")
+
+
+class Confirmations(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("lawOnPersonalDataProtectionRead", required(Boolean)),
+        ("registerRegulationsRead", required(Boolean)),
+        ("userManualRead", required(Boolean)),
+        ("confidentialityPledgeSigned", required(Boolean)),
+    ]
+
+
+class ActsFor(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("institutionCode", optional(InstitutionCode)),
+        ("municipalityCode", optional(ClassifierCode)),
+        ("central", optional(Boolean)),
+    ]
+
+
+class UserRight(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("area", required(FunctionalArea)),
+        ("level", required(RightLevel)),
+    ]
+
+
+class User(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("username", required(Username)),
+        ("firstName", required(PersonName)),
+        ("lastName", required(PersonName)),
+        ("actsFor", required(ActsFor)),
+        ("validFrom", required(Date)),
+        ("validUntil", required(Date)),
+        ("right", many(UserRight, 9, at_least=1)),
+    ]
+
+
+class AccessRecord(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("at", required(DateTime)),
+        ("username", optional(ShortText)),
+        ("actsFor", optional(ActsFor)),
+        ("operation", required(OperationName)),
+        ("requestId", required(CorrelationId)),
+        ("purpose", optional(PurposeText)),
+        ("xroadIssue", optional(PurposeText)),
+        ("xroadUserId", optional(ShortText)),
+        ("outcome", required(AccessOutcome)),
     ]

@@ -40,3 +40,22 @@ def test_the_readmes_two_commands_exist() -> None:
     assert "make serve" in README and "make test" in README
     assert re.search(r"^serve:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     assert "make test" in (REPOSITORY_ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def rights_table() -> str:
+    """The README's rights table, as gateway/domain/access.py's OPERATIONS says it."""
+    from gateway.domain.access import OPERATIONS, ScopeKind
+
+    callers = {ScopeKind.INSTITUTION: "institution users", ScopeKind.MUNICIPALITY: "coordinators", ScopeKind.CENTRAL: "administrators"}
+    lines = ["| operation | right needed | who may call | access log |", "|---|---|---|---|"]
+    for name, rule in OPERATIONS.items():
+        needs = ", ".join(str(r) for r in rule.needs) or "(none)"
+        who = ", ".join(callers[k] for k in ScopeKind if k in rule.acting_as)
+        lines.append(f"| `{name}` | {needs} | {who} | {'yes' if rule.personal_data else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def test_the_readme_shows_the_rights_table_as_it_is() -> None:
+    section = re.search(r"<!-- rights:start -->\n(.*?)<!-- rights:end -->", README, re.S)
+    assert section, "README has no rights table section"
+    assert section.group(1) == rights_table()

@@ -7,7 +7,7 @@
 * the MANIFEST and the directory list the same files;
 * the XSD keeps the shape rules Spyne can mirror (sequences only, bounded strings and lists,
   documented types, one named type per wrapper);
-* the WSDL loads in zeep, binds the 9 operations document/literal with the GatewayFault
+* the WSDL loads in zeep, binds every operation document/literal with the GatewayFault
   fault, and zeep reads and writes the golden payloads exactly as they are.
 """
 from __future__ import annotations
@@ -42,6 +42,8 @@ OPERATIONS = tuple(
     for op in etree.parse(str(ROOT / "wsdl" / "nvs-gateway-v1.wsdl")).iter(f"{{{WSDL}}}portType")
     for op in op.iter(f"{{{WSDL}}}operation")
 )
+# Global elements that are SOAP headers, not operation wrappers.
+HEADER_ELEMENTS = {"accessPurpose"}
 
 # Golden messages are read like requests from outside: no DTD, no entities, no network.
 PARSER = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True, remove_comments=True)
@@ -187,6 +189,7 @@ def test_schema_header(xsd_tree: etree._ElementTree) -> None:
     assert root.get("targetNamespace") == TNS
     assert root.get("elementFormDefault") == "qualified"
     assert re.fullmatch(r"1\.\d+", root.get("version"))  # minor versions are additive within the v1 namespace
+    assert root.get("version") == "1.1"  # 1.1: additive (optional elements at the end, new operations)
 
 
 def test_schema_uses_only_sequences_and_elements(xsd_tree: etree._ElementTree) -> None:
@@ -219,8 +222,10 @@ def test_schema_documents_every_type(xsd_tree: etree._ElementTree) -> None:
 
 def test_wrappers_have_named_types_of_their_own_name(schema: xmlschema.XMLSchema) -> None:
     expected = {name for op in OPERATIONS for name in (op, f"{op}Response")} | {"GatewayFault"}
-    assert set(schema.elements) == expected
+    assert set(schema.elements) == expected | HEADER_ELEMENTS
     for name, element in schema.elements.items():
+        if name in HEADER_ELEMENTS:
+            continue
         type_name = "GatewayFaultDetail" if name == "GatewayFault" else name
         assert element.type.name == f"{{{TNS}}}{type_name}"
 
@@ -287,3 +292,15 @@ def test_zeep_round_trips_the_golden_payload(entry: ManifestLine, client: Client
     rendered = etree.Element("container")
     element.render(rendered, value)
     assert _shape(rendered[0]) == _shape(payload)
+
+
+# --- the X-Road headers (xsd/xroad.xsd, vendored) ----------------------------------------
+def test_the_golden_x_road_headers_are_valid_x_road_message_protocol_4_headers() -> None:
+    xroad = xmlschema.XMLSchema(str(ROOT / "xsd" / "xroad.xsd"), allow="sandbox")
+    envelope = etree.parse(str(MESSAGES / "GetStudent.xroad-headers.request.xml"), PARSER).getroot()
+    headers = [h for h in envelope.find(f"{{{SOAP_ENV}}}Header") if etree.QName(h).namespace == "http://x-road.eu/xsd/xroad.xsd"]
+    assert [local(h.tag) for h in headers] == ["client", "service", "id", "userId", "issue", "protocolVersion"]
+    for header in headers:
+        xroad.validate(xmlschema.XMLResource(header, base_url=str(MESSAGES), allow="sandbox"))
+    purpose = envelope.find(f"{{{SOAP_ENV}}}Header/{{{TNS}}}accessPurpose")
+    xmlschema.XMLSchema(str(XSD_FILE), allow="sandbox").validate(xmlschema.XMLResource(purpose, base_url=str(MESSAGES), allow="sandbox"))

@@ -12,6 +12,10 @@ from sqlalchemy import text
 from zeep.exceptions import Fault
 
 from gateway import administration
+from gateway.accounts import Accounts
+from gateway.auth import DigestSecrets
+from gateway.domain.access import Scope
+from gateway.sandbox import INSTITUTION_RIGHTS
 from gateway.domain.model import Institution, Program, ProgramPurpose
 from tests.e2e.helpers import child_code, fault_detail, registry_client
 
@@ -34,10 +38,11 @@ def twenty_providers(live_gateway):
     ]
     administration.import_institutions(database.uow_factory, institutions)
     administration.import_programs(database.uow_factory, programs)
+    accounts = Accounts(database.uow_factory, DigestSecrets(None))
     services, groups = [], []
     for institution, program in zip(institutions, programs):
         password = f"Race-{institution.code}!"
-        administration.ensure_user(database.uow_factory, f"race-{institution.code}", password, institution.code)
+        accounts.ensure_user(f"race-{institution.code}", password, Scope.institution(institution.code), INSTITUTION_RIGHTS)
         service = registry_client(live_gateway.wsdl_url, f"race-{institution.code}", password).service
         services.append(service)
         groups.append(service.CreateGroup(schoolYear=YEAR, programCode=program.code, name="Lenktynės", subDirectionCode=["MUSIC.PIANO"]).groupId)

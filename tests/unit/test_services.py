@@ -28,10 +28,12 @@ from tests.fakes import (
 from gateway.domain import model
 from gateway.domain.calendar import SchoolYear
 from gateway.domain.errors import (
+    AccessDenied,
     AlreadyRegistered,
     DuplicateGroupName,
     FirstLearningDateOutsideSchoolYear,
     GroupNotFound,
+    InstitutionCodeRequired,
     InvalidDepartureDate,
     InvalidPersonalCode,
     InvalidSchoolYear,
@@ -44,6 +46,7 @@ from gateway.domain.errors import (
     RegistrationNotActive,
     RegistrationNotFound,
     StudentNotFound,
+    UnknownInstitution,
     UnknownProgram,
 )
 from gateway.domain.model import Departure, ProgramPurpose, RegistrationStatus
@@ -695,3 +698,57 @@ def test_get_student_with_an_invalid_code_is_invalid_personal_code(
     with pytest.raises(InvalidPersonalCode):
         registry.get_student(CALLER, "1234")
     assert population_register.calls == 0
+
+
+# --- scope: what coordinators and administrators see ------------------------------------
+VILNIUS_COORDINATOR = Caller(user_id=10, username="vilnius", municipality_code="57")  # PROVIDER_CODE is in Vilnius
+KAUNAS_COORDINATOR = Caller(user_id=11, username="kaunas", municipality_code="15")  # OTHER_PROVIDER_CODE is in Kaunas
+ADMINISTRATOR = Caller(user_id=12, username="admin", central=True)
+
+
+def registered_with_both_providers(uow: FakeUnitOfWork) -> None:
+    uow.seed(
+        GIRL,
+        a_group(),
+        a_group(id=2, provider_code=OTHER_PROVIDER_CODE, program_code=OTHER_PROGRAM_CODE, name="Krepšinis"),
+        a_registration(id=1),
+        a_registration(id=2, group_id=2, provider_code=OTHER_PROVIDER_CODE),
+    )
+
+
+def test_a_coordinator_gets_the_registrations_in_its_municipality_and_an_administrator_all(registry, uow) -> None:
+    registered_with_both_providers(uow)
+    assert [r.registration.provider_code for r in registry.get_student(VILNIUS_COORDINATOR, GIRL_CODE).registrations] == [PROVIDER_CODE]
+    assert [r.registration.provider_code for r in registry.get_student(KAUNAS_COORDINATOR, GIRL_CODE).registrations] == [OTHER_PROVIDER_CODE]
+    assert len(registry.get_student(ADMINISTRATOR, GIRL_CODE).registrations) == 2
+    only_one = registry.get_student(ADMINISTRATOR, GIRL_CODE, institution_code=OTHER_PROVIDER_CODE).registrations
+    assert [r.registration.provider_code for r in only_one] == [OTHER_PROVIDER_CODE]
+    with pytest.raises(AccessDenied):  # Kaunas cannot look at a Vilnius school
+        registry.get_student(KAUNAS_COORDINATOR, GIRL_CODE, institution_code=PROVIDER_CODE)
+    with pytest.raises(AccessDenied):  # nor a provider at another one
+        registry.get_student(CALLER, GIRL_CODE, institution_code=OTHER_PROVIDER_CODE)
+
+
+def test_a_coordinator_looks_up_only_children_of_its_scope_and_the_register_is_not_asked_otherwise(registry, uow, population_register) -> None:
+    uow.seed(GIRL, a_group(), a_registration(id=1))
+    assert registry.lookup_person(VILNIUS_COORDINATOR, GIRL_CODE).last_registration.institution_code == PROVIDER_CODE
+    calls = population_register.calls
+    with pytest.raises(AccessDenied):
+        registry.lookup_person(KAUNAS_COORDINATOR, GIRL_CODE)
+    assert population_register.calls == calls
+
+
+def test_coordinators_name_the_institution_whose_groups_they_list_and_change_nothing(registry, uow) -> None:
+    uow.seed(a_group())
+    with pytest.raises(InstitutionCodeRequired):
+        registry.list_groups(VILNIUS_COORDINATOR, "2026-2027")
+    sections = registry.list_groups(VILNIUS_COORDINATOR, "2026-2027", institution_code=PROVIDER_CODE)
+    assert sum(len(s.groups) for s in sections) == 1
+    with pytest.raises(AccessDenied):
+        registry.list_groups(KAUNAS_COORDINATOR, "2026-2027", institution_code=PROVIDER_CODE)
+    with pytest.raises(UnknownInstitution):
+        registry.list_groups(ADMINISTRATOR, "2026-2027", institution_code="399999999")
+    before = uow.committed
+    with pytest.raises(AccessDenied):
+        registry.cancel_registration(VILNIUS_COORDINATOR, 1, "no")
+    assert uow.committed == before
