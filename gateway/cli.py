@@ -81,6 +81,25 @@ def _import_rates(settings: Settings, path: Path) -> int:
     from gateway.bootstrap import unit_of_work_factory
     from gateway.imports import ImportFileInvalid
     from gateway.rates import parse_rates
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    try:
+        try:
+            version, rates = parse_rates(path, _classifiers(engine))
+        except ImportFileInvalid as invalid:
+            print(f"{path}: refused, nothing imported ({len(invalid.errors)} problem(s)):", file=sys.stderr)
+            for problem in invalid.errors:
+                print(f"  {problem}", file=sys.stderr)
+            return 1
+        count = administration.import_rates(unit_of_work_factory(engine), version, rates)
+    finally:
+        engine.dispose()
+    print(f"{path.name}: basket rates version {version} in force ({count} rates; the previous set is replaced)")
+    return 0
+
+
 def _accounts(settings: Settings, engine):  # type: ignore[no-untyped-def]
     from gateway.accounts import Accounts
     from gateway.bootstrap import digest_secrets_for, unit_of_work_factory
@@ -130,17 +149,6 @@ def users_set_active(settings: Settings, username: str, active: bool) -> int:
     migrate(settings, quiet=True)
     engine = make_engine(settings.database_url)
     try:
-        try:
-            version, rates = parse_rates(path, _classifiers(engine))
-        except ImportFileInvalid as invalid:
-            print(f"{path}: refused, nothing imported ({len(invalid.errors)} problem(s)):", file=sys.stderr)
-            for problem in invalid.errors:
-                print(f"  {problem}", file=sys.stderr)
-            return 1
-        count = administration.import_rates(unit_of_work_factory(engine), version, rates)
-    finally:
-        engine.dispose()
-    print(f"{path.name}: basket rates version {version} in force ({count} rates; the previous set is replaced)")
         found = _accounts(settings, engine).set_active(username, active)
     finally:
         engine.dispose()

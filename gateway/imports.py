@@ -420,8 +420,8 @@ def parse_user_request(path: Path | str) -> UserRequest:
     :class:`ImportFileInvalid`); a checksum-invalid personal code raises
     ``InvalidPersonalCode``. Whether the request can be granted is
     ``gateway.domain.users.check_request``'s call, not the parser's."""
-    problems = _Problems()
-    root, _invalid = _load(Path(path), USER_REQUEST_XSD, problems)
+    problems = Problems()
+    root, _invalid = load_validated(Path(path), USER_REQUEST_XSD, problems)
     problems.raise_if_any()
     ns = f"{{{USER_REQUEST_NS}}}"
 
