@@ -55,6 +55,8 @@ from storage.models import (
     UserRow,
 )
 
+# Keys are 32-bit integers; the contract's Identifier is an xs:long. A larger id names nothing stored.
+LARGEST_ID = 2**31 - 1
 CLASSIFIER_SET = "classifiers"
 RATE_SET = "basket-rates"
 
@@ -211,6 +213,8 @@ class SqlGroupRepository:
         self.session = session
 
     def get(self, group_id: int) -> Group | None:
+        if not 0 < group_id <= LARGEST_ID:
+            return None
         row = self.session.get(GroupRow, group_id)
         return _group(row) if row else None
 
@@ -353,6 +357,8 @@ class SqlRegistrationRepository:
         return select(RegistrationRow, PersonRow.personal_code).join(PersonRow, PersonRow.id == RegistrationRow.person_id)
 
     def get(self, registration_id: int) -> Registration | None:
+        if not 0 < registration_id <= LARGEST_ID:
+            return None
         found = self.session.execute(self._select().where(RegistrationRow.id == registration_id)).first()
         return _registration(*found) if found else None
 

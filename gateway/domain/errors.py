@@ -48,7 +48,7 @@ class MalformedMessage(RequestRejected):
 
 class ForbiddenXmlConstruct(RequestRejected):
     code = "ForbiddenXmlConstruct"
-    default_message = "DTDs, entity declarations and processing instructions are not allowed in SOAP messages."
+    default_message = "DTDs and entity declarations are not allowed in SOAP messages."
 
 
 class RequestTooLarge(RequestRejected):
@@ -59,6 +59,11 @@ class RequestTooLarge(RequestRejected):
 class UnknownOperation(RequestRejected):
     code = "UnknownOperation"
     default_message = "The body's element is not an operation of this service."
+
+
+class HeaderNotUnderstood(RequestRejected):
+    code = "HeaderNotUnderstood"
+    default_message = "A SOAP header marked mustUnderstand is not processed by this service."
 
 
 class InvalidMessage(RequestRejected):
@@ -225,6 +230,11 @@ class PurposeMismatch(RequestRejected):
 class InvalidSubDirection(RequestRejected):
     code = "InvalidSubDirection"
     default_message = "The sub-direction is unknown or does not belong to the program's directions."
+
+
+class InvalidGroupName(RequestRejected):
+    code = "InvalidGroupName"
+    default_message = "A group name must contain something besides white space."
 
 
 class DuplicateGroupName(RequestRejected):

@@ -17,6 +17,7 @@ from gateway.domain.errors import (
     ContractRequired,
     DuplicateGroupName,
     FirstLearningDateOutsideSchoolYear,
+    InvalidGroupName,
     InvalidDepartureDate,
     InvalidSubDirection,
     PersonDeceased,
@@ -142,6 +143,11 @@ class Group:
     leaders: tuple[Leader, ...] = ()
 
 
+def _check_name(name: str) -> None:
+    if not name.strip():
+        raise InvalidGroupName(field="name")
+
+
 def _check_sub_directions(codes: tuple[str, ...], program: Program, classifiers: Classifiers) -> None:
     if not codes:
         raise InvalidSubDirection("A group needs at least one NVŠ sub-direction.", field="subDirectionCode")
@@ -176,6 +182,7 @@ def open_group(
             f"Program {program.code} has purpose {program.purpose.value}; the group cannot be {requested_purpose.value}.",
             field="purpose",
         )
+    _check_name(name)
     _check_sub_directions(sub_direction_codes, program, classifiers)
     if name_taken:
         raise DuplicateGroupName(field="name")
@@ -202,6 +209,7 @@ def change_group(
     classifiers: Classifiers,
 ) -> Group:
     """Rename a group, change its sub-directions or leaders; its program and year stay."""
+    _check_name(name)
     _check_sub_directions(sub_direction_codes, program, classifiers)
     if name_taken:
         raise DuplicateGroupName(field="name")

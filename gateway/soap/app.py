@@ -43,6 +43,7 @@ from gateway.domain.errors import (
     ForbiddenXmlConstruct,
     GatewayError,
     InternalError,
+    HeaderNotUnderstood,
     InvalidMessage,
     InvalidXRoadHeader,
     MalformedMessage,
@@ -98,23 +99,76 @@ def contract_schema() -> etree.XMLSchema:
     return schema
 
 
-_NAMESPACE = re.compile(r"\{[^}]*\}")
+# Clark-notation namespaces in libxml2's messages (not the braces of a pattern such as [0-9]{11}).
+_NAMESPACE = re.compile(r"\{(?:urn|https?):[^}]*\}")
 _PREFIX = re.compile(r"(?<=/)[A-Za-z_][\w.-]*:")
 # Values quoted in libxml2's messages may be personal codes: they never reach the caller.
 _QUOTED_VALUE = re.compile(r"(The value |^)'[^']*'")
+_EXPECTED = re.compile(r"Expected is (?:one of )?\( ([^ ,)]+)")
+_INDEX = re.compile(r"\[\d+\]$")
 
 
-def describe_schema_error(entry: "etree._LogEntry", operation: str) -> InvalidMessage:
-    """A caller-facing message and field path from libxml2's first error, without values."""
+def _readable(message: str) -> str:
+    """Our namespace as its usual prefix; other namespaces named in full."""
+    return message.replace(f"{{{TNS}}}", "nvs:")
+
+
+def describe_schema_error(entry: "etree._LogEntry", body: "etree._Element") -> InvalidMessage:
+    """A caller-facing message and the field path from libxml2's first error, without values.
+
+    libxml2 points at the parent of a missing element ("Missing child element(s)"), or at the
+    element found where another was expected ("This element is not expected"), which is either
+    misplaced (the expected one comes later), one too many (it repeats its predecessor), or
+    standing where a missing element belongs: then the field is the missing one.
+    """
+    operation = etree.QName(body).localname
     path = _PREFIX.sub("", entry.path or "")
     parts = [p for p in path.split("/") if p]
-    if operation in [re.sub(r"\[\d+\]$", "", p) for p in parts]:
-        parts = parts[[re.sub(r"\[\d+\]$", "", p) for p in parts].index(operation) + 1 :]
-    message = _NAMESPACE.sub("", entry.message)
+    bare = [_INDEX.sub("", p) for p in parts]
+    if operation in bare:
+        parts = parts[bare.index(operation) + 1 :]
+    message = _readable(entry.message)
+    expected = _EXPECTED.search(message)
+    if expected:
+        wanted = _NAMESPACE.sub("", expected.group(1)).removeprefix("nvs:")
+        if "Missing child element" in message:
+            parts = parts + [wanted]
+        elif "This element is not expected" in message:
+            found = _element_at(body, parts)
+            if found is not None and _is_missing(found, wanted):
+                parts = parts[:-1] + [wanted]
     message = re.sub(r"^Element '[^']*': ", "", message)
     message = _QUOTED_VALUE.sub(lambda m: m.group(1) or "the value", message).strip()
     element = parts[-1] if parts else operation
     return InvalidMessage(f"Element '{element}' is not valid: {message}"[:1000], field="/".join(parts) or None)
+
+
+def _element_at(body: "etree._Element", parts: list[str]) -> "etree._Element | None":
+    element = body
+    for part in parts:
+        name, _, index = part.partition("[")
+        matches = [c for c in element if isinstance(c.tag, str) and etree.QName(c).localname == name]
+        position = int(index.rstrip("]")) - 1 if index else 0
+        if position >= len(matches):
+            return None
+        element = matches[position]
+    return element
+
+
+def _is_missing(found: "etree._Element", wanted: str) -> bool:
+    previous = found.getprevious()
+    while previous is not None and not isinstance(previous.tag, str):
+        previous = previous.getprevious()
+    if previous is not None and previous.tag == found.tag:
+        return False  # one more of a repeated element than maxOccurs allows
+    later = [found] + list(found.itersiblings())
+    return all(not isinstance(e.tag, str) or etree.QName(e).localname != wanted for e in later)
+
+
+# A DOCTYPE in the prolog, found before parsing: entity bombs must not get as far as the parser.
+_DOCTYPE_IN_PROLOG = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*|<\?.*?\?>\s*)*<!DOCTYPE", re.S)
+# xs:date allows years Python cannot hold (0, negative, five digits): refused before Spyne meets them.
+_DATE_OUT_OF_RANGE = re.compile(r"^\s*(?:-\d{4,}|0000|\d{5,})-\d{2}-\d{2}")
 
 
 class ContractSoap11(Soap11):
@@ -125,6 +179,14 @@ class ContractSoap11(Soap11):
         self.request_elements = {f"{{{TNS}}}{name}" for name in operations}
 
     def create_in_document(self, ctx, charset=None):  # type: ignore[no-untyped-def]
+        if ctx.transport.get_request_method() == "POST":
+            content_type = (ctx.transport.get_request_content_type() or "").split(";")[0].strip().lower()
+            if content_type != "text/xml":
+                raise GatewayFault(MalformedMessage("SOAP 1.1 requests are sent with Content-Type text/xml."))
+        body = b"".join(ctx.in_string)
+        ctx.in_string = [body]  # an iterator: keep what was read for the parser
+        if _DOCTYPE_IN_PROLOG.match(body[:4096]):
+            raise GatewayFault(ForbiddenXmlConstruct())
         try:
             super().create_in_document(ctx, charset)
         except Fault:
@@ -137,12 +199,17 @@ class ContractSoap11(Soap11):
             raise GatewayFault(ForbiddenXmlConstruct())
 
     def decompose_incoming_envelope(self, ctx, message=Soap11.REQUEST):  # type: ignore[no-untyped-def]
+        envelope = ctx.in_document[0] if isinstance(ctx.in_document, tuple) else ctx.in_document
+        check_envelope(envelope)
         try:
             super().decompose_incoming_envelope(ctx, message)
         except Fault:
             raise
         except Exception as exc:
             raise GatewayFault(MalformedMessage()) from exc
+        if ctx.in_body_doc is not None and ctx.in_body_doc.tag == f"{{{SOAP_ENV}}}Fault":
+            raise GatewayFault(UnknownOperation("A SOAP Fault is an answer, not a request."))
+        check_headers_understood(ctx.in_header_doc)
 
     def validate_body(self, ctx, message):  # type: ignore[no-untyped-def]
         body = ctx.in_body_doc
@@ -162,7 +229,55 @@ class ContractSoap11(Soap11):
         except etree.XMLSchemaValidateError as exc:  # e.g. entity references left in the tree
             raise GatewayFault(ForbiddenXmlConstruct()) from exc
         if not valid:
-            raise GatewayFault(describe_schema_error(schema.error_log[0], etree.QName(body.tag).localname))
+            raise GatewayFault(describe_schema_error(schema.error_log[0], body))
+        check_dates_in_range(body)
+
+
+def check_envelope(envelope) -> None:  # type: ignore[no-untyped-def]
+    """SOAP 1.1 with WS-I BP: an optional Header, then one Body holding exactly one element."""
+    if not isinstance(envelope.tag, str) or envelope.tag != f"{{{SOAP_ENV}}}Envelope":
+        return  # Spyne names what is wrong with a non-envelope
+    children = [c for c in envelope if isinstance(c.tag, str)]
+    names = [c.tag for c in children]
+    header, body = f"{{{SOAP_ENV}}}Header", f"{{{SOAP_ENV}}}Body"
+    if names not in ([body], [header, body]):
+        raise GatewayFault(MalformedMessage("The envelope must hold an optional Header, then exactly one Body, and nothing else."))
+    body_element = children[-1]
+    if (body_element.text or "").strip() or any((c.tail or "").strip() for c in body_element):
+        raise GatewayFault(MalformedMessage("The SOAP Body holds text besides its request element."))
+    if len([c for c in body_element if isinstance(c.tag, str)]) != 1:
+        raise GatewayFault(MalformedMessage("The SOAP Body must hold exactly one request element."))
+
+
+def check_dates_in_range(body) -> None:  # type: ignore[no-untyped-def]
+    for element in body.iter():
+        if isinstance(element.tag, str) and len(element) == 0 and element.text and _DATE_OUT_OF_RANGE.match(element.text):
+            raise GatewayFault(InvalidMessage("A date's year must be between 0001 and 9999.", field=_field_path(body, element)))
+
+
+def _field_path(body, element) -> str:  # type: ignore[no-untyped-def]
+    """``contract/date``, ``leader[2]/personalCode``: the element's path below the operation element."""
+    parts = []
+    while element is not None and element is not body:
+        name = etree.QName(element).localname
+        same = [e for e in element.getparent() if isinstance(e.tag, str) and e.tag == element.tag]
+        parts.append(f"{name}[{same.index(element) + 1}]" if len(same) > 1 else name)
+        element = element.getparent()
+    return "/".join(reversed(parts))
+
+
+UNDERSTOOD_HEADERS = (WSSE, XROAD, TNS)
+
+
+def check_headers_understood(header_elements) -> None:  # type: ignore[no-untyped-def]
+    """SOAP 1.1 §4.2.3: a header marked mustUnderstand="1" that we do not process is refused."""
+    for header in header_elements or ():
+        if not isinstance(header.tag, str):
+            continue
+        if header.get(f"{{{SOAP_ENV}}}mustUnderstand") in ("1", "true") and etree.QName(header).namespace not in UNDERSTOOD_HEADERS:
+            raise GatewayFault(
+                HeaderNotUnderstood(f"The header {etree.QName(header).localname} is marked mustUnderstand and is not processed here.")
+            )
 
 
 # --- the SOAP headers: WS-Security, X-Road, accessPurpose -------------------------
