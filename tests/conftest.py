@@ -169,8 +169,14 @@ def live_gateway(start_gateway: Callable[..., LiveGateway]) -> LiveGateway:
 
 def stop_waitress(server, thread: threading.Thread) -> None:  # type: ignore[no-untyped-def]
     # Drain the worker threads first, then close every channel: closing the listening
-    # socket alone leaves workers writing to a closed trigger.
+    # socket alone leaves workers writing to a closed trigger. The channels are closed by
+    # the server's own loop thread (through its trigger): closed from here, the loop's
+    # select() could meet a closed descriptor (EBADF) now and then.
     server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
-    for channel in list(server._map.values()):
-        channel.close()
+
+    def close_channels() -> None:
+        for channel in list(server._map.values()):
+            channel.close()
+
+    server.trigger.pull_trigger(close_channels)
     thread.join(timeout=5)
