@@ -41,6 +41,8 @@ class Settings:
     # The basket's age window on the first day of each funded month (decision in rules.md; a setting).
     basket_min_age: int = 6
     basket_max_age: int = 19
+    # GetPersons calls (of 100 codes each) the population-register check keeps in flight.
+    gr_check_concurrency: int = 4
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -61,6 +63,7 @@ class Settings:
             log_level=os.environ.get("NVS_LOG_LEVEL", cls.log_level),
             basket_min_age=_int("NVS_BASKET_MIN_AGE", cls.basket_min_age),
             basket_max_age=_int("NVS_BASKET_MAX_AGE", cls.basket_max_age),
+            gr_check_concurrency=_int("NVS_GR_CHECK_CONCURRENCY", cls.gr_check_concurrency),
         )
         values.update(overrides)
         known = {f.name for f in fields(cls)}
@@ -98,4 +101,5 @@ ENVIRONMENT_VARIABLES = {
     "NVS_LOG_LEVEL": "log_level",
     "NVS_BASKET_MIN_AGE": "basket_min_age",
     "NVS_BASKET_MAX_AGE": "basket_max_age",
+    "NVS_GR_CHECK_CONCURRENCY": "gr_check_concurrency",
 }

@@ -401,6 +401,7 @@ def _fill_registration(row: RegistrationRow, registration: Registration) -> None
     row.departure_order_number = departure.order_number if departure else None
     row.cancelled_on = registration.cancelled_on
     row.cancellation_reason = registration.cancellation_reason
+    row.deregistered_on = registration.deregistered_on
 
 
 def _registration(row: RegistrationRow, personal_code: str) -> Registration:
@@ -422,6 +423,7 @@ def _registration(row: RegistrationRow, personal_code: str) -> Registration:
         departure=departure,
         cancelled_on=row.cancelled_on,
         cancellation_reason=row.cancellation_reason,
+        deregistered_on=row.deregistered_on,
     )
 
 

@@ -287,3 +287,12 @@ class BasketAlreadyClaimed(RequestRejected):
 class BasketRateMissing(RequestRejected):
     code = "BasketRateMissing"
     default_message = "No basket rate is in force for the provider's municipality in a month asked for."
+
+
+# --- notices and data checks --------------------------------------------------
+class NoticeNotFound(RequestRejected):
+    code = "NoticeNotFound"
+    default_message = "No notice with this id was sent to the caller's institution."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "noticeId") -> None:
+        super().__init__(message, field=field)
