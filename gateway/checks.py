@@ -28,7 +28,7 @@ from gateway.domain import checks as rules
 from gateway.domain.checks import CheckKind, CheckRun, CheckStatus, DataIssue, RunStatus
 from gateway.domain.errors import AccessDenied, PopulationRegisterUnavailable, StudentNotFound
 from gateway.domain.funding import BasketPolicy
-from gateway.domain.model import Institution, PersonRecord, Program, RegistrationStatus
+from gateway.domain.model import Group, Institution, PersonRecord, Program, RegistrationStatus
 from gateway.domain.notices import data_issue_notice, population_register_notices
 from gateway.domain.personal_code import PersonalCode
 from gateway.ports import PopulationRegister, UnitOfWork
@@ -215,6 +215,7 @@ class StudentDataCheck:
         if progress:
             progress(0, total)
         after = 0
+        groups: dict[int, Group] = {}
         programs: dict[str, Program] = {}
         providers: dict[str, Institution] = {}
         while True:
@@ -225,8 +226,9 @@ class StudentDataCheck:
                 classifiers = uow.classifiers.load()
                 today, at = self.today(), self.now()
                 for registration in page:
-                    group = uow.groups.get(registration.group_id)
-                    assert group is not None
+                    if registration.group_id not in groups:
+                        groups[registration.group_id] = uow.groups.get(registration.group_id)  # type: ignore[assignment]
+                    group = groups[registration.group_id]
                     if group.program_code not in programs:
                         programs[group.program_code] = uow.programs.get(group.program_code)  # type: ignore[assignment]
                     if registration.provider_code not in providers:

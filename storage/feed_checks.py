@@ -4,8 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.domain.calendar import Month
@@ -242,7 +241,7 @@ class SqlNoticeRepository:
         self.session = session
 
     def add(self, notice: Notice) -> bool:
-        row = NoticeRow(
+        values = dict(
             institution_code=notice.institution_code,
             kind=notice.kind.value,
             created_at=notice.created_at,
@@ -254,24 +253,10 @@ class SqlNoticeRepository:
             dedup_key=notice.dedup_key,
             acknowledged=False,
         )
-        if notice.dedup_key is None:
-            self.session.add(row)
-            self.session.flush()
-            return True
-        taken = select(NoticeRow.id).where(
-            NoticeRow.institution_code == notice.institution_code, NoticeRow.dedup_key == notice.dedup_key
-        )
-        if self.session.scalar(taken.limit(1)) is not None:
-            return False
-        savepoint = self.session.begin_nested()
-        try:
-            self.session.add(row)
-            self.session.flush()
-        except IntegrityError:  # raised meanwhile by a concurrent transaction
-            savepoint.rollback()
-            return False
-        savepoint.commit()
-        return True
+        # One statement: the unique (institution, dedup key) decides, also against a concurrent
+        # transaction raising the same notice; a NULL key never conflicts.
+        statement = _insert_or_ignore(self.session, NoticeRow).values(**values).returning(NoticeRow.id)
+        return self.session.execute(statement).scalar_one_or_none() is not None
 
     def get(self, notice_id: int) -> Notice | None:
         row = self.session.get(NoticeRow, notice_id)
@@ -310,6 +295,15 @@ class SqlNoticeRepository:
         return self.session.scalar(
             select(func.count()).where(NoticeRow.institution_code == institution_code, NoticeRow.acknowledged.is_(False))
         ) or 0
+
+
+def _insert_or_ignore(session: Session, table: type) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING, in the dialect of the session's database."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
 
 
 def _notice(row: NoticeRow) -> Notice:
@@ -410,8 +404,8 @@ class SqlCheckRepository:
         return [(row.id, _person(row)) for row in rows]
 
     def save_comparison(self, run_id: int, position: int, comparison: PersonComparison) -> None:
-        self.session.add(
-            PersonCheckRow(
+        self.session.execute(
+            insert(PersonCheckRow).values(
                 run_id=run_id,
                 person_id=position,
                 known_to_register=comparison.known_to_register,
@@ -454,8 +448,10 @@ class SqlCheckRepository:
 
     # findings
     def add_issue(self, issue: DataIssue) -> None:
-        self.session.add(
-            DataIssueRow(
+        # A plain INSERT, not an ORM object: the check reads between adds, and pending
+        # objects would be flushed before every one of those reads.
+        self.session.execute(
+            insert(DataIssueRow).values(
                 run_id=issue.run_id,
                 check_kind=issue.check.value,
                 code=issue.code,
