@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Iterable
 
+from gateway.domain.errors import ChangeSequenceAhead
 from gateway.domain.feed import (
     ChangeEvent,
     ChangeKind,
@@ -131,6 +132,14 @@ class Feed:
         with self.uow_factory() as uow:
             # One statement: it sees a gapless prefix of the sequence (see SqlFeedRepository).
             events = uow.feed.read(scope, max(after, 0), limit + 1)
+            if not events and after > uow.feed.last_sequence():
+                # Numbers only grow, so no follower can hold this cursor from us, unless the
+                # register was restored from a backup: its next changes would reuse numbers the
+                # follower believes it has seen. Say so instead of answering "nothing new".
+                raise ChangeSequenceAhead(
+                    f"The cursor {after} is beyond the last change of the register ({uow.feed.last_sequence()}): "
+                    "it belongs to another register, or this one was restored from a backup. Resynchronise from 0."
+                )
         more = len(events) > limit
         events = events[:limit]
         return ChangesPage(events=events, last_sequence=events[-1].sequence if events else after, more=more)  # type: ignore[arg-type]

@@ -112,6 +112,8 @@ class FeedRepository(Protocol):
     sequence numbers become visible in number order (see storage.repositories.SqlFeedRepository)."""
 
     def append(self, event: ChangeEvent) -> None: ...
+    def last_sequence(self) -> int:
+        """The last number given to a committed change (0: none yet)."""
     def read(self, scope: Scope, after: int, limit: int) -> list[ChangeEvent]:
         """Committed events with a sequence above ``after`` that the scope covers, in sequence order."""
 

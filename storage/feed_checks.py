@@ -110,6 +110,9 @@ class SqlFeedRepository:
         self._pending.clear()
         return list(range(first, last + 1))
 
+    def last_sequence(self) -> int:
+        return self.session.scalar(select(FeedCounterRow.value).where(FeedCounterRow.name == FEED_COUNTER)) or 0
+
     def read(self, scope: Scope, after: int, limit: int) -> list[ChangeEvent]:
         if scope.is_empty:
             return []

@@ -439,6 +439,9 @@ class FakeFeedRepository(_Repository):
             tables.change_events.append(replace(event, sequence=tables.feed_counter))
         self._uow._pending_events.clear()
 
+    def last_sequence(self) -> int:
+        return self._tables.feed_counter
+
     def read(self, scope: Scope, after: int, limit: int) -> list[ChangeEvent]:
         found = [
             e for e in self._tables.change_events

@@ -226,6 +226,9 @@ def test_a_provider_follows_its_changes_over_http(live_gateway) -> None:
     idle = school.GetChanges(after=rest.lastSequence)
     assert idle.event == [] and idle.lastSequence == rest.lastSequence and idle.more is False
     assert [e.kind for e in engineers.GetChanges(after=0).event] == ["REGISTERED"]
+    with pytest.raises(Fault) as refused:
+        school.GetChanges(after=rest.lastSequence + 1000)
+    assert fault_detail(refused.value)["code"] == "ChangeSequenceAhead" and fault_detail(refused.value)["field"] == "after"
 
 
 def test_the_other_provider_is_told_when_the_basket_is_released_without_learning_by_whom(live_gateway) -> None:

@@ -11,7 +11,7 @@ import pytest
 from clients.population_register.fake import InMemoryPopulationRegister
 from gateway import feed
 from gateway.domain.calendar import Month
-from gateway.domain.errors import AlreadyRegistered, BasketAlreadyClaimed, RegistrationNotActive
+from gateway.domain.errors import AlreadyRegistered, BasketAlreadyClaimed, ChangeSequenceAhead, RegistrationNotActive
 from gateway.domain.feed import ChangeEvent, ChangeKind, RegistrationState
 from gateway.domain.model import Contract, Departure, ProgramPurpose
 from gateway.domain.personal_code import PersonalCode
@@ -207,3 +207,12 @@ def test_a_fspu_program_registration_is_recorded_like_any_other(uow, registry) -
     uow.seed(a_program(code="120000003", purpose=ProgramPurpose.FSPU), a_group(id=3, program_code="120000003", name="Solfedžio"))
     register(registry, group_id=3)
     assert events(uow)[0].registration.program_code == "120000003"  # type: ignore[union-attr]
+
+
+def test_a_cursor_beyond_the_last_change_is_refused_rather_than_answered_with_nothing(uow, registry) -> None:
+    register(registry)
+    reader = feed.Feed(lambda: uow)
+    assert reader.get_changes(CALLER, 1).events == []  # the end: nothing new, no fault
+    with pytest.raises(ChangeSequenceAhead) as refused:
+        reader.get_changes(CALLER, 2)
+    assert refused.value.field == "after" and "restored from a backup" in refused.value.message
