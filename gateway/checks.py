@@ -161,7 +161,8 @@ class PopulationRegisterCheck:
                 held_by[registration.personal_code].append(registration)
             for position, stored in batch:
                 comparison = rules.compare_with_population_register(stored, answers.get(stored.personal_code))
-                uow.checks.save_comparison(run.id, position, comparison)
+                if not uow.checks.save_comparison(run.id, position, comparison):
+                    continue  # a second process continuing the same run stored this person first
                 registrations = held_by.get(stored.personal_code, [])
                 institutions = sorted({r.provider_code for r in registrations})
                 for finding in comparison.findings():
@@ -182,7 +183,7 @@ class PopulationRegisterCheck:
                 for notice in population_register_notices(comparison, active, at):
                     summary.notices += uow.notices.add(notice)
             summary.done_now += len(batch)
-            done = summary.done_before + summary.done_now
+            done = uow.checks.count_checked(run.id)
             uow.checks.set_progress(run.id, done=done, total=max(summary.total, done))
             uow.commit()
 

@@ -144,8 +144,9 @@ class CheckRepository(Protocol):
     def count_checked(self, run_id: int) -> int: ...
     def unchecked_persons(self, run_id: int, *, after: int, limit: int) -> list[tuple[int, PersonRecord]]:
         """Stored persons the run has no result for, by storage order after the position ``after``."""
-    def save_comparison(self, run_id: int, position: int, comparison: PersonComparison) -> None:
-        """The person at ``position`` (from ``unchecked_persons``) is checked in this run."""
+    def save_comparison(self, run_id: int, position: int, comparison: PersonComparison) -> bool:
+        """The person at ``position`` (from ``unchecked_persons``) is checked in this run; False when
+        it already was (another process continuing the same run got there first)."""
     def registrations_of(self, personal_codes: list[PersonalCode]) -> list[Registration]:
         """The persons' registrations that are not cancelled, with any provider."""
     def count_registrations(self, provider_code: str | None) -> int: ...

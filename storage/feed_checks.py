@@ -388,8 +388,11 @@ class SqlCheckRepository:
             ),
             execution_options={"synchronize_session": False},
         )
-        # The per-person results only serve to resume a run.
-        finished = select(CheckRunRow.id).where(CheckRunRow.kind == run.kind.value, CheckRunRow.status != RunStatus.RUNNING.value)
+        # The per-person results serve to resume a run. This run's stay until the next one completes:
+        # a second process still finishing this run must find them (or it would store findings twice).
+        finished = select(CheckRunRow.id).where(
+            CheckRunRow.kind == run.kind.value, CheckRunRow.status != RunStatus.RUNNING.value, CheckRunRow.id != run.id
+        )
         self.session.execute(
             delete(PersonCheckRow).where(PersonCheckRow.run_id.in_(finished)), execution_options={"synchronize_session": False}
         )
@@ -406,16 +409,19 @@ class SqlCheckRepository:
         rows = self.session.scalars(select(PersonRow).where(PersonRow.id > after, ~checked).order_by(PersonRow.id).limit(limit))
         return [(row.id, _person(row)) for row in rows]
 
-    def save_comparison(self, run_id: int, position: int, comparison: PersonComparison) -> None:
-        self.session.execute(
-            insert(PersonCheckRow).values(
+    def save_comparison(self, run_id: int, position: int, comparison: PersonComparison) -> bool:
+        statement = (
+            _insert_or_ignore(self.session, PersonCheckRow)
+            .values(
                 run_id=run_id,
                 person_id=position,
                 known_to_register=comparison.known_to_register,
                 personal_data_fields=[f.value for f in comparison.personal_data],
                 residence_fields=[f.value for f in comparison.residence],
             )
+            .returning(PersonCheckRow.person_id)
         )
+        return self.session.execute(statement).scalar_one_or_none() is not None
 
     def registrations_of(self, personal_codes: list[PersonalCode]) -> list[Registration]:
         if not personal_codes:

@@ -518,7 +518,8 @@ class FakeCheckRepository(_Repository):
             or tables.institution_checks.get((issue.institution_code, issue.check), (None,))[0] == issue.run_id
         }
         tables.person_checks = {
-            key: c for key, c in tables.person_checks.items() if tables.check_runs[key[0]].status is RunStatus.RUNNING
+            key: c for key, c in tables.person_checks.items()
+            if key[0] == run.id or tables.check_runs[key[0]].status is RunStatus.RUNNING
         }
 
     def count_persons(self) -> int:
@@ -535,8 +536,11 @@ class FakeCheckRepository(_Repository):
         ]
         return found[:limit]
 
-    def save_comparison(self, run_id: int, position: int, comparison: PersonComparison) -> None:
+    def save_comparison(self, run_id: int, position: int, comparison: PersonComparison) -> bool:
+        if (run_id, position) in self._tables.person_checks:
+            return False
         self._tables.person_checks[(run_id, position)] = comparison
+        return True
 
     def registrations_of(self, personal_codes: list[PersonalCode]) -> list[Registration]:
         wanted = set(personal_codes)
