@@ -1,5 +1,5 @@
 """``nvs-gateway``: run the gateway, migrate, import reference data, manage users, purge the access log,
-print the sandbox fixture."""
+run the data checks, print the sandbox fixture."""
 from __future__ import annotations
 
 import argparse
@@ -205,6 +205,66 @@ def access_log_purge(settings: Settings) -> int:
     return 0
 
 
+def _check(settings: Settings, which: str, *, restart: bool, concurrency: int | None, institution: str | None) -> int:
+    """Run a data check with a progress bar and a closing summary; 0 when it completed."""
+    from tqdm import tqdm
+
+    from gateway.bootstrap import population_register, unit_of_work_factory
+    from gateway.checks import CheckSummary, PopulationRegisterCheck, StudentDataCheck
+    from gateway.domain.funding import BasketPolicy
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    unit = " persons" if which == "population-register" else " registrations"
+    try:
+        with tqdm(desc=f"{which} check", unit=unit, file=sys.stderr, dynamic_ncols=True) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            uow_factory = unit_of_work_factory(engine)
+            summary: CheckSummary
+            if which == "population-register":
+                gr = population_register(settings)
+                check = PopulationRegisterCheck(uow_factory, gr, concurrency=concurrency or settings.gr_check_concurrency)
+                summary = check.run(restart=restart, progress=progress)
+            else:
+                policy = BasketPolicy(minimum_age=settings.basket_min_age, maximum_age=settings.basket_max_age)
+                summary = StudentDataCheck(uow_factory, policy=policy).run(institution_code=institution, progress=progress)
+    except KeyboardInterrupt:
+        print(f"{which} check interrupted; run the command again to continue.", file=sys.stderr)
+        return 130
+    finally:
+        engine.dispose()
+    _print_summary(which, summary)
+    return 0 if summary.completed else 1
+
+
+def _print_summary(which: str, summary) -> None:  # type: ignore[no-untyped-def]
+    things = "persons" if which == "population-register" else "registrations"
+    done = summary.done_before + summary.done_now
+    if summary.completed:
+        print(f"{which} check: run {summary.run_id} completed, {done} {things} checked.")
+    else:
+        print(
+            f"{which} check: run {summary.run_id} stopped ({summary.stopped_by}) after {done} of {summary.total} {things}; "
+            "run the command again to continue where it stopped."
+        )
+    if summary.resumed:
+        print(f"  continued an interrupted run: {summary.done_before} {things} had been checked before")
+    print(f"  checked now: {summary.done_now} {things} in {summary.seconds:.1f} s ({summary.per_second:.0f} {things}/s)")
+    if summary.findings:
+        for code, count in sorted(summary.findings.items()):
+            print(f"  {code}: {count}")
+    else:
+        print("  nothing found")
+    print(f"  notices raised: {summary.notices}")
+    if summary.completed:
+        print("  per institution: GetDataCheckStatus and ListDataIssues")
+
+
 def serve(settings: Settings, *, sandbox: bool) -> int:
     import waitress
 
@@ -258,6 +318,15 @@ def main(argv: list[str] | None = None) -> int:
         dest="access_log_command", required=True
     )
     access_log.add_parser("purge", help="remove records older than NVS_ACCESS_LOG_RETENTION_DAYS")
+    check = commands.add_parser("check", help="run a data check (progress bar; a summary at the end)")
+    check_commands = check.add_subparsers(dest="check_command", required=True)
+    gr_check = check_commands.add_parser(
+        "population-register", help="compare every stored person with the population register (continues an interrupted run)"
+    )
+    gr_check.add_argument("--restart", action="store_true", help="abandon an interrupted run and start from the beginning")
+    gr_check.add_argument("--concurrency", type=int, help="GetPersons calls in flight (default NVS_GR_CHECK_CONCURRENCY)")
+    data_check = check_commands.add_parser("data", help="check the registrations against the student-data rules")
+    data_check.add_argument("--institution", help="only this institution's registrations (default: all)")
     fixture = commands.add_parser("sandbox", help="print the sandbox fixture (institutions, programs, users, special persons)")
     fixture.add_argument("--json", action="store_true", required=True)
     faults = commands.add_parser("faults", help="print the fault catalogue")
@@ -285,6 +354,14 @@ def main(argv: list[str] | None = None) -> int:
         return users_list(settings)
     if args.command == "access-log":
         return access_log_purge(settings)
+    if args.command == "check":
+        return _check(
+            settings,
+            args.check_command,
+            restart=getattr(args, "restart", False),
+            concurrency=getattr(args, "concurrency", None),
+            institution=getattr(args, "institution", None),
+        )
     if args.command == "sandbox":
         from gateway.reference_data import load_classifiers
         from gateway.sandbox import sandbox_fixture

@@ -47,6 +47,8 @@ class Settings:
     # Fernet key sealing passwords for PasswordDigest; empty: PasswordDigest is refused (PasswordText over TLS).
     digest_secret_key: str = ""
     access_log_retention_days: int = 730
+    # GetPersons calls (of 100 codes each) the population-register check keeps in flight.
+    gr_check_concurrency: int = 4
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -71,6 +73,7 @@ class Settings:
             lockout_minutes=_float("NVS_LOCKOUT_MINUTES", cls.lockout_minutes),
             digest_secret_key=os.environ.get("NVS_DIGEST_SECRET_KEY", ""),
             access_log_retention_days=_int("NVS_ACCESS_LOG_RETENTION_DAYS", cls.access_log_retention_days),
+            gr_check_concurrency=_int("NVS_GR_CHECK_CONCURRENCY", cls.gr_check_concurrency),
         )
         values.update(overrides)
         known = {f.name for f in fields(cls)}
@@ -112,4 +115,5 @@ ENVIRONMENT_VARIABLES = {
     "NVS_LOCKOUT_MINUTES": "lockout_minutes",
     "NVS_DIGEST_SECRET_KEY": "digest_secret_key",
     "NVS_ACCESS_LOG_RETENTION_DAYS": "access_log_retention_days",
+    "NVS_GR_CHECK_CONCURRENCY": "gr_check_concurrency",
 }

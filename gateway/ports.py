@@ -11,11 +11,15 @@ from typing import Iterable, Protocol
 
 from gateway.domain.access import Scope
 from gateway.domain.calendar import Month, SchoolYear
+from gateway.domain.checks import CheckKind, CheckRun, CheckStatus, DataIssue, PersonComparison, RunStatus
 from gateway.domain.classifiers import ClassifierEntry, Classifiers
+from gateway.domain.feed import ChangeEvent
 from gateway.domain.funding import BasketRate, FundedChildren, FundingMark
 from gateway.domain.model import Group, Institution, PersonRecord, Program, Registration
+from gateway.domain.notices import Notice, NoticeKind, NoticeState
 from gateway.domain.personal_code import PersonalCode
 from gateway.domain.users import User, UserRequest
+from gateway.domain.scope import ReadScope
 
 
 class PopulationRegister(Protocol):
@@ -171,6 +175,63 @@ class AccessLogRepository(Protocol):
     def count(self) -> int: ...
 
 
+class FeedRepository(Protocol):
+    """The change feed. ``append`` queues an event in the unit of work; the unit of work's
+    ``commit`` numbers the queued events and writes them in the same transaction, so that
+    sequence numbers become visible in number order (see storage.repositories.SqlFeedRepository)."""
+
+    def append(self, event: ChangeEvent) -> None: ...
+    def last_sequence(self) -> int:
+        """The last number given to a committed change (0: none yet)."""
+    def read(self, scope: ReadScope, after: int, limit: int) -> list[ChangeEvent]:
+        """Committed events with a sequence above ``after`` that the scope covers, in sequence order."""
+
+
+class NoticeRepository(Protocol):
+    def add(self, notice: Notice) -> bool:
+        """Store the notice; False (and nothing stored) when the institution already has one with its dedup key."""
+    def get(self, notice_id: int) -> Notice | None: ...
+    def acknowledge(self, notice_id: int, *, at: dt.datetime, by: str) -> Notice: ...
+    def page(
+        self, institution_code: str, state: NoticeState, kind: NoticeKind | None, after: tuple[bool, int] | None, limit: int
+    ) -> list[Notice]:
+        """Unacknowledged first, newest first within each; ``after`` is the (acknowledged, id) of the last one seen."""
+    def count_unacknowledged(self, institution_code: str) -> int: ...
+
+
+class CheckRepository(Protocol):
+    """Runs of the data checks, their findings per institution, and the reads they need."""
+
+    def running_run(self, kind: CheckKind) -> CheckRun | None: ...
+    def start_run(self, kind: CheckKind, *, at: dt.datetime, total: int) -> CheckRun: ...
+    def set_progress(self, run_id: int, *, done: int, total: int) -> None: ...
+    def finish_run(self, run_id: int, status: RunStatus, *, at: dt.datetime) -> None: ...
+    def complete_run(self, run: CheckRun, *, at: dt.datetime, institution_codes: list[str] | None) -> None:
+        """The run becomes the one each institution's status shows (None: every institution);
+        their findings of earlier runs of the kind go."""
+    def count_persons(self) -> int: ...
+    def count_checked(self, run_id: int) -> int: ...
+    def unchecked_persons(self, run_id: int, *, after: int, limit: int) -> list[tuple[int, PersonRecord]]:
+        """Stored persons the run has no result for, by storage order after the position ``after``."""
+    def save_comparison(self, run_id: int, position: int, comparison: PersonComparison) -> bool:
+        """The person at ``position`` (from ``unchecked_persons``) is checked in this run; False when
+        it already was (another process continuing the same run got there first)."""
+    def registrations_of(self, personal_codes: list[PersonalCode]) -> list[Registration]:
+        """The persons' registrations that are not cancelled, with any provider."""
+    def count_registrations(self, provider_code: str | None) -> int: ...
+    def registrations_page(self, *, after: int, limit: int, provider_code: str | None) -> list[Registration]:
+        """Registrations that are not cancelled, by id after ``after``."""
+    def add_issue(self, issue: DataIssue) -> None: ...
+    def status(self, institution_code: str, kind: CheckKind) -> CheckStatus | None: ...
+    def issues_page(
+        self, institution_code: str, *, check: CheckKind | None, code: str | None, after: int, limit: int
+    ) -> list[DataIssue]:
+        """Open findings of the institution's last completed runs, by id after ``after``."""
+    def persons_to_fix(self, institution_code: str, personal_code: PersonalCode | None, limit: int) -> list[PersonalCode]:
+        """Persons of the institution with open population-register findings (one, or all up to limit)."""
+    def resolve_population_register_issues(self, personal_code: PersonalCode, *, at: dt.datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow: ...; uow.commit()``. Leaving without commit rolls back."""
 
@@ -186,6 +247,9 @@ class UnitOfWork(Protocol):
     nonces: NonceRepository
     login_failures: LoginFailureRepository
     access_log: AccessLogRepository
+    feed: FeedRepository
+    notices: NoticeRepository
+    checks: CheckRepository
 
     def __enter__(self) -> "UnitOfWork": ...
     def __exit__(self, *exc: object) -> None: ...

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
+from gateway import feed, notices
 from gateway.domain import access, funding, model
 from gateway.domain import classifiers as cls
 from gateway.domain.access import Caller
@@ -26,6 +27,7 @@ from gateway.domain.errors import (
     UnknownInstitution,
     UnknownProgram,
 )
+from gateway.domain.feed import ChangeKind
 from gateway.domain.model import Contract, Departure, Group, Leader, PersonRecord, ProgramPurpose, Registration, Warning
 from gateway.domain.personal_code import PersonalCode
 from gateway.ports import PopulationRegister, UnitOfWork
@@ -299,6 +301,7 @@ class Registry:
             )
             uow.persons.save(person, checked_at=self.now())
             registration = uow.registrations.add(registration)
+            feed.registration_changed(uow, ChangeKind.REGISTERED, registration, at=self.now())
             uow.commit()
             return RegistrationView(registration=registration, person=person, group=group), warnings
 
@@ -316,8 +319,9 @@ class Registry:
                 classifiers=uow.classifiers.load(),
             )
             uow.registrations.update(corrected)
+            feed.registration_changed(uow, ChangeKind.CORRECTED, corrected, at=self.now())
             marks = uow.funding.of_registration(registration_id)
-            _apply(uow, funding.fit_to_first_learning_date(marks, corrected.first_learning_date))
+            self._apply(uow, corrected, funding.fit_to_first_learning_date(marks, corrected.first_learning_date))
             uow.commit()
             return self._view(uow, corrected), []
 
@@ -326,7 +330,8 @@ class Registry:
             registration = self._registration(uow, caller, registration_id)
             cancelled = registration.cancel(reason=reason, today=self.today())
             uow.registrations.update(cancelled)
-            _apply(uow, funding.remove_all(uow.funding.of_registration(registration_id)))
+            self._apply(uow, cancelled, funding.remove_all(uow.funding.of_registration(registration_id)))
+            feed.registration_changed(uow, ChangeKind.CANCELLED, cancelled, at=self.now())  # the tombstone, last
             uow.commit()
             return self._view(uow, cancelled)
 
@@ -339,9 +344,10 @@ class Registry:
                 departure=departure, classifiers=uow.classifiers.load(), today=self.today()
             )
             uow.registrations.update(deregistered)
+            feed.registration_changed(uow, ChangeKind.DEREGISTERED, deregistered, at=self.now())
             # The month of departure is the last funded month of every mark.
             marks = uow.funding.of_registration(registration_id)
-            _apply(uow, funding.end_funding(marks, last_month=Month.of(departure.date)))
+            self._apply(uow, deregistered, funding.end_funding(marks, last_month=Month.of(departure.date)))
             uow.commit()
             return self._view(uow, deregistered), warnings
 
@@ -370,20 +376,23 @@ class Registry:
                 classifiers=classifiers,
                 policy=self.basket_policy,
             )
+            added_marks = []
             for mark in marks:
                 added = uow.funding.add(mark)
                 if funding.is_basket(mark.funding_type, classifiers):
                     uow.funding.claim_basket(registration.personal_code, added)
+                added_marks.append(added)
+            feed.funding_changed(uow, ChangeKind.FUNDING_MARKED, added_marks, registration, at=self.now())
             uow.commit()
             return FundingView(new.registration_id, uow.funding.of_registration(new.registration_id))
 
     def end_funding(self, caller: Caller, registration_id: int, funding_type: str, last_month: str) -> FundingView:
         last = Month.parse(last_month, field="lastFundedMonth")
         with self.uow_factory() as uow:
-            self._registration(uow, caller, registration_id)
+            registration = self._registration(uow, caller, registration_id)
             uow.classifiers.load().require(cls.FUNDING_TYPE, funding_type, field="fundingTypeCode")
             change = funding.end_funding_of_type(uow.funding.of_registration(registration_id), funding_type=funding_type, last_month=last)
-            _apply(uow, change)
+            self._apply(uow, registration, change)
             uow.commit()
             return FundingView(registration_id, uow.funding.of_registration(registration_id))
 
@@ -437,6 +446,17 @@ class Registry:
             ]
 
     # --- helpers ---------------------------------------------------------------
+    def _apply(self, uow: UnitOfWork, registration: Registration, change: funding.FundingChange) -> None:
+        """A funding change in the same transaction: marks narrowed or removed, their change events,
+        and notices to the other providers who could claim the basket months it frees."""
+        before = uow.funding.of_registration(registration.id)  # type: ignore[arg-type]
+        _apply(uow, change)
+        at = self.now()
+        feed.funding_changed(uow, ChangeKind.FUNDING_ENDED, change.narrowed, registration, at=at)
+        feed.funding_changed(uow, ChangeKind.FUNDING_REMOVED, change.removed, registration, at=at)
+        released = notices.released_basket_months(before, change, uow.classifiers.load())
+        notices.basket_months_released(uow, registration, released, policy=self.basket_policy, at=at)
+
     def _from_population_register(self, code: PersonalCode) -> PersonRecord:
         person = self.population_register.find_person(code)
         if person is None:

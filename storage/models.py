@@ -140,6 +140,7 @@ class RegistrationRow(Base):
     departure_order_number: Mapped[str | None] = mapped_column(String(50))
     cancelled_on: Mapped[dt.date | None] = mapped_column(Date)
     cancellation_reason: Mapped[str | None] = mapped_column(Text)
+    deregistered_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -294,3 +295,116 @@ class BasketRateRow(Base):
     monthly_amount: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     priority_factor: Mapped[Decimal] = mapped_column(Numeric(6, 3))
     special_needs_factor: Mapped[Decimal] = mapped_column(Numeric(6, 3))
+
+
+# --- the change feed, data checks and notices (revision 0300) ---------------------------
+class FeedCounterRow(Base):
+    """The last sequence number given to a change event (one row, name 'changes').
+
+    Numbers are taken with ``UPDATE ... SET value = value + n RETURNING value`` when the
+    change commits: the row lock orders the committing transactions, so numbers become
+    visible in number order and without gaps (storage.repositories.SqlFeedRepository)."""
+
+    __tablename__ = "feed_counter"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class ChangeEventRow(Base):
+    """One change of the register, as the feed gives it: keys in columns, the state after the change in ``data``."""
+
+    __tablename__ = "change_event"
+    __table_args__ = (
+        Index("ix_change_event_institution_sequence", "institution_code", "sequence"),
+        Index("ix_change_event_municipality_sequence", "municipality_code", "sequence"),
+    )
+
+    sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    institution_code: Mapped[str] = mapped_column(String(9))
+    municipality_code: Mapped[str | None] = mapped_column(String(20))
+    personal_code: Mapped[str] = mapped_column(String(11))
+    registration_id: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[dict[str, object]] = mapped_column(JSON)
+
+
+class CheckRunRow(Base):
+    """A run of a data check; a RUNNING one was interrupted (or is under way) and is continued by the next run."""
+
+    __tablename__ = "check_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PersonCheckRow(Base):
+    """A person compared with GR in a run: the resume position of the population-register check."""
+
+    __tablename__ = "person_check"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("check_run.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    known_to_register: Mapped[bool] = mapped_column(default=True)
+    personal_data_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    residence_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class DataIssueRow(Base):
+    """A finding of a check for one institution; open until resolved (FixPersonData) or replaced by a later run."""
+
+    __tablename__ = "data_issue"
+    __table_args__ = (Index("ix_data_issue_institution_check_run", "institution_code", "check_kind", "run_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("check_run.id", ondelete="CASCADE"))
+    check_kind: Mapped[str] = mapped_column(String(30))
+    code: Mapped[str] = mapped_column(String(50))
+    institution_code: Mapped[str] = mapped_column(String(9))
+    personal_code: Mapped[str | None] = mapped_column(String(11), index=True)
+    registration_id: Mapped[int | None] = mapped_column(Integer)
+    months: Mapped[list[str]] = mapped_column(JSON, default=list)
+    message: Mapped[str] = mapped_column(Text)
+    detected_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InstitutionCheckRow(Base):
+    """Per institution and check: the run its status shows, and when that run completed."""
+
+    __tablename__ = "institution_check"
+
+    institution_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    check_kind: Mapped[str] = mapped_column(String(30), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("check_run.id", ondelete="CASCADE"), index=True)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NoticeRow(Base):
+    """A notice to an institution (pranešimas). ``dedup_key``: raised once per institution and key."""
+
+    __tablename__ = "notice"
+    __table_args__ = (
+        UniqueConstraint("institution_code", "dedup_key"),
+        Index("ix_notice_institution_acknowledged_id", "institution_code", "acknowledged", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_code: Mapped[str] = mapped_column(String(9))
+    kind: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    message: Mapped[str] = mapped_column(Text)
+    personal_code: Mapped[str | None] = mapped_column(String(11))
+    registration_id: Mapped[int | None] = mapped_column(Integer)
+    months: Mapped[list[str]] = mapped_column(JSON, default=list)
+    issue_code: Mapped[str | None] = mapped_column(String(50))
+    dedup_key: Mapped[str | None] = mapped_column(String(200))
+    acknowledged: Mapped[bool] = mapped_column(default=False)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))

@@ -315,22 +315,24 @@ class SqlPersonRepository:
         return self.session.scalar(select(PersonRow.id).where(PersonRow.personal_code == personal_code.value))
 
     def save(self, person: PersonRecord, *, checked_at: dt.datetime) -> None:
-        row = self._row(person.personal_code)
-        if row is None:
-            row = PersonRow(personal_code=person.personal_code.value)
-            self.session.add(row)
+        """Insert or update in one statement: two providers registering the same new child at
+        the same moment must both store GR's data, not fail on the unique personal code."""
         residence = person.residence or DeclaredResidence(None, None, None)
-        row.first_name = person.first_name
-        row.last_name = person.last_name
-        row.sex = person.sex
-        row.birth_date = person.birth_date
-        row.deceased_on = person.deceased_on
-        row.residence_municipality_code = residence.municipality_code
-        row.residence_municipality_name = residence.municipality_name
-        row.residence_address = residence.address
-        row.departed_abroad_on = person.departed_abroad_on
-        row.checked_in_population_register_at = checked_at
-        self.session.flush()
+        values = dict(
+            first_name=person.first_name,
+            last_name=person.last_name,
+            sex=person.sex,
+            birth_date=person.birth_date,
+            deceased_on=person.deceased_on,
+            residence_municipality_code=residence.municipality_code,
+            residence_municipality_name=residence.municipality_name,
+            residence_address=residence.address,
+            departed_abroad_on=person.departed_abroad_on,
+            checked_in_population_register_at=checked_at,
+        )
+        statement = _insert(self.session, PersonRow).values(personal_code=person.personal_code.value, **values)
+        self.session.execute(statement.on_conflict_do_update(index_elements=[PersonRow.personal_code], set_=values))
+        self.session.expire_all()  # rows loaded before see the new values
 
 
 def _person(row: PersonRow) -> PersonRecord:
@@ -435,6 +437,7 @@ def _fill_registration(row: RegistrationRow, registration: Registration) -> None
     row.departure_order_number = departure.order_number if departure else None
     row.cancelled_on = registration.cancelled_on
     row.cancellation_reason = registration.cancellation_reason
+    row.deregistered_on = registration.deregistered_on
 
 
 def _registration(row: RegistrationRow, personal_code: str) -> Registration:
@@ -456,6 +459,7 @@ def _registration(row: RegistrationRow, personal_code: str) -> Registration:
         departure=departure,
         cancelled_on=row.cancelled_on,
         cancellation_reason=row.cancellation_reason,
+        deregistered_on=row.deregistered_on,
     )
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.feed_checks import SqlCheckRepository, SqlFeedRepository, SqlNoticeRepository
 from storage.repositories import (
     SqlAccessLogRepository,
     SqlClassifierRepository,
@@ -38,6 +39,9 @@ class SqlAlchemyUnitOfWork:
         self.nonces = SqlNonceRepository(session)
         self.login_failures = SqlLoginFailureRepository(session)
         self.access_log = SqlAccessLogRepository(session)
+        self.feed = SqlFeedRepository(session)
+        self.notices = SqlNoticeRepository(session)
+        self.checks = SqlCheckRepository(session)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -50,9 +54,12 @@ class SqlAlchemyUnitOfWork:
 
     def commit(self) -> None:
         assert self.session is not None
+        # The change events are numbered last, just before the commit: see SqlFeedRepository.
+        self.feed.publish_pending()
         self.session.commit()
 
     def rollback(self) -> None:
         assert self.session is not None
+        self.feed.discard_pending()
         self.session.rollback()
 

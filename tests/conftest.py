@@ -21,7 +21,7 @@ from storage.db import make_engine
 
 POSTGRES_URL = os.environ.get("NVS_TEST_DATABASE_URL", "")
 # Tables a test may write; reference data, institutions, programs and users stay as the sandbox installed them.
-MUTABLE_TABLES = ("registration", "person", "nvs_group")
+MUTABLE_TABLES = ("registration", "person", "nvs_group", "change_event", "notice", "check_run")
 # Written by every call (authentication, access log): emptied between tests, but not part of snapshots.
 ACCOUNTABILITY_TABLES = ("access_log_person", "access_log", "used_nonce", "login_failure", "user_registration_request")
 
@@ -207,9 +207,15 @@ def run_waitress(server) -> None:  # type: ignore[no-untyped-def]
 
 def stop_waitress(server, thread: threading.Thread) -> None:  # type: ignore[no-untyped-def]
     # Drain the worker threads first, then close every channel: closing the listening
-    # socket alone leaves workers writing to a closed trigger.
+    # socket alone leaves workers writing to a closed trigger. The channels are closed by
+    # the server's own loop thread (through its trigger): closed from here, the loop's
+    # select() could meet a closed descriptor (EBADF) now and then.
     server.stopping = True
     server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
-    for channel in list(server._map.values()):
-        channel.close()
+
+    def close_channels() -> None:
+        for channel in list(server._map.values()):
+            channel.close()
+
+    server.trigger.pull_trigger(close_channels)
     thread.join(timeout=5)

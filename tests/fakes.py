@@ -9,6 +9,8 @@ state, not mocks (cosmicpython's fake, with the transaction semantics that matte
 * one object serves as the factory too: ``Registry(uow_factory=lambda: uow, ...)``;
   every ``with`` starts afresh from what was committed;
 * repositories used outside ``with uow:`` fail loudly (the real ones have no session then);
+* change events appended in a transaction are numbered and stored when it commits, and
+  thrown away when it does not (as ``SqlFeedRepository`` does);
 * the constraints the database enforces (a group name per provider and year, one active
   registration of a person per group, a registration's person must be stored) raise the
   same domain errors as ``storage/repositories.py`` does.
@@ -27,8 +29,21 @@ from stdnum.ee.ik import calc_check_digit
 
 from gateway.domain.access import Scope
 from gateway.domain.calendar import Month, SchoolYear, describe_months
+from gateway.domain.checks import (
+    ISSUE_TYPES,
+    PERSONAL_DATA_MISMATCH,
+    RESIDENCE_MISMATCH,
+    Category,
+    CheckKind,
+    CheckRun,
+    CheckStatus,
+    DataIssue,
+    PersonComparison,
+    RunStatus,
+)
 from gateway.domain.classifiers import ClassifierEntry, Classifiers
 from gateway.domain.errors import AlreadyRegistered, BasketAlreadyClaimed, DuplicateGroupName, DuplicateUser
+from gateway.domain.feed import ChangeEvent
 from gateway.domain.funding import BasketRate, FundedChildren, FundingMark
 from gateway.domain.model import (
     Contract,
@@ -40,8 +55,10 @@ from gateway.domain.model import (
     Registration,
     RegistrationStatus,
 )
+from gateway.domain.notices import Notice, NoticeKind, NoticeState
 from gateway.domain.personal_code import PersonalCode
 from gateway.domain.users import User, UserRequest
+from gateway.domain.scope import ReadScope
 from gateway.ports import UserAccount
 from gateway.reference_data import load_classifiers
 
@@ -174,6 +191,15 @@ class Tables:
     basket_claims: dict[tuple[PersonalCode, Month], int] = field(default_factory=dict)
     rates: list[BasketRate] = field(default_factory=list)
     user_requests: dict[int, UserRequest] = field(default_factory=dict)
+    change_events: list[ChangeEvent] = field(default_factory=list)
+    feed_counter: int = 0
+    notices: dict[int, Notice] = field(default_factory=dict)
+    check_runs: dict[int, CheckRun] = field(default_factory=dict)
+    # (run id, person position) -> comparison; a person's position is its place in ``persons`` (1-based)
+    person_checks: dict[tuple[int, int], PersonComparison] = field(default_factory=dict)
+    data_issues: dict[int, DataIssue] = field(default_factory=dict)
+    # (institution code, check kind) -> (run id, checked at)
+    institution_checks: dict[tuple[str, CheckKind], tuple[int, dt.datetime]] = field(default_factory=dict)
 
     def copy(self) -> "Tables":
         return Tables(
@@ -189,6 +215,13 @@ class Tables:
             basket_claims=dict(self.basket_claims),
             rates=list(self.rates),
             user_requests=dict(self.user_requests),
+            change_events=list(self.change_events),
+            feed_counter=self.feed_counter,
+            notices=dict(self.notices),
+            check_runs=dict(self.check_runs),
+            person_checks=dict(self.person_checks),
+            data_issues=dict(self.data_issues),
+            institution_checks=dict(self.institution_checks),
         )
 
 
@@ -430,6 +463,188 @@ class FakeRateRepository(_Repository):
         return None
 
 
+class FakeFeedRepository(_Repository):
+    def append(self, event: ChangeEvent) -> None:
+        self._tables  # only inside a transaction
+        self._uow._pending_events.append(event)
+
+    def publish_pending(self) -> None:
+        tables = self._tables
+        for event in self._uow._pending_events:
+            tables.feed_counter += 1
+            tables.change_events.append(replace(event, sequence=tables.feed_counter))
+        self._uow._pending_events.clear()
+
+    def last_sequence(self) -> int:
+        return self._tables.feed_counter
+
+    def read(self, scope: ReadScope, after: int, limit: int) -> list[ChangeEvent]:
+        found = [
+            e for e in self._tables.change_events
+            if e.sequence > after and scope.covers(e.institution_code, e.municipality_code)  # type: ignore[operator]
+        ]
+        return found[:limit]
+
+
+class FakeNoticeRepository(_Repository):
+    def add(self, notice: Notice) -> bool:
+        notices = self._tables.notices
+        if notice.dedup_key is not None and any(
+            n.institution_code == notice.institution_code and n.dedup_key == notice.dedup_key for n in notices.values()
+        ):
+            return False
+        stored = replace(notice, id=self._uow._next_id(self._uow._notice_ids, "notices"))
+        notices[stored.id] = stored  # type: ignore[index]
+        return True
+
+    def get(self, notice_id: int) -> Notice | None:
+        return self._tables.notices.get(notice_id)
+
+    def acknowledge(self, notice_id: int, *, at: dt.datetime, by: str) -> Notice:
+        notice = self._tables.notices[notice_id]
+        if notice.acknowledged_at is None:
+            notice = self._tables.notices[notice_id] = replace(notice, acknowledged_at=at, acknowledged_by=by)
+        return notice
+
+    def page(
+        self, institution_code: str, state: NoticeState, kind: NoticeKind | None, after: tuple[bool, int] | None, limit: int
+    ) -> list[Notice]:
+        found = [
+            n for n in self._tables.notices.values()
+            if n.institution_code == institution_code
+            and (state is NoticeState.ALL or n.acknowledged == (state is NoticeState.ACKNOWLEDGED))
+            and (kind is None or n.kind is kind)
+        ]
+        ordered = sorted(found, key=lambda n: (n.acknowledged, -(n.id or 0)))
+        if after is not None:
+            ordered = [n for n in ordered if (n.acknowledged, -(n.id or 0)) > (after[0], -after[1])]
+        return ordered[:limit]
+
+    def count_unacknowledged(self, institution_code: str) -> int:
+        return sum(1 for n in self._tables.notices.values() if n.institution_code == institution_code and not n.acknowledged)
+
+
+class FakeCheckRepository(_Repository):
+    FIXABLE = (PERSONAL_DATA_MISMATCH, RESIDENCE_MISMATCH)
+
+    def running_run(self, kind: CheckKind) -> CheckRun | None:
+        running = [r for r in self._tables.check_runs.values() if r.kind is kind and r.status is RunStatus.RUNNING]
+        return max(running, key=lambda r: r.id) if running else None
+
+    def start_run(self, kind: CheckKind, *, at: dt.datetime, total: int) -> CheckRun:
+        run = CheckRun(self._uow._next_id(self._uow._run_ids, "check_runs"), kind, RunStatus.RUNNING, at, total=total)
+        self._tables.check_runs[run.id] = run
+        return run
+
+    def set_progress(self, run_id: int, *, done: int, total: int) -> None:
+        self._tables.check_runs[run_id] = replace(self._tables.check_runs[run_id], done=done, total=total)
+
+    def finish_run(self, run_id: int, status: RunStatus, *, at: dt.datetime) -> None:
+        self._tables.check_runs[run_id] = replace(self._tables.check_runs[run_id], status=status, finished_at=at)
+
+    def complete_run(self, run: CheckRun, *, at: dt.datetime, institution_codes: list[str] | None) -> None:
+        tables = self._tables
+        self.finish_run(run.id, RunStatus.COMPLETED, at=at)
+        for code in institution_codes if institution_codes is not None else list(tables.institutions):
+            tables.institution_checks[(code, run.kind)] = (run.id, at)
+        tables.data_issues = {
+            i: issue for i, issue in tables.data_issues.items()
+            if issue.check is not run.kind
+            or issue.run_id == run.id
+            or tables.institution_checks.get((issue.institution_code, issue.check), (None,))[0] == issue.run_id
+        }
+        tables.person_checks = {
+            key: c for key, c in tables.person_checks.items()
+            if key[0] == run.id or tables.check_runs[key[0]].status is RunStatus.RUNNING
+        }
+
+    def count_persons(self) -> int:
+        return len(self._tables.persons)
+
+    def count_checked(self, run_id: int) -> int:
+        return sum(1 for (r, _) in self._tables.person_checks if r == run_id)
+
+    def unchecked_persons(self, run_id: int, *, after: int, limit: int) -> list[tuple[int, PersonRecord]]:
+        found = [
+            (position, person)
+            for position, person in enumerate(self._tables.persons.values(), 1)
+            if position > after and (run_id, position) not in self._tables.person_checks
+        ]
+        return found[:limit]
+
+    def save_comparison(self, run_id: int, position: int, comparison: PersonComparison) -> bool:
+        if (run_id, position) in self._tables.person_checks:
+            return False
+        self._tables.person_checks[(run_id, position)] = comparison
+        return True
+
+    def registrations_of(self, personal_codes: list[PersonalCode]) -> list[Registration]:
+        wanted = set(personal_codes)
+        return sorted(
+            (r for r in self._tables.registrations.values()
+             if r.personal_code in wanted and r.status is not RegistrationStatus.CANCELLED),
+            key=lambda r: r.id or 0,
+        )
+
+    def count_registrations(self, provider_code: str | None) -> int:
+        return len(self.registrations_page(after=0, limit=10**9, provider_code=provider_code))
+
+    def registrations_page(self, *, after: int, limit: int, provider_code: str | None) -> list[Registration]:
+        found = sorted(
+            (r for r in self._tables.registrations.values()
+             if (r.id or 0) > after and r.status is not RegistrationStatus.CANCELLED
+             and (provider_code is None or r.provider_code == provider_code)),
+            key=lambda r: r.id or 0,
+        )
+        return found[:limit]
+
+    def add_issue(self, issue: DataIssue) -> None:
+        stored = replace(issue, id=self._uow._next_id(self._uow._issue_ids, "data_issues"))
+        self._tables.data_issues[stored.id] = stored  # type: ignore[index]
+
+    def _open(self, institution_code: str) -> list[DataIssue]:
+        shown = self._tables.institution_checks
+        return sorted(
+            (i for i in self._tables.data_issues.values()
+             if i.institution_code == institution_code and i.resolved_at is None
+             and shown.get((institution_code, i.check), (None,))[0] == i.run_id),
+            key=lambda i: i.id or 0,
+        )
+
+    def status(self, institution_code: str, kind: CheckKind) -> CheckStatus | None:
+        shown = self._tables.institution_checks.get((institution_code, kind))
+        if shown is None:
+            return None
+        counts: dict[Category, int] = {}
+        for issue in self._open(institution_code):
+            if issue.check is kind:
+                counts[ISSUE_TYPES[issue.code].category] = counts.get(ISSUE_TYPES[issue.code].category, 0) + 1
+        return CheckStatus(kind, shown[1], counts)
+
+    def issues_page(
+        self, institution_code: str, *, check: CheckKind | None, code: str | None, after: int, limit: int
+    ) -> list[DataIssue]:
+        found = [
+            i for i in self._open(institution_code)
+            if (i.id or 0) > after and (check is None or i.check is check) and (code is None or i.code == code)
+        ]
+        return found[:limit]
+
+    def persons_to_fix(self, institution_code: str, personal_code: PersonalCode | None, limit: int) -> list[PersonalCode]:
+        codes = {
+            i.personal_code for i in self._open(institution_code)
+            if i.check is CheckKind.POPULATION_REGISTER and i.code in self.FIXABLE and i.personal_code is not None
+            and (personal_code is None or i.personal_code == personal_code)
+        }
+        return sorted(codes, key=lambda c: c.value)[:limit]  # type: ignore[union-attr]
+
+    def resolve_population_register_issues(self, personal_code: PersonalCode, *, at: dt.datetime) -> None:
+        for key, issue in list(self._tables.data_issues.items()):
+            if (issue.personal_code == personal_code and issue.check is CheckKind.POPULATION_REGISTER
+                    and issue.code in self.FIXABLE and issue.resolved_at is None):
+                self._tables.data_issues[key] = replace(issue, resolved_at=at)
+
+
 class FakeUnitOfWork:
     """``UnitOfWork`` in memory; also its own factory (``lambda: uow``)."""
 
@@ -441,6 +656,10 @@ class FakeUnitOfWork:
         self._registration_ids: Iterator[int] = itertools.count(1)
         self._user_ids: Iterator[int] = itertools.count(1)
         self._mark_ids: Iterator[int] = itertools.count(1)
+        self._notice_ids: Iterator[int] = itertools.count(1)
+        self._run_ids: Iterator[int] = itertools.count(1)
+        self._issue_ids: Iterator[int] = itertools.count(1)
+        self._pending_events: list[ChangeEvent] = []
         self.committed = 0
         self.rolled_back = 0
         self.classifiers = FakeClassifierRepository(self)
@@ -452,23 +671,30 @@ class FakeUnitOfWork:
         self.users = FakeUserRepository(self)
         self.funding = FakeFundingRepository(self)
         self.rates = FakeRateRepository(self)
+        self.feed = FakeFeedRepository(self)
+        self.notices = FakeNoticeRepository(self)
+        self.checks = FakeCheckRepository(self)
 
     # --- the UnitOfWork protocol ----------------------------------------------------
     def __enter__(self) -> "FakeUnitOfWork":
         assert self._working is None, "FakeUnitOfWork: a transaction is already open (nested `with uow:`)"
         self._working = self._committed.copy()
+        self._pending_events.clear()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._working = None  # whatever was not committed is gone
+        self._pending_events.clear()
 
     def commit(self) -> None:
+        self.feed.publish_pending()
         self._committed = self._in_transaction().copy()
         self.committed += 1
 
     def rollback(self) -> None:
         self._in_transaction()
         self._working = self._committed.copy()
+        self._pending_events.clear()
         self.rolled_back += 1
 
     # --- for tests --------------------------------------------------------------------

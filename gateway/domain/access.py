@@ -224,6 +224,15 @@ OPERATIONS: Mapping[str, OperationRule] = {
     # is about a person, so it is written to the access log.
     "CheckBasketAvailability": OperationRule((), EVERY_SCOPE, personal_data=True),
     # The basket calculation of the caller's scope: its institution, its municipality's providers, or all.
+    # The change feed: registrations and funding with natural keys, personal codes included.
+    "GetChanges": _reads(Area.STUDENT_PERSONAL_DATA, Area.STUDENT_LEARNING_DATA),
+    # "My school": when the checks ran and what they found (counts) of an institution the caller sees.
+    "GetDataCheckStatus": OperationRule((Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER),), EVERY_SCOPE, personal_data=False),
+    # The findings, the fix and the notices are the institution's own work list.
+    "ListDataIssues": OperationRule((Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER),), frozenset({ScopeKind.INSTITUTION}), personal_data=True),
+    "FixPersonData": _changes(Area.STUDENT_PERSONAL_DATA),
+    "ListNotices": OperationRule((Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER),), frozenset({ScopeKind.INSTITUTION}), personal_data=True),
+    "AcknowledgeNotice": OperationRule((), frozenset({ScopeKind.INSTITUTION}), personal_data=False, changes=True),
     # Counts and amounts, no person's data: not written to the access log.
     "CalculateBasket": OperationRule((Right(Area.BASKET_CALCULATION, Level.VIEWER),), EVERY_SCOPE, personal_data=False),
 }

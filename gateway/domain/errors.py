@@ -386,3 +386,24 @@ class BasketAlreadyClaimed(RequestRejected):
 class BasketRateMissing(RequestRejected):
     code = "BasketRateMissing"
     default_message = "No basket rate is in force for the provider's municipality in a month asked for."
+
+
+# --- the change feed, notices and data checks ----------------------------------
+class ChangeSequenceAhead(RequestRejected):
+    code = "ChangeSequenceAhead"
+    default_message = (
+        "The cursor is beyond the last change of the register: it belongs to another register, or this one was "
+        "restored from a backup. Keep nothing from that cursor on: resynchronise from 0."
+    )
+
+    def __init__(self, message: str | None = None, *, field: str | None = "after") -> None:
+        super().__init__(message, field=field)
+
+
+
+class NoticeNotFound(RequestRejected):
+    code = "NoticeNotFound"
+    default_message = "No notice with this id was sent to the caller's institution."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "noticeId") -> None:
+        super().__init__(message, field=field)

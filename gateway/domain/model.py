@@ -264,6 +264,8 @@ class Registration:
     departure: Departure | None = None
     cancelled_on: dt.date | None = None
     cancellation_reason: str | None = None
+    # When the deregistration was recorded (the data check compares it with the departure date).
+    deregistered_on: dt.date | None = None
 
     @property
     def is_active(self) -> bool:
@@ -315,7 +317,7 @@ class Registration:
                     f"(the deadline is {DEREGISTRATION_DEADLINE_WORKING_DAYS}).",
                 )
             )
-        return replace(self, status=RegistrationStatus.DEREGISTERED, departure=departure), warnings
+        return replace(self, status=RegistrationStatus.DEREGISTERED, departure=departure, deregistered_on=today), warnings
 
 
 def _check_arrival(

@@ -53,6 +53,7 @@ from gateway.domain.errors import (
 from gateway.ports import AccessRecord, UnitOfWork
 from gateway.services import Registry
 from gateway.soap.access_service import AccessControlService
+from gateway.soap.feed_service import NvsFeedService
 from gateway.soap.service import NvsRegistryService
 from gateway.soap.types import TNS
 
@@ -421,7 +422,7 @@ class RegistryApplication(Application):
         self.authenticator = authenticator or Authenticator(uow_factory)
         self.accounts = accounts
         self.access_log = access_log or AccessLog(uow_factory)
-        services = [NvsRegistryService, AccessControlService]
+        services = [NvsRegistryService, AccessControlService, NvsFeedService]
         operations = {name for service in services for name in service.public_methods}
         super().__init__(
             services,

@@ -189,7 +189,6 @@ def test_schema_header(xsd_tree: etree._ElementTree) -> None:
     assert root.get("targetNamespace") == TNS
     assert root.get("elementFormDefault") == "qualified"
     assert re.fullmatch(r"1\.\d+", root.get("version"))  # minor versions are additive within the v1 namespace
-    assert root.get("version") == "1.1"  # 1.1: additive (optional elements at the end, new operations)
 
 
 def test_schema_uses_only_sequences_and_elements(xsd_tree: etree._ElementTree) -> None:

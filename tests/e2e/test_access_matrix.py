@@ -68,6 +68,14 @@ EXPECTED: dict[str, dict[str, str]] = {
                    OTHER_COORDINATOR: "RegistrationNotFound", ADMIN: OK},
     "CheckBasketAvailability": {VIEWER: OK, MANAGER: OK, OTHER: OK, COORDINATOR: OK, OTHER_COORDINATOR: OK, ADMIN: OK},
     "CalculateBasket": {VIEWER: DENIED, MANAGER: OK, OTHER: OK, COORDINATOR: OK, OTHER_COORDINATOR: OK, ADMIN: OK},
+    "GetChanges": {VIEWER: OK, MANAGER: OK, OTHER: OK, COORDINATOR: OK, OTHER_COORDINATOR: OK, ADMIN: OK},
+    "GetDataCheckStatus": {VIEWER: OK, MANAGER: OK, OTHER: DENIED, COORDINATOR: OK, OTHER_COORDINATOR: DENIED, ADMIN: OK},
+    "ListDataIssues": {VIEWER: OK, MANAGER: OK, OTHER: OK, COORDINATOR: DENIED, OTHER_COORDINATOR: DENIED, ADMIN: DENIED},
+    "FixPersonData": {VIEWER: DENIED, MANAGER: OK, OTHER: "StudentNotFound", COORDINATOR: DENIED, OTHER_COORDINATOR: DENIED,
+                      ADMIN: DENIED},
+    "ListNotices": {VIEWER: OK, MANAGER: OK, OTHER: OK, COORDINATOR: DENIED, OTHER_COORDINATOR: DENIED, ADMIN: DENIED},
+    "AcknowledgeNotice": {VIEWER: "NoticeNotFound", MANAGER: "NoticeNotFound", OTHER: "NoticeNotFound", COORDINATOR: DENIED,
+                          OTHER_COORDINATOR: DENIED, ADMIN: DENIED},
 }
 for _expected in EXPECTED.values():
     _expected.update({EXPIRED: "CredentialsExpired", NO_TOKEN: "AuthenticationFailed", WRONG_PASSWORD: "AuthenticationFailed",
@@ -178,7 +186,8 @@ def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
     year, today = matrix.year, dt.date.today()
-    if operation in ("RegisterUser", "ChangePassword", "CreateGroup", "CalculateBasket"):
+    if operation in ("RegisterUser", "ChangePassword", "CreateGroup", "CalculateBasket", "GetChanges", "GetDataCheckStatus",
+                     "ListDataIssues", "ListNotices", "AcknowledgeNotice"):
         arranged = None
     else:
         arranged = matrix.arrangement(operation)
@@ -204,6 +213,12 @@ def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
         "CheckBasketAvailability": lambda: {"personalCode": arranged.child, "fromMonth": month_of(year.starts_on),
                                             "toMonth": month_of(year.starts_on)},
         "CalculateBasket": lambda: {"fromMonth": month_of(year.starts_on), "toMonth": month_of(year.starts_on)},
+        "GetChanges": lambda: {"after": 0, "limit": 10},
+        "GetDataCheckStatus": lambda: {"institutionCode": SCHOOL},
+        "ListDataIssues": lambda: {},
+        "FixPersonData": lambda: {"personalCode": arranged.child},
+        "ListNotices": lambda: {},
+        "AcknowledgeNotice": lambda: {"noticeId": [999_999]},
         "GetAccessLog": lambda: {"personalCode": matrix.arrangement(operation).child, "dateFrom": today - dt.timedelta(days=1),
                                  "dateTo": today + dt.timedelta(days=1)},
     }

@@ -3,6 +3,7 @@ gateway, which asks the sandbox population register over real HTTP."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from zeep.exceptions import Fault
@@ -234,3 +235,31 @@ def test_wrong_or_missing_credentials_are_refused_without_saying_which(live_gate
         detail = fault_detail(refused.value)
         assert detail["code"] == "AuthenticationFailed"
         assert "nobody" not in refused.value.message and "password" not in detail["message"].lower().replace("usernametoken", "")
+
+
+def test_two_providers_registering_the_same_new_child_at_once_both_succeed(live_gateway, provider, other_provider, school_year):
+    """The person row is written by both: an upsert, not a unique-key failure for the second."""
+    first_day = school_year.starts_on
+    child = child_code(dt.date(2015, 6, 6), 606)
+    groups = [
+        service.CreateGroup(schoolYear=str(school_year), programCode=program, name="Lenktynės", subDirectionCode=["MUSIC.PIANO"])
+        for service, program in ((provider, ACCREDITED_NVS_PROGRAM), (other_provider, "100000122"))
+    ]
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def register(service, group_id: int) -> None:  # type: ignore[no-untyped-def]
+        start.wait()
+        try:
+            service.RegisterStudent(personalCode=child, groupId=group_id, firstLearningDate=first_day, contract=contract(first_day))
+            outcomes.append("registered")
+        except Fault as fault:
+            outcomes.append(fault_detail(fault)["code"])
+
+    threads = [threading.Thread(target=register, args=(s, g.groupId)) for s, g in zip((provider, other_provider), groups)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert outcomes == ["registered", "registered"]
+    assert live_gateway.database.count("person") == 1 and live_gateway.database.count("registration") == 2

@@ -1,0 +1,571 @@
+"""Repositories of the change feed, the data checks and the notices (revision 0300)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from gateway.domain.calendar import Month
+from gateway.domain.checks import (
+    ISSUE_TYPES,
+    PERSONAL_DATA_MISMATCH,
+    RESIDENCE_MISMATCH,
+    Category,
+    CheckKind,
+    CheckRun,
+    CheckStatus,
+    DataIssue,
+    PersonComparison,
+    RunStatus,
+)
+from gateway.domain.feed import ChangeEvent, ChangeKind, ClubAttendanceState, FundingState, RegistrationState
+from gateway.domain.model import Contract, Departure, PersonRecord, Registration, RegistrationStatus
+from gateway.domain.notices import Notice, NoticeKind, NoticeState
+from gateway.domain.personal_code import PersonalCode
+from gateway.domain.scope import ReadScope
+from storage.models import (
+    ChangeEventRow,
+    CheckRunRow,
+    DataIssueRow,
+    FeedCounterRow,
+    InstitutionCheckRow,
+    InstitutionRow,
+    NoticeRow,
+    PersonCheckRow,
+    PersonRow,
+    RegistrationRow,
+)
+from storage.repositories import _person, _registration
+
+FEED_COUNTER = "changes"
+FIXABLE = (PERSONAL_DATA_MISMATCH, RESIDENCE_MISMATCH)
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands timestamps back without their zone; they were written in UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.timezone.utc)
+
+
+def _months(values: list[str] | None) -> tuple[Month, ...]:
+    return tuple(Month.parse(v) for v in values or ())
+
+
+# --- the change feed -----------------------------------------------------------------
+class SqlFeedRepository:
+    """The change feed, and why a follower of its cursor never skips or repeats an event.
+
+    A sequence taken from a database sequence (or an identity column) when the row is
+    inserted is not safe to follow: a transaction that took 10 may commit after one
+    that took 11, so a reader polling "after 9" could see 11, move its cursor there and
+    never see 10. Here the numbers come from one counter row, updated when the unit of
+    work commits, in the same transaction as the change and its events:
+
+        UPDATE feed_counter SET value = value + n WHERE name = 'changes' RETURNING value
+
+    On PostgreSQL the UPDATE locks the row until the transaction ends, so a second
+    committing transaction waits at that UPDATE until the first has committed (or rolled
+    back, when it then gets the same numbers: no gaps either). PostgreSQL makes a
+    transaction visible before it releases its locks, so whenever a reader's snapshot
+    contains number N it contains every number below N: a single SELECT of the events
+    after the cursor always sees a gapless prefix, and the cursor can safely move to the
+    last event it returned. On SQLite writers are serialised anyway (BEGIN IMMEDIATE,
+    storage.db) and the same holds trivially.
+
+    The price: transactions that record changes commit one at a time. The lock is taken
+    as late as possible: ``append`` only queues the event; ``publish_pending`` (called by
+    the unit of work's ``commit``) takes the numbers, inserts the rows and commits at
+    once, so the lock is held for a few inserts and the commit, nothing else (no reads,
+    no waits on other locks, hence no deadlocks).
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._pending: list[ChangeEvent] = []
+
+    def append(self, event: ChangeEvent) -> None:
+        self._pending.append(event)
+
+    def discard_pending(self) -> None:
+        self._pending.clear()
+
+    def publish_pending(self) -> list[int]:
+        """Number the queued events and insert them; the caller commits right after."""
+        if not self._pending:
+            return []
+        count = len(self._pending)
+        last = self.session.execute(
+            update(FeedCounterRow)
+            .where(FeedCounterRow.name == FEED_COUNTER)
+            .values(value=FeedCounterRow.value + count)
+            .returning(FeedCounterRow.value),
+            execution_options={"synchronize_session": False},
+        ).scalar_one()
+        first = last - count + 1
+        self.session.add_all(_event_row(event, first + index) for index, event in enumerate(self._pending))
+        self.session.flush()
+        self._pending.clear()
+        return list(range(first, last + 1))
+
+    def last_sequence(self) -> int:
+        return self.session.scalar(select(FeedCounterRow.value).where(FeedCounterRow.name == FEED_COUNTER)) or 0
+
+    def read(self, scope: ReadScope, after: int, limit: int) -> list[ChangeEvent]:
+        if scope.is_empty:
+            return []
+        query = select(ChangeEventRow).where(ChangeEventRow.sequence > after)
+        if not scope.everything:
+            conditions = []
+            if scope.institution_codes:
+                conditions.append(ChangeEventRow.institution_code.in_(sorted(scope.institution_codes)))
+            if scope.municipality_codes:
+                conditions.append(ChangeEventRow.municipality_code.in_(sorted(scope.municipality_codes)))
+            query = query.where(or_(*conditions))
+        rows = self.session.scalars(query.order_by(ChangeEventRow.sequence).limit(limit))
+        return [_event(row) for row in rows]
+
+
+def _date(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _day(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _event_row(event: ChangeEvent, sequence: int) -> ChangeEventRow:
+    data: dict[str, Any] = {}
+    r = event.registration
+    if r is not None:
+        data["registration"] = {
+            "registrationId": r.registration_id,
+            "status": r.status,
+            "groupId": r.group_id,
+            "groupName": r.group_name,
+            "schoolYear": r.school_year,
+            "programCode": r.program_code,
+            "firstLearningDate": _date(r.first_learning_date),
+            "registeredOn": _date(r.registered_on),
+            "contract": r.contract
+            and {"typeCode": r.contract.type_code, "date": _date(r.contract.signed_on), "number": r.contract.number},
+            "departure": r.departure
+            and {"date": _date(r.departure.date), "reasonCode": r.departure.reason_code, "orderNumber": r.departure.order_number},
+            "cancelledOn": _date(r.cancelled_on),
+        }
+    f = event.funding
+    if f is not None:
+        data["funding"] = {
+            "markId": f.mark_id,
+            "registrationId": f.registration_id,
+            "fundingTypeCode": f.funding_type,
+            "fromMonth": str(f.from_month),
+            "toMonth": str(f.to_month),
+            "specialNeeds": f.special_needs,
+        }
+    c = event.club_attendance
+    if c is not None:
+        data["clubAttendance"] = {
+            "attendanceId": c.attendance_id,
+            "schoolYear": c.school_year,
+            "directionCodes": list(c.direction_codes),
+            "subDirectionCodes": list(c.sub_direction_codes),
+            "endedOn": _date(c.ended_on),
+        }
+    return ChangeEventRow(
+        sequence=sequence,
+        kind=event.kind.value,
+        occurred_at=event.occurred_at,
+        institution_code=event.institution_code,
+        municipality_code=event.municipality_code,
+        personal_code=event.personal_code.value,
+        registration_id=r.registration_id if r else (f.registration_id if f else None),
+        data=data,
+    )
+
+
+def _event(row: ChangeEventRow) -> ChangeEvent:
+    data = row.data or {}
+    registration = funding = club = None
+    if "registration" in data:
+        r = data["registration"]
+        contract = r.get("contract")
+        departure = r.get("departure")
+        registration = RegistrationState(
+            registration_id=r["registrationId"],
+            status=r["status"],
+            group_id=r["groupId"],
+            group_name=r["groupName"],
+            school_year=r["schoolYear"],
+            program_code=r["programCode"],
+            first_learning_date=_day(r["firstLearningDate"]),  # type: ignore[arg-type]
+            registered_on=_day(r["registeredOn"]),  # type: ignore[arg-type]
+            contract=Contract(contract["typeCode"], _day(contract["date"]), contract["number"]) if contract else None,  # type: ignore[arg-type]
+            departure=Departure(_day(departure["date"]), departure["reasonCode"], departure.get("orderNumber")) if departure else None,  # type: ignore[arg-type]
+            cancelled_on=_day(r.get("cancelledOn")),
+        )
+    if "funding" in data:
+        f = data["funding"]
+        funding = FundingState(
+            mark_id=f["markId"],
+            registration_id=f["registrationId"],
+            funding_type=f["fundingTypeCode"],
+            from_month=Month.parse(f["fromMonth"]),
+            to_month=Month.parse(f["toMonth"]),
+            special_needs=bool(f.get("specialNeeds")),
+        )
+    if "clubAttendance" in data:
+        c = data["clubAttendance"]
+        club = ClubAttendanceState(
+            attendance_id=c["attendanceId"],
+            school_year=c["schoolYear"],
+            direction_codes=tuple(c.get("directionCodes") or ()),
+            sub_direction_codes=tuple(c.get("subDirectionCodes") or ()),
+            ended_on=_day(c.get("endedOn")),
+        )
+    return ChangeEvent(
+        kind=ChangeKind(row.kind),
+        institution_code=row.institution_code,
+        personal_code=PersonalCode(row.personal_code),
+        occurred_at=_utc(row.occurred_at),  # type: ignore[arg-type]
+        registration=registration,
+        funding=funding,
+        club_attendance=club,
+        municipality_code=row.municipality_code,
+        sequence=row.sequence,
+    )
+
+
+# --- notices ---------------------------------------------------------------------------
+class SqlNoticeRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, notice: Notice) -> bool:
+        values = dict(
+            institution_code=notice.institution_code,
+            kind=notice.kind.value,
+            created_at=notice.created_at,
+            message=notice.message,
+            personal_code=notice.personal_code.value if notice.personal_code else None,
+            registration_id=notice.registration_id,
+            months=[str(m) for m in notice.months],
+            issue_code=notice.issue_code,
+            dedup_key=notice.dedup_key,
+            acknowledged=False,
+        )
+        # One statement: the unique (institution, dedup key) decides, also against a concurrent
+        # transaction raising the same notice; a NULL key never conflicts.
+        statement = _insert_or_ignore(self.session, NoticeRow).values(**values).returning(NoticeRow.id)
+        return self.session.execute(statement).scalar_one_or_none() is not None
+
+    def get(self, notice_id: int) -> Notice | None:
+        row = self.session.get(NoticeRow, notice_id)
+        return _notice(row) if row else None
+
+    def acknowledge(self, notice_id: int, *, at: dt.datetime, by: str) -> Notice:
+        row = self.session.get(NoticeRow, notice_id)
+        assert row is not None
+        if not row.acknowledged:
+            row.acknowledged, row.acknowledged_at, row.acknowledged_by = True, at, by
+            self.session.flush()
+        return _notice(row)
+
+    def page(
+        self, institution_code: str, state: NoticeState, kind: NoticeKind | None, after: tuple[bool, int] | None, limit: int
+    ) -> list[Notice]:
+        query = select(NoticeRow).where(NoticeRow.institution_code == institution_code)
+        if state is NoticeState.UNACKNOWLEDGED:
+            query = query.where(NoticeRow.acknowledged.is_(False))
+        elif state is NoticeState.ACKNOWLEDGED:
+            query = query.where(NoticeRow.acknowledged.is_(True))
+        if kind is not None:
+            query = query.where(NoticeRow.kind == kind.value)
+        if after is not None:
+            acknowledged, last_id = after
+            if acknowledged:
+                query = query.where(NoticeRow.acknowledged.is_(True), NoticeRow.id < last_id)
+            else:
+                query = query.where(
+                    or_(NoticeRow.acknowledged.is_(True), and_(NoticeRow.acknowledged.is_(False), NoticeRow.id < last_id))
+                )
+        rows = self.session.scalars(query.order_by(NoticeRow.acknowledged, NoticeRow.id.desc()).limit(limit))
+        return [_notice(r) for r in rows]
+
+    def count_unacknowledged(self, institution_code: str) -> int:
+        return self.session.scalar(
+            select(func.count()).where(NoticeRow.institution_code == institution_code, NoticeRow.acknowledged.is_(False))
+        ) or 0
+
+
+def _insert_or_ignore(session: Session, table: type) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING, in the dialect of the session's database."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
+
+
+def _notice(row: NoticeRow) -> Notice:
+    return Notice(
+        id=row.id,
+        institution_code=row.institution_code,
+        kind=NoticeKind(row.kind),
+        created_at=_utc(row.created_at),  # type: ignore[arg-type]
+        message=row.message,
+        personal_code=PersonalCode(row.personal_code) if row.personal_code else None,
+        registration_id=row.registration_id,
+        months=_months(row.months),
+        issue_code=row.issue_code,
+        dedup_key=row.dedup_key,
+        acknowledged_at=_utc(row.acknowledged_at),
+        acknowledged_by=row.acknowledged_by,
+    )
+
+
+# --- data checks -------------------------------------------------------------------------
+class SqlCheckRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # runs
+    def running_run(self, kind: CheckKind) -> CheckRun | None:
+        row = self.session.scalar(
+            select(CheckRunRow)
+            .where(CheckRunRow.kind == kind.value, CheckRunRow.status == RunStatus.RUNNING.value)
+            .order_by(CheckRunRow.id.desc())
+            .limit(1)
+        )
+        return _run(row) if row else None
+
+    def start_run(self, kind: CheckKind, *, at: dt.datetime, total: int) -> CheckRun:
+        row = CheckRunRow(kind=kind.value, status=RunStatus.RUNNING.value, started_at=at, total=total, done=0)
+        self.session.add(row)
+        self.session.flush()
+        return _run(row)
+
+    def set_progress(self, run_id: int, *, done: int, total: int) -> None:
+        self.session.execute(
+            update(CheckRunRow).where(CheckRunRow.id == run_id).values(done=done, total=total),
+            execution_options={"synchronize_session": False},
+        )
+
+    def finish_run(self, run_id: int, status: RunStatus, *, at: dt.datetime) -> None:
+        self.session.execute(
+            update(CheckRunRow).where(CheckRunRow.id == run_id).values(status=status.value, finished_at=at),
+            execution_options={"synchronize_session": False},
+        )
+
+    def complete_run(self, run: CheckRun, *, at: dt.datetime, institution_codes: list[str] | None) -> None:
+        self.finish_run(run.id, RunStatus.COMPLETED, at=at)
+        codes = institution_codes if institution_codes is not None else list(self.session.scalars(select(InstitutionRow.code)))
+        existing = {
+            row.institution_code: row
+            for row in self.session.scalars(
+                select(InstitutionCheckRow).where(InstitutionCheckRow.check_kind == run.kind.value)
+            )
+        }
+        for code in codes:
+            row = existing.get(code)
+            if row is None:
+                self.session.add(InstitutionCheckRow(institution_code=code, check_kind=run.kind.value, run_id=run.id, checked_at=at))
+            else:
+                row.run_id, row.checked_at = run.id, at
+        self.session.flush()
+        # Findings of earlier runs that no institution's status shows any more.
+        shown = select(InstitutionCheckRow.run_id).where(
+            InstitutionCheckRow.institution_code == DataIssueRow.institution_code,
+            InstitutionCheckRow.check_kind == DataIssueRow.check_kind,
+        )
+        self.session.execute(
+            delete(DataIssueRow).where(
+                DataIssueRow.check_kind == run.kind.value,
+                DataIssueRow.run_id != run.id,
+                ~DataIssueRow.run_id.in_(shown.scalar_subquery()),
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        # The per-person results serve to resume a run. This run's stay until the next one completes:
+        # a second process still finishing this run must find them (or it would store findings twice).
+        finished = select(CheckRunRow.id).where(
+            CheckRunRow.kind == run.kind.value, CheckRunRow.status != RunStatus.RUNNING.value, CheckRunRow.id != run.id
+        )
+        self.session.execute(
+            delete(PersonCheckRow).where(PersonCheckRow.run_id.in_(finished)), execution_options={"synchronize_session": False}
+        )
+
+    # the population-register check
+    def count_persons(self) -> int:
+        return self.session.scalar(select(func.count()).select_from(PersonRow)) or 0
+
+    def count_checked(self, run_id: int) -> int:
+        return self.session.scalar(select(func.count()).where(PersonCheckRow.run_id == run_id)) or 0
+
+    def unchecked_persons(self, run_id: int, *, after: int, limit: int) -> list[tuple[int, PersonRecord]]:
+        checked = exists().where(PersonCheckRow.run_id == run_id, PersonCheckRow.person_id == PersonRow.id)
+        rows = self.session.scalars(select(PersonRow).where(PersonRow.id > after, ~checked).order_by(PersonRow.id).limit(limit))
+        return [(row.id, _person(row)) for row in rows]
+
+    def save_comparison(self, run_id: int, position: int, comparison: PersonComparison) -> bool:
+        statement = (
+            _insert_or_ignore(self.session, PersonCheckRow)
+            .values(
+                run_id=run_id,
+                person_id=position,
+                known_to_register=comparison.known_to_register,
+                personal_data_fields=[f.value for f in comparison.personal_data],
+                residence_fields=[f.value for f in comparison.residence],
+            )
+            .returning(PersonCheckRow.person_id)
+        )
+        return self.session.execute(statement).scalar_one_or_none() is not None
+
+    def registrations_of(self, personal_codes: list[PersonalCode]) -> list[Registration]:
+        if not personal_codes:
+            return []
+        rows = self.session.execute(
+            select(RegistrationRow, PersonRow.personal_code)
+            .join(PersonRow, PersonRow.id == RegistrationRow.person_id)
+            .where(
+                PersonRow.personal_code.in_([c.value for c in personal_codes]),
+                RegistrationRow.status != RegistrationStatus.CANCELLED.value,
+            )
+            .order_by(RegistrationRow.id)
+        )
+        return [_registration(row, code) for row, code in rows]
+
+    # the student data check
+    def count_registrations(self, provider_code: str | None) -> int:
+        query = select(func.count()).where(RegistrationRow.status != RegistrationStatus.CANCELLED.value)
+        if provider_code is not None:
+            query = query.where(RegistrationRow.provider_code == provider_code)
+        return self.session.scalar(query) or 0
+
+    def registrations_page(self, *, after: int, limit: int, provider_code: str | None) -> list[Registration]:
+        query = (
+            select(RegistrationRow, PersonRow.personal_code)
+            .join(PersonRow, PersonRow.id == RegistrationRow.person_id)
+            .where(RegistrationRow.id > after, RegistrationRow.status != RegistrationStatus.CANCELLED.value)
+        )
+        if provider_code is not None:
+            query = query.where(RegistrationRow.provider_code == provider_code)
+        rows = self.session.execute(query.order_by(RegistrationRow.id).limit(limit))
+        return [_registration(row, code) for row, code in rows]
+
+    # findings
+    def add_issue(self, issue: DataIssue) -> None:
+        # A plain INSERT, not an ORM object: the check reads between adds, and pending
+        # objects would be flushed before every one of those reads.
+        self.session.execute(
+            insert(DataIssueRow).values(
+                run_id=issue.run_id,
+                check_kind=issue.check.value,
+                code=issue.code,
+                institution_code=issue.institution_code,
+                personal_code=issue.personal_code.value if issue.personal_code else None,
+                registration_id=issue.registration_id,
+                months=[str(m) for m in issue.months],
+                message=issue.message,
+                detected_at=issue.detected_at,
+            )
+        )
+
+    def status(self, institution_code: str, kind: CheckKind) -> CheckStatus | None:
+        row = self.session.get(InstitutionCheckRow, (institution_code, kind.value))
+        if row is None:
+            return None
+        counts = self.session.execute(
+            select(DataIssueRow.code, func.count())
+            .where(
+                DataIssueRow.institution_code == institution_code,
+                DataIssueRow.check_kind == kind.value,
+                DataIssueRow.run_id == row.run_id,
+                DataIssueRow.resolved_at.is_(None),
+            )
+            .group_by(DataIssueRow.code)
+        )
+        by_category: dict[Category, int] = {}
+        for code, count in counts:
+            category = ISSUE_TYPES[code].category
+            by_category[category] = by_category.get(category, 0) + count
+        return CheckStatus(kind, _utc(row.checked_at), by_category)  # type: ignore[arg-type]
+
+    def _open_issues(self, institution_code: str):  # type: ignore[no-untyped-def]
+        return (
+            select(DataIssueRow)
+            .join(
+                InstitutionCheckRow,
+                and_(
+                    InstitutionCheckRow.institution_code == DataIssueRow.institution_code,
+                    InstitutionCheckRow.check_kind == DataIssueRow.check_kind,
+                    InstitutionCheckRow.run_id == DataIssueRow.run_id,
+                ),
+            )
+            .where(DataIssueRow.institution_code == institution_code, DataIssueRow.resolved_at.is_(None))
+        )
+
+    def issues_page(
+        self, institution_code: str, *, check: CheckKind | None, code: str | None, after: int, limit: int
+    ) -> list[DataIssue]:
+        query = self._open_issues(institution_code).where(DataIssueRow.id > after)
+        if check is not None:
+            query = query.where(DataIssueRow.check_kind == check.value)
+        if code is not None:
+            query = query.where(DataIssueRow.code == code)
+        rows = self.session.scalars(query.order_by(DataIssueRow.id).limit(limit))
+        return [_issue(r) for r in rows]
+
+    def persons_to_fix(self, institution_code: str, personal_code: PersonalCode | None, limit: int) -> list[PersonalCode]:
+        query = self._open_issues(institution_code).where(
+            DataIssueRow.check_kind == CheckKind.POPULATION_REGISTER.value, DataIssueRow.code.in_(FIXABLE)
+        )
+        if personal_code is not None:
+            query = query.where(DataIssueRow.personal_code == personal_code.value)
+        codes = self.session.scalars(
+            select(query.subquery().c.personal_code).distinct().order_by("personal_code").limit(limit)
+        )
+        return [PersonalCode(c) for c in codes if c]
+
+    def resolve_population_register_issues(self, personal_code: PersonalCode, *, at: dt.datetime) -> None:
+        self.session.execute(
+            update(DataIssueRow)
+            .where(
+                DataIssueRow.personal_code == personal_code.value,
+                DataIssueRow.check_kind == CheckKind.POPULATION_REGISTER.value,
+                DataIssueRow.code.in_(FIXABLE),
+                DataIssueRow.resolved_at.is_(None),
+            )
+            .values(resolved_at=at),
+            execution_options={"synchronize_session": False},
+        )
+
+
+def _run(row: CheckRunRow) -> CheckRun:
+    return CheckRun(
+        id=row.id,
+        kind=CheckKind(row.kind),
+        status=RunStatus(row.status),
+        started_at=_utc(row.started_at),  # type: ignore[arg-type]
+        finished_at=_utc(row.finished_at),
+        total=row.total,
+        done=row.done,
+    )
+
+
+def _issue(row: DataIssueRow) -> DataIssue:
+    return DataIssue(
+        id=row.id,
+        run_id=row.run_id,
+        check=CheckKind(row.check_kind),
+        code=row.code,
+        institution_code=row.institution_code,
+        message=row.message,
+        detected_at=_utc(row.detected_at),  # type: ignore[arg-type]
+        personal_code=PersonalCode(row.personal_code) if row.personal_code else None,
+        registration_id=row.registration_id,
+        months=_months(row.months),
+        resolved_at=_utc(row.resolved_at),
+    )
