@@ -27,6 +27,7 @@ from zeep.transports import Transport  # noqa: E402
 from zeep.wsse.username import UsernameToken  # noqa: E402
 
 from gateway.bootstrap import build_gateway, prepare_database, unit_of_work_factory  # noqa: E402
+from gateway.cli import _start_private_sandbox_gr  # noqa: E402
 from gateway.config import Settings  # noqa: E402
 from gateway.domain.calendar import SchoolYear  # noqa: E402
 from gateway.sandbox import install_sandbox  # noqa: E402
@@ -60,7 +61,8 @@ def main() -> int:
     with __import__("socket").socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = Settings(database_url=url, port=port, threads=8)
+    # The registry calls its sandbox GR on a server of its own, as `nvs-gateway serve --sandbox` does.
+    settings = Settings(database_url=url, port=port, threads=8, population_register_url=_start_private_sandbox_gr(Settings()))
     gateway = build_gateway(settings, sandbox=True, engine=engine)
     server = waitress.server.create_server(gateway.site, host="127.0.0.1", port=port, threads=8)
     threading.Thread(target=server.run, daemon=True).start()

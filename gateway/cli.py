@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from gateway.config import REPOSITORY_ROOT, Settings
@@ -265,6 +266,25 @@ def _print_summary(which: str, summary) -> None:  # type: ignore[no-untyped-def]
         print("  per institution: GetDataCheckStatus and ListDataIssues")
 
 
+def _start_private_sandbox_gr(settings: Settings) -> str:
+    """The sandbox GR that the registry itself calls, on a loopback port with threads of its own.
+
+    Served from the registry's own thread pool, GR calls would wait for threads held by the
+    very requests waiting on them: enough concurrent registrations and nothing moves.
+    Integrators still find the same sandbox at /population-register.
+    """
+    import threading
+
+    import waitress.server
+
+    from clients.population_register.sandbox import build_sandbox_app
+
+    app = build_sandbox_app(latency_seconds=settings.sandbox_gr_latency, failure_rate=settings.sandbox_gr_failure_rate)
+    server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=max(4, settings.threads))
+    threading.Thread(target=server.run, name="sandbox-gr", daemon=True).start()
+    return f"http://127.0.0.1:{server.effective_port}/population-register"
+
+
 def serve(settings: Settings, *, sandbox: bool) -> int:
     import waitress
 
@@ -272,6 +292,8 @@ def serve(settings: Settings, *, sandbox: bool) -> int:
     from gateway.sandbox import install_sandbox
 
     migrate(settings)
+    if sandbox and not settings.population_register_url:
+        settings = replace(settings, population_register_url=_start_private_sandbox_gr(settings))
     gateway = build_gateway(settings, sandbox=sandbox)
     users = install_sandbox(gateway.uow_factory, _classifiers(gateway.engine)) if sandbox else []
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
