@@ -139,15 +139,20 @@ class SqlInstitutionRepository:
             purpose_codes=list(institution.purpose_codes),
             deregistered_on=institution.deregistered_on,
         )
-        if row is None:
-            self.session.add(InstitutionRow(code=institution.code, updated_at=_now(), **values))
-            return "created"
-        if _institution(row) == institution:
-            return "unchanged"
-        for key, value in values.items():
-            setattr(row, key, value)
-        row.updated_at = _now()
-        return "updated"
+        return _upsert_reference(self.session, InstitutionRow, row, institution.code, values, unchanged=row is not None and _institution(row) == institution)
+
+
+def _upsert_reference(session: Session, row_class, row, code: str, values: dict, *, unchanged: bool) -> str:  # type: ignore[no-untyped-def]
+    """Store an imported ŠMIR/NŠPR record: 'created', 'updated' or 'unchanged' (for the import's summary)."""
+    if row is None:
+        session.add(row_class(code=code, updated_at=_now(), **values))
+        return "created"
+    if unchanged:
+        return "unchanged"
+    for key, value in values.items():
+        setattr(row, key, value)
+    row.updated_at = _now()
+    return "updated"
 
 
 def _institution(row: InstitutionRow) -> Institution:
@@ -184,15 +189,7 @@ class SqlProgramRepository:
             accredited_on=program.accredited_on,
             deregistered_on=program.deregistered_on,
         )
-        if row is None:
-            self.session.add(ProgramRow(code=program.code, updated_at=_now(), **values))
-            return "created"
-        if _program(row) == program:
-            return "unchanged"
-        for key, value in values.items():
-            setattr(row, key, value)
-        row.updated_at = _now()
-        return "updated"
+        return _upsert_reference(self.session, ProgramRow, row, program.code, values, unchanged=row is not None and _program(row) == program)
 
 
 def _program(row: ProgramRow) -> Program:
