@@ -169,8 +169,16 @@ def live_gateway(start_gateway: Callable[..., LiveGateway]) -> LiveGateway:
 
 def stop_waitress(server, thread: threading.Thread) -> None:  # type: ignore[no-untyped-def]
     # Drain the worker threads first, then close every channel: closing the listening
-    # socket alone leaves workers writing to a closed trigger.
+    # socket alone leaves workers writing to a closed trigger. The channels are closed from
+    # inside the server's own loop (a trigger thunk): closed from this thread, a descriptor
+    # could vanish under the loop's select() (EBADF in the server thread, a flaky teardown).
+    # The loop ends once its map is empty.
     server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
-    for channel in list(server._map.values()):
-        channel.close()
+
+    def close_every_channel() -> None:
+        for channel in list(server._map.values()):
+            channel.close()
+
+    server.trigger.pull_trigger(close_every_channel)
     thread.join(timeout=5)
+    assert not thread.is_alive(), "the waitress loop did not stop"
