@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.lists import SqlClubRepository, SqlEnrolmentRepository, SqlListRepository
 from storage.repositories import (
     SqlClassifierRepository,
     SqlFundingRepository,
@@ -32,6 +33,9 @@ class SqlAlchemyUnitOfWork:
         self.users = SqlUserRepository(session)
         self.funding = SqlFundingRepository(session)
         self.rates = SqlRateRepository(session)
+        self.clubs = SqlClubRepository(session)
+        self.enrolments = SqlEnrolmentRepository(session)
+        self.lists = SqlListRepository(session)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -21,7 +21,7 @@ from storage.db import make_engine
 
 POSTGRES_URL = os.environ.get("NVS_TEST_DATABASE_URL", "")
 # Tables a test may write; reference data, institutions, programs and users stay as the sandbox installed them.
-MUTABLE_TABLES = ("registration", "person", "nvs_group")
+MUTABLE_TABLES = ("registration", "person", "nvs_group", "club_attendance", "school_enrolment")
 
 
 @dataclass
