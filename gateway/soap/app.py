@@ -37,6 +37,7 @@ from gateway.domain.errors import (
 )
 from gateway.ports import UnitOfWork
 from gateway.services import Caller, Registry
+from gateway.soap.lists_service import NvsListsService
 from gateway.soap.service import NvsRegistryService
 from gateway.soap.types import TNS
 
@@ -171,9 +172,10 @@ class RegistryApplication(Application):
     def __init__(self, registry: Registry, uow_factory: Callable[[], UnitOfWork]) -> None:
         self.registry = registry
         self.uow_factory = uow_factory
-        operations = {name for name in NvsRegistryService.public_methods}
+        services = [NvsRegistryService, NvsListsService]
+        operations = {name for service in services for name in service.public_methods}
         super().__init__(
-            [NvsRegistryService],
+            services,
             tns=TNS,
             name="NvsRegistryService",
             in_protocol=ContractSoap11(operations),
