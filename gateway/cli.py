@@ -1,4 +1,4 @@
-"""``nvs-gateway``: run the gateway, migrate, import reference data, print the sandbox fixture."""
+"""``nvs-gateway``: run the gateway, migrate, import reference data and enrolments, export lists, print the sandbox fixture."""
 from __future__ import annotations
 
 import argparse
@@ -99,6 +99,36 @@ def _import_rates(settings: Settings, path: Path) -> int:
     return 0
 
 
+def _import_enrolments(settings: Settings, path: Path) -> int:
+    from tqdm import tqdm
+
+    from gateway.bootstrap import unit_of_work_factory
+    from gateway.enrolments import import_enrolments, institution_lookup, parse_enrolments
+    from gateway.imports import ImportFileInvalid
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    try:
+        uow_factory = unit_of_work_factory(engine)
+        try:
+            with tqdm(desc=f"checking {path.name}", unit=" records", file=sys.stderr) as bar:
+                enrolments = parse_enrolments(
+                    path, _classifiers(engine), institution_lookup(uow_factory), progress=lambda n: bar.update(n - bar.n)
+                )
+        except ImportFileInvalid as invalid:
+            print(f"{path}: refused, nothing imported ({len(invalid.errors)} problem(s)):", file=sys.stderr)
+            for problem in invalid.errors:
+                print(f"  {problem}", file=sys.stderr)
+            return 1
+        with tqdm(total=len(enrolments), desc="storing", unit=" records", file=sys.stderr) as bar:
+            summary = import_enrolments(uow_factory, enrolments, lambda n: bar.update(n - bar.n))
+    finally:
+        engine.dispose()
+    print(f"{path.name}: imported {summary}")
+    return 0
+
+
 def serve(settings: Settings, *, sandbox: bool) -> int:
     import waitress
 
@@ -134,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     for kind, register in (("institutions", "ŠMIR"), ("programs", "NŠPR")):
         command = commands.add_parser(f"import-{kind}", help=f"import {register} {kind} from an XML file (all or nothing)")
         command.add_argument("file", type=Path)
+    enrolments = commands.add_parser(
+        "import-enrolments", help="import formal enrolments in general-education schools (xsd/formal-enrolments-v1.xsd; all or nothing)"
+    )
+    enrolments.add_argument("file", type=Path)
     rates = commands.add_parser("rates", help="basket rates")
     rates_commands = rates.add_subparsers(dest="rates_command", required=True)
     rates_import = rates_commands.add_parser("import", help="replace the basket rates with an XML file's (xsd/basket-rates-v1.xsd)")
@@ -155,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command in ("import-institutions", "import-programs"):
         return _import(settings, args.command.split("-", 1)[1], args.file)
+    if args.command == "import-enrolments":
+        return _import_enrolments(settings, args.file)
     if args.command == "rates":
         return _import_rates(settings, args.file)
     if args.command == "sandbox":

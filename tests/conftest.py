@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 
 from gateway.bootstrap import prepare_database, unit_of_work_factory
 from gateway.ports import UnitOfWork
-from gateway.sandbox import SandboxUser, install_sandbox
+from gateway.sandbox import SandboxUser, install_sandbox, install_sandbox_enrolments, sandbox_data
 from storage.db import make_engine
 
 POSTGRES_URL = os.environ.get("NVS_TEST_DATABASE_URL", "")
@@ -52,6 +52,14 @@ def _install(url: str) -> list[SandboxUser]:
     users = install_sandbox(uow_factory, classifiers)
     engine.dispose()
     return users
+
+
+def _restore_sandbox_enrolments(engine: Engine) -> None:
+    uow_factory = unit_of_work_factory(engine)
+    with uow_factory() as uow:
+        classifiers = uow.classifiers.load()
+    institutions, _ = sandbox_data(classifiers)
+    install_sandbox_enrolments(uow_factory, classifiers, institutions)
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +104,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         engine = make_engine(url)
         with engine.begin() as connection:
             connection.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
+        _restore_sandbox_enrolments(engine)  # part of the installed sandbox, as in the SQLite template
         engine.dispose()
     engine = make_engine(url)
     yield Database(request.param, url, engine, unit_of_work_factory(engine), users)

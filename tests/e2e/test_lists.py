@@ -182,3 +182,17 @@ def test_a_cursor_is_for_its_own_list_and_filters_and_bad_requests_are_client_fa
         assert (detail["code"], detail.get("field")) == (code, field)
     second = provider.ListLearners(schoolYear=YEAR, pageSize=1, cursor=page.nextCursor)
     assert second.learner[0].registrationId > page.learner[0].registrationId
+
+
+def test_with_the_sandbox_enrolments_alone_the_basket_list_knows_where_adomas_goes_to_school(live_gateway) -> None:
+    """The README's example child is enrolled at a Vilnius school in the sandbox (data/sandbox/enrolments.xml):
+    an Anykščiai provider registering him and marking the basket sees Vilnius city next to him."""
+    adomas = "51509150009"
+    provider = service_of(live_gateway, MUSIC_SCHOOL)
+    group = provider.CreateGroup(schoolYear=YEAR, programCode=MUSIC_PROGRAM, name="Fortepijonas 1", subDirectionCode=["MUSIC.PIANO"])
+    registration = provider.RegisterStudent(personalCode=adomas, groupId=group.groupId, firstLearningDate=FIRST_DAY, contract=contract(FIRST_DAY)).registration
+    provider.MarkFunding(registrationId=registration.registrationId, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-09")
+    (row,) = provider.ListBasketRecipients(month="2026-11").recipient
+    assert (row.person.personalCode, row.person.firstName, row.schoolCode, row.schoolMunicipalityName) == (
+        adomas, "Adomas", VILNIUS_SCHOOL, "Vilniaus miesto savivaldybė",
+    )
