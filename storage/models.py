@@ -261,9 +261,9 @@ class SchoolEnrolmentRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-# The lists' stable orders (gateway/domain/lists.py, ORDERS), per provider and for everything.
-Index("ix_registration_provider_status_id", RegistrationRow.provider_code, RegistrationRow.status, RegistrationRow.id)
-Index("ix_registration_provider_first_learning", RegistrationRow.provider_code, RegistrationRow.first_learning_date)
+# The lists' stable orders (gateway/domain/lists.py, ORDERS): a provider's registrations by id and
+# by departure; everyone's by departure (by id: the primary key); arrivals in a short date range.
+Index("ix_registration_provider_id", RegistrationRow.provider_code, RegistrationRow.id)
 Index("ix_registration_provider_departure", RegistrationRow.provider_code, RegistrationRow.departure_date, RegistrationRow.id)
 Index("ix_registration_departure_id", RegistrationRow.departure_date, RegistrationRow.id)
 Index("ix_registration_first_learning", RegistrationRow.first_learning_date)

@@ -69,8 +69,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_school_enrolment_school_year', ['school_code', 'school_year'], unique=False)
 
     with op.batch_alter_table('registration', schema=None) as batch_op:
-        batch_op.create_index('ix_registration_provider_status_id', ['provider_code', 'status', 'id'], unique=False)
-        batch_op.create_index('ix_registration_provider_first_learning', ['provider_code', 'first_learning_date'], unique=False)
+        batch_op.create_index('ix_registration_provider_id', ['provider_code', 'id'], unique=False)
         batch_op.create_index('ix_registration_provider_departure', ['provider_code', 'departure_date', 'id'], unique=False)
         batch_op.create_index('ix_registration_departure_id', ['departure_date', 'id'], unique=False)
         batch_op.create_index('ix_registration_first_learning', ['first_learning_date'], unique=False)
@@ -87,8 +86,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_registration_first_learning')
         batch_op.drop_index('ix_registration_departure_id')
         batch_op.drop_index('ix_registration_provider_departure')
-        batch_op.drop_index('ix_registration_provider_first_learning')
-        batch_op.drop_index('ix_registration_provider_status_id')
+        batch_op.drop_index('ix_registration_provider_id')
 
     with op.batch_alter_table('school_enrolment', schema=None) as batch_op:
         batch_op.drop_index('ix_school_enrolment_school_year')
