@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from gateway.domain import classifiers as cls
@@ -33,6 +34,12 @@ from gateway.domain.lists import (
 from gateway.ports import UnitOfWork
 
 EXPORT_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Names:
+    departure_reasons: dict[str, str]
+    municipalities: dict[str, str]
 
 
 # --- filters from what callers send ---------------------------------------------------
@@ -93,9 +100,14 @@ class Lists:
                 return
             after = rows[-1].keys(name)
 
-    def municipality_names(self) -> dict[str, str]:
+    def names(self) -> Names:
+        """The classifier names rows show beside their codes."""
         with self.uow_factory() as uow:
-            return {e.code: e.name for e in uow.classifiers.load().entries(cls.MUNICIPALITY)}
+            classifiers = uow.classifiers.load()
+        return Names(
+            departure_reasons={e.code: e.name for e in classifiers.entries(cls.DEPARTURE_REASON)},
+            municipalities={e.code: e.name for e in classifiers.entries(cls.MUNICIPALITY)},
+        )
 
     @staticmethod
     def _check(uow: UnitOfWork, list_filter: ListFilter) -> None:

@@ -7,7 +7,6 @@ from spyne import Date, ServiceBase, rpc
 
 from gateway import lists
 from gateway.clubs import Clubs, NewClubAttendance
-from gateway.domain import classifiers as cls
 from gateway.domain.lists import (
     BasketRecipient,
     ListedClubAttendance,
@@ -93,10 +92,7 @@ def club_out(a: ListedClubAttendance) -> t.ClubAttendance:
 def _registrations(ctx, name: ListName, list_filter, page_size, cursor):  # type: ignore[no-untyped-def]
     use_case = _lists(ctx)
     page: Page[ListedRegistration] = use_case.page(scope_of(_caller(ctx)), name, list_filter, page_size, cursor)
-    names = {}
-    if any(r.departure_reason_code for r in page.rows):
-        with _registry(ctx).uow_factory() as uow:
-            names = {e.code: e.name for e in uow.classifiers.load().entries(cls.DEPARTURE_REASON)}
+    names = use_case.names().departure_reasons if any(r.departure_reason_code for r in page.rows) else {}
     return [registration_row_out(r, names) for r in page.rows], page.next_cursor
 
 
@@ -139,7 +135,7 @@ class NvsListsService(ServiceBase):
         use_case = _lists(ctx)
         list_filter = lists.basket_filter(month, institutionCode)
         page = use_case.page(scope_of(_caller(ctx)), ListName.BASKET_RECIPIENTS, list_filter, pageSize, cursor)
-        names = use_case.municipality_names() if page.rows else {}
+        names = use_case.names().municipalities if page.rows else {}
         return [basket_row_out(r, names) for r in page.rows], page.next_cursor
 
     @rpc(required(t.SchoolYear), optional(t.ClassifierCode), optional(Date), optional(t.PageSize), optional(t.Cursor),
