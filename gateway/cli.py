@@ -1,5 +1,5 @@
-"""``nvs-gateway``: run the gateway, migrate, import reference data, manage users, purge the access log,
-run the data checks, print the sandbox fixture."""
+"""``nvs-gateway``: run the gateway, migrate, import reference data and enrolments, manage users, purge the
+access log, run the data checks, export lists, print the sandbox fixture."""
 from __future__ import annotations
 
 import argparse
@@ -243,6 +243,45 @@ def _check(settings: Settings, which: str, *, restart: bool, concurrency: int | 
     return 0 if summary.completed else 1
 
 
+def _import_enrolments(settings: Settings, path: Path) -> int:
+    from tqdm import tqdm
+
+    from gateway.bootstrap import unit_of_work_factory
+    from gateway.enrolments import import_enrolments, institution_lookup, parse_enrolments
+    from gateway.imports import ImportFileInvalid
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    try:
+        uow_factory = unit_of_work_factory(engine)
+        try:
+            with tqdm(desc=f"checking {path.name}", unit=" records", file=sys.stderr) as bar:
+                enrolments = parse_enrolments(
+                    path, _classifiers(engine), institution_lookup(uow_factory), progress=lambda n: bar.update(n - bar.n)
+                )
+        except ImportFileInvalid as invalid:
+            print(f"{path}: refused, nothing imported ({len(invalid.errors)} problem(s)):", file=sys.stderr)
+            for problem in invalid.errors:
+                print(f"  {problem}", file=sys.stderr)
+            return 1
+        with tqdm(total=len(enrolments), desc="storing", unit=" records", file=sys.stderr) as bar:
+            summary = import_enrolments(uow_factory, enrolments, lambda n: bar.update(n - bar.n))
+    finally:
+        engine.dispose()
+    print(f"{path.name}: imported {summary}")
+    return 0
+
+
+LIST_FILTERS = {
+    "learners": ("--school-year", "[--group-id N] [--program-code CODE]"),
+    "arrivals": ("--from-date, --to-date", ""),
+    "departures": ("--from-date, --to-date", ""),
+    "basket-recipients": ("--month", "[--provider CODE]"),
+    "club-attendance": ("--school-year", "[--direction CODE] [--active-on DATE]"),
+}
+
+
 def _print_summary(which: str, summary) -> None:  # type: ignore[no-untyped-def]
     things = "persons" if which == "population-register" else "registrations"
     done = summary.done_before + summary.done_now
@@ -285,6 +324,156 @@ def _start_private_sandbox_gr(settings: Settings) -> str:
     return f"http://127.0.0.1:{server.effective_port}/population-register"
 
 
+LIST_FILTERS = {
+    "learners": ("--school-year", "[--group-id N] [--program-code CODE]"),
+    "arrivals": ("--from-date, --to-date", ""),
+    "departures": ("--from-date, --to-date", ""),
+    "basket-recipients": ("--month", "[--provider CODE]"),
+    "club-attendance": ("--school-year", "[--direction CODE] [--active-on DATE]"),
+}
+
+
+def _print_summary(which: str, summary) -> None:  # type: ignore[no-untyped-def]
+    things = "persons" if which == "population-register" else "registrations"
+    done = summary.done_before + summary.done_now
+    if summary.completed:
+        print(f"{which} check: run {summary.run_id} completed, {done} {things} checked.")
+    else:
+        print(
+            f"{which} check: run {summary.run_id} stopped ({summary.stopped_by}) after {done} of {summary.total} {things}; "
+            "run the command again to continue where it stopped."
+        )
+    if summary.resumed:
+        print(f"  continued an interrupted run: {summary.done_before} {things} had been checked before")
+    print(f"  checked now: {summary.done_now} {things} in {summary.seconds:.1f} s ({summary.per_second:.0f} {things}/s)")
+    if summary.findings:
+        for code, count in sorted(summary.findings.items()):
+            print(f"  {code}: {count}")
+    else:
+        print("  nothing found")
+    print(f"  notices raised: {summary.notices}")
+    if summary.completed:
+        print("  per institution: GetDataCheckStatus and ListDataIssues")
+
+
+def _start_private_sandbox_gr(settings: Settings) -> str:
+    """The sandbox GR that the registry itself calls, on a loopback port with threads of its own.
+
+    Served from the registry's own thread pool, GR calls would wait for threads held by the
+    very requests waiting on them: enough concurrent registrations and nothing moves.
+    Integrators still find the same sandbox at /population-register.
+    """
+    import threading
+
+    import waitress.server
+
+    from clients.population_register.sandbox import build_sandbox_app
+
+    app = build_sandbox_app(latency_seconds=settings.sandbox_gr_latency, failure_rate=settings.sandbox_gr_failure_rate)
+    server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=max(4, settings.threads))
+    threading.Thread(target=server.run, name="sandbox-gr", daemon=True).start()
+    return f"http://127.0.0.1:{server.effective_port}/population-register"
+    try:
+        uow_factory = unit_of_work_factory(engine)
+        try:
+            with tqdm(desc=f"checking {path.name}", unit=" records", file=sys.stderr) as bar:
+                enrolments = parse_enrolments(
+                    path, _classifiers(engine), institution_lookup(uow_factory), progress=lambda n: bar.update(n - bar.n)
+                )
+        except ImportFileInvalid as invalid:
+            print(f"{path}: refused, nothing imported ({len(invalid.errors)} problem(s)):", file=sys.stderr)
+            for problem in invalid.errors:
+                print(f"  {problem}", file=sys.stderr)
+            return 1
+        with tqdm(total=len(enrolments), desc="storing", unit=" records", file=sys.stderr) as bar:
+            summary = import_enrolments(uow_factory, enrolments, lambda n: bar.update(n - bar.n))
+    finally:
+        engine.dispose()
+    print(f"{path.name}: imported {summary}")
+    return 0
+
+
+LIST_FILTERS = {
+    "learners": ("--school-year", "[--group-id N] [--program-code CODE]"),
+    "arrivals": ("--from-date, --to-date", ""),
+    "departures": ("--from-date, --to-date", ""),
+    "basket-recipients": ("--month", "[--provider CODE]"),
+    "club-attendance": ("--school-year", "[--direction CODE] [--active-on DATE]"),
+}
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    """Stream a list to a file; without --institution or --municipality, everything (an operator's export)."""
+    from tqdm import tqdm
+
+    from gateway import lists
+    from gateway.bootstrap import unit_of_work_factory
+    from gateway.domain import classifiers as cls
+    from gateway.domain.errors import GatewayError
+    from gateway.domain.lists import ListName, Scope
+    from gateway.exports import export_list
+    from storage.db import make_engine
+
+    name = ListName(args.list)
+    required = {
+        ListName.LEARNERS: ("school_year",),
+        ListName.ARRIVALS: ("from_date", "to_date"),
+        ListName.DEPARTURES: ("from_date", "to_date"),
+        ListName.BASKET_RECIPIENTS: ("month",),
+        ListName.CLUB_ATTENDANCE: ("school_year",),
+    }[name]
+    missing = ["--" + option.replace("_", "-") for option in required if getattr(args, option) is None]
+    if missing:
+        print(f"export {name.value} needs {' and '.join(missing)}", file=sys.stderr)
+        return 2
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    try:
+        uow_factory = unit_of_work_factory(engine)
+        with uow_factory() as uow:
+            if args.institution and uow.institutions.get(args.institution) is None:
+                print(f"--institution {args.institution}: no such institution", file=sys.stderr)
+                return 2
+            if args.municipality and uow.classifiers.load().get(cls.MUNICIPALITY, args.municipality) is None:
+                print(f"--municipality {args.municipality}: not a municipality code of the classifiers", file=sys.stderr)
+                return 2
+        scope = (
+            Scope.of_institution(args.institution) if args.institution
+            else Scope.of_municipality(args.municipality) if args.municipality
+            else Scope.everything()
+        )
+        use_case = lists.Lists(uow_factory)
+        try:
+            list_filter = {
+                ListName.LEARNERS: lambda: lists.learner_filter(args.school_year, args.group_id, args.program_code),
+                ListName.ARRIVALS: lambda: lists.arrival_filter(args.from_date, args.to_date),
+                ListName.DEPARTURES: lambda: lists.departure_filter(args.from_date, args.to_date),
+                ListName.BASKET_RECIPIENTS: lambda: lists.basket_filter(args.month, args.provider),
+                ListName.CLUB_ATTENDANCE: lambda: lists.club_filter(args.school_year, args.direction, args.active_on),
+            }[name]()
+            total = use_case.count(scope, name, list_filter)
+            with tqdm(total=total, desc=f"exporting {name.value}", unit=" rows", file=sys.stderr) as bar:
+                summary = export_list(
+                    use_case, scope, name, list_filter, args.format, args.output, progress=lambda n: bar.update(n - bar.n)
+                )
+        except GatewayError as error:
+            print(f"export {name.value}: {error.message}", file=sys.stderr)
+            return 1
+    finally:
+        engine.dispose()
+    print(f"{summary} (scope: {scope})")
+    return 0
+
+
+def _date_argument(text: str):  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
+
+
 def serve(settings: Settings, *, sandbox: bool) -> int:
     import waitress
 
@@ -323,6 +512,32 @@ def main(argv: list[str] | None = None) -> int:
     for kind, register in (("institutions", "ŠMIR"), ("programs", "NŠPR")):
         command = commands.add_parser(f"import-{kind}", help=f"import {register} {kind} from an XML file (all or nothing)")
         command.add_argument("file", type=Path)
+    enrolments = commands.add_parser(
+        "import-enrolments", help="import formal enrolments in general-education schools (xsd/formal-enrolments-v1.xsd; all or nothing)"
+    )
+    enrolments.add_argument("file", type=Path)
+    export = commands.add_parser(
+        "export",
+        help="stream a list to an XML (xsd/nvs-export-v1.xsd) or CSV file, with constant memory",
+        description="Filters each list needs: "
+        + "; ".join(f"{name}: {needs} {optional}".strip() for name, (needs, optional) in LIST_FILTERS.items())
+        + ". Scope: --institution or --municipality; neither: everything.",
+    )
+    export.add_argument("list", choices=list(LIST_FILTERS))
+    export.add_argument("--format", choices=("xml", "csv"), required=True)
+    export.add_argument("--output", type=Path, required=True, help="the file to write (replaced when complete)")
+    where = export.add_mutually_exclusive_group()
+    where.add_argument("--institution", metavar="CODE", help="only what this institution's users see")
+    where.add_argument("--municipality", metavar="CODE", help="only what this municipality's coordinator sees")
+    export.add_argument("--school-year", metavar="YYYY-YYYY")
+    export.add_argument("--group-id", type=int)
+    export.add_argument("--program-code", metavar="CODE")
+    export.add_argument("--from-date", type=_date_argument, metavar="YYYY-MM-DD")
+    export.add_argument("--to-date", type=_date_argument, metavar="YYYY-MM-DD")
+    export.add_argument("--month", metavar="YYYY-MM")
+    export.add_argument("--provider", metavar="CODE", help="basket-recipients: only this provider's")
+    export.add_argument("--direction", metavar="CODE", help="club-attendance: only this NVŠ direction")
+    export.add_argument("--active-on", type=_date_argument, metavar="YYYY-MM-DD", help="club-attendance: marks in force that day")
     rates = commands.add_parser("rates", help="basket rates")
     rates_commands = rates.add_subparsers(dest="rates_command", required=True)
     rates_import = rates_commands.add_parser("import", help="replace the basket rates with an XML file's (xsd/basket-rates-v1.xsd)")
@@ -366,6 +581,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command in ("import-institutions", "import-programs"):
         return _import(settings, args.command.split("-", 1)[1], args.file)
+    if args.command == "export":
+        return _export(settings, args)
+    if args.command == "import-enrolments":
+        return _import_enrolments(settings, args.file)
     if args.command == "rates":
         return _import_rates(settings, args.file)
     if args.command == "users":

@@ -194,7 +194,8 @@ def parse_programs(
 
 
 # --- reading and validating the file ------------------------------------------
-_PERSONAL_CODE_LIKE = re.compile(r"(?<!\d)\d{11}(?!\d)")
+# 11 digits may be a personal code; 10 or 12 or more may be one mistyped (formal-enrolments files carry codes).
+_PERSONAL_CODE_LIKE = re.compile(r"(?<!\d)\d{10,}(?!\d)")
 _LONG_QUOTED = re.compile(r"'([^']{60})[^']+'")
 _NAMESPACE = re.compile(r"\{urn:lt:[a-z-]+:[a-z-]+:v\d+\}")
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
@@ -203,10 +204,10 @@ _SCHEMA_ELEMENT = re.compile(r"Element '(?:\{[^}]*\})?([^']+)'")
 
 
 def _clean(message: str) -> str:
-    """Readable and safe: no namespace noise, no overlong values, no 11-digit numbers."""
+    """Readable and safe: no namespace noise, no overlong values, no numbers of 10 or more digits."""
     message = _NAMESPACE.sub("", message.strip())
     message = _LONG_QUOTED.sub(lambda m: f"'{m.group(1)}...'", message)
-    return _PERSONAL_CODE_LIKE.sub("<11 digits>", message)
+    return _PERSONAL_CODE_LIKE.sub("<digits withheld>", message)
 
 
 class Problems:

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Iterable, Protocol
+from typing import Any, Iterable, Protocol
 
 from gateway.domain.access import Scope
 from gateway.domain.calendar import Month, SchoolYear
 from gateway.domain.checks import CheckKind, CheckRun, CheckStatus, DataIssue, PersonComparison, RunStatus
 from gateway.domain.classifiers import ClassifierEntry, Classifiers
 from gateway.domain.feed import ChangeEvent
+from gateway.domain.clubs import ClubAttendance, Enrolment
 from gateway.domain.funding import BasketRate, FundedChildren, FundingMark
+from gateway.domain.lists import ListQuery
 from gateway.domain.model import Group, Institution, PersonRecord, Program, Registration
 from gateway.domain.notices import Notice, NoticeKind, NoticeState
 from gateway.domain.personal_code import PersonalCode
@@ -232,6 +234,29 @@ class CheckRepository(Protocol):
     def resolve_population_register_issues(self, personal_code: PersonalCode, *, at: dt.datetime) -> None: ...
 
 
+class ClubRepository(Protocol):
+    def get(self, attendance_id: int) -> ClubAttendance | None: ...
+    def active_of(self, personal_code: PersonalCode, school_code: str, school_year: SchoolYear) -> ClubAttendance | None: ...
+    def save(self, attendance: ClubAttendance) -> ClubAttendance:
+        """Insert (id None) or update; a racing second mark in force for the same pupil, school and
+        year updates the first instead (one mark in force, held by a unique index)."""
+
+
+class EnrolmentRepository(Protocol):
+    def of_person(self, personal_code: PersonalCode) -> list[Enrolment]: ...
+    def ensure(self, enrolment: Enrolment) -> bool:
+        """Add unless the child has an enrolment at that school that year; True when added."""
+    def upsert_many(self, enrolments: Iterable[Enrolment]) -> dict[str, int]:
+        """Imported enrolments: counts of 'created', 'updated', 'unchanged'."""
+
+
+class ListRepository(Protocol):
+    def rows(self, query: ListQuery, limit: int) -> list[Any]:
+        """At most ``limit`` rows of the list after ``query.request.after``, in the list's order."""
+    def count(self, query: ListQuery) -> int:
+        """How many rows the whole list has (cursor ignored)."""
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow: ...; uow.commit()``. Leaving without commit rolls back."""
 
@@ -250,6 +275,9 @@ class UnitOfWork(Protocol):
     feed: FeedRepository
     notices: NoticeRepository
     checks: CheckRepository
+    clubs: ClubRepository
+    enrolments: EnrolmentRepository
+    lists: ListRepository
 
     def __enter__(self) -> "UnitOfWork": ...
     def __exit__(self, *exc: object) -> None: ...

@@ -12,13 +12,16 @@ from gateway.auth import DigestSecrets
 from gateway.config import REPOSITORY_ROOT
 from gateway.domain.access import Area, Level, Right, Scope, ScopeKind
 from gateway.domain.classifiers import Classifiers
+from gateway.domain.clubs import Enrolment
 from gateway.domain.model import Institution, Program
+from gateway.enrolments import import_enrolments, parse_enrolments
 from gateway.imports import parse_institutions, parse_programs
 from gateway.ports import UnitOfWork
 
 SANDBOX_DIR = REPOSITORY_ROOT / "data" / "sandbox"
 INSTITUTIONS_FILE = SANDBOX_DIR / "institutions.xml"
 PROGRAMS_FILE = SANDBOX_DIR / "programs.xml"
+ENROLMENTS_FILE = SANDBOX_DIR / "enrolments.xml"
 
 
 # Institution users: registration and correction, the personal and learning data they manage,
@@ -87,7 +90,19 @@ def install_sandbox(
     accounts = Accounts(uow_factory, digest_secrets or DigestSecrets(SANDBOX_DIGEST_SECRET_KEY))
     for user in users:
         accounts.ensure_user(user.username, user.password, user.scope, user.rights)
+    install_sandbox_enrolments(uow_factory, classifiers, institutions)
     return users
+
+
+def install_sandbox_enrolments(
+    uow_factory: Callable[[], UnitOfWork], classifiers: Classifiers, institutions: list[Institution]
+) -> None:
+    """A few formal enrolments, so that the basket list shows a general-education municipality."""
+    import_enrolments(uow_factory, _sandbox_enrolments(classifiers, institutions))
+
+
+def _sandbox_enrolments(classifiers: Classifiers, institutions: list[Institution]) -> list[Enrolment]:
+    return parse_enrolments(ENROLMENTS_FILE, classifiers, {i.code: i for i in institutions}.get)
 
 
 def sandbox_fixture(classifiers: Classifiers, base_url: str) -> dict[str, object]:
@@ -139,10 +154,20 @@ def sandbox_fixture(classifiers: Classifiers, base_url: str) -> dict[str, object
             }
             for u in sandbox_users(institutions, classifiers)
         ],
+        "enrolments": [
+            {
+                "schoolCode": e.school_code,
+                "personalCode": e.personal_code.value,
+                "schoolYear": str(e.school_year),
+                "fromDate": e.from_date.isoformat(),
+                "toDate": e.to_date.isoformat() if e.to_date else None,
+            }
+            for e in _sandbox_enrolments(classifiers, institutions)
+        ],
         "specialPersons": sandbox_people_fixture(),
         "note": "Every other checksum-valid personal code is answered by the sandbox population register "
         "with stable synthetic data derived from the code.",
     }
 
 
-__all__ = ["SandboxUser", "install_sandbox", "sandbox_fixture", "sandbox_users"]
+__all__ = ["SandboxUser", "install_sandbox", "install_sandbox_enrolments", "sandbox_fixture", "sandbox_users"]

@@ -408,3 +408,80 @@ class NoticeRow(Base):
     acknowledged: Mapped[bool] = mapped_column(default=False)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+
+
+# --- clubs, formal enrolments and the lists' orders (revision 0200) ------------------
+class ClubAttendanceRow(Base):
+    """A general-education school's mark of the NVŠ directions a pupil attends in a school year."""
+
+    __tablename__ = "club_attendance"
+    __table_args__ = (
+        # One mark in force per pupil, school and school year; it holds when two requests race too.
+        Index(
+            "uq_club_attendance_active_person_school_year",
+            "person_id",
+            "school_code",
+            "school_year",
+            unique=True,
+            sqlite_where=text("end_date IS NULL"),
+            postgresql_where=text("end_date IS NULL"),
+        ),
+        # ListClubAttendance's order within a school's year.
+        Index("ix_club_attendance_school_year_id", "school_code", "school_year", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    school_code: Mapped[str] = mapped_column(ForeignKey("institution.code"))
+    school_year: Mapped[int] = mapped_column(Integer)  # the first calendar year: 2025 for 2025-2026
+    from_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    marked_on: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ClubDirectionRow(Base):
+    """One direction of a club mark: a direction marked (sub-direction empty), or a sub-direction
+    marked with its direction, so that the direction filter is one indexed lookup."""
+
+    __tablename__ = "club_direction"
+    __table_args__ = (Index("ix_club_direction_direction_code", "direction_code", "attendance_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attendance_id: Mapped[int] = mapped_column(ForeignKey("club_attendance.id", ondelete="CASCADE"), index=True)
+    direction_code: Mapped[str] = mapped_column(String(20))
+    sub_direction_code: Mapped[str | None] = mapped_column(String(20))
+    position: Mapped[int] = mapped_column(Integer)  # the order the school sent them in
+
+
+class SchoolEnrolmentRow(Base):
+    """A child attends a general-education school in a school year (formal enrolment, or a club mark).
+
+    Keyed by the personal code, not a person row: imported enrolments are not looked up in GR
+    (see gateway/enrolments.py); the code is validated before it is stored."""
+
+    __tablename__ = "school_enrolment"
+    __table_args__ = (
+        UniqueConstraint("personal_code", "school_year", "school_code"),
+        Index("ix_school_enrolment_school_year", "school_code", "school_year"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    personal_code: Mapped[str] = mapped_column(String(11))
+    school_code: Mapped[str] = mapped_column(ForeignKey("institution.code"))
+    school_year: Mapped[int] = mapped_column(Integer)
+    from_date: Mapped[dt.date] = mapped_column(Date)
+    to_date: Mapped[dt.date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(10))  # import | clubs
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# The lists' stable orders (gateway/domain/lists.py, ORDERS): a provider's registrations by id and
+# by departure; everyone's by departure (by id: the primary key); arrivals in a short date range.
+Index("ix_registration_provider_id", RegistrationRow.provider_code, RegistrationRow.id)
+Index("ix_registration_provider_departure", RegistrationRow.provider_code, RegistrationRow.departure_date, RegistrationRow.id)
+Index("ix_registration_departure_id", RegistrationRow.departure_date, RegistrationRow.id)
+Index("ix_registration_first_learning", RegistrationRow.first_learning_date)
+# The basket list reads one month's claims.
+Index("ix_basket_claim_month", BasketClaimRow.month, BasketClaimRow.funding_mark_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.feed_checks import SqlCheckRepository, SqlFeedRepository, SqlNoticeRepository
+from storage.lists import SqlClubRepository, SqlEnrolmentRepository, SqlListRepository
 from storage.repositories import (
     SqlAccessLogRepository,
     SqlClassifierRepository,
@@ -42,6 +43,9 @@ class SqlAlchemyUnitOfWork:
         self.feed = SqlFeedRepository(session)
         self.notices = SqlNoticeRepository(session)
         self.checks = SqlCheckRepository(session)
+        self.clubs = SqlClubRepository(session)
+        self.enrolments = SqlEnrolmentRepository(session)
+        self.lists = SqlListRepository(session)
         return self
 
     def __exit__(self, *exc: object) -> None:

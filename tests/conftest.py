@@ -16,12 +16,12 @@ from sqlalchemy import Engine, text
 
 from gateway.bootstrap import prepare_database, unit_of_work_factory
 from gateway.ports import UnitOfWork
-from gateway.sandbox import SandboxUser, install_sandbox
+from gateway.sandbox import SandboxUser, install_sandbox, install_sandbox_enrolments, sandbox_data
 from storage.db import make_engine
 
 POSTGRES_URL = os.environ.get("NVS_TEST_DATABASE_URL", "")
 # Tables a test may write; reference data, institutions, programs and users stay as the sandbox installed them.
-MUTABLE_TABLES = ("registration", "person", "nvs_group", "change_event", "notice", "check_run")
+MUTABLE_TABLES = ("registration", "person", "nvs_group", "change_event", "notice", "check_run", "club_attendance", "school_enrolment")
 # Written by every call (authentication, access log): emptied between tests, but not part of snapshots.
 ACCOUNTABILITY_TABLES = ("access_log_person", "access_log", "used_nonce", "login_failure", "user_registration_request")
 
@@ -61,6 +61,14 @@ def _install(url: str) -> list[SandboxUser]:
     users = install_sandbox(uow_factory, classifiers)
     engine.dispose()
     return users
+
+
+def _restore_sandbox_enrolments(engine: Engine) -> None:
+    uow_factory = unit_of_work_factory(engine)
+    with uow_factory() as uow:
+        classifiers = uow.classifiers.load()
+    institutions, _ = sandbox_data(classifiers)
+    install_sandbox_enrolments(uow_factory, classifiers, institutions)
 
 
 @pytest.fixture(scope="session")
@@ -112,6 +120,7 @@ def open_database(request: pytest.FixtureRequest, kind: str, directory: Path) ->
             connection.execute(
                 text("DELETE FROM app_user WHERE NOT (username = ANY(:names))"), {"names": sorted(sandbox)}
             )
+        _restore_sandbox_enrolments(engine)  # part of the installed sandbox, as in the SQLite template
         engine.dispose()
     engine = make_engine(url)
     return Database(kind, url, engine, unit_of_work_factory(engine), users)
@@ -206,16 +215,17 @@ def run_waitress(server) -> None:  # type: ignore[no-untyped-def]
 
 
 def stop_waitress(server, thread: threading.Thread) -> None:  # type: ignore[no-untyped-def]
-    # Drain the worker threads first, then close every channel: closing the listening
-    # socket alone leaves workers writing to a closed trigger. The channels are closed by
-    # the server's own loop thread (through its trigger): closed from here, the loop's
-    # select() could meet a closed descriptor (EBADF) now and then.
+    # Drain the worker threads first, then close every channel. The channels are closed from
+    # inside the server's own loop (a trigger thunk): closed from this thread, a descriptor
+    # could vanish under the loop's select() (EBADF in the server thread, a flaky teardown).
+    # The loop ends once its map is empty.
     server.stopping = True
     server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
 
-    def close_channels() -> None:
+    def close_every_channel() -> None:
         for channel in list(server._map.values()):
             channel.close()
 
-    server.trigger.pull_trigger(close_channels)
+    server.trigger.pull_trigger(close_every_channel)
     thread.join(timeout=5)
+    assert not thread.is_alive(), "the waitress loop did not stop"

@@ -233,6 +233,15 @@ OPERATIONS: Mapping[str, OperationRule] = {
     "FixPersonData": _changes(Area.STUDENT_PERSONAL_DATA),
     "ListNotices": OperationRule((Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER),), frozenset({ScopeKind.INSTITUTION}), personal_data=True),
     "AcknowledgeNotice": OperationRule((), frozenset({ScopeKind.INSTITUTION}), personal_data=False, changes=True),
+    # Clubs attended: general-education schools record them for their pupils (learning data).
+    "MarkClubAttendance": _changes(Area.STUDENT_LEARNING_DATA),
+    "EndClubAttendance": _changes(Area.STUDENT_LEARNING_DATA),
+    # The seed's LISTS, each cut to the caller's scope (gateway.domain.lists.scope_of).
+    "ListLearners": _reads(Area.LIST_FORMING),
+    "ListArrivals": _reads(Area.LIST_FORMING),
+    "ListDepartures": _reads(Area.LIST_FORMING),
+    "ListBasketRecipients": _reads(Area.LIST_FORMING),
+    "ListClubAttendance": _reads(Area.LIST_FORMING),
     # Counts and amounts, no person's data: not written to the access log.
     "CalculateBasket": OperationRule((Right(Area.BASKET_CALCULATION, Level.VIEWER),), EVERY_SCOPE, personal_data=False),
 }

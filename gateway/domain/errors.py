@@ -407,3 +407,61 @@ class NoticeNotFound(RequestRejected):
 
     def __init__(self, message: str | None = None, *, field: str | None = "noticeId") -> None:
         super().__init__(message, field=field)
+
+
+# --- clubs and formal enrolments -----------------------------------------------
+class NotGeneralEducationSchool(RequestRejected):
+    code = "NotGeneralEducationSchool"
+    default_message = "Only a general-education school (registered in ŠMIR, not deregistered) can mark the clubs its pupils attend."
+
+
+class ClubDirectionRequired(RequestRejected):
+    code = "ClubDirectionRequired"
+    default_message = "Mark at least one NVŠ direction or sub-direction the pupil attends."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "directionCode") -> None:
+        super().__init__(message, field=field)
+
+
+class InvalidClubPeriod(RequestRejected):
+    code = "InvalidClubPeriod"
+    default_message = (
+        "The club attendance's dates must lie inside its school year; the end date not before the from date"
+        " nor after the end of the current month."
+    )
+
+
+class ClubAttendanceNotFound(RequestRejected):
+    code = "ClubAttendanceNotFound"
+    default_message = "No club attendance with this id belongs to the caller's school."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "attendanceId") -> None:
+        super().__init__(message, field=field)
+
+
+class ClubAttendanceEnded(RequestRejected):
+    code = "ClubAttendanceEnded"
+    default_message = "The club attendance has already ended."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "attendanceId") -> None:
+        super().__init__(message, field=field)
+
+
+# --- lists ----------------------------------------------------------------------
+class InvalidDateRange(RequestRejected):
+    code = "InvalidDateRange"
+    default_message = "The first date of the range is after the last one."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "toDate") -> None:
+        super().__init__(message, field=field)
+
+
+class InvalidCursor(RequestRejected):
+    code = "InvalidCursor"
+    default_message = (
+        "The cursor is not one this list returned for these filters: send the nextCursor of the previous page"
+        " unchanged, with the same filters, or no cursor for the first page."
+    )
+
+    def __init__(self, message: str | None = None, *, field: str | None = "cursor") -> None:
+        super().__init__(message, field=field)

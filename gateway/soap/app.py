@@ -23,6 +23,7 @@ import re
 import threading
 import time
 import uuid
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -54,6 +55,7 @@ from gateway.ports import AccessRecord, UnitOfWork
 from gateway.services import Registry
 from gateway.soap.access_service import AccessControlService
 from gateway.soap.feed_service import NvsFeedService
+from gateway.soap.lists_service import NvsListsService
 from gateway.soap.service import NvsRegistryService
 from gateway.soap.types import TNS
 
@@ -134,14 +136,38 @@ def describe_schema_error(entry: "etree._LogEntry", body: "etree._Element") -> I
         wanted = _NAMESPACE.sub("", expected.group(1)).removeprefix("nvs:")
         if "Missing child element" in message:
             parts = parts + [wanted]
-        elif "This element is not expected" in message:
+        elif "This element is not expected" in message and "Expected is one of" not in message:
+            # The element libxml2 expected is missing if the contract requires it and it does not come later.
             found = _element_at(body, parts)
-            if found is not None and _is_missing(found, wanted):
+            if found is not None and _is_missing(found, wanted) and _required_in_contract(operation, parts[:-1], wanted):
                 parts = parts[:-1] + [wanted]
     message = re.sub(r"^Element '[^']*': ", "", message)
     message = _QUOTED_VALUE.sub(lambda m: m.group(1) or "the value", message).strip()
     element = parts[-1] if parts else operation
     return InvalidMessage(f"Element '{element}' is not valid: {message}"[:1000], field="/".join(parts) or None)
+
+
+@lru_cache(maxsize=1)
+def _contract_types() -> dict[str, dict[str, tuple[str | None, int]]]:
+    """Each complex type of the contract: its children's names, types and minOccurs."""
+    xs = "{http://www.w3.org/2001/XMLSchema}"
+    types: dict[str, dict[str, tuple[str | None, int]]] = {}
+    for complex_type in etree.parse(str(GATEWAY_XSD)).getroot().iter(f"{xs}complexType"):
+        children = {}
+        for element in complex_type.iter(f"{xs}element"):
+            type_name = (element.get("type") or "").split(":")[-1] or None
+            children[element.get("name")] = (type_name, int(element.get("minOccurs", "1")))
+        types[complex_type.get("name")] = children
+    return types
+
+
+def _required_in_contract(operation: str, parent_parts: list[str], child: str) -> bool:
+    types = _contract_types()
+    current: str | None = operation  # each wrapper element has a complex type of its own name
+    for part in parent_parts:
+        current = types.get(current or "", {}).get(_INDEX.sub("", part), (None, 0))[0]
+    found = types.get(current or "", {}).get(child)
+    return found is not None and found[1] >= 1
 
 
 def _element_at(body: "etree._Element", parts: list[str]) -> "etree._Element | None":
@@ -422,7 +448,7 @@ class RegistryApplication(Application):
         self.authenticator = authenticator or Authenticator(uow_factory)
         self.accounts = accounts
         self.access_log = access_log or AccessLog(uow_factory)
-        services = [NvsRegistryService, AccessControlService, NvsFeedService]
+        services = [NvsRegistryService, AccessControlService, NvsFeedService, NvsListsService]
         operations = {name for service in services for name in service.public_methods}
         super().__init__(
             services,

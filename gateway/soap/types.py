@@ -276,3 +276,67 @@ class AccessRecord(ComplexModel):
         ("xroadUserId", optional(ShortText)),
         ("outcome", required(AccessOutcome)),
     ]
+
+
+# --- clubs and lists (contract 1.2) ------------------------------------------------
+ListPageSize = Integer(ge=1, le=500, type_name="ListPageSize")
+Cursor = Unicode(min_len=1, max_len=200, pattern=r"[A-Za-z0-9_\-]{1,200}", type_name="Cursor")
+
+
+class ListedPerson(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("personalCode", required(PersonalCode)),
+        ("firstName", required(PersonName)),
+        ("lastName", required(PersonName)),
+        ("birthDate", optional(Date)),
+    ]
+
+
+class ListedRegistration(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("registrationId", required(Identifier)),
+        ("status", required(RegistrationStatus)),
+        ("institutionCode", required(InstitutionCode)),
+        ("groupId", required(Identifier)),
+        ("groupName", required(GroupName)),
+        ("schoolYear", required(SchoolYear)),
+        ("programCode", required(ProgramCode)),
+        ("programName", required(ProgramName)),
+        ("person", required(ListedPerson)),
+        ("firstLearningDate", required(Date)),
+        ("departureDate", optional(Date)),
+        ("departureReasonCode", optional(ClassifierCode)),
+        ("departureReasonName", optional(ClassifierName)),
+    ]
+
+
+class BasketRecipient(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("registrationId", required(Identifier)),
+        ("institutionCode", required(InstitutionCode)),
+        ("month", required(Month)),
+        ("person", required(ListedPerson)),
+        ("firstLearningDate", required(Date)),
+        ("programCode", required(ProgramCode)),
+        ("programName", required(ProgramName)),
+        ("schoolCode", optional(InstitutionCode)),
+        ("schoolMunicipalityCode", optional(ClassifierCode)),
+        ("schoolMunicipalityName", optional(ClassifierName)),
+    ]
+
+
+class ClubAttendance(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("attendanceId", required(Identifier)),
+        ("institutionCode", required(InstitutionCode)),
+        ("schoolYear", required(SchoolYear)),
+        ("person", required(ListedPerson)),
+        ("directionCode", many(ClassifierCode, 20)),
+        ("subDirectionCode", many(ClassifierCode, 40)),
+        ("fromDate", required(Date)),
+        ("endDate", optional(Date)),
+    ]

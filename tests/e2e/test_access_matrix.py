@@ -74,6 +74,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     "FixPersonData": {VIEWER: DENIED, MANAGER: OK, OTHER: "StudentNotFound", COORDINATOR: DENIED, OTHER_COORDINATOR: DENIED,
                       ADMIN: DENIED},
     "ListNotices": {VIEWER: OK, MANAGER: OK, OTHER: OK, COORDINATOR: DENIED, OTHER_COORDINATOR: DENIED, ADMIN: DENIED},
+    "MarkClubAttendance": {**CHANGES_OF_THE_SCHOOL, MANAGER: "NotGeneralEducationSchool", OTHER: "NotGeneralEducationSchool"},
+    "EndClubAttendance": {**CHANGES_OF_THE_SCHOOL, MANAGER: "ClubAttendanceNotFound", OTHER: "ClubAttendanceNotFound"},
+    **{name: {VIEWER: OK, MANAGER: OK, OTHER: OK, COORDINATOR: OK, OTHER_COORDINATOR: OK, ADMIN: OK}
+       for name in ("ListLearners", "ListArrivals", "ListDepartures", "ListBasketRecipients", "ListClubAttendance")},
     "AcknowledgeNotice": {VIEWER: "NoticeNotFound", MANAGER: "NoticeNotFound", OTHER: "NoticeNotFound", COORDINATOR: DENIED,
                           OTHER_COORDINATOR: DENIED, ADMIN: DENIED},
 }
@@ -187,7 +191,8 @@ def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
     year, today = matrix.year, dt.date.today()
     if operation in ("RegisterUser", "ChangePassword", "CreateGroup", "CalculateBasket", "GetChanges", "GetDataCheckStatus",
-                     "ListDataIssues", "ListNotices", "AcknowledgeNotice"):
+                     "ListDataIssues", "ListNotices", "AcknowledgeNotice", "MarkClubAttendance", "EndClubAttendance",
+                     "ListLearners", "ListArrivals", "ListDepartures", "ListBasketRecipients", "ListClubAttendance"):
         arranged = None
     else:
         arranged = matrix.arrangement(operation)
@@ -214,6 +219,14 @@ def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
                                             "toMonth": month_of(year.starts_on)},
         "CalculateBasket": lambda: {"fromMonth": month_of(year.starts_on), "toMonth": month_of(year.starts_on)},
         "GetChanges": lambda: {"after": 0, "limit": 10},
+        "MarkClubAttendance": lambda: {"personalCode": child_code(dt.date(2014, 2, 2), serial), "schoolYear": str(year),
+                                       "directionCode": ["MUSIC"]},
+        "EndClubAttendance": lambda: {"attendanceId": 999_999, "endDate": today},
+        "ListLearners": lambda: {"schoolYear": str(year)},
+        "ListArrivals": lambda: {"fromDate": year.starts_on, "toDate": today},
+        "ListDepartures": lambda: {"fromDate": year.starts_on, "toDate": today},
+        "ListBasketRecipients": lambda: {"month": month_of(year.starts_on)},
+        "ListClubAttendance": lambda: {"schoolYear": str(year)},
         "GetDataCheckStatus": lambda: {"institutionCode": SCHOOL},
         "ListDataIssues": lambda: {},
         "FixPersonData": lambda: {"personalCode": arranged.child},

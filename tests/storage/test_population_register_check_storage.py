@@ -43,9 +43,12 @@ def held_with_previous_values(database) -> None:  # type: ignore[no-untyped-def]
 
 
 class Register:
-    def __init__(self, fail_first: bool = False) -> None:
+    def __init__(self, fail_first: bool = False, both_inside: threading.Barrier | None = None) -> None:
         self.inner = InMemoryPopulationRegister({p.personal_code: p for p in (s.record() for s in KNOWN)})  # type: ignore[misc]
         self.fail_first = fail_first
+        # Holds the first GR call until the other process is inside the same run too: otherwise,
+        # on a busy machine, one may finish the run before the other starts (and starts a new one).
+        self.both_inside = both_inside
 
     def find_person(self, code):  # type: ignore[no-untyped-def]
         return self.inner.find_person(code)
@@ -54,6 +57,9 @@ class Register:
         if self.fail_first:
             self.fail_first = False
             raise PopulationRegisterUnavailable()
+        if self.both_inside is not None:
+            barrier, self.both_inside = self.both_inside, None
+            barrier.wait(timeout=30)
         return self.inner.find_persons(codes)
 
 
@@ -62,12 +68,13 @@ def test_two_processes_continuing_one_run_store_everything_once(database) -> Non
     interrupted = PopulationRegisterCheck(database.uow_factory, Register(fail_first=True), batch_size=1, concurrency=1, now=lambda: NOW).run()
     assert not interrupted.completed and interrupted.done_now == 0
 
-    start = threading.Barrier(2)
+    start, both_inside = threading.Barrier(2), threading.Barrier(2)
     summaries = []
 
     def resume() -> None:
         start.wait()
-        summaries.append(PopulationRegisterCheck(database.uow_factory, Register(), batch_size=1, concurrency=2, now=lambda: NOW).run())
+        register = Register(both_inside=both_inside)
+        summaries.append(PopulationRegisterCheck(database.uow_factory, register, batch_size=1, concurrency=2, now=lambda: NOW).run())
 
     threads = [threading.Thread(target=resume) for _ in range(2)]
     for thread in threads:
