@@ -9,8 +9,8 @@ indexes of revision 0200 serve those orders.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, exists, false, func, literal, or_, select, true
@@ -288,25 +288,35 @@ def _in_municipality(
 ) -> ColumnElement[bool]:
     """The municipality scope of gateway.domain.lists: in the row's school year, the child has a
     registration (not cancelled) with a provider located in the municipality, or attends a
-    general-education school located in it. The row's own institution is tried first (cheap)."""
+    general-education school located in it. The row's own institution is tried first (cheap).
+
+    The two per-child tests are scalar subqueries with LIMIT 1, not EXISTS: PostgreSQL turns an
+    EXISTS under OR into a hashed subplan over every registration of the municipality, rebuilt
+    for every batch; a scalar subquery is an index probe per row."""
     own = InstitutionRow.__table__.alias("own_institution")
     r2, g2, i2 = aliased(RegistrationRow), aliased(GroupRow), aliased(InstitutionRow)
     e, i3 = aliased(SchoolEnrolmentRow), aliased(InstitutionRow)
+    registered_there = (
+        select(literal(1))
+        .select_from(r2)
+        .join(g2, g2.id == r2.group_id)
+        .join(i2, i2.code == r2.provider_code)
+        .where(r2.person_id == person_id, r2.status != CANCELLED, g2.school_year == school_year, i2.municipality_code == municipality)
+        .limit(1)
+        .scalar_subquery()
+    )
+    at_school_there = (
+        select(literal(1))
+        .select_from(e)
+        .join(i3, i3.code == e.school_code)
+        .where(e.personal_code == personal_code, e.school_year == school_year, i3.municipality_code == municipality)
+        .limit(1)
+        .scalar_subquery()
+    )
     return or_(
         exists(select(literal(1)).select_from(own).where(own.c.code == own_institution, own.c.municipality_code == municipality)),
-        exists(
-            select(literal(1))
-            .select_from(r2)
-            .join(g2, g2.id == r2.group_id)
-            .join(i2, i2.code == r2.provider_code)
-            .where(r2.person_id == person_id, r2.status != CANCELLED, g2.school_year == school_year, i2.municipality_code == municipality)
-        ),
-        exists(
-            select(literal(1))
-            .select_from(e)
-            .join(i3, i3.code == e.school_code)
-            .where(e.personal_code == personal_code, e.school_year == school_year, i3.municipality_code == municipality)
-        ),
+        registered_there.is_not(None),
+        at_school_there.is_not(None),
     )
 
 
@@ -332,6 +342,28 @@ def _after(keys: tuple[Any, ...] | None, columns: tuple[Any, ...]) -> ColumnElem
     return and_(first >= keys[0], or_(first > keys[0], _after(keys[1:], rest)))
 
 
+def _until(keys: tuple[Any, ...], columns: tuple[Any, ...]) -> ColumnElement[bool]:
+    """Rows up to and including ``keys`` in the order of ``columns`` (the end of a window)."""
+    if len(columns) == 1:
+        return columns[0] <= keys[0]
+    first, rest = columns[0], columns[1:]
+    return and_(first <= keys[0], or_(first < keys[0], _until(keys[1:], rest)))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A list's query without its keyset, how to build rows, its order, and (for windows) the
+    order's keys read from the driving table alone."""
+
+    statement: Select[Any]
+    build: Callable[[list[Any]], list[Any]]
+    order: tuple[Any, ...]
+    window: Select[Any]
+
+
+WINDOW = 4000  # rows of the driving table a municipality-scoped query looks at, at most
+
+
 class SqlListRepository:
     """One batch of a list at a time: ``rows(query, limit)``; ``count(query)`` for progress bars.
 
@@ -355,16 +387,33 @@ class SqlListRepository:
         return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
 
     def rows(self, query: ListQuery, limit: int) -> list[Any]:
-        statement, build = self._statement(query)
-        found = self.session.execute(statement.limit(limit)).all()
-        return build(found)
+        plan = self._statement(query)
+        after = query.request.after
+        if query.scope.kind is not ScopeKind.MUNICIPALITY:
+            statement = plan.statement.where(_after(after, plan.order)).order_by(*plan.order).limit(limit)
+            return plan.build(self.session.execute(statement).all())
+        # A municipality's rows may be few and far between in the order, and no planner can know
+        # how few: each query is bounded to the next WINDOW rows of the driving table, window after
+        # window, until the batch is full. A batch then costs the same wherever it starts.
+        found: list[Any] = []
+        while len(found) < limit:
+            end = self.session.execute(
+                plan.window.where(_after(after, plan.order)).order_by(*plan.order).offset(WINDOW - 1).limit(1)
+            ).first()
+            statement = plan.statement.where(_after(after, plan.order))
+            if end is not None:
+                statement = statement.where(_until(tuple(end), plan.order))
+            found.extend(self.session.execute(statement.order_by(*plan.order).limit(limit - len(found))).all())
+            if end is None:
+                break
+            after = tuple(end)
+        return plan.build(found)
 
     def count(self, query: ListQuery) -> int:
-        statement, _ = self._statement(ListQuery(query.name, query.list_filter, query.scope))
-        inner = statement.order_by(None).subquery()
+        inner = self._statement(query).statement.subquery()
         return self.session.scalar(select(func.count()).select_from(inner)) or 0
 
-    def _statement(self, query: ListQuery) -> tuple[Select[Any], Any]:
+    def _statement(self, query: ListQuery) -> _Plan:
         if query.name in (ListName.LEARNERS, ListName.ARRIVALS, ListName.DEPARTURES):
             return self._registrations(query)
         if query.name is ListName.BASKET_RECIPIENTS:
@@ -407,8 +456,10 @@ class SqlListRepository:
             raise TypeError(f"not a registration list filter: {f!r}")
         statement = statement.where(
             _scoped(query.scope, person_id=p.id, personal_code=p.personal_code, school_year=g.school_year, own_institution=r.provider_code),
-            _after(query.request.after, order),
-        ).order_by(*order)
+        )
+        window = select(*order).where(r.status != CANCELLED)
+        if isinstance(f, DepartureFilter):
+            window = window.where(r.status == RegistrationStatus.DEREGISTERED.value, r.departure_date.between(f.departure.first, f.departure.last))
 
         def build(found: list[Any]) -> list[ListedRegistration]:
             return [
@@ -422,7 +473,7 @@ class SqlListRepository:
                      code, first, last, born, first_day, departed, reason) in found
             ]
 
-        return statement, build
+        return _Plan(statement, build, order, window)
 
     # --- the basket ----------------------------------------------------------------------
     def _basket(self, query: ListQuery) -> tuple[Select[Any], Any]:
@@ -467,12 +518,12 @@ class SqlListRepository:
                 pr.accredited_on <= first_day,
                 or_(pr.deregistered_on.is_(None), pr.deregistered_on > first_day),
                 _scoped(query.scope, person_id=p.id, personal_code=p.personal_code, school_year=g.school_year, own_institution=r.provider_code),
-                # Keyset and order on the mark's side of the join (equal to the registration id):
-                # the planners walk the marks' registration index and need no sort.
-                _after(query.request.after, (fm.registration_id,)),
             )
-            .order_by(fm.registration_id)
         )
+        # Keyset and order on the mark's side of the join (equal to the registration id): the
+        # planners walk the marks' registration index and need no sort.
+        order = (fm.registration_id,)
+        window = select(fm.registration_id).where(fm.status == "active")
         if f.institution_code is not None:
             statement = statement.where(r.provider_code == f.institution_code)
         session = self.session
@@ -494,7 +545,7 @@ class SqlListRepository:
                 for (rid, provider, code, first, last, born, first_learning, program_code, program_name, school_code) in found
             ]
 
-        return statement, build
+        return _Plan(statement, build, order, window)
 
     # --- clubs -------------------------------------------------------------------------
     def _clubs(self, query: ListQuery) -> tuple[Select[Any], Any]:
@@ -508,10 +559,9 @@ class SqlListRepository:
             .where(
                 a.school_year == f.school_year.first_year,
                 _scoped(query.scope, person_id=p.id, personal_code=p.personal_code, school_year=a.school_year, own_institution=a.school_code),
-                _after(query.request.after, (a.id,)),
             )
-            .order_by(a.id)
         )
+        window = select(a.id).where(a.school_year == f.school_year.first_year)
         if f.direction_code is not None:
             d = aliased(ClubDirectionRow)
             statement = statement.where(
@@ -532,4 +582,4 @@ class SqlListRepository:
                 for (aid, school, year, code, first, last, born, from_date, end_date) in found
             ]
 
-        return statement, build
+        return _Plan(statement, build, (a.id,), window)

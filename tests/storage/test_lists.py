@@ -438,3 +438,27 @@ def test_revision_0200_downgrades_and_upgrades_again(database) -> None:
         command.upgrade(config, "head")
     with database.engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0200"
+
+
+def test_a_municipalitys_lists_read_window_after_window_give_the_same_rows(populated: World, monkeypatch) -> None:
+    """A municipality's rows are read in bounded windows of the driving table (storage.lists.WINDOW);
+    with windows of two rows every list still gives all its rows, once, in order, page after page."""
+    import storage.lists
+
+    w = populated
+    lists = [
+        (ListName.LEARNERS, learner_filter(YEAR)),
+        (ListName.ARRIVALS, arrival_filter(dt.date(2026, 9, 1), dt.date(2027, 8, 31))),
+        (ListName.DEPARTURES, departure_filter(dt.date(2026, 9, 1), dt.date(2027, 8, 31))),
+        (ListName.BASKET_RECIPIENTS, basket_filter("2026-10")),
+        (ListName.CLUB_ATTENDANCE, club_filter(YEAR)),
+    ]
+    for municipality in ("04", "57", "15"):
+        scope = Scope.of_municipality(municipality)
+        whole = {name: w.ids(scope, name, list_filter) for name, list_filter in lists}
+        monkeypatch.setattr(storage.lists, "WINDOW", 2)
+        for name, list_filter in lists:
+            assert walk(w, scope, name, list_filter, 1) == whole[name], (municipality, name)
+            assert w.ids(scope, name, list_filter) == whole[name]
+        monkeypatch.setattr(storage.lists, "WINDOW", 4000)
+    assert any(whole.values())
