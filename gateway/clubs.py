@@ -8,10 +8,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
+from gateway import feed
 from gateway.domain import clubs
 from gateway.domain.calendar import SchoolYear
 from gateway.domain.clubs import ClubAttendance
 from gateway.domain.errors import ClubAttendanceNotFound, PersonNotFound
+from gateway.domain.feed import ChangeKind
 from gateway.domain.lists import ListedClubAttendance, ListedPerson
 from gateway.domain.model import Institution, PersonRecord
 from gateway.ports import PopulationRegister, UnitOfWork
@@ -70,6 +72,7 @@ class Clubs:
             uow.persons.save(person, checked_at=self.now())
             saved = uow.clubs.save(attendance)
             uow.enrolments.ensure(clubs.enrolment_from_clubs(saved))
+            _changed(uow, ChangeKind.CLUB_ATTENDANCE_MARKED, saved, self.now())
             uow.commit()
             return listed(saved, person)
 
@@ -83,6 +86,7 @@ class Clubs:
             saved = uow.clubs.save(ended)
             person = uow.persons.get(saved.personal_code)
             assert person is not None  # stored when the mark was made
+            _changed(uow, ChangeKind.CLUB_ATTENDANCE_ENDED, saved, self.now())
             uow.commit()
             return listed(saved, person)
 
@@ -96,7 +100,7 @@ class Clubs:
 def listed(attendance: ClubAttendance, person: PersonRecord) -> ListedClubAttendance:
     assert attendance.id is not None
     return ListedClubAttendance(
-        attendance_id=attendance.id,
+        attendance_id=attendance.id,  # type: ignore[arg-type]
         school_code=attendance.school_code,
         school_year=attendance.school_year,
         person=ListedPerson(person.personal_code, person.first_name, person.last_name, person.birth_date),
@@ -104,4 +108,20 @@ def listed(attendance: ClubAttendance, person: PersonRecord) -> ListedClubAttend
         sub_direction_codes=attendance.sub_direction_codes,
         from_date=attendance.from_date,
         end_date=attendance.end_date,
+    )
+
+
+def _changed(uow: UnitOfWork, kind: ChangeKind, attendance: ClubAttendance, at: dt.datetime) -> None:
+    """Club attendance is a change of the register: the feed carries it like registrations."""
+    feed.club_attendance_changed(
+        uow,
+        kind,
+        institution_code=attendance.school_code,
+        personal_code=attendance.personal_code,
+        attendance_id=attendance.id,  # type: ignore[arg-type]
+        school_year=str(attendance.school_year),
+        direction_codes=attendance.direction_codes,
+        sub_direction_codes=attendance.sub_direction_codes,
+        ended_on=attendance.end_date,
+        at=at,
     )

@@ -226,6 +226,9 @@ def stop_waitress(server, thread: threading.Thread) -> None:  # type: ignore[no-
         for channel in list(server._map.values()):
             channel.close()
 
-    server.trigger.pull_trigger(close_every_channel)
+    try:
+        server.trigger.pull_trigger(close_every_channel)
+    except OSError:  # the trigger is closed already: the loop has stopped, so close them from here
+        close_every_channel()
     thread.join(timeout=5)
     assert not thread.is_alive(), "the waitress loop did not stop"

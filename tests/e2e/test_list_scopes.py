@@ -35,3 +35,13 @@ def test_a_coordinator_lists_exactly_its_municipality_and_an_administrator_every
         (MUSIC_SCHOOL, in_anyksciai),
         (VILNIUS_MUSIC, in_vilnius),
     }
+
+
+def test_club_attendance_marked_and_ended_reaches_the_change_feed(live_gateway) -> None:
+    school = service_of(live_gateway, "300000041")  # a general-education school in Vilnius city
+    pupil = child_code(dt.date(2014, 9, 9), 703)
+    marked = school.MarkClubAttendance(personalCode=pupil, schoolYear=YEAR, directionCode=["MUSIC"])
+    school.EndClubAttendance(attendanceId=marked.attendanceId, endDate=dt.date.today())
+    events = school.GetChanges(after=0, limit=100).event
+    kinds = [(e.kind, e.personalCode) for e in events]
+    assert kinds == [("CLUB_ATTENDANCE_MARKED", pupil), ("CLUB_ATTENDANCE_ENDED", pupil)]
