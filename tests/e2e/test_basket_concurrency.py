@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from zeep.exceptions import Fault
 
+from tests.clock import e2e_clock
 from gateway import administration
 from gateway.accounts import Accounts
 from gateway.auth import DigestSecrets
@@ -38,7 +39,7 @@ def twenty_providers(live_gateway):
     ]
     administration.import_institutions(database.uow_factory, institutions)
     administration.import_programs(database.uow_factory, programs)
-    accounts = Accounts(database.uow_factory, DigestSecrets(None))
+    accounts = Accounts(database.uow_factory, DigestSecrets(None), clock=e2e_clock())
     services, groups = [], []
     for institution, program in zip(institutions, programs):
         password = f"Race-{institution.code}!"
