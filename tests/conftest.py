@@ -2,6 +2,7 @@
 and a live gateway on 127.0.0.1 for end-to-end tests over real HTTP."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import socket
@@ -71,6 +72,23 @@ def _restore_sandbox_enrolments(engine: Engine) -> None:
         classifiers = uow.classifiers.load()
     institutions, _ = sandbox_data(classifiers)
     install_sandbox_enrolments(uow_factory, classifiers, institutions)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """NVS_TEST_TRAVEL_TO=2031-01-15 moves this process's clock there for the whole run (time-machine),
+    to prove that no test depends on the day it runs (``.ci/run`` does it for a few far dates)."""
+    destination = os.environ.get("NVS_TEST_TRAVEL_TO")
+    if destination:
+        import time_machine
+
+        traveller = time_machine.travel(dt.datetime.fromisoformat(destination).replace(tzinfo=dt.timezone.utc), tick=True)
+        traveller.start()
+        config.add_cleanup(traveller.stop)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    destination = os.environ.get("NVS_TEST_TRAVEL_TO")
+    return f"clock moved to {destination} (NVS_TEST_TRAVEL_TO); now {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC" if destination else None
 
 
 @pytest.fixture(autouse=True)
