@@ -88,7 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     destination = os.environ.get("NVS_TEST_TRAVEL_TO")
-    return f"clock moved to {destination} (NVS_TEST_TRAVEL_TO); now {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC" if destination else None
+    return f"the clock is moved to {destination} UTC (NVS_TEST_TRAVEL_TO)" if destination else None
 
 
 @pytest.fixture(autouse=True)
