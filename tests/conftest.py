@@ -161,10 +161,9 @@ def launch_gateway(database: Database, **overrides: object) -> tuple[LiveGateway
     contract becomes an InternalError fault, which any test notices.
     Keyword arguments override Settings (e.g. sandbox_gr_failure_rate=1.0).
     """
-    import waitress.server
-
     from gateway.bootstrap import build_gateway
     from gateway.config import Settings
+    from gateway.http import create_server
 
     port = free_port()
     values: dict[str, object] = dict(
@@ -178,7 +177,7 @@ def launch_gateway(database: Database, **overrides: object) -> tuple[LiveGateway
     )
     values.update(overrides)
     gateway = build_gateway(Settings(**values), sandbox=True, engine=database.engine)  # type: ignore[arg-type]
-    server = waitress.server.create_server(gateway.site, host="127.0.0.1", port=port, threads=8)
+    server = create_server(gateway.site, max_request_bytes=gateway.settings.max_request_bytes, host="127.0.0.1", port=port, threads=8)
     thread = threading.Thread(target=run_waitress, args=(server,), daemon=True)
     thread.start()
     return LiveGateway(f"http://127.0.0.1:{port}", database), lambda: stop_waitress(server, thread)
