@@ -91,7 +91,7 @@ class SoapErrorTask(ErrorTask):
     """waitress's answer to a request it could not parse, as a SOAP fault envelope."""
 
     def execute(self) -> None:
-        if (self.request.path or "").startswith(_NOT_SOAP):
+        if (getattr(self.request, "path", None) or "").startswith(_NOT_SOAP):  # no path when the request line failed
             return super().execute()
         _, body = _fault_response(_error_of(self.request.error))
         self.status = FAULT_STATUS
