@@ -42,7 +42,7 @@ def upgrade() -> None:
     rows = connection.execute(sa.select(groups.c.id, groups.c.provider_code, groups.c.school_year, groups.c.name)
                               .order_by(groups.c.id)).all()
     taken: set[tuple[str, int, str]] = set()
-    renamed = []
+    final: dict[int, str] = {}
     for row in rows:
         try:
             name = normalise(row.name, field="name")
@@ -54,13 +54,18 @@ def upgrade() -> None:
             ending = f" ({suffix})"
             candidate = name[: MAX_NAME - len(ending)] + ending
         taken.add((row.provider_code, row.school_year, group_name_key(candidate)))
-        if candidate != name:
-            renamed.append(row.id)
+        final[row.id] = candidate
+    renamed = [row.id for row in rows if final[row.id] != row.name]
+    # The old unique (provider, year, name) holds during the update: the names that change first
+    # step aside to a placeholder no request can have held (U+FFFE is not allowed in XML).
+    for group_id in renamed:
+        connection.execute(sa.update(groups).where(groups.c.id == group_id).values(name=f"\ufffe{group_id}"))
+    for row in rows:
         connection.execute(
-            sa.update(groups).where(groups.c.id == row.id).values(name=candidate, name_key=group_name_key(candidate))
+            sa.update(groups).where(groups.c.id == row.id).values(name=final[row.id], name_key=group_name_key(final[row.id]))
         )
     if renamed:
-        print(f"0410: {len(renamed)} group(s) renamed, their names colliding with an older group's: ids {renamed}")
+        print(f"0410: {len(renamed)} group name(s) normalised or suffixed (colliding with an older group's): ids {renamed}")
 
     with op.batch_alter_table("nvs_group", schema=None) as batch_op:
         batch_op.create_index("uq_nvs_group_name_key", ["provider_code", "school_year", "name_key"], unique=True)
