@@ -190,11 +190,12 @@ class Authenticator:
         now = self.clock.now()
         created = None
         if token.digest:
+            # A token without a Created time (or with one that is not a time) is malformed, not expired.
             created = parse_created(token.created)
-            if created is None or abs(now - created) > TOKEN_MAX_AGE:
-                raise MessageExpired()
-            if not token.nonce:
+            if created is None or not token.nonce:
                 raise AuthenticationFailed("A PasswordDigest UsernameToken needs a Nonce and a Created time.")
+            if abs(now - created) > TOKEN_MAX_AGE:
+                raise MessageExpired()
         with self.uow_factory() as uow:
             failures = uow.login_failures.get(username)
             if failures is not None and failures[1] is not None and failures[1] > now:

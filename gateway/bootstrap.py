@@ -12,6 +12,7 @@ from gateway.accounts import Accounts
 from gateway.auth import Authenticator, DigestSecrets, LockoutPolicy
 from gateway.clock import Clock, clock_for
 from gateway.config import Settings
+from gateway.http import RequestBodyGuard
 from gateway.domain.funding import BasketPolicy
 from gateway.ports import PopulationRegister, UnitOfWork
 from gateway.services import Registry
@@ -83,7 +84,7 @@ def build_gateway(
         from clients.population_register.sandbox import build_sandbox_app
 
         gr_app = build_sandbox_app(latency_seconds=settings.sandbox_gr_latency, failure_rate=settings.sandbox_gr_failure_rate)
-    site = Site(registry_app, public_url=settings.public_url, population_register_app=gr_app)
+    site = Site(RequestBodyGuard(registry_app, settings.max_request_bytes), public_url=settings.public_url, population_register_app=gr_app)
     return Gateway(
         settings=settings, engine=engine, uow_factory=uow_factory, registry=registry, accounts=accounts, access_log=access_log, site=site
     )

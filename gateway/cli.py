@@ -399,9 +399,8 @@ def _date_argument(text: str):  # type: ignore[no-untyped-def]
 
 
 def serve(settings: Settings, *, sandbox: bool) -> int:
-    import waitress
-
     from gateway.bootstrap import build_gateway
+    from gateway.http import create_server
     from gateway.sandbox import install_sandbox
 
     migrate(settings)
@@ -421,7 +420,12 @@ def serve(settings: Settings, *, sandbox: bool) -> int:
     else:
         print(f"  population register {settings.gr_url}")
     print("Stop with Ctrl+C.\n", flush=True)
-    waitress.serve(gateway.site, host=settings.host, port=settings.port, threads=settings.threads, ident="nvs-gateway")
+    server = create_server(
+        gateway.site, max_request_bytes=settings.max_request_bytes, host=settings.host, port=settings.port,
+        threads=settings.threads, ident="nvs-gateway",
+    )
+    server.print_listen("Serving on http://{}:{}")
+    server.run()
     return 0
 
 

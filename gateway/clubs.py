@@ -18,6 +18,7 @@ from gateway.domain.feed import ChangeKind
 from gateway.domain.lists import ListedClubAttendance, ListedPerson
 from gateway.domain.model import Institution, PersonRecord
 from gateway.ports import PopulationRegister, UnitOfWork
+from gateway.domain.model import check_may_be_learner
 from gateway.services import Caller, parse_personal_code
 
 
@@ -50,6 +51,7 @@ class Clubs:
         The pupil is looked up in GR (and stored) as for a registration; the mark also records that
         the pupil attends the school for general education that year."""
         code = parse_personal_code(new.personal_code)
+        check_may_be_learner(code)
         school_year = SchoolYear.parse(new.school_year)
         with self.uow_factory() as uow:
             classifiers = uow.classifiers.load()

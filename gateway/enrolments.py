@@ -21,8 +21,8 @@ from pathlib import Path
 from gateway.domain.calendar import SchoolYear
 from gateway.domain.classifiers import Classifiers
 from gateway.domain.clubs import Enrolment, EnrolmentSource, enrolment_problem
-from gateway.domain.errors import InvalidSchoolYear
-from gateway.domain.model import Institution
+from gateway.domain.errors import InvalidSchoolYear, PersonNotALearner
+from gateway.domain.model import Institution, check_may_be_learner
 from gateway.domain.personal_code import PersonalCode, is_valid_personal_code
 from gateway.imports import XSD_DIR, ImportSummary, Problems, RecordFields, iter_records, load_validated
 from gateway.ports import UnitOfWork
@@ -52,6 +52,9 @@ def parse_enrolments(
         code, school_code, year_text = fields.text("personalCode"), fields.text("schoolCode"), fields.text("schoolYear")
         if code is not None and not is_valid_personal_code(code):
             problems.add(fields.line("personalCode"), "personalCode is not a valid Lithuanian personal code (birth date or check digit)")
+            code = None
+        elif code is not None and not _may_be_learner(code):
+            problems.add(fields.line("personalCode"), "personalCode gives a birth date before 1900: not a learner")
             code = None
         school_year = None
         if year_text is not None:
@@ -107,3 +110,11 @@ def institution_lookup(uow_factory: Callable[[], UnitOfWork]) -> Callable[[str],
         return cache[code]
 
     return school_of
+
+
+def _may_be_learner(code: str) -> bool:
+    try:
+        check_may_be_learner(PersonalCode(code))
+    except PersonNotALearner:
+        return False
+    return True

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from gateway.domain import classifiers as cls
-from gateway.domain.calendar import Month, SchoolYear
+from gateway.domain.calendar import Month, SchoolYear, check_plausible
 from gateway.domain.lists import (
     ArrivalFilter,
     BasketFilter,
@@ -60,7 +60,7 @@ def basket_filter(month: str, institution_code: str | None = None) -> BasketFilt
 
 
 def club_filter(school_year: str, direction_code: str | None = None, active_on: dt.date | None = None) -> ClubFilter:
-    return ClubFilter(SchoolYear.parse(school_year), direction_code, active_on)
+    return ClubFilter(SchoolYear.parse(school_year), direction_code, active_on and check_plausible(active_on, field="activeOn"))
 
 
 class Lists:

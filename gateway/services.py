@@ -280,6 +280,7 @@ class Registry:
     # --- registrations ---------------------------------------------------------
     def register_student(self, caller: Caller, new: NewRegistration) -> tuple[RegistrationView, list[Warning]]:
         code = parse_personal_code(new.personal_code)
+        model.check_may_be_learner(code)
         with self.uow_factory() as uow:
             group = self._group(uow, caller, new.group_id)
             program = uow.programs.get(group.program_code)

@@ -37,7 +37,7 @@ from storage.models import (
     PersonRow,
     RegistrationRow,
 )
-from storage.repositories import _person, _registration
+from storage.repositories import LARGEST_ID, _person, _registration
 
 FEED_COUNTER = "changes"
 FIXABLE = (PERSONAL_DATA_MISMATCH, RESIDENCE_MISMATCH)
@@ -262,6 +262,8 @@ class SqlNoticeRepository:
         return self.session.execute(statement).scalar_one_or_none() is not None
 
     def get(self, notice_id: int) -> Notice | None:
+        if not 0 < notice_id <= LARGEST_ID:  # the column is an int4: PostgreSQL would refuse the parameter
+            return None
         row = self.session.get(NoticeRow, notice_id)
         return _notice(row) if row else None
 

@@ -51,7 +51,7 @@ from storage.models import (
     RegistrationRow,
     SchoolEnrolmentRow,
 )
-from storage.repositories import SqlClassifierRepository, SqlPersonRepository
+from storage.repositories import LARGEST_ID, SqlClassifierRepository, SqlPersonRepository
 
 CANCELLED = RegistrationStatus.CANCELLED.value
 
@@ -69,6 +69,8 @@ class SqlClubRepository:
         return select(ClubAttendanceRow, PersonRow.personal_code).join(PersonRow, PersonRow.id == ClubAttendanceRow.person_id)
 
     def get(self, attendance_id: int) -> ClubAttendance | None:
+        if not 0 < attendance_id <= LARGEST_ID:  # the column is an int4: PostgreSQL would refuse the parameter
+            return None
         found = self.session.execute(self._select().where(ClubAttendanceRow.id == attendance_id)).first()
         return self._attendance(*found) if found else None
 

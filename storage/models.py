@@ -75,7 +75,11 @@ class ProgramRow(Base):
 
 class GroupRow(Base):
     __tablename__ = "nvs_group"
-    __table_args__ = (UniqueConstraint("provider_code", "school_year", "name"),)
+    __table_args__ = (
+        UniqueConstraint("provider_code", "school_year", "name"),
+        # One name per provider and year as people read names (revision 0410): see repositories.group_name_key.
+        Index("uq_nvs_group_name_key", "provider_code", "school_year", "name_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     provider_code: Mapped[str] = mapped_column(ForeignKey("institution.code"))
@@ -83,6 +87,7 @@ class GroupRow(Base):
     program_code: Mapped[str] = mapped_column(ForeignKey("program.code"))
     purpose: Mapped[str] = mapped_column(String(10))
     name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(64))
     sub_direction_codes: Mapped[list[str]] = mapped_column(JSON)
     # [{"first_name", "last_name", "personal_code"}]; leaders' codes are personal data like learners'.
     leaders: Mapped[list[dict[str, str | None]]] = mapped_column(JSON, default=list)

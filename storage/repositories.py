@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 from typing import Iterable
 
@@ -30,6 +31,7 @@ from gateway.domain.model import (
     RegistrationStatus,
 )
 from gateway.domain.personal_code import PersonalCode
+from gateway.domain.text import comparison_key
 from gateway.domain.users import User, UserRequest
 from gateway.ports import AccessRecord, UserAccount
 from storage.models import (
@@ -230,10 +232,17 @@ class SqlGroupRepository:
         assert row is not None
         _fill_group(row, group)
         row.updated_at = _now()
+        try:
+            self.session.flush()
+        except IntegrityError as exc:  # a concurrent request renamed another group to this name first
+            raise DuplicateGroupName(field="name") from exc
 
     def name_taken(self, provider_code: str, school_year: SchoolYear, name: str, *, except_id: int | None = None) -> bool:
+        """Whether another group of the provider and year has this name, as people read names (``name_key``)."""
         query = select(GroupRow.id).where(
-            GroupRow.provider_code == provider_code, GroupRow.school_year == school_year.first_year, GroupRow.name == name
+            GroupRow.provider_code == provider_code,
+            GroupRow.school_year == school_year.first_year,
+            GroupRow.name_key == group_name_key(name),
         )
         if except_id is not None:
             query = query.where(GroupRow.id != except_id)
@@ -260,12 +269,21 @@ class SqlGroupRepository:
         return counts
 
 
+def group_name_key(name: str) -> str:
+    """The indexed form of a group name: the SHA-256 of its comparison key (gateway.domain.text).
+
+    A digest, not the key itself: NFKC may make a 200-character name many times longer,
+    beyond what a PostgreSQL index entry holds (about 2,700 bytes)."""
+    return hashlib.sha256(comparison_key(name).encode("utf-8")).hexdigest()
+
+
 def _fill_group(row: GroupRow, group: Group) -> None:
     row.provider_code = group.provider_code
     row.school_year = group.school_year.first_year
     row.program_code = group.program_code
     row.purpose = group.purpose.value
     row.name = group.name
+    row.name_key = group_name_key(group.name)
     row.sub_direction_codes = list(group.sub_direction_codes)
     row.leaders = [
         {

@@ -189,10 +189,9 @@ def launch_gateway(database: Database, *, clock: FixedClock | None = None, **ove
     The gateway's clock is ``clock``, by default one starting at 10:00 on ``E2E_TODAY``.
     Keyword arguments override Settings (e.g. sandbox_gr_failure_rate=1.0).
     """
-    import waitress.server
-
     from gateway.bootstrap import build_gateway
     from gateway.config import Settings
+    from gateway.http import create_server
 
     port = free_port()
     values: dict[str, object] = dict(
@@ -207,7 +206,7 @@ def launch_gateway(database: Database, *, clock: FixedClock | None = None, **ove
     values.update(overrides)
     clock = clock or e2e_clock()
     gateway = build_gateway(Settings(**values), sandbox=True, engine=database.engine, clock=clock)  # type: ignore[arg-type]
-    server = waitress.server.create_server(gateway.site, host="127.0.0.1", port=port, threads=8)
+    server = create_server(gateway.site, max_request_bytes=gateway.settings.max_request_bytes, host="127.0.0.1", port=port, threads=8)
     thread = threading.Thread(target=run_waitress, args=(server,), daemon=True)
     thread.start()
     return LiveGateway(f"http://127.0.0.1:{port}", database, clock), lambda: stop_waitress(server, thread)

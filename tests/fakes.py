@@ -57,6 +57,7 @@ from gateway.domain.model import (
 )
 from gateway.domain.notices import Notice, NoticeKind, NoticeState
 from gateway.domain.personal_code import PersonalCode
+from gateway.domain.text import comparison_key
 from gateway.domain.users import User, UserRequest
 from gateway.domain.scope import ReadScope
 from gateway.ports import UserAccount
@@ -298,8 +299,9 @@ class FakeGroupRepository(_Repository):
         self._tables.groups[group.id] = group  # type: ignore[index]
 
     def name_taken(self, provider_code: str, school_year: SchoolYear, name: str, *, except_id: int | None = None) -> bool:
+        key = comparison_key(name)
         return any(
-            g.provider_code == provider_code and g.school_year == school_year and g.name == name and g.id != except_id
+            g.provider_code == provider_code and g.school_year == school_year and comparison_key(g.name) == key and g.id != except_id
             for g in self._tables.groups.values()
         )
 

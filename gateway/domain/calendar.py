@@ -1,4 +1,11 @@
-"""School years, calendar months and Lithuanian working days."""
+"""School years, calendar months, the register's plausible dates and Lithuanian working days.
+
+Every day, month and school year the register accepts lies between 1990 and 2100
+(``FIRST_DAY`` to ``LAST_DAY``): the Student Register has no business before Lithuania's
+restored independence, and a year like 0001 or 9999 is a typing mistake, not a record.
+The contract (xsd/nvs-gateway-v1.xsd) says the same for requests; here it holds for every
+other way in (files, command options).
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,9 +15,21 @@ from functools import lru_cache
 
 import holidays
 
-from gateway.domain.errors import InvalidSchoolYear
+from gateway.domain.errors import DateOutOfRange, InvalidSchoolYear
+
+FIRST_YEAR, LAST_YEAR = 1990, 2100
+FIRST_DAY, LAST_DAY = dt.date(FIRST_YEAR, 1, 1), dt.date(LAST_YEAR, 12, 31)
 
 _SCHOOL_YEAR = re.compile(r"([0-9]{4})-([0-9]{4})")
+
+
+def check_plausible(day: dt.date, *, field: str) -> dt.date:
+    """``day`` if it lies between 1990-01-01 and 2100-12-31, else DateOutOfRange naming the field."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise DateOutOfRange(
+            f"{field.rsplit('/', 1)[-1]} must lie between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}.", field=field
+        )
+    return day
 
 
 @dataclass(frozen=True, order=True)
@@ -20,10 +39,10 @@ class SchoolYear:
     first_year: int
 
     @classmethod
-    def parse(cls, text: str) -> "SchoolYear":
+    def parse(cls, text: str, *, field: str = "schoolYear") -> "SchoolYear":
         match = _SCHOOL_YEAR.fullmatch(text or "")
-        if not match or int(match[2]) != int(match[1]) + 1:
-            raise InvalidSchoolYear(field="schoolYear")
+        if not match or int(match[2]) != int(match[1]) + 1 or not FIRST_YEAR <= int(match[1]) < LAST_YEAR:
+            raise InvalidSchoolYear(field=field)
         return cls(int(match[1]))
 
     @classmethod
@@ -54,15 +73,27 @@ def is_working_day(day: dt.date) -> bool:
     return day.weekday() < 5 and day not in _lithuanian_holidays(day.year)
 
 
+# Lithuania's public holidays, as the holidays library knows them, begin with 1990.
+_FIRST_HOLIDAY_YEAR = 1990
+
+
 def working_days_between(start: dt.date, end: dt.date) -> int:
-    """Working days after ``start`` up to and including ``end`` (0 when end <= start)."""
-    count = 0
-    day = start
-    while day < end:
-        day += dt.timedelta(days=1)
-        if is_working_day(day):
-            count += 1
-    return count
+    """Working days after ``start`` up to and including ``end`` (0 when end <= start).
+
+    Counted, not walked: the weekdays of the span less the public holidays falling on
+    them, so a span of centuries costs no more than one of days."""
+    if end <= start:
+        return 0
+    first = start + dt.timedelta(days=1)
+    weeks, rest = divmod((end - first).days + 1, 7)
+    weekdays = weeks * 5 + sum(1 for i in range(rest) if (first.weekday() + i) % 7 < 5)
+    holidays_on_weekdays = sum(
+        1
+        for year in range(max(first.year, _FIRST_HOLIDAY_YEAR), end.year + 1)
+        for day in _lithuanian_holidays(year)
+        if first <= day <= end and day.weekday() < 5
+    )
+    return weekdays - holidays_on_weekdays
 
 
 def end_of_month(day: dt.date) -> dt.date:
@@ -85,7 +116,7 @@ class Month:
         from gateway.domain.errors import InvalidMonth
 
         match = _MONTH.fullmatch(text or "")
-        if not match:
+        if not match or not FIRST_YEAR <= int(match[1]) <= LAST_YEAR:
             raise InvalidMonth(field=field)
         return cls(int(match[1]), int(match[2]))
 

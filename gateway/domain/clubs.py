@@ -30,7 +30,7 @@ from gateway.domain.errors import (
     PersonDeceased,
     UnknownClassifierCode,
 )
-from gateway.domain.model import Institution, PersonRecord
+from gateway.domain.model import Institution, PersonRecord, check_may_be_learner
 from gateway.domain.personal_code import PersonalCode
 
 MAX_DIRECTIONS = 20
@@ -132,6 +132,7 @@ def mark_club_attendance(
     """The pupil's clubs at the school for the school year: a new mark, or the one in force with its
     directions replaced (and its from date, when one is sent)."""
     check_club_request(school, direction_codes, sub_direction_codes, classifiers, today)
+    check_may_be_learner(person.personal_code, person.birth_date)
     if person.deceased_on is not None:
         raise PersonDeceased()
     starts = from_date or (active.from_date if active is not None else _default_from_date(school_year, today))

@@ -3,7 +3,7 @@ add codes, never rename them) and a role: the caller can fix a ``RequestRejected
 (SOAP faultcode Client); ``ServiceUnavailable`` is ours or upstream's (Server).
 
 GatewayError
-  RequestRejected                   -> Client
+  RequestRejected                   -> Client (VersionMismatch and MustUnderstand: SOAP 1.1 §4.4.1)
     InvalidMessage, MalformedMessage, ForbiddenXmlConstruct, RequestTooLarge,
     UnknownOperation, InvalidXRoadHeader,
     AuthenticationFailed, AccountLocked, MessageExpired, TokenReplayed,
@@ -61,14 +61,38 @@ class UnknownOperation(RequestRejected):
     default_message = "The body's element is not an operation of this service."
 
 
+class SoapVersionMismatch(RequestRejected):
+    """SOAP 1.1 §4.4.1: an Envelope in another namespace (SOAP 1.2) gets faultcode VersionMismatch."""
+
+    code = "VersionMismatch"
+    role = "VersionMismatch"
+    default_message = (
+        "This service speaks SOAP 1.1 only (envelope namespace http://schemas.xmlsoap.org/soap/envelope/, "
+        "Content-Type text/xml); the message is in another SOAP version."
+    )
+
+
 class HeaderNotUnderstood(RequestRejected):
+    """SOAP 1.1 §4.4.1: a mandatory header we do not process gets faultcode MustUnderstand."""
+
     code = "HeaderNotUnderstood"
+    role = "MustUnderstand"
     default_message = "A SOAP header marked mustUnderstand is not processed by this service."
 
 
 class InvalidMessage(RequestRejected):
     code = "InvalidMessage"
     default_message = "The request does not conform to the published schema."
+
+
+class DateOutOfRange(RequestRejected):
+    code = "DateOutOfRange"
+    default_message = "Dates, months and school years of the register lie between 1990 and 2100."
+
+
+class BlankText(RequestRejected):
+    code = "BlankText"
+    default_message = "The text is empty or holds only white space or invisible characters."
 
 
 # --- who is calling -----------------------------------------------------------
@@ -84,7 +108,7 @@ class AccountLocked(RequestRejected):
 
 class MessageExpired(RequestRejected):
     code = "MessageExpired"
-    default_message = "The UsernameToken's Created time is missing or more than 5 minutes away from the gateway's clock."
+    default_message = "The UsernameToken's Created time is more than 5 minutes away from the gateway's clock."
 
 
 class TokenReplayed(RequestRejected):
@@ -193,6 +217,14 @@ class PersonDeceased(RequestRejected):
         super().__init__(message, field=field)
 
 
+class PersonNotALearner(RequestRejected):
+    code = "PersonNotALearner"
+    default_message = "The personal code or the population register gives a birth date before 1900: not a learner of this register."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "personalCode") -> None:
+        super().__init__(message, field=field)
+
+
 class StudentNotFound(RequestRejected):
     code = "StudentNotFound"
     default_message = "This institution has no registration of a person with this personal code."
@@ -244,7 +276,7 @@ class DuplicateGroupName(RequestRejected):
 
 class InvalidSchoolYear(RequestRejected):
     code = "InvalidSchoolYear"
-    default_message = "A school year is written YYYY-YYYY with consecutive years, e.g. 2025-2026."
+    default_message = "A school year is written YYYY-YYYY with consecutive years, e.g. 2025-2026, from 1990-1991 to 2099-2100."
 
 
 class GroupNotFound(RequestRejected):
@@ -337,7 +369,7 @@ def all_error_classes() -> list[type[GatewayError]]:
 # --- funding ------------------------------------------------------------------
 class InvalidMonth(RequestRejected):
     code = "InvalidMonth"
-    default_message = "A month is written YYYY-MM, e.g. 2026-09."
+    default_message = "A month is written YYYY-MM, e.g. 2026-09, from 1990-01 to 2100-12."
 
 
 class InvalidFundingPeriod(RequestRejected):

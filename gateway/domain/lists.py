@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from gateway.domain import classifiers as cls
-from gateway.domain.calendar import Month, SchoolYear
+from gateway.domain.calendar import Month, SchoolYear, check_plausible
 from gateway.domain.classifiers import Classifiers
 from gateway.domain.errors import InvalidCursor, InvalidDateRange
 from gateway.domain.personal_code import PersonalCode
@@ -114,6 +114,8 @@ class DateRange:
 
     @classmethod
     def of(cls, first: dt.date, last: dt.date) -> "DateRange":
+        check_plausible(first, field="fromDate")
+        check_plausible(last, field="toDate")
         if first > last:
             raise InvalidDateRange(f"The range starts {first.isoformat()}, after its end {last.isoformat()}.")
         return cls(first, last)

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass, field, replace
 
 from gateway.domain import classifiers as cls
-from gateway.domain.calendar import SchoolYear, end_of_month, working_days_between
+from gateway.domain.calendar import SchoolYear, check_plausible, end_of_month, working_days_between
 from gateway.domain.classifiers import Classifiers
 from gateway.domain.errors import (
     AlreadyRegistered,
@@ -21,6 +21,7 @@ from gateway.domain.errors import (
     InvalidDepartureDate,
     InvalidSubDirection,
     PersonDeceased,
+    PersonNotALearner,
     ProgramDeregistered,
     ProgramNotRegistered,
     ProviderNotEligible,
@@ -29,11 +30,15 @@ from gateway.domain.errors import (
     UnknownProgram,
 )
 from gateway.domain.personal_code import PersonalCode
+from gateway.domain.text import normalise, normalise_optional
 
 # Contracts are recorded only for learners who arrived on or after this date (seed, step 2).
 CONTRACTS_REQUIRED_FROM = dt.date(2012, 9, 1)
 # NŠPR's placeholder for a program that is not yet registered.
 TEMPORARY_PROGRAM_CODE = "999999999"
+# Nobody born before 1900 learns here (decision): a personal code of the 19th century (century
+# digit 1 or 2), or such a birth date from GR, is a mistaken code, not a learner.
+EARLIEST_LEARNER_BIRTH_DATE = dt.date(1900, 1, 1)
 REGISTRATION_DEADLINE_WORKING_DAYS = 5
 DEREGISTRATION_DEADLINE_WORKING_DAYS = 3
 
@@ -143,9 +148,20 @@ class Group:
     leaders: tuple[Leader, ...] = ()
 
 
-def _check_name(name: str) -> None:
-    if not name.strip():
-        raise InvalidGroupName(field="name")
+def group_name(name: str) -> str:
+    """A group's name as stored and compared (``gateway.domain.text``); blank: InvalidGroupName."""
+    return normalise(name, field="name", blank=InvalidGroupName)
+
+
+def _leaders(leaders: tuple[Leader, ...]) -> tuple[Leader, ...]:
+    return tuple(
+        replace(
+            leader,
+            first_name=normalise(leader.first_name, field=f"leader[{index + 1}]/firstName"),
+            last_name=normalise(leader.last_name, field=f"leader[{index + 1}]/lastName"),
+        )
+        for index, leader in enumerate(leaders)
+    )
 
 
 def _check_sub_directions(codes: tuple[str, ...], program: Program, classifiers: Classifiers) -> None:
@@ -182,7 +198,8 @@ def open_group(
             f"Program {program.code} has purpose {program.purpose.value}; the group cannot be {requested_purpose.value}.",
             field="purpose",
         )
-    _check_name(name)
+    name = group_name(name)
+    leaders = _leaders(leaders)
     _check_sub_directions(sub_direction_codes, program, classifiers)
     if name_taken:
         raise DuplicateGroupName(field="name")
@@ -209,7 +226,8 @@ def change_group(
     classifiers: Classifiers,
 ) -> Group:
     """Rename a group, change its sub-directions or leaders; its program and year stay."""
-    _check_name(name)
+    name = group_name(name)
+    leaders = _leaders(leaders)
     _check_sub_directions(sub_direction_codes, program, classifiers)
     if name_taken:
         raise DuplicateGroupName(field="name")
@@ -283,8 +301,7 @@ class Registration:
         if self.status is RegistrationStatus.CANCELLED:
             raise RegistrationNotActive("A cancelled registration cannot be corrected.")
         new_date = first_learning_date or self.first_learning_date
-        new_contract = contract or self.contract
-        _check_arrival(new_date, new_contract, school_year, classifiers)
+        new_contract = _check_arrival(new_date, contract or self.contract, school_year, classifiers)
         if self.departure is not None and self.departure.date < new_date:
             raise FirstLearningDateOutsideSchoolYear(
                 "The first learning date cannot be after the departure date.", field="firstLearningDate"
@@ -295,6 +312,7 @@ class Registration:
         """Invalidate a registration entered by mistake; it is kept, never deleted."""
         if self.status is RegistrationStatus.CANCELLED:
             raise RegistrationNotActive("The registration is already cancelled.")
+        reason = normalise(reason, field="reason")
         return replace(self, status=RegistrationStatus.CANCELLED, cancelled_on=today, cancellation_reason=reason)
 
     def deregister(
@@ -303,6 +321,7 @@ class Registration:
         if not self.is_active:
             raise RegistrationNotActive()
         classifiers.require(cls.DEPARTURE_REASON, departure.reason_code, field="departureReasonCode")
+        departure = replace(departure, order_number=normalise_optional(departure.order_number, field="orderNumber"))
         if departure.date < self.first_learning_date:
             raise InvalidDepartureDate("The departure date is before the first learning date.")
         if departure.date > end_of_month(today):
@@ -322,7 +341,8 @@ class Registration:
 
 def _check_arrival(
     first_learning_date: dt.date, contract: Contract | None, school_year: SchoolYear, classifiers: Classifiers
-) -> None:
+) -> Contract | None:
+    """The contract as stored (its number normalised), once the arrival is known to be right."""
     if not school_year.contains(first_learning_date):
         raise FirstLearningDateOutsideSchoolYear(
             f"The first learning date must lie inside school year {school_year} "
@@ -332,6 +352,16 @@ def _check_arrival(
         if contract is None:
             raise ContractRequired()
         classifiers.require(cls.CONTRACT_TYPE, contract.type_code, field="contract/typeCode")
+    if contract is None:
+        return None
+    check_plausible(contract.signed_on, field="contract/date")
+    return replace(contract, number=normalise(contract.number, field="contract/number"))
+
+
+def check_may_be_learner(code: PersonalCode, birth_date: dt.date | None = None) -> None:
+    """A learner was born in 1900 or later: by the personal code's century digit, and by GR's birth date."""
+    if code.value[0] in "12" or (birth_date is not None and birth_date < EARLIEST_LEARNER_BIRTH_DATE):
+        raise PersonNotALearner()
 
 
 def register_student(
@@ -346,11 +376,12 @@ def register_student(
     today: dt.date,
 ) -> tuple[Registration, list[Warning]]:
     """Step 2 of the seed's registration: the person came from GR in step 1."""
+    check_may_be_learner(person.personal_code, person.birth_date)
     if person.deceased_on is not None:
         raise PersonDeceased()
     if program.is_deregistered(today):
         raise ProgramDeregistered("The group's program is deregistered in NŠPR; no new learners can join.", field="groupId")
-    _check_arrival(first_learning_date, contract, group.school_year, classifiers)
+    contract = _check_arrival(first_learning_date, contract, group.school_year, classifiers)
     if already_active_in_group:
         raise AlreadyRegistered(field="personalCode")
     warnings = []

@@ -5,7 +5,7 @@ As in ``gateway.soap.service``: translate the wire message, call the use case
 """
 from __future__ import annotations
 
-from spyne import Date, ServiceBase, rpc
+from spyne import ServiceBase, rpc
 
 from gateway.domain.access import Area, Caller, Level, Right, Scope, ScopeKind
 from gateway.domain.errors import InvalidUserRequest
@@ -108,7 +108,7 @@ class AccessControlService(ServiceBase):
     @rpc(
         required(t.PersonalCode), required(t.PersonName), required(t.PersonName), required(t.EmailAddress),
         required(t.PhoneNumber), required(t.PositionTitle), required(t.InstitutionCode), required(t.InstitutionName),
-        required(t.Address), required(Date), required(Date), required(Date), required(t.Confirmations), required(t.ActsFor),
+        required(t.Address), required(t.RegisterDate), required(t.RegisterDate), required(t.RegisterDate), required(t.Confirmations), required(t.ActsFor),
         many(t.UserRight, 9, at_least=1), optional(t.Username),
         _returns=(required(t.User), required(t.Password)), _out_variable_names=("user", "initialPassword"),
     )
@@ -128,7 +128,7 @@ class AccessControlService(ServiceBase):
         ctx.udc.accounts.change_password(_caller(ctx), newPassword)
         return _caller(ctx).username
 
-    @rpc(required(t.PersonalCode), required(Date), required(Date), optional(t.PageNumber), optional(t.PageSize),
+    @rpc(required(t.PersonalCode), required(t.RegisterDate), required(t.RegisterDate), optional(t.PageNumber), optional(t.PageSize),
          _returns=(required(t.Count), required(t.PageNumber), many(t.AccessRecord, 100)),
          _out_variable_names=("total", "page", "record"))
     def GetAccessLog(ctx, personalCode, dateFrom, dateTo, page, pageSize):  # type: ignore[no-untyped-def]

@@ -49,8 +49,10 @@ from gateway.domain.errors import (
     InvalidXRoadHeader,
     MalformedMessage,
     RequestTooLarge,
+    SoapVersionMismatch,
     UnknownOperation,
 )
+from gateway.domain.text import normalise
 from gateway.ports import AccessRecord, UnitOfWork
 from gateway.services import Registry
 from gateway.soap.access_service import AccessControlService
@@ -194,8 +196,6 @@ def _is_missing(found: "etree._Element", wanted: str) -> bool:
 
 # A DOCTYPE in the prolog, found before parsing: entity bombs must not get as far as the parser.
 _DOCTYPE_IN_PROLOG = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*|<\?.*?\?>\s*)*<!DOCTYPE", re.S)
-# xs:date allows years Python cannot hold (0, negative, five digits): refused before Spyne meets them.
-_DATE_OUT_OF_RANGE = re.compile(r"^\s*(?:-\d{4,}|0000|\d{5,})-\d{2}-\d{2}")
 
 
 class ContractSoap11(Soap11):
@@ -208,6 +208,8 @@ class ContractSoap11(Soap11):
     def create_in_document(self, ctx, charset=None):  # type: ignore[no-untyped-def]
         if ctx.transport.get_request_method() == "POST":
             content_type = (ctx.transport.get_request_content_type() or "").split(";")[0].strip().lower()
+            if content_type == "application/soap+xml":  # SOAP 1.2's media type
+                raise GatewayFault(SoapVersionMismatch())
             if content_type != "text/xml":
                 raise GatewayFault(MalformedMessage("SOAP 1.1 requests are sent with Content-Type text/xml."))
         body = b"".join(ctx.in_string)
@@ -237,6 +239,7 @@ class ContractSoap11(Soap11):
         if ctx.in_body_doc is not None and ctx.in_body_doc.tag == f"{{{SOAP_ENV}}}Fault":
             raise GatewayFault(UnknownOperation("A SOAP Fault is an answer, not a request."))
         check_headers_understood(ctx.in_header_doc)
+        check_gateway_headers(ctx.in_header_doc)
 
     def validate_body(self, ctx, message):  # type: ignore[no-untyped-def]
         body = ctx.in_body_doc
@@ -257,12 +260,17 @@ class ContractSoap11(Soap11):
             raise GatewayFault(ForbiddenXmlConstruct()) from exc
         if not valid:
             raise GatewayFault(describe_schema_error(schema.error_log[0], body))
-        check_dates_in_range(body)
 
 
 def check_envelope(envelope) -> None:  # type: ignore[no-untyped-def]
-    """SOAP 1.1 with WS-I BP: an optional Header, then one Body holding exactly one element."""
-    if not isinstance(envelope.tag, str) or envelope.tag != f"{{{SOAP_ENV}}}Envelope":
+    """SOAP 1.1 with WS-I BP: an optional Header, then one Body holding exactly one element.
+
+    An Envelope in another namespace (SOAP 1.2's) is a VersionMismatch (SOAP 1.1 §4.4.1)."""
+    if not isinstance(envelope.tag, str):
+        return
+    if envelope.tag != f"{{{SOAP_ENV}}}Envelope":
+        if etree.QName(envelope).localname == "Envelope":
+            raise GatewayFault(SoapVersionMismatch())
         return  # Spyne names what is wrong with a non-envelope
     children = [c for c in envelope if isinstance(c.tag, str)]
     names = [c.tag for c in children]
@@ -274,23 +282,6 @@ def check_envelope(envelope) -> None:  # type: ignore[no-untyped-def]
         raise GatewayFault(MalformedMessage("The SOAP Body holds text besides its request element."))
     if len([c for c in body_element if isinstance(c.tag, str)]) != 1:
         raise GatewayFault(MalformedMessage("The SOAP Body must hold exactly one request element."))
-
-
-def check_dates_in_range(body) -> None:  # type: ignore[no-untyped-def]
-    for element in body.iter():
-        if isinstance(element.tag, str) and len(element) == 0 and element.text and _DATE_OUT_OF_RANGE.match(element.text):
-            raise GatewayFault(InvalidMessage("A date's year must be between 0001 and 9999.", field=_field_path(body, element)))
-
-
-def _field_path(body, element) -> str:  # type: ignore[no-untyped-def]
-    """``contract/date``, ``leader[2]/personalCode``: the element's path below the operation element."""
-    parts = []
-    while element is not None and element is not body:
-        name = etree.QName(element).localname
-        same = [e for e in element.getparent() if isinstance(e.tag, str) and e.tag == element.tag]
-        parts.append(f"{name}[{same.index(element) + 1}]" if len(same) > 1 else name)
-        element = element.getparent()
-    return "/".join(reversed(parts))
 
 
 UNDERSTOOD_HEADERS = (WSSE, XROAD, TNS)
@@ -307,27 +298,71 @@ def check_headers_understood(header_elements) -> None:  # type: ignore[no-untype
             )
 
 
-# --- the SOAP headers: WS-Security, X-Road, accessPurpose -------------------------
-def username_token(header_elements) -> UsernameToken | None:  # type: ignore[no-untyped-def]
-    """The wsse:UsernameToken of the wsse:Security header, if any."""
+def check_gateway_headers(header_elements) -> None:  # type: ignore[no-untyped-def]
+    """Headers of our namespace are the contract's: only nvs:accessPurpose, once, valid against the XSD
+    (its length included). A misspelt one would otherwise be ignored, and its purpose never logged."""
+    seen = set()
     for header in header_elements or ():
-        if not isinstance(header.tag, str) or header.tag != f"{{{WSSE}}}Security":
+        if not isinstance(header.tag, str) or etree.QName(header).namespace != TNS:
             continue
-        token = header.find(f"{{{WSSE}}}UsernameToken")
-        if token is None:
-            return None
-        password = token.find(f"{{{WSSE}}}Password")
-        kind = PASSWORD_TEXT if password is None else password.get("Type", PASSWORD_TEXT)
-        if kind not in (PASSWORD_TEXT, PASSWORD_DIGEST):
-            raise AuthenticationFailed("Only the PasswordText and PasswordDigest UsernameToken profiles are accepted.")
-        return UsernameToken(
-            username=token.findtext(f"{{{WSSE}}}Username"),
-            password=None if password is None else (password.text or ""),
-            digest=kind == PASSWORD_DIGEST,
-            nonce=token.findtext(f"{{{WSSE}}}Nonce"),
-            created=token.findtext(f"{{{WSU}}}Created"),
+        name = etree.QName(header).localname
+        if name != "accessPurpose":
+            raise GatewayFault(InvalidMessage(f"{name} is not a SOAP header of this service (nvs:accessPurpose is).", field=name))
+        if name in seen:
+            raise GatewayFault(InvalidMessage(f"The {name} header is sent twice.", field=f"{name}[2]"))
+        seen.add(name)
+        bare = copy.deepcopy(header)  # the SOAP attributes (mustUnderstand, actor) are the envelope's, not the XSD's
+        for attribute in [a for a in bare.attrib if etree.QName(a).namespace == SOAP_ENV]:
+            del bare.attrib[attribute]
+        schema = contract_schema()
+        if not schema.validate(bare):
+            error = describe_schema_error(schema.error_log[0], bare)
+            raise GatewayFault(InvalidMessage(error.message, field=error.field or name))
+
+
+# --- the SOAP headers: WS-Security, X-Road, accessPurpose -------------------------
+def _one(parent, tag: str, path: str):  # type: ignore[no-untyped-def]
+    """The only child ``tag`` of ``parent`` (or None); two are refused: which one would count is not ours to guess."""
+    found = parent.findall(tag)
+    if len(found) > 1:
+        name = etree.QName(tag).localname
+        raise AuthenticationFailed(
+            f"The message carries two {name} elements ({path}{name}): a message carries one wsse:Security header "
+            "with one UsernameToken, with one Username, Password, Nonce and Created.",
+            field=f"{path}{name}[2]",
         )
-    return None
+    return found[0] if found else None
+
+
+def username_token(header_elements) -> UsernameToken | None:  # type: ignore[no-untyped-def]
+    """The wsse:UsernameToken of the wsse:Security header, if any. Two Security headers, two tokens,
+    or two of a token's parts are refused: once an administrator's token followed by a provider's
+    was taken as the administrator's."""
+    securities = [h for h in header_elements or () if isinstance(h.tag, str) and h.tag == f"{{{WSSE}}}Security"]
+    if len(securities) > 1:
+        raise AuthenticationFailed(
+            "The message carries two wsse:Security headers: send one, with one UsernameToken.", field="Security[2]"
+        )
+    if not securities:
+        return None
+    token = _one(securities[0], f"{{{WSSE}}}UsernameToken", "Security/")
+    if token is None:
+        return None
+    where = "Security/UsernameToken/"
+    username = _one(token, f"{{{WSSE}}}Username", where)
+    password = _one(token, f"{{{WSSE}}}Password", where)
+    nonce = _one(token, f"{{{WSSE}}}Nonce", where)
+    created = _one(token, f"{{{WSU}}}Created", where)
+    kind = PASSWORD_TEXT if password is None else password.get("Type", PASSWORD_TEXT)
+    if kind not in (PASSWORD_TEXT, PASSWORD_DIGEST):
+        raise AuthenticationFailed("Only the PasswordText and PasswordDigest UsernameToken profiles are accepted.")
+    return UsernameToken(
+        username=None if username is None else username.text,
+        password=None if password is None else (password.text or ""),
+        digest=kind == PASSWORD_DIGEST,
+        nonce=None if nonce is None else nonce.text,
+        created=None if created is None else created.text,
+    )
 
 
 @dataclass(frozen=True)
@@ -379,9 +414,13 @@ def xroad_headers(header_elements, operation: str) -> XRoadHeaders:  # type: ign
 
 
 def access_purpose(header_elements) -> str | None:  # type: ignore[no-untyped-def]
+    """The nvs:accessPurpose header (already checked against the XSD), normalised as free text is."""
     for header in header_elements or ():
         if isinstance(header.tag, str) and header.tag == f"{{{TNS}}}accessPurpose":
-            return (header.text or "").strip()[:500] or None
+            purpose = normalise(header.text or "", field="accessPurpose")
+            if len(purpose) > 500:  # NFC may lengthen a few characters (composition exclusions)
+                raise InvalidMessage("accessPurpose is longer than 500 characters.", field="accessPurpose")
+            return purpose
     return None
 
 

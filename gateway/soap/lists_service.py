@@ -3,7 +3,7 @@ translate back. No rule is decided here; the caller's scope is ``gateway.domain.
 """
 from __future__ import annotations
 
-from spyne import Date, ServiceBase, rpc
+from spyne import ServiceBase, rpc
 
 from gateway import lists
 from gateway.clubs import Clubs, NewClubAttendance
@@ -102,13 +102,13 @@ def _page_of(row, at_most: int = 500):  # type: ignore[no-untyped-def]
 
 class NvsListsService(ServiceBase):
     # --- clubs (general-education schools) ----------------------------------------------
-    @rpc(required(t.PersonalCode), required(t.SchoolYear), many(t.ClassifierCode, 20), many(t.ClassifierCode, 40), optional(Date),
+    @rpc(required(t.PersonalCode), required(t.SchoolYear), many(t.ClassifierCode, 20), many(t.ClassifierCode, 40), optional(t.RegisterDate),
          _returns=required(t.ClubAttendance), _out_variable_name="attendance")
     def MarkClubAttendance(ctx, personalCode, schoolYear, directionCode, subDirectionCode, fromDate):  # type: ignore[no-untyped-def]
         new = NewClubAttendance(personalCode, schoolYear, tuple(directionCode or ()), tuple(subDirectionCode or ()), fromDate)
         return club_out(_clubs(ctx).mark(_caller(ctx), new))
 
-    @rpc(required(t.Identifier), required(Date), _returns=required(t.ClubAttendance), _out_variable_name="attendance")
+    @rpc(required(t.Identifier), required(t.RegisterDate), _returns=required(t.ClubAttendance), _out_variable_name="attendance")
     def EndClubAttendance(ctx, attendanceId, endDate):  # type: ignore[no-untyped-def]
         return club_out(_clubs(ctx).end(_caller(ctx), attendanceId, endDate))
 
@@ -119,12 +119,12 @@ class NvsListsService(ServiceBase):
         list_filter = lists.learner_filter(schoolYear, groupId, programCode)
         return _registrations(ctx, ListName.LEARNERS, list_filter, pageSize, cursor)
 
-    @rpc(required(Date), required(Date), optional(t.ListPageSize), optional(t.Cursor),
+    @rpc(required(t.RegisterDate), required(t.RegisterDate), optional(t.ListPageSize), optional(t.Cursor),
          _out_variable_names=("arrival", "nextCursor"), **_page_of(t.ListedRegistration))
     def ListArrivals(ctx, fromDate, toDate, pageSize, cursor):  # type: ignore[no-untyped-def]
         return _registrations(ctx, ListName.ARRIVALS, lists.arrival_filter(fromDate, toDate), pageSize, cursor)
 
-    @rpc(required(Date), required(Date), optional(t.ListPageSize), optional(t.Cursor),
+    @rpc(required(t.RegisterDate), required(t.RegisterDate), optional(t.ListPageSize), optional(t.Cursor),
          _out_variable_names=("departure", "nextCursor"), **_page_of(t.ListedRegistration))
     def ListDepartures(ctx, fromDate, toDate, pageSize, cursor):  # type: ignore[no-untyped-def]
         return _registrations(ctx, ListName.DEPARTURES, lists.departure_filter(fromDate, toDate), pageSize, cursor)
@@ -138,7 +138,7 @@ class NvsListsService(ServiceBase):
         names = use_case.names().municipalities if page.rows else {}
         return [basket_row_out(r, names) for r in page.rows], page.next_cursor
 
-    @rpc(required(t.SchoolYear), optional(t.ClassifierCode), optional(Date), optional(t.ListPageSize), optional(t.Cursor),
+    @rpc(required(t.SchoolYear), optional(t.ClassifierCode), optional(t.RegisterDate), optional(t.ListPageSize), optional(t.Cursor),
          _out_variable_names=("attendance", "nextCursor"), **_page_of(t.ClubAttendance))
     def ListClubAttendance(ctx, schoolYear, directionCode, activeOn, pageSize, cursor):  # type: ignore[no-untyped-def]
         list_filter = lists.club_filter(schoolYear, directionCode, activeOn)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from spyne import Boolean, Date, ServiceBase, rpc
+from spyne import Boolean, ServiceBase, rpc
 
 from gateway import services
 from gateway.domain.model import Contract, Departure
@@ -174,13 +174,13 @@ class NvsRegistryService(ServiceBase):
             for s in sections
         ]
 
-    @rpc(required(t.PersonalCode), required(t.Identifier), required(Date), optional(t.Contract), **REGISTRATION_AND_WARNINGS)
+    @rpc(required(t.PersonalCode), required(t.Identifier), required(t.RegisterDate), optional(t.Contract), **REGISTRATION_AND_WARNINGS)
     def RegisterStudent(ctx, personalCode, groupId, firstLearningDate, contract):  # type: ignore[no-untyped-def]
         new = services.NewRegistration(personalCode, groupId, firstLearningDate, contract_in(contract))
         view, warnings = _registry(ctx).register_student(_caller(ctx), new)
         return registration_out(view), warnings_out(warnings)
 
-    @rpc(required(t.Identifier), optional(Date), optional(t.Contract), **REGISTRATION_AND_WARNINGS)
+    @rpc(required(t.Identifier), optional(t.RegisterDate), optional(t.Contract), **REGISTRATION_AND_WARNINGS)
     def CorrectRegistration(ctx, registrationId, firstLearningDate, contract):  # type: ignore[no-untyped-def]
         view, warnings = _registry(ctx).correct_registration(
             _caller(ctx), registrationId, firstLearningDate, contract_in(contract)
@@ -191,7 +191,7 @@ class NvsRegistryService(ServiceBase):
     def CancelRegistration(ctx, registrationId, reason):  # type: ignore[no-untyped-def]
         return registration_out(_registry(ctx).cancel_registration(_caller(ctx), registrationId, reason))
 
-    @rpc(required(t.Identifier), required(Date), required(t.ClassifierCode), optional(t.OrderNumber), **REGISTRATION_AND_WARNINGS)
+    @rpc(required(t.Identifier), required(t.RegisterDate), required(t.ClassifierCode), optional(t.OrderNumber), **REGISTRATION_AND_WARNINGS)
     def DeregisterStudent(ctx, registrationId, departureDate, departureReasonCode, orderNumber):  # type: ignore[no-untyped-def]
         departure = Departure(date=departureDate, reason_code=departureReasonCode, order_number=orderNumber)
         view, warnings = _registry(ctx).deregister_student(_caller(ctx), registrationId, departure)

@@ -8,6 +8,8 @@ The XSD is the contract; these classes only let Spyne (de)serialise it.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from spyne import Boolean, ComplexModel, Date, DateTime, Decimal, Integer, Integer64, Unicode
 
 TNS = "urn:lt:mokiniu-registras:nvs-gateway:v1"
@@ -26,7 +28,8 @@ def many(t, at_most: int, at_least: int = 0):  # type: ignore[no-untyped-def]
 
 
 PersonalCode = Unicode(min_len=11, max_len=11, pattern="[0-9]{11}", type_name="PersonalCode")
-SchoolYear = Unicode(min_len=9, max_len=9, pattern="[0-9]{4}-[0-9]{4}", type_name="SchoolYear")
+SchoolYear = Unicode(min_len=9, max_len=9, pattern="(199[0-9]|20[0-9]{2})-(199[1-9]|20[0-9]{2}|2100)", type_name="SchoolYear")
+RegisterDate = Date(ge=dt.date(1990, 1, 1), le=dt.date(2100, 12, 31), type_name="RegisterDate")
 ProgramCode = Unicode(min_len=9, max_len=9, pattern="[0-9]{9}", type_name="ProgramCode")
 InstitutionCode = Unicode(min_len=6, max_len=9, pattern="[0-9]{6,9}", type_name="InstitutionCode")
 ClassifierCode = Unicode(min_len=1, max_len=20, pattern=r"[A-Za-z0-9._\-]{1,20}", type_name="ClassifierCode")
@@ -46,7 +49,7 @@ WarningCode = Unicode(min_len=1, max_len=50, type_name="WarningCode")
 MessageText = Unicode(min_len=1, max_len=1000, type_name="MessageText")
 ClassifierName = Unicode(min_len=1, max_len=300, type_name="ClassifierName")
 Address = Unicode(min_len=1, max_len=300, type_name="Address")
-Month = Unicode(min_len=7, max_len=7, pattern="[0-9]{4}-(0[1-9]|1[0-2])", type_name="Month")
+Month = Unicode(min_len=7, max_len=7, pattern="(199[0-9]|20[0-9]{2}|2100)-(0[1-9]|1[0-2])", type_name="Month")
 Amount = Decimal(total_digits=14, fraction_digits=2, ge=0, type_name="Amount")
 
 
@@ -54,7 +57,7 @@ class Contract(ComplexModel):
     __namespace__ = TNS
     _type_info = [
         ("typeCode", required(ClassifierCode)),
-        ("date", required(Date)),
+        ("date", required(RegisterDate)),
         ("number", required(ContractNumber)),
     ]
 
