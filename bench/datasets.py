@@ -24,6 +24,7 @@ from stdnum.ee.ik import calc_check_digit
 
 from gateway.domain import classifiers as cls
 from gateway.reference_data import load_classifiers
+from storage.repositories import group_name_key
 from storage.models import (
     BasketClaimRow,
     ClubAttendanceRow,
@@ -116,9 +117,10 @@ def generate(engine: Engine, registrations: int, *, groups_per_program: int | No
         for p_index, (program_code, provider, directions) in enumerate(programs):
             sub = next(e.code for e in sub_directions if e.parent in directions)
             for g in range(per_program):
+                name = f"Bench {program_code}-{g + 1}"
                 groups.append(dict(
                     id=first_group + len(groups), provider_code=provider, school_year=SCHOOL_YEAR, program_code=program_code,
-                    purpose="NVS", name=f"Bench {program_code}-{g + 1}", sub_direction_codes=[sub], leaders=[],
+                    purpose="NVS", name=name, name_key=group_name_key(name), sub_direction_codes=[sub], leaders=[],
                     created_at=NOW, updated_at=NOW,
                 ))
         _bulk(connection, group_t, iter(groups))
