@@ -1,8 +1,9 @@
 // The interop scenario (tests/interop/scenario.py) through the npm 'soap' package: inputs from the
 // environment, what it saw to stdout as key=value lines.
 //
-// Dates go out as 'YYYY-MM-DD' strings: a JavaScript Date would be written as an xs:dateTime,
-// which the contract's xs:date refuses. Dates come back as Date objects at UTC midnight.
+// Dates go out as 'YYYY-MM-DD' strings: soap 1.13 writes a JavaScript Date as an empty element
+// (refused: InvalidMessage). Dates come back as Date objects at UTC midnight; a list of one item
+// comes back as the item itself.
 'use strict';
 const soap = require('soap');
 
