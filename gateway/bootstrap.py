@@ -83,7 +83,9 @@ def build_gateway(
     if sandbox:
         from clients.population_register.sandbox import build_sandbox_app
 
-        gr_app = build_sandbox_app(latency_seconds=settings.sandbox_gr_latency, failure_rate=settings.sandbox_gr_failure_rate)
+        gr_app = build_sandbox_app(
+            latency_seconds=settings.sandbox_gr_latency, failure_rate=settings.sandbox_gr_failure_rate, public_url=settings.public_url
+        )
     site = Site(RequestBodyGuard(registry_app, settings.max_request_bytes), public_url=settings.public_url, population_register_app=gr_app)
     return Gateway(
         settings=settings, engine=engine, uow_factory=uow_factory, registry=registry, accounts=accounts, access_log=access_log, site=site

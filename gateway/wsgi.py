@@ -4,13 +4,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from pathlib import Path
 from typing import Callable, Iterable
+from xml.sax.saxutils import escape
 
 from lxml import etree
 
 from gateway.config import REPOSITORY_ROOT
 from gateway.domain.errors import InternalError
+from gateway.served_documents import absolute_schema_locations, request_base
 from gateway.soap.app import SOAP_ENV, GatewayFault
 
 log = logging.getLogger("nvs.gateway")
@@ -24,12 +25,21 @@ WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
 
 def served_wsdl(wsdl: bytes, endpoint: str) -> bytes:
     """The checked-in WSDL, byte for byte, but for its endpoint address."""
-    return _ADDRESS.sub(lambda m: m.group(1) + endpoint.encode() + m.group(3), wsdl, count=1)
+    address = escape(endpoint, {'"': "&quot;"}).encode("utf-8")
+    return _ADDRESS.sub(lambda m: m.group(1) + address + m.group(3), wsdl, count=1)
 
 
-def _request_base(environ: dict) -> str:
-    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '80')}"
-    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+def normalised_path(path: str) -> str:
+    """The path with its dot segments removed as RFC 3986 (5.2.4) resolves them: ``/xsd/../x`` is
+    ``/x``, and ``..`` never climbs above the root (``/../xsd/a.xsd`` is ``/xsd/a.xsd``)."""
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment not in ("", "."):
+            segments.append(segment)
+    return "/" + "/".join(segments)
 
 
 def _fault_envelope(fault: GatewayFault) -> bytes:
@@ -51,18 +61,22 @@ class Site:
         self.schemas = {p.name: p.read_bytes() for p in XSD_DIR.glob("*.xsd")}
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "") or "/"
         method = environ.get("REQUEST_METHOD", "GET").upper()
         try:
-            if path.rstrip("/") == "/registry":
+            # Clients that resolve relative URLs badly ask for "/../xsd/..."; each path is answered as resolved.
+            path = environ["PATH_INFO"] = normalised_path(environ.get("PATH_INFO", ""))
+            base = self.public_url or request_base(environ)
+            if path == "/registry":
                 if method == "GET" and environ.get("QUERY_STRING", "").lower().startswith("wsdl"):
-                    endpoint = f"{self.public_url or _request_base(environ)}/registry"
-                    return self._send(start_response, "200 OK", "text/xml; charset=utf-8", served_wsdl(self.wsdl, endpoint))
+                    served = absolute_schema_locations(served_wsdl(self.wsdl, f"{base}/registry"), f"{base}/wsdl/{WSDL_FILE.name}")
+                    return self._send(start_response, "200 OK", "text/xml; charset=utf-8", served)
                 return self.registry_app(environ, start_response)
-            if path.startswith("/population-register") and self.population_register_app is not None:
+            if (path == "/population-register" or path.startswith("/population-register/")) and self.population_register_app is not None:
                 return self.population_register_app(environ, start_response)
             if path.startswith("/xsd/") and path[len("/xsd/") :] in self.schemas:
-                return self._send(start_response, "200 OK", "text/xml; charset=utf-8", self.schemas[path[len("/xsd/") :]])
+                name = path[len("/xsd/") :]
+                served = absolute_schema_locations(self.schemas[name], f"{base}/xsd/{name}")
+                return self._send(start_response, "200 OK", "text/xml; charset=utf-8", served)
             if path == "/health":
                 body = json.dumps({"status": "ok"}).encode()
                 return self._send(start_response, "200 OK", "application/json", body)

@@ -29,8 +29,9 @@ Nothing here is real personal data: the names are common Lithuanian names and th
 codes are synthetic.
 
 The served ``?wsdl`` is the checked-in WSDL with its ``soap:address`` set to the
-request's URL; ``<prefix>/xsd/population-register-v1.xsd`` serves the schema it
-imports. Requests are validated against the checked-in XSD, and responses are checked
+request's URL (or the public URL it is served under) and the schema it imports at
+``<that URL>/xsd/population-register-v1.xsd``, absolute: GET on any path ending so
+serves the schema. Requests are validated against the checked-in XSD, and responses are checked
 against it before they leave.
 """
 from __future__ import annotations
@@ -43,7 +44,7 @@ import re
 import threading
 import time
 import tomllib
-import wsgiref.util
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -56,6 +57,7 @@ from spyne.server.wsgi import WsgiApplication
 
 from gateway.domain.model import DeclaredResidence, PersonRecord
 from gateway.domain.personal_code import PersonalCode, is_valid_personal_code
+from gateway.served_documents import absolute_schema_locations, request_base
 
 TNS = "urn:lt:registrucentras:gyventoju-registras:v1"
 SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -65,7 +67,7 @@ WSDL_PATH = REPOSITORY_ROOT / "wsdl" / "population-register-v1.wsdl"
 XSD_PATH = REPOSITORY_ROOT / "xsd" / "population-register-v1.xsd"
 CLASSIFIERS_PATH = REPOSITORY_ROOT / "data" / "classifiers" / "classifiers.toml"
 
-# The WSDL imports "../xsd/<this>"; a GET for a path ending so gets the schema.
+# The served WSDL imports "<address>/xsd/<this>"; a GET for a path ending so gets the schema.
 XSD_ROUTE_SUFFIX = "/xsd/" + XSD_PATH.name
 MAX_REQUEST_BYTES = 256 * 1024
 
@@ -508,13 +510,14 @@ class SandboxWsgiApplication(WsgiApplication):
 
 
 def build_sandbox_app(
-    *, latency_seconds: float = 0.0, failure_rate: float = 0.0, random_seed: int | None = None
+    *, latency_seconds: float = 0.0, failure_rate: float = 0.0, random_seed: int | None = None, public_url: str = ""
 ) -> WsgiApplication:
     """The GR sandbox as a WSGI app.
 
     ``latency_seconds`` delays every SOAP answer; ``failure_rate`` (0..1) answers that
     fraction of calls with a Server fault (RegisterFault code ``Unavailable``), drawn from
-    a generator seeded with ``random_seed`` (None: not reproducible).
+    a generator seeded with ``random_seed`` (None: not reproducible). ``public_url``, when
+    the app is served behind a proxy, replaces the request's scheme and host in the WSDL.
     """
     load_municipalities()  # fail now, not on the first request
     behaviour = _Behaviour(latency_seconds, failure_rate, random_seed)
@@ -542,8 +545,11 @@ def build_sandbox_app(
     wsgi_app = SandboxWsgiApplication(app, max_content_length=MAX_REQUEST_BYTES, xsd_bytes=XSD_PATH.read_bytes())
 
     def serve_checked_in_wsdl(ctx: Any) -> None:
-        address = wsgiref.util.request_uri(ctx.transport.req_env, include_query=False)
-        ctx.transport.wsdl = served_wsdl(wsdl_bytes, address)
+        environ = ctx.transport.req_env
+        path = urllib.parse.quote(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+        address = (public_url.rstrip("/") or request_base(environ)) + path
+        # The import resolved as if the WSDL were <address>/wsdl/<name>: <address>/xsd/<schema>.
+        ctx.transport.wsdl = absolute_schema_locations(served_wsdl(wsdl_bytes, address), f"{address}/wsdl/{WSDL_PATH.name}")
 
     wsgi_app.event_manager.add_listener("wsdl", serve_checked_in_wsdl)
     return wsgi_app

@@ -106,20 +106,41 @@ def contract_schema() -> etree.XMLSchema:
 
 # Clark-notation namespaces in libxml2's messages (not the braces of a pattern such as [0-9]{11}).
 _NAMESPACE = re.compile(r"\{(?:urn|https?):[^}]*\}")
-_PREFIX = re.compile(r"(?<=/)[A-Za-z_][\w.-]*:")
-# Values quoted in libxml2's messages may be personal codes: they never reach the caller.
-_QUOTED_VALUE = re.compile(r"(The value |^)'[^']*'")
-_EXPECTED = re.compile(r"Expected is (?:one of )?\( ([^ ,)]+)")
+_CLARK = re.compile(r"^\{([^}]*)\}(.*)$")
+# One step of libxml2's node path: "nvs:contract", "personalCode[2]", or "*[4]" for an element in a
+# default namespace (which a path cannot name): then the index counts every element sibling.
+_STEP = re.compile(r"^(?:(?P<prefix>[^:\[\]]+):)?(?P<name>[^:\[\]]+)(?:\[(?P<index>\d+)\])?$")
+_ELEMENT_PREFIX = re.compile(r"^Element '[^']*': ")
+# What libxml2 says, and what we say instead. No value the caller sent is repeated: it may be a
+# personal code. Lengths, bounds, patterns and allowed values come from the contract.
+_FACET = re.compile(r"^\[facet '(?P<facet>\w+)'\] (?P<text>.*)$", re.S)
+_LENGTH = re.compile(r"has a length of '(?P<length>\d+)'.*allowed (?:minimum |maximum )?length of '(?P<bound>\d+)'")
+_PATTERN = re.compile(r"is not accepted by the pattern '(?P<pattern>.*)'\.$", re.S)
+_SET = re.compile(r"is not an element of the set \{(?P<set>.*)\}\.$", re.S)
+_BOUND = re.compile(r"\('(?P<bound>[^']*)'\)\.$|than '(?P<exclusive>[^']*)'\.$")
+_ATOMIC = re.compile(r"is not a valid value of the (?:local )?(?:atomic|list|union) type(?: '(?P<type>[^']*)')?")
+_EXPECTED = re.compile(r"Expected is (?:one of )?\( (?P<names>[^)]*) \)")
+_ATTRIBUTE = re.compile(r"The attribute '(?P<attribute>[^']*)' is not allowed")
 _INDEX = re.compile(r"\[\d+\]$")
 
-
-def _readable(message: str) -> str:
-    """Our namespace as its usual prefix; other namespaces named in full."""
-    return message.replace(f"{{{TNS}}}", "nvs:")
+# What a value of each XML Schema built-in type looks like, for people.
+_BUILT_IN_WORDS = {
+    "date": "a date (YYYY-MM-DD)",
+    "dateTime": "a date and time (YYYY-MM-DDThh:mm:ssZ)",
+    "gYearMonth": "a month (YYYY-MM)",
+    "gYear": "a year (YYYY)",
+    "boolean": "true or false",
+    "decimal": "a decimal number",
+    "string": "text",
+    "token": "text",
+}
+_WHOLE_NUMBERS = {"integer", "long", "int", "short", "byte", "nonNegativeInteger", "positiveInteger", "unsignedLong",
+                  "unsignedInt", "unsignedShort", "unsignedByte", "nonPositiveInteger", "negativeInteger"}
 
 
 def describe_schema_error(entry: "etree._LogEntry", body: "etree._Element") -> InvalidMessage:
-    """A caller-facing message and the field path from libxml2's first error, without values.
+    """A message for people and the field path (local names, whatever prefixes the caller chose)
+    from libxml2's first error, without the values sent.
 
     libxml2 points at the parent of a missing element ("Missing child element(s)"), or at the
     element found where another was expected ("This element is not expected"), which is either
@@ -127,72 +148,206 @@ def describe_schema_error(entry: "etree._LogEntry", body: "etree._Element") -> I
     standing where a missing element belongs: then the field is the missing one.
     """
     operation = etree.QName(body).localname
-    path = _PREFIX.sub("", entry.path or "")
-    parts = [p for p in path.split("/") if p]
-    bare = [_INDEX.sub("", p) for p in parts]
-    if operation in bare:
-        parts = parts[bare.index(operation) + 1 :]
-    message = _readable(entry.message)
-    expected = _EXPECTED.search(message)
-    if expected:
-        wanted = _NAMESPACE.sub("", expected.group(1)).removeprefix("nvs:")
-        if "Missing child element" in message:
-            parts = parts + [wanted]
-        elif "This element is not expected" in message and "Expected is one of" not in message:
-            # The element libxml2 expected is missing if the contract requires it and it does not come later.
-            found = _element_at(body, parts)
-            if found is not None and _is_missing(found, wanted) and _required_in_contract(operation, parts[:-1], wanted):
-                parts = parts[:-1] + [wanted]
-    message = re.sub(r"^Element '[^']*': ", "", message)
-    message = _QUOTED_VALUE.sub(lambda m: m.group(1) or "the value", message).strip()
-    element = parts[-1] if parts else operation
-    return InvalidMessage(f"Element '{element}' is not valid: {message}"[:1000], field="/".join(parts) or None)
+    found = _element_at_path(body, entry.path or "")
+    parts = [p for p in _field_path(body, found).split("/") if p] if found is not None else []
+    raw = _ELEMENT_PREFIX.sub("", entry.message or "").strip()
+    message = None
+    expected = _EXPECTED.search(raw)
+    wanted = [_local_name(name.strip()) for name in expected.group("names").split(",")] if expected else []
+    if "Missing child element" in raw and wanted:
+        parts = parts + [wanted[0]]
+        message = f"'{_path(parts)}' is missing." if len(wanted) == 1 else f"One of {_names(wanted)} is missing in '{_path(parts[:-1]) or operation}'."
+    elif "This element is not expected" in raw and found is not None:
+        here = _path(parts)
+        if len(wanted) == 1 and _is_missing(found, wanted[0]) and _required_in_contract(operation, parts[:-1], wanted[0]):
+            if etree.QName(found).localname == wanted[0]:  # the right name in the wrong (or no) namespace
+                namespace = etree.QName(found).namespace
+                message = f"'{here}' is in {'the namespace ' + namespace if namespace else 'no namespace'}; the contract has it in {TNS}."
+            else:
+                parts = parts[:-1] + [wanted[0]]
+                message = f"'{_path(parts)}' is missing (found '{etree.QName(found).localname}' in its place)."
+        elif _repeats_predecessor(found):
+            at_most = _max_occurs_in_contract(operation, parts[:-1], etree.QName(found).localname)
+            message = f"'{here}' is one more than the contract allows" + (f" (at most {at_most})." if at_most else ".")
+        elif wanted:
+            message = f"'{here}' is not expected here: the contract has {_names(wanted, 'or')} at this place."
+        else:
+            message = f"'{here}' is not expected here: the contract allows nothing more at this place."
+    field = _path(parts) or None
+    if message is None:
+        message = _value_problem(raw, field or operation)
+    return InvalidMessage(message[:1000], field=field)
+
+
+def _value_problem(raw: str, subject: str) -> str:
+    """The sentence for an error about an element's value or content."""
+    facet = _FACET.match(raw)
+    if facet:
+        kind, text = facet.group("facet"), facet.group("text")
+        length = _LENGTH.search(text)
+        if kind == "minLength" and length and length["length"] == "0":
+            return f"'{subject}' is empty: the contract requires at least {_characters(length['bound'])}."
+        if kind == "minLength" and length:
+            return f"'{subject}' is too short: {_characters(length['length'])} where the contract requires at least {length['bound']}."
+        if kind == "maxLength" and length:
+            return f"'{subject}' is too long: {_characters(length['length'])} where the contract allows at most {length['bound']}."
+        if kind == "length" and length:
+            return f"'{subject}' must be exactly {_characters(length['bound'])} long, not {length['length']}."
+        if kind == "pattern" and (pattern := _PATTERN.search(text)):
+            return f"'{subject}' does not match the pattern {pattern['pattern']} of the contract."
+        if kind == "enumeration" and (allowed := _SET.search(text)):
+            return f"'{subject}' must be one of {allowed['set'].replace(chr(39), '')}."
+        bound = _BOUND.search(text)
+        limit = bound and (bound["bound"] or bound["exclusive"])
+        comparisons = {"minInclusive": "at least", "maxInclusive": "at most", "minExclusive": "more than", "maxExclusive": "less than"}
+        if kind in comparisons and limit:
+            return f"'{subject}' must be {comparisons[kind]} {limit}."
+        if kind == "totalDigits" and limit:
+            return f"'{subject}' has more than {limit} digits."
+        if kind == "fractionDigits" and limit:
+            return f"'{subject}' has more than {limit} digits after the decimal point."
+    atomic = _ATOMIC.search(raw)
+    if atomic:
+        words = _type_words(atomic["type"])
+        return f"'{subject}' must be {words}." if words else f"'{subject}' is not a valid value of its type in the contract."
+    if "is not 'nillable'" in raw:
+        return f"'{subject}' must have a value (xsi:nil is not allowed)."
+    if "xsi:type" in raw:
+        return f"'{subject}' must keep the type the contract gives it (xsi:type may not change it)."
+    attribute = _ATTRIBUTE.search(raw)
+    if attribute:
+        return f"'{subject}' must not have the attribute {_local_name(attribute['attribute'])}."
+    if "Element content is not allowed" in raw:
+        return f"'{subject}' holds a value, not elements."
+    if "Character content" in raw and "element-only" in raw:
+        return f"'{subject}' holds elements, not text."
+    # Anything else: libxml2's words, without namespaces in braces or quoted values.
+    text = re.sub(r"'[^']*'", "…", _NAMESPACE.sub("", raw)).strip()
+    return f"'{subject}' is not valid: {text}"
+
+
+def _characters(count: str) -> str:
+    return "1 character" if count == "1" else f"{count} characters"
+
+
+def _local_name(name: str) -> str:
+    match = _CLARK.match(name)
+    return match.group(2) if match else name.rpartition(":")[2]
+
+
+def _path(parts: list[str]) -> str:
+    return "/".join(parts)
+
+
+def _names(names: list[str], conjunction: str = "or") -> str:
+    quoted = [f"'{n}'" for n in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {conjunction} {quoted[-1]}"
+
+
+def _type_words(type_name: str | None) -> str | None:
+    """'a whole number', 'a date (YYYY-MM-DD)'... for a contract or XML Schema type."""
+    if not type_name:
+        return None
+    match = _CLARK.match(type_name)
+    namespace, local = (match.group(1), match.group(2)) if match else (None, type_name.rpartition(":")[2])
+    if namespace == TNS or (namespace is None and type_name.startswith("nvs:")):
+        local = _contract_simple_bases().get(local, local)
+    if local in _WHOLE_NUMBERS:
+        return "a whole number"
+    return _BUILT_IN_WORDS.get(local)
 
 
 @lru_cache(maxsize=1)
-def _contract_types() -> dict[str, dict[str, tuple[str | None, int]]]:
-    """Each complex type of the contract: its children's names, types and minOccurs."""
+def _contract_simple_bases() -> dict[str, str]:
+    """Each simple type of the contract and the XML Schema built-in type it restricts, at the end of the chain."""
     xs = "{http://www.w3.org/2001/XMLSchema}"
-    types: dict[str, dict[str, tuple[str | None, int]]] = {}
+    bases = {}
+    for simple in etree.parse(str(GATEWAY_XSD)).getroot().iter(f"{xs}simpleType"):
+        restriction = simple.find(f"{xs}restriction")
+        if simple.get("name") and restriction is not None and restriction.get("base"):
+            bases[simple.get("name")] = restriction.get("base")
+    resolved = {}
+    for name, base in bases.items():
+        seen = {name}
+        while base.startswith("tns:") and base[4:] in bases and base[4:] not in seen:
+            seen.add(base[4:])
+            base = bases[base[4:]]
+        resolved[name] = base.rpartition(":")[2]
+    return resolved
+
+
+@lru_cache(maxsize=1)
+def _contract_types() -> dict[str, dict[str, tuple[str | None, int, str]]]:
+    """Each complex type of the contract: its children's names, types, minOccurs and maxOccurs."""
+    xs = "{http://www.w3.org/2001/XMLSchema}"
+    types: dict[str, dict[str, tuple[str | None, int, str]]] = {}
     for complex_type in etree.parse(str(GATEWAY_XSD)).getroot().iter(f"{xs}complexType"):
         children = {}
         for element in complex_type.iter(f"{xs}element"):
             type_name = (element.get("type") or "").split(":")[-1] or None
-            children[element.get("name")] = (type_name, int(element.get("minOccurs", "1")))
+            children[element.get("name")] = (type_name, int(element.get("minOccurs", "1")), element.get("maxOccurs", "1"))
         types[complex_type.get("name")] = children
     return types
 
 
-def _required_in_contract(operation: str, parent_parts: list[str], child: str) -> bool:
+def _declared_child(operation: str, parent_parts: list[str], child: str) -> tuple[str | None, int, str] | None:
     types = _contract_types()
     current: str | None = operation  # each wrapper element has a complex type of its own name
     for part in parent_parts:
-        current = types.get(current or "", {}).get(_INDEX.sub("", part), (None, 0))[0]
-    found = types.get(current or "", {}).get(child)
-    return found is not None and found[1] >= 1
+        current = types.get(current or "", {}).get(_INDEX.sub("", part), (None, 0, "1"))[0]
+    return types.get(current or "", {}).get(child)
 
 
-def _element_at(body: "etree._Element", parts: list[str]) -> "etree._Element | None":
-    element = body
-    for part in parts:
-        name, _, index = part.partition("[")
-        matches = [c for c in element if isinstance(c.tag, str) and etree.QName(c).localname == name]
-        position = int(index.rstrip("]")) - 1 if index else 0
-        if position >= len(matches):
+def _required_in_contract(operation: str, parent_parts: list[str], child: str) -> bool:
+    declared = _declared_child(operation, parent_parts, child)
+    return declared is not None and declared[1] >= 1
+
+
+def _max_occurs_in_contract(operation: str, parent_parts: list[str], child: str) -> str | None:
+    declared = _declared_child(operation, parent_parts, child)
+    return declared[2] if declared is not None and declared[2] != "unbounded" else None
+
+
+def _element_at_path(body: "etree._Element", path: str) -> "etree._Element | None":
+    """The element libxml2's node path names, the validated element being the path's root.
+
+    libxml2 writes ``prefix:name[n]`` (n counting siblings of that name and prefix), ``name[n]`` for
+    an element in no namespace, and ``*[n]`` for one in a default namespace (n counting every
+    element sibling); ``[n]`` only where there are several.
+    """
+    steps = [s for s in path.split("/") if s]
+    if not steps:
+        return None
+    element = None
+    for number, step in enumerate(steps):
+        match = _STEP.match(step)
+        if match is None:
             return None
-        element = matches[position]
+        candidates = [body] if number == 0 else [c for c in element if isinstance(c.tag, str)]  # type: ignore[union-attr]
+        if match["name"] != "*":
+            candidates = [
+                c for c in candidates
+                if etree.QName(c).localname == match["name"] and (c.prefix if etree.QName(c).namespace else None) == match["prefix"]
+            ]
+        position = int(match["index"]) - 1 if match["index"] else 0
+        if position >= len(candidates):
+            return None
+        element = candidates[position]
     return element
 
 
-def _is_missing(found: "etree._Element", wanted: str) -> bool:
+def _repeats_predecessor(found: "etree._Element") -> bool:
     previous = found.getprevious()
     while previous is not None and not isinstance(previous.tag, str):
         previous = previous.getprevious()
-    if previous is not None and previous.tag == found.tag:
+    return previous is not None and previous.tag == found.tag
+
+
+def _is_missing(found: "etree._Element", wanted: str) -> bool:
+    if _repeats_predecessor(found):
         return False  # one more of a repeated element than maxOccurs allows
     later = [found] + list(found.itersiblings())
-    return all(not isinstance(e.tag, str) or etree.QName(e).localname != wanted for e in later)
-
+    return all(not isinstance(e.tag, str) or etree.QName(e).localname != wanted or etree.QName(e).namespace != TNS for e in later)
 
 # A DOCTYPE in the prolog, found before parsing: entity bombs must not get as far as the parser.
 _DOCTYPE_IN_PROLOG = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*|<\?.*?\?>\s*)*<!DOCTYPE", re.S)

@@ -229,7 +229,7 @@ class NvsRegistryService(ServiceBase):
         return all(free for _, free in months), [t.MonthAvailability(month=str(m), available=free) for m, free in months]
 
     @rpc(required(t.Month), required(t.Month),
-         _returns=(many(t.BasketLine, 10000), required(t.Amount)), _out_variable_names=("line", "totalAmount"))
+         _returns=(many(t.BasketLine, "unbounded"), required(t.Amount)), _out_variable_names=("line", "totalAmount"))
     def CalculateBasket(ctx, fromMonth, toMonth):  # type: ignore[no-untyped-def]
         report = _registry(ctx).calculate_basket(_caller(ctx), fromMonth, toMonth)
         lines = [

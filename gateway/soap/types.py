@@ -23,7 +23,7 @@ def optional(t):  # type: ignore[no-untyped-def]
     return t.customize(min_occurs=0, nillable=False)
 
 
-def many(t, at_most: int, at_least: int = 0):  # type: ignore[no-untyped-def]
+def many(t, at_most: int | str, at_least: int = 0):  # type: ignore[no-untyped-def]
     return t.customize(min_occurs=at_least, max_occurs=at_most, nillable=False)
 
 

@@ -202,13 +202,23 @@ def test_schema_uses_only_sequences_and_elements(xsd_tree: etree._ElementTree) -
         assert element.get("type"), f"element {element.get('name')} needs a named type (no anonymous types)"
 
 
+# Lists a response may hold without a fixed bound: the gateway writes them, no caller can inflate
+# them, and any bound that fits them (CalculateBasket: providers times months) is more than JDK
+# schema parsers accept (5,000 content-model nodes).
+UNBOUNDED_RESPONSE_LISTS = {("CalculateBasketResponse", "line")}
+
+
 def test_schema_bounds_every_string_and_list(xsd_tree: etree._ElementTree) -> None:
     for simple in xsd_tree.getroot().iterfind(f"{{{XS}}}simpleType"):
         restriction = simple.find(f"{{{XS}}}restriction")
         if restriction.get("base") == "xs:string":
             assert restriction.find(f"{{{XS}}}maxLength") is not None, simple.get("name")
     for element in xsd_tree.iter(f"{{{XS}}}element"):
-        assert element.get("maxOccurs", "1") != "unbounded", element.get("name")
+        owner = next(element.iterancestors(f"{{{XS}}}complexType"), None)
+        if (owner is not None and owner.get("name"), element.get("name")) not in UNBOUNDED_RESPONSE_LISTS:
+            assert element.get("maxOccurs", "1") != "unbounded", element.get("name")
+            # JDK parsers refuse a content model of more than 5,000 nodes (jdk.xml.maxOccurLimit).
+            assert int(element.get("maxOccurs", "1")) <= 5000, element.get("name")
         assert element.get("type") != "xs:string", f"{element.get('name')}: use a bounded simple type"
 
 
@@ -250,9 +260,14 @@ def test_wsdl_binds_every_operation_with_the_fault(client: Client) -> None:
 
 def test_wsdl_follows_the_basic_profile_checklist(wsdl_tree: etree._ElementTree) -> None:
     root = wsdl_tree.getroot()
-    order = [local(c.tag) for c in root if isinstance(c.tag, str) and local(c.tag) != "documentation"]
+    wsdl_children = [c for c in root if isinstance(c.tag, str) and etree.QName(c).namespace == WSDL]
+    order = [local(c.tag) for c in wsdl_children if local(c.tag) != "documentation"]
     collapsed = [k for i, k in enumerate(order) if i == 0 or order[i - 1] != k]
     assert collapsed == ["types", "message", "portType", "binding", "service"]
+    # The one extension: JAX-WS's binding declaration, optional (BP R2026: never wsdl:required).
+    extensions = [c for c in root if isinstance(c.tag, str) and etree.QName(c).namespace != WSDL]
+    assert [c.tag for c in extensions] == ["{http://java.sun.com/xml/ns/jaxws}bindings"]
+    assert not root.xpath("//*[@wsdl:required]", namespaces={"wsdl": WSDL})
 
     schemas = root.findall(f"{{{WSDL}}}types/{{{XS}}}schema")
     assert len(schemas) == 1 and [local(c.tag) for c in schemas[0]] == ["import"]

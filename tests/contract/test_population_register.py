@@ -555,9 +555,15 @@ def test_served_wsdl_is_the_checked_in_file_with_the_request_address(sandbox_url
     served = etree.fromstring(response.content)
     address = served.find(".//{http://schemas.xmlsoap.org/wsdl/soap/}address")
     assert address.get("location") == sandbox_url
+    # The import is absolute, beside the address (a client resolving "../xsd/" against ".../population-register?wsdl"
+    # would climb above the server root).
+    schema_location = f"{sandbox_url}/xsd/{XSD_NAME}"
+    assert served.find(".//{http://www.w3.org/2001/XMLSchema}import").get("schemaLocation") == schema_location
+    assert requests.get(schema_location, timeout=5).content == (XSD_DIR / XSD_NAME).read_bytes()
     checked_in = WSDL_FILE.read_bytes()
     original_location = re.search(rb'<soap:address\s+location="([^"]*)"', checked_in).group(1)
-    assert response.content.replace(sandbox_url.encode(), original_location) == checked_in  # byte for byte
+    restored = response.content.replace(schema_location.encode(), f"../xsd/{XSD_NAME}".encode())
+    assert restored.replace(sandbox_url.encode(), original_location) == checked_in  # byte for byte, but for those two
 
 
 @pytest.mark.e2e
