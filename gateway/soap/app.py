@@ -439,6 +439,17 @@ def check_envelope(envelope) -> None:  # type: ignore[no-untyped-def]
         raise GatewayFault(MalformedMessage("The SOAP Body must hold exactly one request element."))
 
 
+def _field_path(body, element) -> str:  # type: ignore[no-untyped-def]
+    """``contract/date``, ``leader[2]/personalCode``: the element's path below the operation element."""
+    parts = []
+    while element is not None and element is not body:
+        name = etree.QName(element).localname
+        same = [e for e in element.getparent() if isinstance(e.tag, str) and e.tag == element.tag]
+        parts.append(f"{name}[{same.index(element) + 1}]" if len(same) > 1 else name)
+        element = element.getparent()
+    return "/".join(reversed(parts))
+
+
 UNDERSTOOD_HEADERS = (WSSE, XROAD, TNS)
 
 
