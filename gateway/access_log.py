@@ -9,22 +9,16 @@ own transaction rolls back. There is no use case that changes or deletes a recor
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 from typing import Callable
 
+from gateway.clock import VILNIUS, Clock  # dates in a question are Lithuanian calendar days
 from gateway.domain.access import Caller
 from gateway.domain.errors import AccessDenied, InvalidPeriod
 from gateway.ports import AccessRecord, UnitOfWork
 from gateway.services import parse_personal_code
 
-# Dates in a question are Lithuanian calendar days.
-VILNIUS = zoneinfo.ZoneInfo("Europe/Vilnius")
 MAX_PAGE_SIZE = 100
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -49,9 +43,9 @@ class PurgeSummary:
 
 
 class AccessLog:
-    def __init__(self, uow_factory: Callable[[], UnitOfWork], now: Callable[[], dt.datetime] = _utcnow) -> None:
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], *, clock: Clock) -> None:
         self.uow_factory = uow_factory
-        self.now = now
+        self.clock = clock
 
     def record(self, record: AccessRecord) -> None:
         with self.uow_factory() as uow:
@@ -75,7 +69,7 @@ class AccessLog:
         return AccessLogPage(total=total, page=page, records=records)
 
     def purge(self, retention_days: int) -> PurgeSummary:
-        cutoff = self.now() - dt.timedelta(days=retention_days)
+        cutoff = self.clock.now() - dt.timedelta(days=retention_days)
         with self.uow_factory() as uow:
             records, persons = uow.access_log.purge(cutoff)
             remaining = uow.access_log.count()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Callable, Iterable
 
+from gateway.clock import Clock
 from gateway.auth import DigestSecrets, hash_password, password_matches
 from gateway.domain import users
 from gateway.domain.access import Caller, Right, Scope, ScopeKind
@@ -13,22 +14,17 @@ from gateway.domain.users import User, UserRequest
 from gateway.ports import UnitOfWork
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 class Accounts:
     def __init__(
         self,
         uow_factory: Callable[[], UnitOfWork],
         digest_secrets: DigestSecrets,
-        today: Callable[[], dt.date] = dt.date.today,
-        now: Callable[[], dt.datetime] = _utcnow,
+        *,
+        clock: Clock,
     ) -> None:
         self.uow_factory = uow_factory
         self.digest_secrets = digest_secrets
-        self.today = today
-        self.now = now
+        self.clock = clock
 
     def register_user(self, issuer: Caller, request: UserRequest) -> tuple[User, str]:
         """Create the user the request asks for; returns it with its initial password (shown once)."""
@@ -36,8 +32,8 @@ class Accounts:
             institution = None
             if request.acts_for.kind is ScopeKind.INSTITUTION:
                 institution = uow.institutions.get(request.acts_for.code or "")
-            users.check_request(request, issuer=issuer, institution=institution, classifiers=uow.classifiers.load(), today=self.today())
-            if uow.users.holds_valid_user(request.personal_code, request.acts_for, self.today()):
+            users.check_request(request, issuer=issuer, institution=institution, classifiers=uow.classifiers.load(), today=self.clock.today())
+            if uow.users.holds_valid_user(request.personal_code, request.acts_for, self.clock.today()):
                 raise DuplicateUser("This person already has a valid user acting for the same institution or municipality.")
             if request.username is not None:
                 if uow.users.by_username(request.username) is not None:
@@ -58,7 +54,7 @@ class Accounts:
                 last_name=request.last_name,
                 issued_by=issuer.username,
             )
-            stored = uow.users.add(user, hash_password(password), self.digest_secrets.seal(password), request, at=self.now())
+            stored = uow.users.add(user, hash_password(password), self.digest_secrets.seal(password), request, at=self.clock.now())
             uow.commit()
             return stored, password
 
@@ -70,7 +66,7 @@ class Accounts:
             users.check_new_password(
                 new_password, username=caller.username, same_as_current=password_matches(account.password_hash, new_password)
             )
-            uow.users.set_password(account.id, hash_password(new_password), self.digest_secrets.seal(new_password), at=self.now())
+            uow.users.set_password(account.id, hash_password(new_password), self.digest_secrets.seal(new_password), at=self.clock.now())
             uow.commit()
 
     def set_active(self, username: str, active: bool) -> bool:
@@ -99,6 +95,6 @@ class Accounts:
             if uow.users.by_username(username) is not None:
                 return False
             user = User(0, username, scope, frozenset(rights), valid_from, valid_until, True, issued_by=issued_by)
-            uow.users.add(user, hash_password(password), self.digest_secrets.seal(password), at=self.now())
+            uow.users.add(user, hash_password(password), self.digest_secrets.seal(password), at=self.clock.now())
             uow.commit()
             return True

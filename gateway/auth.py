@@ -33,6 +33,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken
 
+from gateway.clock import Clock
 from gateway.domain.access import Caller
 from gateway.domain.errors import AccountLocked, AuthenticationFailed, MessageExpired, TokenReplayed
 from gateway.ports import UnitOfWork
@@ -54,10 +55,6 @@ def password_matches(stored_hash: str, password: str) -> bool:
         return _hasher.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 class DigestSecrets:
@@ -178,21 +175,19 @@ class Authenticator:
         *,
         digest_secrets: DigestSecrets | None = None,
         lockout: LockoutPolicy | None = None,
-        now: Callable[[], dt.datetime] = _utcnow,
-        today: Callable[[], dt.date] = dt.date.today,
+        clock: Clock,
     ) -> None:
         self.uow_factory = uow_factory
-        self.today = today
+        self.clock = clock
         self.digest_secrets = digest_secrets or DigestSecrets(None)
         self.lockout = lockout or LockoutPolicy()
-        self.now = now
         self._next_housekeeping = 0.0
 
     def authenticate(self, token: UsernameToken | None) -> Caller:
         if token is None or not token.username or token.password is None or len(token.username) > MAX_USERNAME_LENGTH:
             raise AuthenticationFailed()
         username = token.username
-        now = self.now()
+        now = self.clock.now()
         created = None
         if token.digest:
             created = parse_created(token.created)
@@ -225,7 +220,7 @@ class Authenticator:
                 uow.users.set_password_hash(account.id, _hasher.hash(token.password))
             self._housekeeping(uow, now)
             uow.commit()
-        account.user.check_valid_on(self.today())
+        account.user.check_valid_on(self.clock.today())
         return account.user.as_caller()
 
     def _text_matches(self, account, password: str) -> bool:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from clients.population_register.client import ZeepPopulationRegister
 from gateway.access_log import AccessLog
 from gateway.accounts import Accounts
 from gateway.auth import Authenticator, DigestSecrets, LockoutPolicy
+from gateway.clock import Clock, clock_for
 from gateway.config import Settings
 from gateway.domain.funding import BasketPolicy
 from gateway.ports import PopulationRegister, UnitOfWork
@@ -45,18 +46,28 @@ def population_register(settings: Settings) -> PopulationRegister:
     )
 
 
-def build_gateway(settings: Settings, *, sandbox: bool, engine: Engine | None = None, gr: PopulationRegister | None = None) -> Gateway:
+def build_gateway(
+    settings: Settings,
+    *,
+    sandbox: bool,
+    engine: Engine | None = None,
+    gr: PopulationRegister | None = None,
+    clock: Clock | None = None,
+) -> Gateway:
+    """The site; its clock is ``clock``, else the one the settings name."""
+    clock = clock or clock_for(settings)
     engine = engine or make_engine(settings.database_url)
     uow_factory = unit_of_work_factory(engine)
     policy = BasketPolicy(minimum_age=settings.basket_min_age, maximum_age=settings.basket_max_age)
-    registry = Registry(uow_factory, gr or population_register(settings), basket_policy=policy)
+    registry = Registry(uow_factory, gr or population_register(settings), clock=clock, basket_policy=policy)
     digest_secrets = digest_secrets_for(settings, sandbox=sandbox)
-    accounts = Accounts(uow_factory, digest_secrets)
-    access_log = AccessLog(uow_factory)
+    accounts = Accounts(uow_factory, digest_secrets, clock=clock)
+    access_log = AccessLog(uow_factory, clock=clock)
     authenticator = Authenticator(
         uow_factory,
         digest_secrets=digest_secrets,
         lockout=LockoutPolicy(threshold=settings.lockout_threshold, minutes=settings.lockout_minutes),
+        clock=clock,
     )
     registry_app = build_registry_app(
         registry,

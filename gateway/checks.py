@@ -17,13 +17,13 @@ are stored (``gateway.domain.notices`` says to whom).
 """
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
+from gateway.clock import Clock
 from gateway.domain import checks as rules
 from gateway.domain.checks import CheckKind, CheckRun, CheckStatus, DataIssue, RunStatus
 from gateway.domain.errors import AccessDenied, InstitutionCodeRequired, PopulationRegisterUnavailable, StudentNotFound
@@ -43,10 +43,6 @@ GR_UNAVAILABLE = "the population register is unavailable"  # CheckSummary.stoppe
 MAX_PERSONS_FIXED = 1000  # per FixPersonData call; the response says whether more remain
 ISSUES_DEFAULT_LIMIT, ISSUES_MAX_LIMIT = 100, 500
 STUDENT_DATA_PAGE = 500
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 @dataclass
@@ -78,7 +74,7 @@ class PopulationRegisterCheck:
         *,
         concurrency: int = 4,
         batch_size: int = rules.POPULATION_REGISTER_BATCH,
-        now: Callable[[], dt.datetime] = _utcnow,
+        clock: Clock,
     ) -> None:
         if not 1 <= batch_size <= rules.POPULATION_REGISTER_BATCH:
             raise ValueError(f"batch_size must be 1 to {rules.POPULATION_REGISTER_BATCH} (GetPersons' limit)")
@@ -86,19 +82,19 @@ class PopulationRegisterCheck:
         self.population_register = population_register
         self.concurrency = max(1, concurrency)
         self.batch_size = batch_size
-        self.now = now
+        self.clock = clock
 
     def run(self, *, restart: bool = False, progress: Progress | None = None) -> CheckSummary:
         started = time.perf_counter()
         with self.uow_factory() as uow:
             run = uow.checks.running_run(CheckKind.POPULATION_REGISTER)
             if run is not None and restart:
-                uow.checks.finish_run(run.id, RunStatus.ABANDONED, at=self.now())
+                uow.checks.finish_run(run.id, RunStatus.ABANDONED, at=self.clock.now())
                 run = None
             resumed = run is not None
             total = uow.checks.count_persons()
             if run is None:
-                run = uow.checks.start_run(CheckKind.POPULATION_REGISTER, at=self.now(), total=total)
+                run = uow.checks.start_run(CheckKind.POPULATION_REGISTER, at=self.clock.now(), total=total)
             done_before = uow.checks.count_checked(run.id)
             uow.checks.set_progress(run.id, done=done_before, total=total)
             uow.commit()
@@ -142,7 +138,7 @@ class PopulationRegisterCheck:
             executor.shutdown(wait=True, cancel_futures=True)
         if summary.stopped_by is None:
             with self.uow_factory() as uow:
-                uow.checks.complete_run(run, at=self.now(), institution_codes=None)
+                uow.checks.complete_run(run, at=self.clock.now(), institution_codes=None)
                 uow.commit()
             summary.completed = True
         summary.seconds = time.perf_counter() - started
@@ -155,7 +151,7 @@ class PopulationRegisterCheck:
         answers: dict[PersonalCode, PersonRecord | None],
         summary: CheckSummary,
     ) -> None:
-        at = self.now()
+        at = self.clock.now()
         with self.uow_factory() as uow:
             held_by: dict[PersonalCode, list] = defaultdict(list)
             for registration in uow.checks.registrations_of([person.personal_code for _, person in batch]):
@@ -195,13 +191,11 @@ class StudentDataCheck:
         uow_factory: Callable[[], UnitOfWork],
         *,
         policy: BasketPolicy = BasketPolicy(),
-        today: Callable[[], dt.date] = dt.date.today,
-        now: Callable[[], dt.datetime] = _utcnow,
+        clock: Clock,
     ) -> None:
         self.uow_factory = uow_factory
         self.policy = policy
-        self.today = today
-        self.now = now
+        self.clock = clock
 
     def run(self, *, institution_code: str | None = None, progress: Progress | None = None) -> CheckSummary:
         """Every registration that is not cancelled (of one institution, or of all); a fresh run each time."""
@@ -209,9 +203,9 @@ class StudentDataCheck:
         with self.uow_factory() as uow:
             previous = uow.checks.running_run(CheckKind.STUDENT_DATA)
             if previous is not None:  # interrupted: this one starts over (it reads only the database)
-                uow.checks.finish_run(previous.id, RunStatus.ABANDONED, at=self.now())
+                uow.checks.finish_run(previous.id, RunStatus.ABANDONED, at=self.clock.now())
             total = uow.checks.count_registrations(institution_code)
-            run = uow.checks.start_run(CheckKind.STUDENT_DATA, at=self.now(), total=total)
+            run = uow.checks.start_run(CheckKind.STUDENT_DATA, at=self.clock.now(), total=total)
             uow.commit()
         summary = CheckSummary(CheckKind.STUDENT_DATA, run.id, completed=False, total=total)
         if progress:
@@ -226,7 +220,7 @@ class StudentDataCheck:
                 if not page:
                     break
                 classifiers = uow.classifiers.load()
-                today, at = self.today(), self.now()
+                today, at = self.clock.today(), self.clock.now()
                 for registration in page:
                     if registration.group_id not in groups:
                         groups[registration.group_id] = uow.groups.get(registration.group_id)  # type: ignore[assignment]
@@ -268,7 +262,7 @@ class StudentDataCheck:
             if progress:
                 progress(summary.done_now, max(total, summary.done_now))
         with self.uow_factory() as uow:
-            uow.checks.complete_run(run, at=self.now(), institution_codes=[institution_code] if institution_code else None)
+            uow.checks.complete_run(run, at=self.clock.now(), institution_codes=[institution_code] if institution_code else None)
             uow.commit()
         summary.completed = True
         summary.seconds = time.perf_counter() - started
@@ -301,11 +295,12 @@ class DataChecks:
         self,
         uow_factory: Callable[[], UnitOfWork],
         population_register: PopulationRegister,
-        now: Callable[[], dt.datetime] = _utcnow,
+        *,
+        clock: Clock,
     ) -> None:
         self.uow_factory = uow_factory
         self.population_register = population_register
-        self.now = now
+        self.clock = clock
 
     def status(self, caller: "Caller", institution_code: str | None = None) -> DataCheckStatus:
         """The "My school" lines of an institution in the caller's scope (by default the caller's own)."""
@@ -363,7 +358,7 @@ class DataChecks:
         answers = self.population_register.find_persons(codes)  # outside any transaction: GR may be slow
         fixed, not_fixed = [], 0
         with self.uow_factory() as uow:
-            at = self.now()
+            at = self.clock.now()
             for person_code in codes:
                 current = answers.get(person_code)
                 if current is None:

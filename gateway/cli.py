@@ -9,6 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from gateway.clock import clock_for
 from gateway.config import REPOSITORY_ROOT, Settings
 
 
@@ -104,8 +105,8 @@ def _import_rates(settings: Settings, path: Path) -> int:
 def _accounts(settings: Settings, engine):  # type: ignore[no-untyped-def]
     from gateway.accounts import Accounts
     from gateway.bootstrap import digest_secrets_for, unit_of_work_factory
-
-    return Accounts(unit_of_work_factory(engine), digest_secrets_for(settings))
+    
+    return Accounts(unit_of_work_factory(engine), digest_secrets_for(settings), clock=clock_for(settings))
 
 
 def users_add(settings: Settings, path: Path) -> int:
@@ -161,8 +162,6 @@ def users_set_active(settings: Settings, username: str, active: bool) -> int:
 
 
 def users_list(settings: Settings) -> int:
-    import datetime as dt
-
     from gateway.domain.access import Area
     from storage.db import make_engine
 
@@ -172,7 +171,7 @@ def users_list(settings: Settings) -> int:
         users = _accounts(settings, engine).list_users()
     finally:
         engine.dispose()
-    today = dt.date.today()
+    today = clock_for(settings).today()
     rows = [("USER", "NAME", "ACTS FOR", "VALID", "STATUS", "RIGHTS")]
     for u in users:
         status = (
@@ -199,7 +198,7 @@ def access_log_purge(settings: Settings) -> int:
     migrate(settings, quiet=True)
     engine = make_engine(settings.database_url)
     try:
-        summary = AccessLog(unit_of_work_factory(engine)).purge(settings.access_log_retention_days)
+        summary = AccessLog(unit_of_work_factory(engine), clock=clock_for(settings)).purge(settings.access_log_retention_days)
     finally:
         engine.dispose()
     print(f"retention {settings.access_log_retention_days} day(s): {summary}")
@@ -230,11 +229,13 @@ def _check(settings: Settings, which: str, *, restart: bool, concurrency: int | 
             if which == "population-register":
                 print(f"asking the population register at {_population_register_shown(settings)}", file=sys.stderr)
                 gr = population_register(settings)
-                check = PopulationRegisterCheck(uow_factory, gr, concurrency=concurrency or settings.gr_check_concurrency)
+                check = PopulationRegisterCheck(
+                    uow_factory, gr, concurrency=concurrency or settings.gr_check_concurrency, clock=clock_for(settings)
+                )
                 summary = check.run(restart=restart, progress=progress)
             else:
                 policy = BasketPolicy(minimum_age=settings.basket_min_age, maximum_age=settings.basket_max_age)
-                summary = StudentDataCheck(uow_factory, policy=policy).run(institution_code=institution, progress=progress)
+                summary = StudentDataCheck(uow_factory, policy=policy, clock=clock_for(settings)).run(institution_code=institution, progress=progress)
     except KeyboardInterrupt:
         print(f"{which} check interrupted; run the command again to continue.", file=sys.stderr)
         return 130
@@ -394,7 +395,8 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
             total = use_case.count(scope, name, list_filter)
             with tqdm(total=total, desc=f"exporting {name.value}", unit=" rows", file=sys.stderr) as bar:
                 summary = export_list(
-                    use_case, scope, name, list_filter, args.format, args.output, progress=lambda n: bar.update(n - bar.n)
+                    use_case, scope, name, list_filter, args.format, args.output,
+                    progress=lambda n: bar.update(n - bar.n), clock=clock_for(settings),
                 )
         except GatewayError as error:
             print(f"export {name.value}: {error.message}", file=sys.stderr)

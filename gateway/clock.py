@@ -11,7 +11,10 @@ import datetime as dt
 import threading
 import time
 import zoneinfo
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
 
 VILNIUS = zoneinfo.ZoneInfo("Europe/Vilnius")
 
@@ -76,3 +79,16 @@ class FixedClock:
 
     def __repr__(self) -> str:
         return f"FixedClock({self.now().isoformat()}{', ticking' if self._ticking else ''})"
+
+
+def clock_for(settings: "Settings") -> Clock:
+    """The machine's clock, or one starting at NVS_CLOCK_START (sandboxes, tests) and running on from there."""
+    if not settings.clock_start:
+        return SystemClock()
+    try:
+        start = dt.datetime.fromisoformat(settings.clock_start)
+    except ValueError:
+        raise ValueError(f"NVS_CLOCK_START must be an ISO 8601 date and time with an offset, not {settings.clock_start!r}") from None
+    if start.tzinfo is None:
+        raise ValueError("NVS_CLOCK_START needs a UTC offset, e.g. 2026-09-01T08:00:00+03:00")
+    return FixedClock(start, ticking=True)

@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
+from gateway.clock import Clock
 from gateway import feed
 from gateway.domain import clubs
 from gateway.domain.calendar import SchoolYear
@@ -36,13 +37,12 @@ class Clubs:
         self,
         uow_factory: Callable[[], UnitOfWork],
         population_register: PopulationRegister,
-        today: Callable[[], dt.date] = dt.date.today,
-        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+        *,
+        clock: Clock,
     ) -> None:
         self.uow_factory = uow_factory
         self.population_register = population_register
-        self.today = today
-        self.now = now
+        self.clock = clock
 
     def mark(self, caller: Caller, new: NewClubAttendance) -> ListedClubAttendance:
         """The pupil attends these directions and sub-directions at the caller's school this school year.
@@ -54,7 +54,7 @@ class Clubs:
         with self.uow_factory() as uow:
             classifiers = uow.classifiers.load()
             school = self._school(uow, caller)
-            clubs.check_club_request(school, new.direction_codes, new.sub_direction_codes, classifiers, self.today())
+            clubs.check_club_request(school, new.direction_codes, new.sub_direction_codes, classifiers, self.clock.today())
             person = self.population_register.find_person(code)
             if person is None:
                 raise PersonNotFound()
@@ -67,12 +67,12 @@ class Clubs:
                 from_date=new.from_date,
                 active=uow.clubs.active_of(code, school.code, school_year),
                 classifiers=classifiers,
-                today=self.today(),
+                today=self.clock.today(),
             )
-            uow.persons.save(person, checked_at=self.now())
+            uow.persons.save(person, checked_at=self.clock.now())
             saved = uow.clubs.save(attendance)
             uow.enrolments.ensure(clubs.enrolment_from_clubs(saved))
-            _changed(uow, ChangeKind.CLUB_ATTENDANCE_MARKED, saved, self.now())
+            _changed(uow, ChangeKind.CLUB_ATTENDANCE_MARKED, saved, self.clock.now())
             uow.commit()
             return listed(saved, person)
 
@@ -82,11 +82,11 @@ class Clubs:
             # Another school's mark is reported as missing: its existence is not the caller's business.
             if attendance is None or attendance.school_code != caller.institution_code:
                 raise ClubAttendanceNotFound()
-            ended = clubs.end_club_attendance(attendance, end_date=end_date, today=self.today())
+            ended = clubs.end_club_attendance(attendance, end_date=end_date, today=self.clock.today())
             saved = uow.clubs.save(ended)
             person = uow.persons.get(saved.personal_code)
             assert person is not None  # stored when the mark was made
-            _changed(uow, ChangeKind.CLUB_ATTENDANCE_ENDED, saved, self.now())
+            _changed(uow, ChangeKind.CLUB_ATTENDANCE_ENDED, saved, self.clock.now())
             uow.commit()
             return listed(saved, person)
 

@@ -49,6 +49,9 @@ class Settings:
     access_log_retention_days: int = 730
     # GetPersons calls (of 100 codes each) the population-register check keeps in flight.
     gr_check_concurrency: int = 4
+    # The instant the gateway's clock starts at (ISO 8601 with an offset), running on from there;
+    # empty: the machine's clock. For sandboxes and tests (a school year's first day, say), never production.
+    clock_start: str = ""
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -74,6 +77,7 @@ class Settings:
             digest_secret_key=os.environ.get("NVS_DIGEST_SECRET_KEY", ""),
             access_log_retention_days=_int("NVS_ACCESS_LOG_RETENTION_DAYS", cls.access_log_retention_days),
             gr_check_concurrency=_int("NVS_GR_CHECK_CONCURRENCY", cls.gr_check_concurrency),
+            clock_start=os.environ.get("NVS_CLOCK_START", ""),
         )
         values.update(overrides)
         known = {f.name for f in fields(cls)}
@@ -127,4 +131,5 @@ ENVIRONMENT_VARIABLES = {
     "NVS_DIGEST_SECRET_KEY": "digest_secret_key",
     "NVS_ACCESS_LOG_RETENTION_DAYS": "access_log_retention_days",
     "NVS_GR_CHECK_CONCURRENCY": "gr_check_concurrency",
+    "NVS_CLOCK_START": "clock_start",
 }

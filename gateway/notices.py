@@ -8,6 +8,7 @@ import datetime as dt
 import re
 from typing import TYPE_CHECKING, Callable
 
+from gateway.clock import Clock
 from gateway.domain import classifiers as cls
 from gateway.domain import notices as rules
 from gateway.domain.calendar import Month
@@ -80,10 +81,11 @@ class Notices:
     def __init__(
         self,
         uow_factory: Callable[[], UnitOfWork],
-        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+        *,
+        clock: Clock,
     ) -> None:
         self.uow_factory = uow_factory
-        self.now = now
+        self.clock = clock
 
     def list_notices(
         self,
@@ -120,6 +122,6 @@ class Notices:
                 notice = uow.notices.get(notice_id)
                 if notice is None or notice.institution_code != caller.institution_code:
                     raise NoticeNotFound(field=f"noticeId[{index + 1}]" if len(notice_ids) > 1 else "noticeId")
-            acknowledged = [uow.notices.acknowledge(i, at=self.now(), by=caller.username) for i in dict.fromkeys(notice_ids)]
+            acknowledged = [uow.notices.acknowledge(i, at=self.clock.now(), by=caller.username) for i in dict.fromkeys(notice_ids)]
             uow.commit()
             return acknowledged

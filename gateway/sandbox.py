@@ -9,6 +9,7 @@ from typing import Callable
 from gateway import administration
 from gateway.accounts import Accounts
 from gateway.auth import DigestSecrets
+from gateway.clock import Clock, SystemClock
 from gateway.config import REPOSITORY_ROOT
 from gateway.domain.access import Area, Level, Right, Scope, ScopeKind
 from gateway.domain.classifiers import Classifiers
@@ -80,7 +81,11 @@ def sandbox_data(classifiers: Classifiers) -> tuple[list[Institution], list[Prog
 
 
 def install_sandbox(
-    uow_factory: Callable[[], UnitOfWork], classifiers: Classifiers, digest_secrets: DigestSecrets | None = None
+    uow_factory: Callable[[], UnitOfWork],
+    classifiers: Classifiers,
+    digest_secrets: DigestSecrets | None = None,
+    *,
+    clock: Clock | None = None,
 ) -> list[SandboxUser]:
     from gateway.bootstrap import SANDBOX_DIGEST_SECRET_KEY
 
@@ -88,7 +93,7 @@ def install_sandbox(
     administration.import_institutions(uow_factory, institutions)
     administration.import_programs(uow_factory, programs)
     users = sandbox_users(institutions, classifiers)
-    accounts = Accounts(uow_factory, digest_secrets or DigestSecrets(SANDBOX_DIGEST_SECRET_KEY))
+    accounts = Accounts(uow_factory, digest_secrets or DigestSecrets(SANDBOX_DIGEST_SECRET_KEY), clock=clock or SystemClock())
     for user in users:
         accounts.ensure_user(user.username, user.password, user.scope, user.rights)
     _disable_stale_coordinators(accounts, {user.username for user in users})

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from gateway import feed, notices
+from gateway.clock import Clock
 from gateway.domain import access, funding, model
 from gateway.domain import classifiers as cls
 from gateway.domain.access import Caller
@@ -143,14 +144,13 @@ class Registry:
         self,
         uow_factory: Callable[[], UnitOfWork],
         population_register: PopulationRegister,
-        today: Callable[[], dt.date] = dt.date.today,
-        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+        *,
+        clock: Clock,
         basket_policy: funding.BasketPolicy = funding.BasketPolicy(),
     ) -> None:
         self.uow_factory = uow_factory
         self.population_register = population_register
-        self.today = today
-        self.now = now
+        self.clock = clock
         self.basket_policy = basket_policy
 
     # --- persons ---------------------------------------------------------------
@@ -223,7 +223,7 @@ class Registry:
                 leaders=leaders,
                 name_taken=uow.groups.name_taken(provider.code, school_year, new.name),
                 classifiers=classifiers,
-                today=self.today(),
+                today=self.clock.today(),
             )
             group = uow.groups.add(group)
             uow.commit()
@@ -286,7 +286,7 @@ class Registry:
             assert program is not None
             classifiers = uow.classifiers.load()
             provider = self._institution(uow, caller)
-            provider.check_may_provide_nvs(classifiers, self.today())
+            provider.check_may_provide_nvs(classifiers, self.clock.today())
             # GR is asked only once the request is known to be about a group of the caller's.
             person = self._from_population_register(code)
             registration, warnings = model.register_student(
@@ -297,11 +297,11 @@ class Registry:
                 contract=new.contract,
                 already_active_in_group=uow.registrations.has_active(code, group.id),  # type: ignore[arg-type]
                 classifiers=classifiers,
-                today=self.today(),
+                today=self.clock.today(),
             )
-            uow.persons.save(person, checked_at=self.now())
+            uow.persons.save(person, checked_at=self.clock.now())
             registration = uow.registrations.add(registration)
-            feed.registration_changed(uow, ChangeKind.REGISTERED, registration, at=self.now())
+            feed.registration_changed(uow, ChangeKind.REGISTERED, registration, at=self.clock.now())
             uow.commit()
             return RegistrationView(registration=registration, person=person, group=group), warnings
 
@@ -319,7 +319,7 @@ class Registry:
                 classifiers=uow.classifiers.load(),
             )
             uow.registrations.update(corrected)
-            feed.registration_changed(uow, ChangeKind.CORRECTED, corrected, at=self.now())
+            feed.registration_changed(uow, ChangeKind.CORRECTED, corrected, at=self.clock.now())
             marks = uow.funding.of_registration(registration_id)
             self._apply(uow, corrected, funding.fit_to_first_learning_date(marks, corrected.first_learning_date))
             uow.commit()
@@ -328,10 +328,10 @@ class Registry:
     def cancel_registration(self, caller: Caller, registration_id: int, reason: str) -> RegistrationView:
         with self.uow_factory() as uow:
             registration = self._registration(uow, caller, registration_id)
-            cancelled = registration.cancel(reason=reason, today=self.today())
+            cancelled = registration.cancel(reason=reason, today=self.clock.today())
             uow.registrations.update(cancelled)
             self._apply(uow, cancelled, funding.remove_all(uow.funding.of_registration(registration_id)))
-            feed.registration_changed(uow, ChangeKind.CANCELLED, cancelled, at=self.now())  # the tombstone, last
+            feed.registration_changed(uow, ChangeKind.CANCELLED, cancelled, at=self.clock.now())  # the tombstone, last
             uow.commit()
             return self._view(uow, cancelled)
 
@@ -341,10 +341,10 @@ class Registry:
         with self.uow_factory() as uow:
             registration = self._registration(uow, caller, registration_id)
             deregistered, warnings = registration.deregister(
-                departure=departure, classifiers=uow.classifiers.load(), today=self.today()
+                departure=departure, classifiers=uow.classifiers.load(), today=self.clock.today()
             )
             uow.registrations.update(deregistered)
-            feed.registration_changed(uow, ChangeKind.DEREGISTERED, deregistered, at=self.now())
+            feed.registration_changed(uow, ChangeKind.DEREGISTERED, deregistered, at=self.clock.now())
             # The month of departure is the last funded month of every mark.
             marks = uow.funding.of_registration(registration_id)
             self._apply(uow, deregistered, funding.end_funding(marks, last_month=Month.of(departure.date)))
@@ -382,7 +382,7 @@ class Registry:
                 if funding.is_basket(mark.funding_type, classifiers):
                     uow.funding.claim_basket(registration.personal_code, added)
                 added_marks.append(added)
-            feed.funding_changed(uow, ChangeKind.FUNDING_MARKED, added_marks, registration, at=self.now())
+            feed.funding_changed(uow, ChangeKind.FUNDING_MARKED, added_marks, registration, at=self.clock.now())
             uow.commit()
             return FundingView(new.registration_id, uow.funding.of_registration(new.registration_id))
 
@@ -451,7 +451,7 @@ class Registry:
         and notices to the other providers who could claim the basket months it frees."""
         before = uow.funding.of_registration(registration.id)  # type: ignore[arg-type]
         _apply(uow, change)
-        at = self.now()
+        at = self.clock.now()
         feed.funding_changed(uow, ChangeKind.FUNDING_ENDED, change.narrowed, registration, at=at)
         feed.funding_changed(uow, ChangeKind.FUNDING_REMOVED, change.removed, registration, at=at)
         released = notices.released_basket_months(before, change, uow.classifiers.load())

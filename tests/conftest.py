@@ -15,9 +15,11 @@ import pytest
 from sqlalchemy import Engine, text
 
 from gateway.bootstrap import prepare_database, unit_of_work_factory
+from gateway.clock import FixedClock
 from gateway.ports import UnitOfWork
 from gateway.sandbox import SandboxUser, install_sandbox, install_sandbox_enrolments, sandbox_data
 from storage.db import make_engine
+from tests.clock import E2E_START, e2e_clock
 
 POSTGRES_URL = os.environ.get("NVS_TEST_DATABASE_URL", "")
 # Tables a test may write; reference data, institutions, programs and users stay as the sandbox installed them.
@@ -69,6 +71,12 @@ def _restore_sandbox_enrolments(engine: Engine) -> None:
         classifiers = uow.classifiers.load()
     institutions, _ = sandbox_data(classifiers)
     install_sandbox_enrolments(uow_factory, classifiers, institutions)
+
+
+@pytest.fixture(autouse=True)
+def pinned_command_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands a test runs (``nvs-gateway ...``) read their clock from NVS_CLOCK_START."""
+    monkeypatch.setenv("NVS_CLOCK_START", E2E_START.isoformat())
 
 
 @pytest.fixture(scope="session")
@@ -143,6 +151,7 @@ def free_port() -> int:
 class LiveGateway:
     base_url: str
     database: Database
+    clock: FixedClock
 
     @property
     def registry_url(self) -> str:
@@ -153,12 +162,13 @@ class LiveGateway:
         return f"{self.base_url}/registry?wsdl"
 
 
-def launch_gateway(database: Database, **overrides: object) -> tuple[LiveGateway, Callable[[], None]]:
+def launch_gateway(database: Database, *, clock: FixedClock | None = None, **overrides: object) -> tuple[LiveGateway, Callable[[], None]]:
     """The whole site (registry + sandbox GR) with waitress on a free local port, and its stop.
 
     The registry calls the sandbox GR over real HTTP through the zeep client.
     Responses are validated against xsd/ on the way out: a response outside the
     contract becomes an InternalError fault, which any test notices.
+    The gateway's clock is ``clock``, by default one starting at 10:00 on ``E2E_TODAY``.
     Keyword arguments override Settings (e.g. sandbox_gr_failure_rate=1.0).
     """
     import waitress.server
@@ -177,11 +187,12 @@ def launch_gateway(database: Database, **overrides: object) -> tuple[LiveGateway
         threads=8,
     )
     values.update(overrides)
-    gateway = build_gateway(Settings(**values), sandbox=True, engine=database.engine)  # type: ignore[arg-type]
+    clock = clock or e2e_clock()
+    gateway = build_gateway(Settings(**values), sandbox=True, engine=database.engine, clock=clock)  # type: ignore[arg-type]
     server = waitress.server.create_server(gateway.site, host="127.0.0.1", port=port, threads=8)
     thread = threading.Thread(target=run_waitress, args=(server,), daemon=True)
     thread.start()
-    return LiveGateway(f"http://127.0.0.1:{port}", database), lambda: stop_waitress(server, thread)
+    return LiveGateway(f"http://127.0.0.1:{port}", database, clock), lambda: stop_waitress(server, thread)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ X-Road headers are copied into the response and into faults (``echo_xroad_header
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import logging
 import re
 import threading
@@ -36,6 +35,7 @@ from spyne.server.wsgi import WsgiApplication
 from gateway.access_log import AccessLog
 from gateway.accounts import Accounts
 from gateway.auth import Authenticator, UsernameToken
+from gateway.clock import Clock
 from gateway.config import REPOSITORY_ROOT
 from gateway.domain import access
 from gateway.domain.access import Caller
@@ -439,15 +439,17 @@ class RegistryApplication(Application):
         registry: Registry,
         uow_factory: Callable[[], UnitOfWork],
         *,
+        clock: Clock,
         authenticator: Authenticator | None = None,
         accounts: Accounts | None = None,
         access_log: AccessLog | None = None,
     ) -> None:
         self.registry = registry
         self.uow_factory = uow_factory
-        self.authenticator = authenticator or Authenticator(uow_factory)
+        self.clock = clock
+        self.authenticator = authenticator or Authenticator(uow_factory, clock=clock)
         self.accounts = accounts
-        self.access_log = access_log or AccessLog(uow_factory)
+        self.access_log = access_log or AccessLog(uow_factory, clock=clock)
         services = [NvsRegistryService, AccessControlService, NvsFeedService, NvsListsService]
         operations = {name for service in services for name in service.public_methods}
         super().__init__(
@@ -515,7 +517,7 @@ class RegistryApplication(Application):
         try:
             self.access_log.record(
                 AccessRecord(
-                    at=dt.datetime.now(dt.timezone.utc),
+                    at=self.clock.now(),
                     operation=operation,
                     request_id=context.request_id,
                     outcome=outcome,
@@ -595,7 +597,9 @@ def build_registry_app(
     accounts: Accounts | None = None,
     access_log: AccessLog | None = None,
 ) -> RegistryWsgiApplication:
-    application = RegistryApplication(registry, uow_factory, authenticator=authenticator, accounts=accounts, access_log=access_log)
+    application = RegistryApplication(
+        registry, uow_factory, clock=registry.clock, authenticator=authenticator, accounts=accounts, access_log=access_log
+    )
     if validate_responses:
         application.event_manager.add_listener("method_return_document", _assert_response_valid)
     return RegistryWsgiApplication(application, max_content_length=max_request_bytes)

@@ -27,12 +27,12 @@ def _caller(ctx) -> services.Caller:  # type: ignore[no-untyped-def]
 
 def _data_checks(ctx) -> checks.DataChecks:  # type: ignore[no-untyped-def]
     registry = _registry(ctx)
-    return checks.DataChecks(registry.uow_factory, registry.population_register, now=registry.now)
+    return checks.DataChecks(registry.uow_factory, registry.population_register, clock=registry.clock)
 
 
 def _notices(ctx) -> notices.Notices:  # type: ignore[no-untyped-def]
     registry = _registry(ctx)
-    return notices.Notices(registry.uow_factory, now=registry.now)
+    return notices.Notices(registry.uow_factory, clock=registry.clock)
 
 
 # --- domain -> wire -----------------------------------------------------------

@@ -31,7 +31,7 @@ def _caller(ctx) -> Caller:  # type: ignore[no-untyped-def]
 
 def _clubs(ctx) -> Clubs:  # type: ignore[no-untyped-def]
     registry = _registry(ctx)
-    return Clubs(registry.uow_factory, registry.population_register, today=registry.today, now=registry.now)
+    return Clubs(registry.uow_factory, registry.population_register, clock=registry.clock)
 
 
 def _lists(ctx) -> lists.Lists:  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ from spyne.interface.wsdl import Wsdl11
 from spyne.server.wsgi import WsgiApplication
 from zeep.settings import Settings
 
+from gateway.clock import SystemClock
 from gateway.config import REPOSITORY_ROOT
 from gateway.soap.app import RegistryApplication
 from gateway.soap.types import TNS
@@ -31,7 +32,7 @@ def spyne_wsdl(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Spyne's generated WSDL, with each inline schema written to a file so xmlschema can load them."""
     directory = tmp_path_factory.mktemp("spyne")
     # A fresh Application: building the same Wsdl11 twice yields a broken document.
-    application = RegistryApplication(registry=None, uow_factory=None)  # type: ignore[arg-type]
+    application = RegistryApplication(registry=None, uow_factory=None, clock=SystemClock())  # type: ignore[arg-type]
     WsgiApplication(application)  # sets the HTTP transport the binding names
     interface = Wsdl11(application.interface)
     interface.build_interface_document("http://gateway.test/registry")

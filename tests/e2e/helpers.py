@@ -9,12 +9,26 @@ from zeep.exceptions import Fault
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
+from gateway.clock import Clock
 from gateway.soap.types import TNS
 
 
 def registry_client(wsdl_url: str, username: str | None, password: str | None) -> zeep.Client:
     wsse = UsernameToken(username, password) if username else None
     return zeep.Client(wsdl_url, wsse=wsse, transport=Transport(timeout=10, operation_timeout=15))
+
+
+class ClockedUsernameToken(UsernameToken):
+    """A PasswordDigest UsernameToken whose Created comes from the gateway's (pinned) clock,
+    read anew for every message, as a client's token comes from the client's clock."""
+
+    def __init__(self, username: str, password: str, clock: Clock, **kwargs: object) -> None:
+        super().__init__(username, password, use_digest=True, **kwargs)  # type: ignore[arg-type]
+        self.clock = clock
+
+    def _create_password_digest(self):  # type: ignore[no-untyped-def]
+        self.created = self.clock.now().replace(microsecond=0)
+        return super()._create_password_digest()
 
 
 def fault_detail(fault: Fault) -> dict[str, str]:

@@ -42,11 +42,11 @@ _PARSER = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=Tru
 
 
 # --- building requests --------------------------------------------------------------
-def security_header(username: str, password: str, *, digest: bool = False) -> str:
-    """A ``wsse:Security`` header with a UsernameToken (PasswordText unless ``digest``)."""
-    if digest:
+def security_header(username: str, password: str, *, digest_created: dt.datetime | None = None) -> str:
+    """A ``wsse:Security`` header with a UsernameToken: PasswordText, or PasswordDigest created at ``digest_created``."""
+    if digest_created is not None:
         nonce = os.urandom(16)
-        created = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        created = digest_created.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         value = base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest()).decode()
         password_element = (
             f'<wsse:Password Type="{PASSWORD_DIGEST}">{value}</wsse:Password>'
@@ -67,7 +67,7 @@ def envelope(
     *,
     username: str | None = None,
     password: str | None = None,
-    digest: bool = False,
+    digest_created: dt.datetime | None = None,
     header: str | None = None,
     soap_ns: str = SOAP11_ENV,
 ) -> bytes:
@@ -77,7 +77,7 @@ def envelope(
     """
     headers = ""
     if username is not None:
-        headers += security_header(username, password or "", digest=digest)
+        headers += security_header(username, password or "", digest_created=digest_created)
     if header:
         headers += header
     text = (

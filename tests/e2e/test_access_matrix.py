@@ -35,7 +35,7 @@ from gateway.domain.access import OPERATIONS, Area, Level, Right, Scope
 from gateway.domain.calendar import SchoolYear
 from gateway.sandbox import INSTITUTION_RIGHTS, READER_RIGHTS
 from tests.conftest import Database, LiveGateway, launch_gateway, open_database
-from tests.e2e.helpers import child_code, fault_detail, xroad_headers, xroad_headers_of
+from tests.e2e.helpers import ClockedUsernameToken, child_code, fault_detail, xroad_headers, xroad_headers_of
 
 WSDL_FILE = REPOSITORY_ROOT / "wsdl" / "nvs-gateway-v1.wsdl"
 SCHOOL = "300000011"  # Anykščių muzikos mokykla: municipal (20), Anykščiai (34)
@@ -144,7 +144,12 @@ class Matrix:
 
     def client(self, kind: Kind) -> zeep.Client:
         client, _history = self.clients["any"]
-        client.wsse = None if kind.username is None else UsernameToken(kind.username, kind.password, use_digest=kind.digest)
+        if kind.username is None:
+            client.wsse = None
+        elif kind.digest:
+            client.wsse = ClockedUsernameToken(kind.username, kind.password, self.gateway.clock)
+        else:
+            client.wsse = UsernameToken(kind.username, kind.password)
         return client
 
 
@@ -161,8 +166,8 @@ def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     database = open_database(request, request.param, tmp_path_factory.mktemp("matrix"))
     # Wrong passwords are sent on purpose, many times: no lockout in this module (lockout has its own tests).
     gateway, stop = launch_gateway(database, lockout_threshold=1_000_000)
-    accounts = Accounts(database.uow_factory, DigestSecrets(SANDBOX_DIGEST_SECRET_KEY))
-    today = dt.date.today()
+    accounts = Accounts(database.uow_factory, DigestSecrets(SANDBOX_DIGEST_SECRET_KEY), clock=gateway.clock)
+    today = gateway.clock.today()
     viewer_rights = [Right(a, Level.VIEWER) for a in (Area.STUDENT_PERSONAL_DATA, Area.STUDENT_LEARNING_DATA, Area.LIST_FORMING)]
     accounts.ensure_user("matrix-viewer", "Matrix-viewer-2026!", Scope.institution(SCHOOL), viewer_rights)
     accounts.ensure_user("matrix-expired", "Matrix-expired-2026!", Scope.institution(SCHOOL), INSTITUTION_RIGHTS,
@@ -189,7 +194,7 @@ def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
-    year, today = matrix.year, dt.date.today()
+    year, today = matrix.year, matrix.gateway.clock.today()
     if operation in ("RegisterUser", "ChangePassword", "CreateGroup", "CalculateBasket", "GetChanges", "GetDataCheckStatus",
                      "ListDataIssues", "ListNotices", "AcknowledgeNotice", "MarkClubAttendance", "EndClubAttendance",
                      "ListLearners", "ListArrivals", "ListDepartures", "ListBasketRecipients", "ListClubAttendance"):
@@ -208,7 +213,7 @@ def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
         "CancelRegistration": lambda: {"registrationId": arranged.registration_id, "reason": "Įvesta per klaidą"},
         "DeregisterStudent": lambda: {"registrationId": arranged.registration_id, "departureDate": today, "departureReasonCode": "PARENTS_REQUEST"},
         "GetStudent": lambda: {"personalCode": arranged.child, "institutionCode": SCHOOL},
-        "RegisterUser": lambda: user_request(serial, kind),
+        "RegisterUser": lambda: user_request(serial, kind, today),
         "ChangePassword": lambda: {"newPassword": f"Naujas-slaptazodis-{serial}"},
         "MarkFunding": lambda: {"registrationId": arranged.registration_id, "fundingTypeCode": ["MUNICIPAL"],
                                 "fromMonth": month_of(year.starts_on), "toMonth": month_of(year.starts_on)},
@@ -238,8 +243,7 @@ def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
     return requests[operation]()
 
 
-def user_request(serial: int, kind: str) -> dict[str, Any]:
-    today = dt.date.today()
+def user_request(serial: int, kind: str, today: dt.date) -> dict[str, Any]:
     return {
         "personalCode": child_code(dt.date(1985, 3, 3), serial), "firstName": "Rūta", "lastName": f"Matricaitė{serial}",
         "email": "ruta@example.lt", "phone": "+370 600 00000", "position": "Mokytoja", "institutionCode": SCHOOL,
@@ -273,7 +277,7 @@ def test_operation_by_caller(matrix: Matrix, operation: str, kind: str) -> None:
     service = matrix.client(caller).service
     if kind == REPLAYED:
         # A token already used once (its nonce is spent): replaying it must fail, whatever the operation.
-        created = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        created = matrix.gateway.clock.now().replace(microsecond=0)
         client.wsse = UsernameToken(caller.username, caller.password, use_digest=True, nonce=uuid.uuid4().hex, created=created)
         service.ListGroups(schoolYear=str(matrix.year), _soapheaders=xroad_headers("ListGroups", uuid.uuid4().hex))
 

@@ -18,6 +18,7 @@ from zeep.plugins import HistoryPlugin
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
+from gateway.clock import FixedClock
 from gateway.accounts import Accounts
 from gateway.auth import DigestSecrets
 from gateway.bootstrap import SANDBOX_DIGEST_SECRET_KEY
@@ -27,12 +28,13 @@ from gateway.domain.access import Area, Level, Right, Scope
 from gateway.domain.calendar import SchoolYear
 from gateway.ports import AccessRecord
 from gateway.sandbox import INSTITUTION_RIGHTS
-from tests.e2e.helpers import XROAD, child_code, fault_detail, registry_client, xroad_headers, xroad_headers_of
+from tests.clock import E2E_START, E2E_TODAY
+from tests.e2e.helpers import XROAD, ClockedUsernameToken, child_code, fault_detail, registry_client, xroad_headers, xroad_headers_of
 
 SCHOOL = "300000011"  # municipal, Anykščiai (34)
 VILNIUS_SCHOOL = "300000012"  # municipal, Vilnius (13)
 ANYKSCIAI_CLUB = "300000023"  # non-state, Anykščiai
-TODAY = dt.date.today()
+TODAY = E2E_TODAY
 YEAR = SchoolYear.containing(TODAY)
 PURPOSE = "{urn:lt:mokiniu-registras:nvs-gateway:v1}accessPurpose"
 
@@ -46,7 +48,7 @@ def refused(call) -> dict[str, str]:  # type: ignore[no-untyped-def]
 def make_user(database, username: str, password: str = "Pradinis-slaptazodis-1", *, scope: Scope | None = None,
               rights=INSTITUTION_RIGHTS, digest: bool = True, **dates) -> None:  # type: ignore[no-untyped-def]
     secrets = DigestSecrets(SANDBOX_DIGEST_SECRET_KEY if digest else None)
-    Accounts(database.uow_factory, secrets).ensure_user(username, password, scope or Scope.institution(SCHOOL), rights, **dates)
+    Accounts(database.uow_factory, secrets, clock=FixedClock.on(TODAY)).ensure_user(username, password, scope or Scope.institution(SCHOOL), rights, **dates)
 
 
 def contract() -> dict:
@@ -173,7 +175,7 @@ def test_a_coordinator_registers_users_of_its_own_municipal_schools_only(live_ga
     renewed = registry_client(live_gateway.wsdl_url, created.user.username, "Naujas-Slaptazodis-2026").service
     assert renewed.LookupPerson(personalCode=child_code(dt.date(2015, 2, 2), 3)).person
     # PasswordDigest works with the new password too (the sealed secret follows the change).
-    digest = zeep.Client(live_gateway.wsdl_url, wsse=UsernameToken(created.user.username, "Naujas-Slaptazodis-2026", use_digest=True))
+    digest = zeep.Client(live_gateway.wsdl_url, wsse=ClockedUsernameToken(created.user.username, "Naujas-Slaptazodis-2026", live_gateway.clock))
     assert digest.service.LookupPerson(personalCode=child_code(dt.date(2015, 2, 2), 3)).person
 
 
@@ -210,7 +212,7 @@ def test_a_replayed_digest_envelope_is_refused_by_every_gateway_on_the_database(
     first, second = start_gateway(), start_gateway()
     user = first.database.user(SCHOOL)
     history = HistoryPlugin()
-    client = zeep.Client(first.wsdl_url, wsse=UsernameToken(user.username, user.password, use_digest=True), plugins=[history])
+    client = zeep.Client(first.wsdl_url, wsse=ClockedUsernameToken(user.username, user.password, first.clock), plugins=[history])
     client.service.LookupPerson(personalCode=child_code(dt.date(2015, 3, 3), 9))
     envelope = etree.tostring(history.last_sent["envelope"])
     for gateway in (second, first):
@@ -222,12 +224,12 @@ def test_a_replayed_digest_envelope_is_refused_by_every_gateway_on_the_database(
 def test_digest_tokens_must_be_fresh_and_need_a_sealed_secret(live_gateway) -> None:
     user = live_gateway.database.user(SCHOOL)
     code = child_code(dt.date(2015, 3, 3), 9)
-    stale = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=6)
+    stale = live_gateway.clock.now() - dt.timedelta(minutes=6)
     old_token = zeep.Client(live_gateway.wsdl_url, wsse=UsernameToken(user.username, user.password, use_digest=True, created=stale))
     assert refused(lambda: old_token.service.LookupPerson(personalCode=code))["code"] == "MessageExpired"
     # A user whose password was set without a digest key has no sealed secret: PasswordText only.
     make_user(live_gateway.database, "text-only", "Teisingas-slaptazodis-1", digest=False)
-    digest = zeep.Client(live_gateway.wsdl_url, wsse=UsernameToken("text-only", "Teisingas-slaptazodis-1", use_digest=True))
+    digest = zeep.Client(live_gateway.wsdl_url, wsse=ClockedUsernameToken("text-only", "Teisingas-slaptazodis-1", live_gateway.clock))
     assert refused(lambda: digest.service.LookupPerson(personalCode=code))["code"] == "AuthenticationFailed"
     assert registry_client(live_gateway.wsdl_url, "text-only", "Teisingas-slaptazodis-1").service.LookupPerson(personalCode=code).person
 
@@ -330,10 +332,10 @@ def test_the_access_log_answers_who_accessed_a_child_when_and_why(live_gateway) 
 
 def test_access_log_records_cannot_be_changed_and_the_purge_removes_only_old_ones(cli, capsys) -> None:
     database = cli
-    now = dt.datetime.now(dt.timezone.utc)
+    now = E2E_START
     from gateway.access_log import AccessLog
 
-    log = AccessLog(database.uow_factory)
+    log = AccessLog(database.uow_factory, clock=FixedClock(now))
     for days, code in ((800, child_code(dt.date(2015, 1, 1), 1)), (10, child_code(dt.date(2015, 1, 1), 2))):
         log.record(AccessRecord(at=now - dt.timedelta(days=days), operation="GetStudent", request_id=f"old-{days}", outcome="ok",
                                 username="someone", scope=Scope.institution(SCHOOL), personal_codes=(code,)))

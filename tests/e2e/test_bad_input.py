@@ -33,6 +33,7 @@ from gateway.domain.calendar import SchoolYear
 from gateway.domain.errors import AuthenticationFailed
 from gateway.sandbox import SandboxUser
 from gateway.soap.types import TNS
+from tests.clock import E2E_TODAY
 from tests.e2e import soap
 from tests.e2e.helpers import child_code
 
@@ -63,7 +64,7 @@ def leader(first: str = "Ona", last: str = "Kairienė", code: str | None = SENT_
 
 
 def create_group(name: str = "Fortepijonas 1", *, year: str | None = None, sub: str = "MUSIC.PIANO", leaders: str | None = None) -> str:
-    year = year or str(SchoolYear.containing(dt.date.today()))
+    year = year or str(SchoolYear.containing(E2E_TODAY))
     return (
         f"<nvs:CreateGroup><nvs:schoolYear>{year}</nvs:schoolYear><nvs:programCode>{ACCREDITED_NVS_PROGRAM}</nvs:programCode>"
         f"<nvs:name>{name}</nvs:name><nvs:subDirectionCode>{sub}</nvs:subDirectionCode>"
@@ -460,7 +461,7 @@ def call(gateway, body: str) -> etree._Element:  # type: ignore[no-untyped-def]
 
 
 def listed_group_names(gateway) -> list[str]:  # type: ignore[no-untyped-def]
-    listed = call(gateway, f"<nvs:ListGroups><nvs:schoolYear>{SchoolYear.containing(dt.date.today())}</nvs:schoolYear></nvs:ListGroups>")
+    listed = call(gateway, f"<nvs:ListGroups><nvs:schoolYear>{SchoolYear.containing(E2E_TODAY)}</nvs:schoolYear></nvs:ListGroups>")
     return [name.text or "" for name in listed.iter(f"{{{TNS}}}name")]
 
 
@@ -482,7 +483,7 @@ def test_bidi_and_zero_width_characters_are_stored_and_returned_literally(live_g
     created = call(live_gateway, create_group(escape(name), leaders=leaders))
     assert soap.text_of(created, "group/name") == name
     assert (soap.text_of(created, "group/leader/firstName"), soap.text_of(created, "group/leader/lastName")) == (first, last)
-    listed = call(live_gateway, f"<nvs:ListGroups><nvs:schoolYear>{SchoolYear.containing(dt.date.today())}</nvs:schoolYear></nvs:ListGroups>")
+    listed = call(live_gateway, f"<nvs:ListGroups><nvs:schoolYear>{SchoolYear.containing(E2E_TODAY)}</nvs:schoolYear></nvs:ListGroups>")
     group = listed.find(f"{{{TNS}}}section/{{{TNS}}}group")
     assert soap.text_of(group, "name") == name
     assert soap.text_of(group, "leader/firstName") == first and soap.text_of(group, "leader/lastName") == last
@@ -519,7 +520,7 @@ def test_injection_strings_are_stored_and_returned_literally(live_gateway):
     assert (duplicate.code, duplicate.detail.get("field")) == ("DuplicateGroupName", "name")
 
     # A cancellation reason carrying all of them at once.
-    school_year = SchoolYear.containing(dt.date.today())
+    school_year = SchoolYear.containing(E2E_TODAY)
     first_day = school_year.starts_on.isoformat()
     child = child_code(dt.date(2014, 4, 4), 404, male=False)
     registered = call(live_gateway, register(code=child, first=first_day, contract_xml=contract(date=first_day)))

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from zeep.exceptions import Fault
 
 from clients.population_register.sandbox import load_municipalities
+from tests.clock import e2e_clock
 from gateway import administration
 from gateway.accounts import Accounts
 from gateway.auth import DigestSecrets
@@ -40,7 +41,7 @@ def twenty_providers(live_gateway):
     ]
     administration.import_institutions(database.uow_factory, institutions)
     administration.import_programs(database.uow_factory, programs)
-    accounts = Accounts(database.uow_factory, DigestSecrets(None))
+    accounts = Accounts(database.uow_factory, DigestSecrets(None), clock=e2e_clock())
     services, groups = [], []
     for institution, program in zip(institutions, programs):
         password = f"Race-{institution.code}!"

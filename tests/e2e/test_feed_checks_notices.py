@@ -12,6 +12,7 @@ from clients.population_register.sandbox import SPECIAL_PERSONS
 from gateway.cli import main
 from gateway.domain.model import Contract, DeclaredResidence, Registration
 from gateway.domain.personal_code import PersonalCode
+from tests.clock import E2E_TODAY
 from tests.e2e.helpers import child_code, fault_detail, registry_client
 
 YEAR, FIRST_DAY = "2026-2027", dt.date(2026, 9, 1)
@@ -19,7 +20,7 @@ SCHOOL, SCHOOL_PROGRAM = "300000011", "100000112"  # Anykščių muzikos mokykla
 ENGINEERS, ENGINEERS_PROGRAM = "300000021", "100000211"  # VšĮ „Jaunųjų inžinierių dirbtuvės“
 SPECIAL = {p.kind + ("-first" if p.previous_first_name else ""): p for p in SPECIAL_PERSONS if p.kind != "not-found"}
 # Signed today, so that no registration is late (the student data check would list it).
-CONTRACT = {"typeCode": "BILATERAL", "date": dt.date.today(), "number": "S-1"}
+CONTRACT = {"typeCode": "BILATERAL", "date": E2E_TODAY, "number": "S-1"}
 
 
 def service_of(gateway, institution_code: str):  # type: ignore[no-untyped-def]
@@ -179,7 +180,7 @@ def test_a_gr_check_interrupted_by_gr_continues_on_the_next_run(live_gateway, sp
     database = live_gateway.database
     gr_url = f"{live_gateway.base_url}/population-register"
     with FailsOnSecondBatch(gr_url) as gr:
-        first = PopulationRegisterCheck(database.uow_factory, gr, batch_size=2, concurrency=1).run()
+        first = PopulationRegisterCheck(database.uow_factory, gr, batch_size=2, concurrency=1, clock=live_gateway.clock).run()
     assert not first.completed and first.done_now == 2
     assert service_of(live_gateway, SCHOOL).GetDataCheckStatus().populationRegisterCheck is None
 

@@ -9,6 +9,7 @@ import pytest
 from zeep.exceptions import Fault
 
 from gateway.domain.calendar import SchoolYear
+from tests.clock import E2E_TODAY
 from tests.e2e.helpers import child_code, fault_detail, registry_client
 
 MUSIC_SCHOOL = "300000011"  # Anykščių muzikos mokykla: NVŠ school
@@ -21,7 +22,7 @@ UNKNOWN_TO_GR = "51203159990"
 
 @pytest.fixture
 def school_year() -> SchoolYear:
-    return SchoolYear.containing(dt.date.today())
+    return SchoolYear.containing(E2E_TODAY)
 
 
 @pytest.fixture
@@ -75,7 +76,7 @@ def test_lookup_register_correct_deregister_and_cancel(live_gateway, provider, s
     assert corrected.registration.firstLearningDate == first_day + dt.timedelta(days=1)
     assert corrected.registration.contract.number == "S-1"  # kept when only the date is corrected
 
-    today = dt.date.today()
+    today = E2E_TODAY
     departed = provider.DeregisterStudent(
         registrationId=registration.registrationId, departureDate=today, departureReasonCode="PARENTS_REQUEST", orderNumber="V-12"
     )
@@ -123,7 +124,7 @@ def test_another_institution_can_neither_see_nor_touch_the_records(live_gateway,
     for operation in ("CorrectRegistration", "DeregisterStudent"):
         kwargs = {"registrationId": registration.registrationId}
         if operation == "DeregisterStudent":
-            kwargs.update(departureDate=dt.date.today(), departureReasonCode="PARENTS_REQUEST")
+            kwargs.update(departureDate=E2E_TODAY, departureReasonCode="PARENTS_REQUEST")
         else:
             kwargs.update(firstLearningDate=first_day)
         with pytest.raises(Fault) as refused:

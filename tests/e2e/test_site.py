@@ -10,6 +10,7 @@ from zeep.exceptions import Fault
 
 from gateway.config import REPOSITORY_ROOT
 from gateway.domain.calendar import SchoolYear
+from tests.clock import E2E_TODAY
 from tests.e2e.helpers import child_code, fault_detail, registry_client
 
 ADDRESS = re.compile(rb'(<(?:[\w.-]+:)?address\b[^>]*?\blocation=")([^"]*)(")')
@@ -45,7 +46,7 @@ def test_unknown_paths_get_a_plain_404_and_health_answers(live_gateway) -> None:
 def _register_someone(gateway, database):
     user = database.user("300000011")
     service = registry_client(gateway.wsdl_url, user.username, user.password).service
-    year = SchoolYear.containing(dt.date.today())
+    year = SchoolYear.containing(E2E_TODAY)
     group = service.CreateGroup(schoolYear=str(year), programCode="100000112", name="G", subDirectionCode=["MUSIC.PIANO"])
     return lambda: service.RegisterStudent(
         personalCode=child_code(dt.date(2015, 5, 5), 5),

@@ -19,6 +19,9 @@ from gateway.exports import COLUMNS, EXPORT_NS, export_list
 from gateway.lists import Lists, arrival_filter, basket_filter, club_filter, departure_filter, learner_filter
 from storage.lists import SqlListRepository
 
+from tests.clock import e2e_clock
+
+CLOCK = e2e_clock()
 EXPORT_XSD = REPOSITORY_ROOT / "xsd" / "nvs-export-v1.xsd"
 NS = {"x": EXPORT_NS}
 LISTS = {
@@ -137,7 +140,7 @@ def test_a_failed_export_leaves_no_file_behind(generated, tmp_path, monkeypatch)
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(RuntimeError):
-        export_list(lists, Scope.everything(), ListName.LEARNERS, learner_filter("2026-2027"), "xml", out / "l.xml", batch_size=100)
+        export_list(lists, Scope.everything(), ListName.LEARNERS, learner_filter("2026-2027"), "xml", out / "l.xml", batch_size=100, clock=CLOCK)
     assert list(out.iterdir()) == []
 
 
@@ -154,7 +157,7 @@ def test_an_export_reads_the_list_in_batches_of_a_bounded_size(generated, tmp_pa
 
     monkeypatch.setattr(SqlListRepository, "rows", counting)
     lists = Lists(generated.uow_factory)
-    summary = export_list(lists, Scope.everything(), ListName.ARRIVALS, LISTS[ListName.ARRIVALS][0], "csv", tmp_path / "a.csv", batch_size=50)
+    summary = export_list(lists, Scope.everything(), ListName.ARRIVALS, LISTS[ListName.ARRIVALS][0], "csv", tmp_path / "a.csv", batch_size=50, clock=CLOCK)
     assert summary.rows > 200
     assert {limit for limit, _ in asked} == {50}
     assert max(found for _, found in asked) <= 50
@@ -164,7 +167,7 @@ def test_an_export_reads_the_list_in_batches_of_a_bounded_size(generated, tmp_pa
 def _peak_bytes(lists: Lists, list_filter, fmt: str, output: Path) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     tracemalloc.start()
     try:
-        summary = export_list(lists, Scope.everything(), ListName.ARRIVALS, list_filter, fmt, output)
+        summary = export_list(lists, Scope.everything(), ListName.ARRIVALS, list_filter, fmt, output, clock=CLOCK)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import text
 
+from gateway.clock import FixedClock
 from gateway import feed
 from gateway.domain.errors import GatewayError
 from gateway.domain.feed import ChangeEvent, ChangeKind, FundingState, RegistrationState
@@ -57,7 +58,7 @@ def sub_direction_of(program_code: str, database) -> str:  # type: ignore[no-unt
 
 @pytest.fixture
 def registry(database) -> Registry:  # type: ignore[no-untyped-def]
-    return Registry(database.uow_factory, SandboxPeople(), today=lambda: TODAY)
+    return Registry(database.uow_factory, SandboxPeople(), clock=FixedClock(NOW))
 
 
 @pytest.fixture

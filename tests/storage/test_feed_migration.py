@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
+from gateway.clock import FixedClock
 from gateway import feed
 from gateway.bootstrap import prepare_database, unit_of_work_factory
 from gateway.config import REPOSITORY_ROOT
@@ -78,7 +79,7 @@ def migrate_to(database: Scratch, revision: str, *, down: bool = False) -> None:
 
 
 def test_the_feed_starts_with_a_snapshot_of_what_was_registered_before_it(scratch: Scratch) -> None:
-    registry = Registry(scratch.uow_factory, SandboxPeople(), today=lambda: TODAY)
+    registry = Registry(scratch.uow_factory, SandboxPeople(), clock=FixedClock.on(TODAY))
     school = caller_of("300000011")
     group = registry.create_group(
         school, NewGroup(name="Prieš srautą", sub_direction_codes=("MUSIC.PIANO",), school_year="2026-2027", program_code="100000112")

@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from clients.population_register.sandbox import generated_person
+from gateway.clock import FixedClock
 from gateway.clubs import Clubs, NewClubAttendance
 from gateway.config import REPOSITORY_ROOT
 from gateway.domain.calendar import SchoolYear
@@ -26,6 +27,7 @@ from gateway.services import Caller, NewFunding, NewGroup, NewRegistration, Regi
 from tests.e2e.helpers import child_code
 
 TODAY = dt.date(2026, 11, 28)
+CLOCK = FixedClock.on(TODAY)
 YEAR = "2026-2027"
 # Providers: Anykščiai (34), Vilnius (13), Kaunas (19). Schools: Vilnius (13), Kaunas (19).
 ANYKSCIAI_MUSIC, VILNIUS_MUSIC, KAUNAS_ART = "300000011", "300000012", "300000013"
@@ -82,8 +84,8 @@ class World:
 
 @pytest.fixture
 def world(database) -> World:
-    registry = Registry(database.uow_factory, SandboxGR(), today=lambda: TODAY)
-    return World(registry, Clubs(database.uow_factory, SandboxGR(), today=lambda: TODAY), Lists(database.uow_factory))
+    registry = Registry(database.uow_factory, SandboxGR(), clock=CLOCK)
+    return World(registry, Clubs(database.uow_factory, SandboxGR(), clock=CLOCK), Lists(database.uow_factory))
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from gateway.clock import FixedClock
 from gateway.domain.calendar import Month
 from gateway.domain.notices import Notice, NoticeKind
 from gateway.domain.personal_code import PersonalCode
@@ -26,7 +27,7 @@ def test_a_notice_with_a_dedup_key_is_stored_once_per_institution(database) -> N
         assert uow.notices.add(Notice("300000011", NoticeKind.BASKET_MONTHS_RELEASED, NOW, "y")) is True  # no key: every time
         uow.commit()
     assert database.count("notice") == 4
-    [stored] = Notices(database.uow_factory).list_notices(SCHOOL, kind="PERSON_DECEASED").notices
+    [stored] = Notices(database.uow_factory, clock=FixedClock(NOW)).list_notices(SCHOOL, kind="PERSON_DECEASED").notices
     assert (stored.personal_code, stored.registration_id, stored.months) == (notice.personal_code, 7, (Month(2026, 11),))
     assert stored.created_at == NOW
 
@@ -36,7 +37,7 @@ def test_notices_are_paged_unacknowledged_first_then_newest_first(database) -> N
         for n in range(7):
             uow.notices.add(Notice("300000011", NoticeKind.DATA_ISSUE, NOW, f"Nr. {n}", dedup_key=f"k{n}"))
         uow.commit()
-    service = Notices(database.uow_factory, now=lambda: NOW)
+    service = Notices(database.uow_factory, clock=FixedClock(NOW))
     ids = [n.id for n in service.list_notices(SCHOOL, limit=500).notices]
     assert ids == sorted(ids, reverse=True)
     service.acknowledge(SCHOOL, [ids[0], ids[3]])

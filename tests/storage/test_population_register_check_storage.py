@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from clients.population_register.fake import InMemoryPopulationRegister
 from clients.population_register.sandbox import SPECIAL_PERSONS
+from gateway.clock import FixedClock
 from gateway.checks import DataChecks, PopulationRegisterCheck
 from gateway.domain.checks import Category
 from gateway.domain.errors import PopulationRegisterUnavailable
@@ -65,7 +66,7 @@ class Register:
 
 def test_two_processes_continuing_one_run_store_everything_once(database) -> None:  # type: ignore[no-untyped-def]
     held_with_previous_values(database)
-    interrupted = PopulationRegisterCheck(database.uow_factory, Register(fail_first=True), batch_size=1, concurrency=1, now=lambda: NOW).run()
+    interrupted = PopulationRegisterCheck(database.uow_factory, Register(fail_first=True), batch_size=1, concurrency=1, clock=FixedClock(NOW)).run()
     assert not interrupted.completed and interrupted.done_now == 0
 
     start, both_inside = threading.Barrier(2), threading.Barrier(2)
@@ -74,7 +75,7 @@ def test_two_processes_continuing_one_run_store_everything_once(database) -> Non
     def resume() -> None:
         start.wait()
         register = Register(both_inside=both_inside)
-        summaries.append(PopulationRegisterCheck(database.uow_factory, register, batch_size=1, concurrency=2, now=lambda: NOW).run())
+        summaries.append(PopulationRegisterCheck(database.uow_factory, register, batch_size=1, concurrency=2, clock=FixedClock(NOW)).run())
 
     threads = [threading.Thread(target=resume) for _ in range(2)]
     for thread in threads:
@@ -89,5 +90,5 @@ def test_two_processes_continuing_one_run_store_everything_once(database) -> Non
     assert len(issues) == 5 and all(row[3] == 1 for row in issues)
     assert len(notices) == 2 and all(row[2] == 1 for row in notices)
     assert runs == 1
-    status = DataChecks(database.uow_factory, Register()).status(Caller(0, "x", SCHOOL)).population_register
+    status = DataChecks(database.uow_factory, Register(), clock=FixedClock(NOW)).status(Caller(0, "x", SCHOOL)).population_register
     assert (status.count(Category.PERSONAL_DATA), status.count(Category.RESIDENCE)) == (3, 2)

@@ -12,6 +12,7 @@ import pytest
 
 from clients.population_register.fake import InMemoryPopulationRegister
 from clients.population_register.sandbox import SPECIAL_PERSONS, generated_person
+from gateway.clock import FixedClock
 from gateway.checks import DataChecks, PopulationRegisterCheck, StudentDataCheck
 from gateway.domain import checks as rules
 from gateway.domain.calendar import Month
@@ -251,11 +252,11 @@ def uow() -> FakeUnitOfWork:
 
 
 def gr_check(uow: FakeUnitOfWork, gr, **kw) -> PopulationRegisterCheck:  # type: ignore[no-untyped-def]
-    return PopulationRegisterCheck(lambda: uow, gr, now=lambda: NOW, **kw)
+    return PopulationRegisterCheck(lambda: uow, gr, clock=FixedClock(NOW), **kw)
 
 
 def status(uow: FakeUnitOfWork, caller: Caller = A):  # type: ignore[no-untyped-def]
-    return DataChecks(lambda: uow, sandbox_gr(), now=lambda: NOW).status(caller)
+    return DataChecks(lambda: uow, sandbox_gr(), clock=FixedClock(NOW)).status(caller)
 
 
 def test_the_gr_check_finds_the_special_persons_and_counts_them_per_institution(uow) -> None:
@@ -358,7 +359,7 @@ def test_a_later_completed_run_replaces_the_findings_of_the_earlier_one(uow) -> 
 # --- FixPersonData -----------------------------------------------------------------------
 def test_fixing_one_person_applies_grs_data_and_closes_their_findings_everywhere(uow) -> None:
     gr_check(uow, sandbox_gr()).run()
-    checks = DataChecks(lambda: uow, sandbox_gr(), now=lambda: NOW)
+    checks = DataChecks(lambda: uow, sandbox_gr(), clock=FixedClock(NOW))
     moved = SPECIAL["changed-residence"].personal_code
     result = checks.fix_person_data(A, moved)
     assert [p.residence.municipality_code for p in result.fixed] == ["13"] and (result.not_fixed, result.more) == (0, False)  # type: ignore[union-attr]
@@ -369,7 +370,7 @@ def test_fixing_one_person_applies_grs_data_and_closes_their_findings_everywhere
 
 def test_fixing_all_applies_grs_data_to_every_mismatch_of_the_institution(uow) -> None:
     gr_check(uow, sandbox_gr()).run()
-    result = DataChecks(lambda: uow, sandbox_gr(), now=lambda: NOW).fix_person_data(A)
+    result = DataChecks(lambda: uow, sandbox_gr(), clock=FixedClock(NOW)).fix_person_data(A)
     assert len(result.fixed) == 5
     stored = uow.stored.persons
     assert stored[PersonalCode(SPECIAL["changed-name"].personal_code)].last_name == "Grigonytė"
@@ -378,11 +379,11 @@ def test_fixing_all_applies_grs_data_to_every_mismatch_of_the_institution(uow) -
     assert stored[PersonalCode(SPECIAL["departed-abroad"].personal_code)].departed_abroad_on == date(2023, 8, 20)
     a = status(uow).population_register
     assert (a.count(Category.PERSONAL_DATA), a.count(Category.RESIDENCE)) == (0, 0)
-    assert DataChecks(lambda: uow, sandbox_gr()).fix_person_data(A).fixed == []  # nothing left
+    assert DataChecks(lambda: uow, sandbox_gr(), clock=FixedClock(NOW)).fix_person_data(A).fixed == []  # nothing left
 
 
 def test_fixing_a_person_not_held_by_the_institution_is_refused_and_gr_not_knowing_them_is_counted(uow) -> None:
-    checks = DataChecks(lambda: uow, sandbox_gr(), now=lambda: NOW)
+    checks = DataChecks(lambda: uow, sandbox_gr(), clock=FixedClock(NOW))
     with pytest.raises(StudentNotFound):
         checks.fix_person_data(B, SPECIAL["deceased"].personal_code)
     unknown = a_person(personal_code=valid_code("5150101999"))
@@ -393,9 +394,9 @@ def test_fixing_a_person_not_held_by_the_institution_is_refused_and_gr_not_knowi
 
 def test_the_status_of_another_institution_is_outside_the_callers_scope(uow) -> None:
     with pytest.raises(AccessDenied):
-        DataChecks(lambda: uow, sandbox_gr()).status(A, OTHER_PROVIDER_CODE)
+        DataChecks(lambda: uow, sandbox_gr(), clock=FixedClock(NOW)).status(A, OTHER_PROVIDER_CODE)
     with pytest.raises(AccessDenied):
-        DataChecks(lambda: uow, sandbox_gr()).status(A, "999999999")
+        DataChecks(lambda: uow, sandbox_gr(), clock=FixedClock(NOW)).status(A, "999999999")
 
 
 # --- the student data check as a run --------------------------------------------------------
@@ -404,13 +405,13 @@ def test_the_student_data_check_stores_issues_per_institution_and_tells_each_onc
         late = uow.registrations.get(1)
         uow.registrations.update(replace(late, registered_on=date(2026, 9, 30), contract=Contract("BILATERAL", date(2026, 9, 1), "S-1")))
         uow.commit()
-    check = StudentDataCheck(lambda: uow, today=lambda: TODAY, now=lambda: NOW)
+    check = StudentDataCheck(lambda: uow, clock=FixedClock(NOW))
     summary = check.run()
     assert summary.completed and summary.done_now == 6
     assert summary.findings == {rules.LATE_REGISTRATION: 1}
     a, b = status(uow).student_data, status(uow, B).student_data
     assert a.count(Category.STUDENT_DATA) == 1 and b.count(Category.STUDENT_DATA) == 0
-    listed = DataChecks(lambda: uow, sandbox_gr()).list_issues(A, check="STUDENT_DATA")
+    listed = DataChecks(lambda: uow, sandbox_gr(), clock=FixedClock(NOW)).list_issues(A, check="STUDENT_DATA")
     assert [(i.code, i.registration_id) for i in listed.issues] == [(rules.LATE_REGISTRATION, 1)]
     [notice] = uow.stored.notices.values()
     assert (notice.kind, notice.issue_code, notice.registration_id) == (NoticeKind.DEADLINE_PASSED, rules.LATE_REGISTRATION, 1)
@@ -420,16 +421,16 @@ def test_the_student_data_check_stores_issues_per_institution_and_tells_each_onc
 
 
 def test_the_student_data_check_of_one_institution_leaves_the_others_status_alone(uow) -> None:
-    StudentDataCheck(lambda: uow, today=lambda: TODAY, now=lambda: NOW).run()
+    StudentDataCheck(lambda: uow, clock=FixedClock(NOW)).run()
     later = NOW + dt.timedelta(days=1)
-    StudentDataCheck(lambda: uow, today=lambda: TODAY, now=lambda: later).run(institution_code=OTHER_PROVIDER_CODE)
+    StudentDataCheck(lambda: uow, clock=FixedClock(later)).run(institution_code=OTHER_PROVIDER_CODE)
     assert status(uow).student_data.checked_at == NOW
     assert status(uow, B).student_data.checked_at == later
 
 
 def test_data_issues_are_listed_a_page_at_a_time_in_a_stable_order(uow) -> None:
     gr_check(uow, sandbox_gr()).run()
-    checks = DataChecks(lambda: uow, sandbox_gr())
+    checks = DataChecks(lambda: uow, sandbox_gr(), clock=FixedClock(NOW))
     seen, token = [], None
     while True:
         page = checks.list_issues(A, page_token=token, limit=2)

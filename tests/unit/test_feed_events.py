@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 
 from clients.population_register.fake import InMemoryPopulationRegister
+from gateway.clock import FixedClock
 from gateway import feed
 from gateway.domain.calendar import Month
 from gateway.domain.errors import AlreadyRegistered, BasketAlreadyClaimed, ChangeSequenceAhead, RegistrationNotActive
@@ -60,7 +61,7 @@ def uow() -> FakeUnitOfWork:
 @pytest.fixture
 def registry(uow: FakeUnitOfWork) -> Registry:
     gr = InMemoryPopulationRegister({GIRL.personal_code: GIRL, BOY.personal_code: BOY})
-    return Registry(uow_factory=lambda: uow, population_register=gr, today=lambda: TODAY, now=lambda: NOW)
+    return Registry(uow_factory=lambda: uow, population_register=gr, clock=FixedClock(NOW))
 
 
 def register(registry: Registry, code: str = GIRL_CODE, group_id: int = 1, caller: Caller = CALLER, first: date = date(2026, 9, 1)) -> int:

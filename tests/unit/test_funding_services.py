@@ -25,6 +25,7 @@ from tests.fakes import (
     an_institution,
     valid_code,
 )
+from gateway.clock import FixedClock
 from gateway.domain.calendar import Month
 from gateway.domain.errors import (
     BasketAgeOutOfRange,
@@ -124,7 +125,7 @@ def population_register() -> InMemoryPopulationRegister:
 
 @pytest.fixture
 def registry(uow: FakeUnitOfWork, population_register: InMemoryPopulationRegister) -> Registry:
-    return Registry(uow_factory=lambda: uow, population_register=population_register, today=lambda: TODAY, now=lambda: NOW)
+    return Registry(uow_factory=lambda: uow, population_register=population_register, clock=FixedClock(NOW))
 
 
 def funding_of(registration_id: int, *types: str, from_month: str = "2026-09", to_month: str | None = None, **kw: Any) -> NewFunding:
@@ -215,8 +216,7 @@ def test_the_registrys_basket_policy_is_the_one_applied(uow: FakeUnitOfWork, pop
     registry = Registry(
         uow_factory=lambda: uow,
         population_register=population_register,
-        today=lambda: TODAY,
-        now=lambda: NOW,
+        clock=FixedClock(NOW),
         basket_policy=BasketPolicy(11, 19),
     )
     with pytest.raises(BasketAgeOutOfRange) as caught:

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from clients.population_register.fake import InMemoryPopulationRegister
+from gateway.clock import FixedClock
 from gateway.domain.calendar import Month
 from gateway.domain.errors import NoticeNotFound
 from gateway.domain.funding import FundingMark
@@ -63,7 +64,7 @@ def uow() -> FakeUnitOfWork:
 @pytest.fixture
 def registry(uow: FakeUnitOfWork) -> Registry:
     gr = InMemoryPopulationRegister({GIRL.personal_code: GIRL, TODDLER.personal_code: TODDLER})
-    return Registry(uow_factory=lambda: uow, population_register=gr, today=lambda: TODAY, now=lambda: NOW)
+    return Registry(uow_factory=lambda: uow, population_register=gr, clock=FixedClock(NOW))
 
 
 def register(registry: Registry, caller: Caller, group_id: int, code: str = GIRL_CODE, first: date = date(2026, 9, 1)) -> int:
@@ -112,7 +113,7 @@ def test_nobody_is_told_when_no_other_registration_could_claim_the_months(uow, r
     registry.end_funding(A, at_a, "NVS_BASKET", "2026-10")  # releases 2026-11 and 2026-12: before B's registration
     registry.end_funding(A, at_a, "MUNICIPAL", "2026-10")  # not the basket: nothing to tell
     assert notices_of(uow, OTHER_PROVIDER_CODE) == [] and notices_of(uow, C_CODE) == []
-    later = Registry(uow_factory=lambda: uow, population_register=registry.population_register, today=lambda: date(2027, 1, 11))
+    later = Registry(uow_factory=lambda: uow, population_register=registry.population_register, clock=FixedClock.on(date(2027, 1, 11)))
     later.deregister_student(B, at_b, Departure(date(2027, 1, 4), "PARENTS_REQUEST"))
     registry.mark_funding(A, NewFunding(at_a, ("NVS_BASKET",), "2026-11", "2027-03"))
     registry.end_funding(A, at_a, "NVS_BASKET", "2027-01")  # B's registration is no longer active
@@ -141,7 +142,7 @@ def some_notices(uow: FakeUnitOfWork, count: int, institution: str = PROVIDER_CO
 
 def test_notices_are_listed_unacknowledged_first_newest_first_a_page_at_a_time(uow) -> None:
     ids = some_notices(uow, 5)
-    service = Notices(lambda: uow, now=lambda: NOW)
+    service = Notices(lambda: uow, clock=FixedClock(NOW))
     service.acknowledge(A, [ids[4], ids[1]])
     seen, token = [], None
     while True:
@@ -159,7 +160,7 @@ def test_notices_are_listed_unacknowledged_first_newest_first_a_page_at_a_time(u
 
 def test_a_notice_acknowledged_while_paging_is_seen_again_not_lost(uow) -> None:
     ids = some_notices(uow, 4)
-    service = Notices(lambda: uow, now=lambda: NOW)
+    service = Notices(lambda: uow, clock=FixedClock(NOW))
     first = service.list_notices(A, limit=2)
     service.acknowledge(A, [n.id for n in first.notices])  # type: ignore[misc]
     rest = [n.id for n in service.list_notices(A, page_token=first.next_page_token, limit=10).notices]
@@ -169,9 +170,9 @@ def test_a_notice_acknowledged_while_paging_is_seen_again_not_lost(uow) -> None:
 def test_acknowledging_is_idempotent_and_only_for_the_callers_notices(uow) -> None:
     [mine] = some_notices(uow, 1)
     [theirs] = some_notices(uow, 1, institution=OTHER_PROVIDER_CODE)
-    service = Notices(lambda: uow, now=lambda: NOW)
+    service = Notices(lambda: uow, clock=FixedClock(NOW))
     [once] = service.acknowledge(A, [mine])
-    [twice] = Notices(lambda: uow, now=lambda: NOW + dt.timedelta(days=1)).acknowledge(A, [mine])
+    [twice] = Notices(lambda: uow, clock=FixedClock(NOW + dt.timedelta(days=1))).acknowledge(A, [mine])
     assert once.acknowledged_at == twice.acknowledged_at == NOW and twice.acknowledged_by == "a"
     with pytest.raises(NoticeNotFound) as refused:
         service.acknowledge(A, [mine, theirs])

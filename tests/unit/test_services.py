@@ -25,6 +25,7 @@ from tests.fakes import (
     an_institution,
     valid_code,
 )
+from gateway.clock import FixedClock
 from gateway.domain import model
 from gateway.domain.calendar import SchoolYear
 from gateway.domain.errors import (
@@ -99,7 +100,7 @@ def population_register() -> InMemoryPopulationRegister:
 
 @pytest.fixture
 def registry(uow: FakeUnitOfWork, population_register: InMemoryPopulationRegister) -> Registry:
-    return Registry(uow_factory=lambda: uow, population_register=population_register, today=lambda: TODAY, now=lambda: NOW)
+    return Registry(uow_factory=lambda: uow, population_register=population_register, clock=FixedClock(NOW))
 
 
 def new_group(**overrides: Any) -> NewGroup:
