@@ -60,7 +60,7 @@ def make_serve(tmp_path: Path) -> Iterator[dict[str, str]]:
     """``nvs-gateway serve --sandbox`` (what ``make serve`` runs) in a process of its own, on a free
     port instead of 8080; yields the environment a second terminal has (NVS_PORT, the database)."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NVS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NVS_") or k == "NVS_CLOCK_START"}  # the tests' day
     env.update(NVS_PORT=str(port), NVS_DATABASE_URL=f"sqlite:///{tmp_path / 'nvs-gateway.db'}", NVS_LOG_LEVEL="WARNING")
     server = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--sandbox"],
@@ -105,7 +105,7 @@ def test_the_gr_check_works_against_make_serve_as_the_readme_shows_it(make_serve
 def test_a_gr_check_that_reaches_no_gr_says_so_and_fails(live_gateway, monkeypatch, capsys) -> None:
     """Every lookup failing is no result: the summary says GR was not reached, where, and the command fails."""
     run_readme_example(live_gateway.base_url)  # one person stored
-    for name in [n for n in os.environ if n.startswith("NVS_")]:
+    for name in [n for n in os.environ if n.startswith("NVS_") and n != "NVS_CLOCK_START"]:
         monkeypatch.delenv(name)
     nothing_there = free_port()
     monkeypatch.setenv("NVS_DATABASE_URL", live_gateway.database.url)

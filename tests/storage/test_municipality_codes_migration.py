@@ -210,13 +210,14 @@ def test_an_upgraded_sandbox_disables_the_coordinators_named_by_a_provisional_co
     from gateway.auth import DigestSecrets
     from gateway.domain.access import Scope
     from gateway.sandbox import READER_RIGHTS, install_sandbox
+    from tests.clock import e2e_clock
 
-    accounts = Accounts(database.uow_factory, DigestSecrets(None))
+    accounts = Accounts(database.uow_factory, DigestSecrets(None), clock=e2e_clock())
     # What revision 0400 leaves of a 2026.1 sandbox: the Vilnius coordinator, recoded, under its old name.
     accounts.ensure_user("sandbox-municipality-57", "Sandbox-municipality-57!", Scope.municipality("13"), READER_RIGHTS)
     with database.uow_factory() as uow:
         classifiers = uow.classifiers.load()
-    install_sandbox(database.uow_factory, classifiers)
+    install_sandbox(database.uow_factory, classifiers, clock=e2e_clock())
     users = {u.username: u for u in accounts.list_users()}
     assert not users["sandbox-municipality-57"].active  # 57 is Kupiškio rajono now
     assert users["sandbox-municipality-13"].active and users["sandbox-municipality-13"].acts_for == Scope.municipality("13")
