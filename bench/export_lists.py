@@ -8,7 +8,7 @@ then ``size`` registrations and what goes with them, written with Core bulk inse
 (bench/datasets.py). Then it exports the lists, each export in a process of its own so that its
 peak RSS (VmHWM, or getrusage's maxrss elsewhere) is its own, once plainly (time, rows/s, RSS) and once under
 tracemalloc (the peak of Python allocations). Flat memory: the peaks at 50,000 and 200,000
-registrations are about the same. "learners@57" is the learners list in Vilnius city's scope (the
+registrations are about the same. "learners@13" is the learners list in Vilnius city's scope (the
 municipality predicate). Prints a table; --json for machine-readable output.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ EXPORTS = {
     "arrivals": ("arrivals", ["--from-date", "2026-09-01", "--to-date", "2026-11-30"], ""),
     "basket-recipients": ("basket-recipients", ["--month", "2026-10"], ""),
     "club-attendance": ("club-attendance", ["--school-year", "2026-2027"], ""),
-    "learners@57": ("learners", ["--school-year", "2026-2027"], "57"),  # a municipality's scope
+    "learners@13": ("learners", ["--school-year", "2026-2027"], "13"),  # a municipality's scope
 }
 
 

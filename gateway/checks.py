@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from gateway.services import Caller
 
 Progress = Callable[[int, int], None]  # (done, total)
+GR_UNAVAILABLE = "the population register is unavailable"  # CheckSummary.stopped_by when GR did not answer
 MAX_PERSONS_FIXED = 1000  # per FixPersonData call; the response says whether more remain
 ISSUES_DEFAULT_LIMIT, ISSUES_MAX_LIMIT = 100, 500
 STUDENT_DATA_PAGE = 500
@@ -124,7 +125,7 @@ class PopulationRegisterCheck:
                     try:
                         answers = future.result()
                     except PopulationRegisterUnavailable:
-                        summary.stopped_by = "the population register is unavailable"
+                        summary.stopped_by = GR_UNAVAILABLE
                         continue
                     self._store(run, batch, answers, summary)
                     if progress:

@@ -227,6 +227,7 @@ def _check(settings: Settings, which: str, *, restart: bool, concurrency: int | 
             uow_factory = unit_of_work_factory(engine)
             summary: CheckSummary
             if which == "population-register":
+                print(f"asking the population register at {_population_register_shown(settings)}", file=sys.stderr)
                 gr = population_register(settings)
                 check = PopulationRegisterCheck(
                     uow_factory, gr, concurrency=concurrency or settings.gr_check_concurrency, clock=clock_for(settings)
@@ -240,8 +241,19 @@ def _check(settings: Settings, which: str, *, restart: bool, concurrency: int | 
         return 130
     finally:
         engine.dispose()
-    _print_summary(which, summary)
+    _print_summary(which, summary, settings)
     return 0 if summary.completed else 1
+
+
+def _population_register_shown(settings: Settings) -> str:
+    """GR's address as the operator needs it to find a wrong setting: without user or password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(settings.gr_url)
+    url = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
+    if settings.population_register_url:
+        return f"{url} (NVS_POPULATION_REGISTER_URL)"
+    return f"{url} (the sandbox of `nvs-gateway serve --sandbox` on NVS_HOST:NVS_PORT; NVS_POPULATION_REGISTER_URL sets another)"
 
 
 def _import_enrolments(settings: Settings, path: Path) -> int:
@@ -283,7 +295,9 @@ LIST_FILTERS = {
 }
 
 
-def _print_summary(which: str, summary) -> None:  # type: ignore[no-untyped-def]
+def _print_summary(which: str, summary, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    from gateway.checks import GR_UNAVAILABLE
+
     things = "persons" if which == "population-register" else "registrations"
     done = summary.done_before + summary.done_now
     if summary.completed:
@@ -293,13 +307,17 @@ def _print_summary(which: str, summary) -> None:  # type: ignore[no-untyped-def]
             f"{which} check: run {summary.run_id} stopped ({summary.stopped_by}) after {done} of {summary.total} {things}; "
             "run the command again to continue where it stopped."
         )
+    if summary.stopped_by == GR_UNAVAILABLE:
+        # Not a result: nothing was compared for the persons left. Say where GR was asked.
+        print(f"  the population register could not be reached at {_population_register_shown(settings)}")
+        print(f"  {summary.total - done} {things} not checked; the previous completed run's findings still stand")
     if summary.resumed:
         print(f"  continued an interrupted run: {summary.done_before} {things} had been checked before")
     print(f"  checked now: {summary.done_now} {things} in {summary.seconds:.1f} s ({summary.per_second:.0f} {things}/s)")
     if summary.findings:
         for code, count in sorted(summary.findings.items()):
             print(f"  {code}: {count}")
-    else:
+    elif summary.completed:
         print("  nothing found")
     print(f"  notices raised: {summary.notices}")
     if summary.completed:
@@ -414,6 +432,7 @@ def serve(settings: Settings, *, sandbox: bool) -> int:
     print(f"  schemas             {base}/xsd/nvs-gateway-v1.xsd")
     if sandbox:
         print(f"  sandbox GR          {base}/population-register   WSDL {base}/population-register?wsdl")
+        print("  GR check            nvs-gateway check population-register (with the same NVS_HOST, NVS_PORT) asks it")
         print(f"  sandbox users       {len(users)}, e.g. {users[0].username} / {users[0].password} ({users[0].institution_name});")
         print(f"                      administrator {users[-1].username} / {users[-1].password}")
         print("  all test data       nvs-gateway sandbox --json   (README: 'The sandbox')")

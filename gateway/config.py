@@ -92,9 +92,20 @@ class Settings:
         return f"{self.base_url}/registry"
 
     @property
+    def local_url(self) -> str:
+        """Where a process on this machine reaches the server: NVS_HOST and NVS_PORT, except that a
+        wildcard listening address (0.0.0.0, ::) is no address to call, so loopback stands for it."""
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}.get(self.host, self.host)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"  # an IPv6 literal
+        return f"http://{host}:{self.port}"
+
+    @property
     def gr_url(self) -> str:
-        """The population register: the configured one, or the sandbox served beside the registry."""
-        return self.population_register_url or f"http://{self.host}:{self.port}/population-register"
+        """The population register: NVS_POPULATION_REGISTER_URL, or the sandbox that ``serve --sandbox``
+        serves beside the registry (NVS_HOST, NVS_PORT). Commands in other processes (the GR check)
+        find GR here; ``serve --sandbox`` gives its own registry a private copy of the same sandbox."""
+        return self.population_register_url or f"{self.local_url}/population-register"
 
 
 # Documented in the README's settings table; a test keeps the two in step.

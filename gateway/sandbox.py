@@ -42,6 +42,7 @@ READER_RIGHTS = frozenset(
     for area in (Area.STUDENT_PERSONAL_DATA, Area.STUDENT_LEARNING_DATA, Area.BASKET_CALCULATION, Area.LIST_FORMING)
 )
 ADMINISTRATOR = "sandbox-admin"
+COORDINATOR_PREFIX = "sandbox-municipality-"  # and the municipality's code
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def sandbox_users(institutions: list[Institution], classifiers: Classifiers) -> 
     for code in sorted({i.municipality_code for i in institutions}):
         name = classifiers.name("municipality", code) or code
         users.append(
-            SandboxUser(f"sandbox-municipality-{code}", f"Sandbox-municipality-{code}!", None, name, Scope.municipality(code), READER_RIGHTS)
+            SandboxUser(f"{COORDINATOR_PREFIX}{code}", f"Sandbox-municipality-{code}!", None, name, Scope.municipality(code), READER_RIGHTS)
         )
     users.append(SandboxUser(ADMINISTRATOR, "Sandbox-admin-central!", None, "central administrator", Scope.central(), READER_RIGHTS))
     return users
@@ -95,8 +96,18 @@ def install_sandbox(
     accounts = Accounts(uow_factory, digest_secrets or DigestSecrets(SANDBOX_DIGEST_SECRET_KEY), clock=clock or SystemClock())
     for user in users:
         accounts.ensure_user(user.username, user.password, user.scope, user.rights)
+    _disable_stale_coordinators(accounts, {user.username for user in users})
     install_sandbox_enrolments(uow_factory, classifiers, institutions)
     return users
+
+
+def _disable_stale_coordinators(accounts: Accounts, current: set[str]) -> None:
+    """A sandbox database from before classifiers 2026.2 keeps coordinators named by a provisional
+    code (sandbox-municipality-57), acting for the recoded municipality (revision 0400) under a name
+    that now means another one (57 is Kupiškio rajono): they are disabled; the README's are created."""
+    for user in accounts.list_users():
+        if user.username.startswith(COORDINATOR_PREFIX) and user.username not in current and user.active:
+            accounts.set_active(user.username, False)
 
 
 def install_sandbox_enrolments(

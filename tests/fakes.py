@@ -92,7 +92,7 @@ def an_institution(**overrides: Any) -> Institution:
     values: dict[str, Any] = dict(
         code=PROVIDER_CODE,
         name="Vilniaus Bandomoji muzikos mokykla",
-        municipality_code="57",
+        municipality_code="13",
         ownership_code="20",
         group_code="NVS_SCHOOL",
         purpose_codes=("MUSIC_SCHOOL",),

@@ -132,15 +132,17 @@ class Municipality:
 
 @functools.cache
 def load_municipalities(path: Path = CLASSIFIERS_PATH) -> tuple[Municipality, ...]:
-    """The ``[[municipality]]`` tables of the classifiers file, ordered by code."""
+    """The ``[[municipality]]`` tables of the classifiers file, in the file's order.
+
+    A generated person's residence is picked by position in this tuple, so the file's order
+    (Lithuanian alphabetical, whatever the codes) keeps every synthetic person where they live.
+    """
     try:
         with path.open("rb") as file:
             data = tomllib.load(file)
     except FileNotFoundError:
         raise FileNotFoundError(f"The GR sandbox needs the municipality classifier: {path} is missing.") from None
-    municipalities = tuple(
-        sorted((Municipality(str(m["code"]), str(m["name"])) for m in data.get("municipality", [])), key=lambda m: m.code)
-    )
+    municipalities = tuple(Municipality(str(m["code"]), str(m["name"])) for m in data.get("municipality", []))
     if not municipalities:
         raise ValueError(f"{path} has no [[municipality]] entries.")
     return municipalities
@@ -210,7 +212,7 @@ SPECIAL_PERSONS: tuple[SpecialPerson, ...] = (
     SpecialPerson(
         "61006219989", KIND_DECEASED,
         "A girl born 2010-06-21 who died on 2024-02-11: deceasedDate is set.",
-        first_name="Gabija", last_name="Kazlauskaitė", municipality_code="15",
+        first_name="Gabija", last_name="Kazlauskaitė", municipality_code="19",
         address="Kęstučio g. 14-3", deceased_on=dt.date(2024, 2, 11),
     ),
     SpecialPerson(
@@ -218,24 +220,24 @@ SPECIAL_PERSONS: tuple[SpecialPerson, ...] = (
         "A boy born 2014-09-02 whose departure from Lithuania was declared on 2023-08-20: "
         "departedAbroadDate is set and there is no declared residence.",
         first_name="Matas", last_name="Jankauskas", departed_abroad_on=dt.date(2023, 8, 20),
-        previous_municipality_code="20",
+        previous_municipality_code="21",
     ),
     SpecialPerson(
         "61111309960", KIND_CHANGED_RESIDENCE,
-        "A girl born 2011-11-30 who moved from Kaunas city (15) to Vilnius city (57).",
-        first_name="Ugnė", last_name="Petrauskaitė", municipality_code="57",
-        address="Gedimino pr. 21-8", previous_municipality_code="15",
+        "A girl born 2011-11-30 who moved from Kaunas city (19) to Vilnius city (13).",
+        first_name="Ugnė", last_name="Petrauskaitė", municipality_code="13",
+        address="Gedimino pr. 21-8", previous_municipality_code="19",
     ),
     SpecialPerson(
         "60901129957", KIND_CHANGED_NAME,
         "A girl born 2009-01-12 whose surname changed from Urbonaitė to Grigonytė.",
-        first_name="Austėja", last_name="Grigonytė", municipality_code="44",
+        first_name="Austėja", last_name="Grigonytė", municipality_code="29",
         address="Vilniaus g. 112-4", previous_last_name="Urbonaitė",
     ),
     SpecialPerson(
         "51604089945", KIND_CHANGED_NAME,
         "A boy born 2016-04-08 whose first name changed from Jonas to Joris.",
-        first_name="Joris", last_name="Adomaitis", municipality_code="32",
+        first_name="Joris", last_name="Adomaitis", municipality_code="27",
         address="Respublikos g. 5", previous_first_name="Jonas",
     ),
 )

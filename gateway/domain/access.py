@@ -11,11 +11,10 @@ administrator). Two questions are answered here, without SOAP or SQL:
   (``Caller.sees_institution``, ``visible_registrations``, ``child_in_scope``;
   the use cases in ``gateway.services`` ask them)
 
-Municipality scope (rules.md, decision): a coordinator sees a child when the child has
-a registration with a provider located in the municipality. Pupils of
-general-education schools located in it come with the clubs issue: the seam is
-``child_in_scope``/``visible_registrations``, which will also take the child's
-general-education school.
+Municipality scope (rules.md, decision): in LookupPerson and GetStudent a coordinator sees a
+child when the child has a registration with a provider located in the municipality
+(``child_in_scope``/``visible_registrations``). The lists also count the pupils of
+general-education schools located in it (gateway/domain/lists.py, ``scope_of``).
 """
 from __future__ import annotations
 

@@ -1,13 +1,12 @@
-"""What a caller may read (the seam the access-control work extends).
+"""What a caller may read.
 
 A ``ReadScope`` is a set of institutions, a set of municipalities, or everything. Reads
-that carry other institutions' data (the change feed today; lists later) filter by
-it. Today every caller is an institution's user and reads its own institution's
-data (``ReadScope.of_institution``); municipality coordinators (``ReadScope.of_municipality``:
-providers and general-education schools located in the municipality, rules.md
-"Municipality scope") and central administrators and registry systems
-(``ReadScope.everything()``) come with access control, which only has to return another
-``ReadScope`` from ``gateway.scope.scope_of``.
+that carry other institutions' data (the change feed, the GR check's findings) filter by
+it; ``gateway.scope.scope_of`` gives each caller its own: an institution's user its
+institution's data (``ReadScope.of_institution``), a municipality coordinator that of the
+providers and general-education schools located in the municipality
+(``ReadScope.of_municipality``, rules.md "Municipality scope"), a central administrator
+everything (``ReadScope.all()``). The lists have a scope of their own (gateway/domain/lists.py).
 """
 from __future__ import annotations
 

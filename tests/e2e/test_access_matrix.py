@@ -38,8 +38,8 @@ from tests.conftest import Database, LiveGateway, launch_gateway, open_database
 from tests.e2e.helpers import ClockedUsernameToken, child_code, fault_detail, xroad_headers, xroad_headers_of
 
 WSDL_FILE = REPOSITORY_ROOT / "wsdl" / "nvs-gateway-v1.wsdl"
-SCHOOL = "300000011"  # Anykščių muzikos mokykla: municipal (20), Anykščiai (04)
-OTHER_SCHOOL = "300000012"  # Vilniaus Pušyno muzikos mokykla: Vilnius (57)
+SCHOOL = "300000011"  # Anykščių muzikos mokykla: municipal (20), Anykščiai (34)
+OTHER_SCHOOL = "300000012"  # Vilniaus Pušyno muzikos mokykla: Vilnius (13)
 PROGRAM = "100000112"
 
 VIEWER, MANAGER, OTHER, COORDINATOR, OTHER_COORDINATOR, ADMIN = "viewer", "manager", "other", "coordinator", "other-coord", "admin"
@@ -178,8 +178,8 @@ def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         # The manager logs in with PasswordDigest (a fresh nonce per call): digest success on every operation.
         MANAGER: Kind(MANAGER, manager.username, manager.password, manager.scope, digest=True),
         OTHER: Kind(OTHER, database.user(OTHER_SCHOOL).username, database.user(OTHER_SCHOOL).password, Scope.institution(OTHER_SCHOOL)),
-        COORDINATOR: Kind(COORDINATOR, "sandbox-municipality-04", "Sandbox-municipality-04!", Scope.municipality("04")),
-        OTHER_COORDINATOR: Kind(OTHER_COORDINATOR, "sandbox-municipality-57", "Sandbox-municipality-57!", Scope.municipality("57")),
+        COORDINATOR: Kind(COORDINATOR, "sandbox-municipality-34", "Sandbox-municipality-34!", Scope.municipality("34")),
+        OTHER_COORDINATOR: Kind(OTHER_COORDINATOR, "sandbox-municipality-13", "Sandbox-municipality-13!", Scope.municipality("13")),
         ADMIN: Kind(ADMIN, "sandbox-admin", database.user_named("sandbox-admin").password, Scope.central()),
         EXPIRED: Kind(EXPIRED, "matrix-expired", "Matrix-expired-2026!", Scope.institution(SCHOOL)),
         NO_TOKEN: Kind(NO_TOKEN, None, None, None),

@@ -31,8 +31,8 @@ from gateway.sandbox import INSTITUTION_RIGHTS
 from tests.clock import E2E_START, E2E_TODAY
 from tests.e2e.helpers import XROAD, ClockedUsernameToken, child_code, fault_detail, registry_client, xroad_headers, xroad_headers_of
 
-SCHOOL = "300000011"  # municipal, Anykščiai (04)
-VILNIUS_SCHOOL = "300000012"  # municipal, Vilnius (57)
+SCHOOL = "300000011"  # municipal, Anykščiai (34)
+VILNIUS_SCHOOL = "300000012"  # municipal, Vilnius (13)
 ANYKSCIAI_CLUB = "300000023"  # non-state, Anykščiai
 TODAY = E2E_TODAY
 YEAR = SchoolYear.containing(TODAY)
@@ -142,12 +142,12 @@ def register_user_request(personal_code: str, institution: str, **changes) -> di
 
 def test_a_coordinator_registers_users_of_its_own_municipal_schools_only(live_gateway) -> None:
     database = live_gateway.database
-    coordinator = registry_client(live_gateway.wsdl_url, "sandbox-municipality-04", "Sandbox-municipality-04!").service
+    coordinator = registry_client(live_gateway.wsdl_url, "sandbox-municipality-34", "Sandbox-municipality-34!").service
     before = database.count("app_user")
     teacher = child_code(dt.date(1980, 5, 5), 11)
     refusals = {
         "WrongIssuer": [register_user_request(teacher, ANYKSCIAI_CLUB), register_user_request(teacher, VILNIUS_SCHOOL),
-                        register_user_request(teacher, SCHOOL, actsFor={"municipalityCode": "04"},
+                        register_user_request(teacher, SCHOOL, actsFor={"municipalityCode": "34"},
                                               right=[{"area": "list-forming", "level": "viewer"}])],
         "ConfidentialityPledgeNotSigned": [register_user_request(teacher, SCHOOL, confirmations={
             "lawOnPersonalDataProtectionRead": True, "registerRegulationsRead": True, "userManualRead": True,
@@ -293,7 +293,7 @@ def test_the_access_log_answers_who_accessed_a_child_when_and_why(live_gateway) 
     school, other = database.user(SCHOOL), database.user(VILNIUS_SCHOOL)
     provider = registry_client(live_gateway.wsdl_url, school.username, school.password).service
     intruder = registry_client(live_gateway.wsdl_url, other.username, other.password).service
-    coordinator = registry_client(live_gateway.wsdl_url, "sandbox-municipality-04", "Sandbox-municipality-04!").service
+    coordinator = registry_client(live_gateway.wsdl_url, "sandbox-municipality-34", "Sandbox-municipality-34!").service
     admin_user = database.user_named("sandbox-admin")
     admin = registry_client(live_gateway.wsdl_url, admin_user.username, admin_user.password).service
     child = child_code(dt.date(2016, 6, 6), 61)
@@ -313,13 +313,13 @@ def test_the_access_log_answers_who_accessed_a_child_when_and_why(live_gateway) 
     answer = admin.GetAccessLog(personalCode=child, dateFrom=TODAY, dateTo=TODAY)
     seen = [(r.username, r.operation, r.outcome) for r in answer.record]
     assert seen == [
-        ("sandbox-municipality-04", "GetStudent", "ok"),
+        ("sandbox-municipality-34", "GetStudent", "ok"),
         (other.username, "RegisterStudent", "GroupNotFound"),
         (other.username, "GetStudent", "AccessDenied"),
         (school.username, "RegisterStudent", "ok"),
     ]
     assert answer.total == 4 and answer.page == 1
-    assert answer.record[0].actsFor.municipalityCode == "04" and answer.record[0].requestId == "case-7"
+    assert answer.record[0].actsFor.municipalityCode == "34" and answer.record[0].requestId == "case-7"
     assert answer.record[0].xroadIssue == "Savivaldybės patikra"
     assert answer.record[3].purpose == "Priėmimas pagal sutartį S-1" and answer.record[3].actsFor.institutionCode == SCHOOL
 

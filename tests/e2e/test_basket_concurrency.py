@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from zeep.exceptions import Fault
 
+from clients.population_register.sandbox import load_municipalities
 from tests.clock import e2e_clock
 from gateway import administration
 from gateway.accounts import Accounts
@@ -29,8 +30,9 @@ YEAR, FIRST_DAY = "2026-2027", dt.date(2026, 9, 1)
 def twenty_providers(live_gateway):
     """Twenty music schools, each with an accredited NVŠ program, a user and a group."""
     database = live_gateway.database
+    municipalities = [m.code for m in load_municipalities()]
     institutions = [
-        Institution(f"3009000{i:02d}", f"Lenktynių muzikos mokykla {i}", f"{1 + i % 60:02d}", "20", "NVS_SCHOOL", ("MUSIC_SCHOOL",))
+        Institution(f"3009000{i:02d}", f"Lenktynių muzikos mokykla {i}", municipalities[i % len(municipalities)], "20", "NVS_SCHOOL", ("MUSIC_SCHOOL",))
         for i in range(PROVIDERS)
     ]
     programs = [

@@ -9,8 +9,8 @@ from tests.e2e.helpers import child_code, registry_client
 from tests.e2e.test_lists import FIRST_DAY, MUSIC_PROGRAM, MUSIC_SCHOOL, VILNIUS_MUSIC, YEAR, all_pages, contract, service_of
 
 VILNIUS_PROGRAM = "100000122"
-ANYKSCIAI_COORDINATOR = ("sandbox-municipality-04", "Sandbox-municipality-04!")
-VILNIUS_COORDINATOR = ("sandbox-municipality-57", "Sandbox-municipality-57!")
+ANYKSCIAI_COORDINATOR = ("sandbox-municipality-34", "Sandbox-municipality-34!")
+VILNIUS_COORDINATOR = ("sandbox-municipality-13", "Sandbox-municipality-13!")
 
 
 def register(service, program: str, child: str) -> None:

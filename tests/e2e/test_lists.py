@@ -11,9 +11,9 @@ from tests.e2e.helpers import child_code, fault_detail, registry_client
 
 YEAR = "2026-2027"
 FIRST_DAY = dt.date(2026, 9, 1)
-MUSIC_SCHOOL, MUSIC_PROGRAM = "300000011", "100000112"  # Anykščiai (04)
+MUSIC_SCHOOL, MUSIC_PROGRAM = "300000011", "100000112"  # Anykščiai (34)
 VILNIUS_MUSIC = "300000012"
-VILNIUS_SCHOOL = "300000041"  # a general-education school in Vilnius city (57)
+VILNIUS_SCHOOL = "300000041"  # a general-education school in Vilnius city (13)
 
 
 def service_of(gateway, institution_code: str):
@@ -147,7 +147,7 @@ def test_the_basket_list_shows_the_municipality_where_the_child_does_general_edu
     rows = {r.person.personalCode: r for r in october.recipient}
     assert set(rows) == {child, unknown_school}
     known = rows[child]
-    assert (known.schoolCode, known.schoolMunicipalityCode, known.schoolMunicipalityName) == (VILNIUS_SCHOOL, "57", "Vilniaus miesto savivaldybė")
+    assert (known.schoolCode, known.schoolMunicipalityCode, known.schoolMunicipalityName) == (VILNIUS_SCHOOL, "13", "Vilniaus miesto savivaldybė")
     assert (known.institutionCode, known.programCode, known.programName, known.firstLearningDate, known.month) == (
         MUSIC_SCHOOL, MUSIC_PROGRAM, "Ansamblinis muzikavimas", FIRST_DAY, "2026-10",
     )

@@ -77,13 +77,13 @@ def test_the_xml_export_is_valid_and_holds_the_whole_list_in_its_order(cli_datab
 def test_the_csv_export_has_a_header_and_a_line_per_row(cli_database, tmp_path, name) -> None:
     list_filter, options = LISTS[name]
     output = tmp_path / f"{name.value}.csv"
-    assert main(["export", name.value, *options, "--format", "csv", "--output", str(output), "--municipality", "57"]) == 0
+    assert main(["export", name.value, *options, "--format", "csv", "--output", str(output), "--municipality", "13"]) == 0
     with output.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
     header, body = rows[0], rows[1:]
     assert header == [column for column, _ in COLUMNS[name]]
     assert all(len(row) == len(header) for row in body)
-    expected = every_id(Lists(cli_database.uow_factory), Scope.of_municipality("57"), name, list_filter)
+    expected = every_id(Lists(cli_database.uow_factory), Scope.of_municipality("13"), name, list_filter)
     assert [int(row[0]) for row in body] == expected and expected
     personal_codes = [row[header.index("personalCode")] for row in body]
     assert all(len(code) == 11 and code.isdigit() for code in personal_codes)
@@ -96,7 +96,7 @@ def test_the_csv_export_has_a_header_and_a_line_per_row(cli_database, tmp_path, 
 def test_the_scope_options_export_what_that_institution_or_municipality_sees(cli_database, tmp_path) -> None:
     lists = Lists(cli_database.uow_factory)
     learners = learner_filter("2026-2027")
-    for option, scope in (("--institution", Scope.of_institution("300000011")), ("--municipality", Scope.of_municipality("15"))):
+    for option, scope in (("--institution", Scope.of_institution("300000011")), ("--municipality", Scope.of_municipality("19"))):
         output = tmp_path / "scoped.csv"
         assert main(["export", "learners", "--school-year", "2026-2027", "--format", "csv", "--output", str(output), option, scope.code]) == 0
         with output.open(encoding="utf-8", newline="") as handle:

@@ -24,7 +24,7 @@ def institutions_file(tmp_path: Path, *records: str) -> Path:
     return path
 
 
-def record(code: str, name: str, municipality: str = "02") -> str:
+def record(code: str, name: str, municipality: str = "11") -> str:
     return (
         f"  <institution><code>{code}</code><name>{name}</name><municipalityCode>{municipality}</municipalityCode>"
         "<ownershipCode>20</ownershipCode><groupCode>NVS_SCHOOL</groupCode><purposeCode>MUSIC_SCHOOL</purposeCode></institution>"

@@ -29,7 +29,7 @@ from tests.e2e.helpers import child_code
 TODAY = dt.date(2026, 11, 28)
 CLOCK = FixedClock.on(TODAY)
 YEAR = "2026-2027"
-# Providers: Anykščiai (04), Vilnius (57), Kaunas (15). Schools: Vilnius (57), Kaunas (15).
+# Providers: Anykščiai (34), Vilnius (13), Kaunas (19). Schools: Vilnius (13), Kaunas (19).
 ANYKSCIAI_MUSIC, VILNIUS_MUSIC, KAUNAS_ART = "300000011", "300000012", "300000013"
 VILNIUS_SCHOOL, KAUNAS_SCHOOL = "300000041", "300000042"
 PROGRAMS = {ANYKSCIAI_MUSIC: ("100000112", "MUSIC.PIANO"), VILNIUS_MUSIC: ("100000122", "MUSIC.CHOIR")}
@@ -150,7 +150,7 @@ def test_basket_recipients_of_a_month_show_the_municipality_of_the_general_educa
     w = populated
     rows = w.page(Scope.everything(), ListName.BASKET_RECIPIENTS, basket_filter("2026-10")).rows
     assert [(r.registration_id, r.school_code, r.school_municipality_code) for r in rows] == [
-        (reg(w, "A@300000011/G"), VILNIUS_SCHOOL, "57")
+        (reg(w, "A@300000011/G"), VILNIUS_SCHOOL, "13")
     ]
     assert (rows[0].program_code, rows[0].first_learning_date, rows[0].institution_code) == ("100000112", dt.date(2026, 9, 1), ANYKSCIAI_MUSIC)
     assert w.ids(Scope.everything(), ListName.BASKET_RECIPIENTS, basket_filter("2027-01")) == []  # not funded then
@@ -179,9 +179,9 @@ def test_the_school_that_month_is_the_enrolment_covering_it_the_latest_to_start(
     school = {m: [(r.school_code, r.school_municipality_code) for r in world.page(Scope.everything(), ListName.BASKET_RECIPIENTS, basket_filter(m)).rows]
               for m in ("2026-11", "2026-12", "2027-01")}
     assert school == {
-        "2026-11": [(VILNIUS_SCHOOL, "57")],
-        "2026-12": [(KAUNAS_SCHOOL, "15")],  # both cover December: the later start wins
-        "2027-01": [(KAUNAS_SCHOOL, "15")],
+        "2026-11": [(VILNIUS_SCHOOL, "13")],
+        "2026-12": [(KAUNAS_SCHOOL, "19")],  # both cover December: the later start wins
+        "2027-01": [(KAUNAS_SCHOOL, "19")],
     }
 
 
@@ -228,21 +228,21 @@ def test_an_institution_sees_only_its_own_rows(populated: World) -> None:
 
 def test_a_municipality_sees_children_of_its_providers_and_pupils_of_its_schools(populated: World) -> None:
     w = populated
-    learners = {m: w.ids(Scope.of_municipality(m), ListName.LEARNERS, learner_filter(YEAR)) for m in ("04", "57", "15", "20")}
+    learners = {m: w.ids(Scope.of_municipality(m), ListName.LEARNERS, learner_filter(YEAR)) for m in ("34", "13", "19", "21")}
     assert learners == {
-        "04": [reg(w, "A@300000011/G"), reg(w, "F@300000011/G2")],  # its provider's learners
-        "57": [reg(w, "A@300000011/G"), reg(w, "B@300000012/G")],  # its provider's B, and A: a pupil of its school
-        "15": [],  # E attends clubs at a Kaunas school but learns with no provider
-        "20": [],
+        "34": [reg(w, "A@300000011/G"), reg(w, "F@300000011/G2")],  # its provider's learners
+        "13": [reg(w, "A@300000011/G"), reg(w, "B@300000012/G")],  # its provider's B, and A: a pupil of its school
+        "19": [],  # E attends clubs at a Kaunas school but learns with no provider
+        "21": [],
     }
-    assert w.ids(Scope.of_municipality("57"), ListName.BASKET_RECIPIENTS, basket_filter("2026-10")) == [reg(w, "A@300000011/G")]
-    assert w.ids(Scope.of_municipality("04"), ListName.BASKET_RECIPIENTS, basket_filter("2026-10")) == [reg(w, "A@300000011/G")]
-    assert w.ids(Scope.of_municipality("15"), ListName.BASKET_RECIPIENTS, basket_filter("2026-10")) == []
+    assert w.ids(Scope.of_municipality("13"), ListName.BASKET_RECIPIENTS, basket_filter("2026-10")) == [reg(w, "A@300000011/G")]
+    assert w.ids(Scope.of_municipality("34"), ListName.BASKET_RECIPIENTS, basket_filter("2026-10")) == [reg(w, "A@300000011/G")]
+    assert w.ids(Scope.of_municipality("19"), ListName.BASKET_RECIPIENTS, basket_filter("2026-10")) == []
     september = departure_filter(dt.date(2026, 9, 1), dt.date(2026, 12, 31))
-    assert w.ids(Scope.of_municipality("04"), ListName.DEPARTURES, september) == [reg(w, "C@300000011/G")]
-    assert w.ids(Scope.of_municipality("57"), ListName.DEPARTURES, september) == []
-    clubs = {m: len(w.ids(Scope.of_municipality(m), ListName.CLUB_ATTENDANCE, club_filter(YEAR))) for m in ("15", "57", "04")}
-    assert clubs == {"15": 1, "57": 0, "04": 0}
+    assert w.ids(Scope.of_municipality("34"), ListName.DEPARTURES, september) == [reg(w, "C@300000011/G")]
+    assert w.ids(Scope.of_municipality("13"), ListName.DEPARTURES, september) == []
+    clubs = {m: len(w.ids(Scope.of_municipality(m), ListName.CLUB_ATTENDANCE, club_filter(YEAR))) for m in ("19", "13", "34")}
+    assert clubs == {"19": 1, "13": 0, "34": 0}
 
 
 def test_a_pupil_of_a_school_is_seen_with_a_provider_of_another_municipality_and_the_other_way_round(populated: World) -> None:
@@ -253,8 +253,8 @@ def test_a_pupil_of_a_school_is_seen_with_a_provider_of_another_municipality_and
         caller(VILNIUS_MUSIC),
         NewRegistration(w.children["E"], w.group(VILNIUS_MUSIC), dt.date(2026, 11, 2), Contract("BILATERAL", dt.date(2026, 11, 2), "S-9")),
     )[0].registration.id
-    assert w.ids(Scope.of_municipality("15"), ListName.LEARNERS, learner_filter(YEAR)) == [registration]
-    assert len(w.ids(Scope.of_municipality("57"), ListName.CLUB_ATTENDANCE, club_filter(YEAR))) == 1
+    assert w.ids(Scope.of_municipality("19"), ListName.LEARNERS, learner_filter(YEAR)) == [registration]
+    assert len(w.ids(Scope.of_municipality("13"), ListName.CLUB_ATTENDANCE, club_filter(YEAR))) == 1
 
 
 def test_a_municipality_sees_a_child_only_in_the_school_year_that_puts_it_in_scope(world: World, database) -> None:
@@ -262,8 +262,8 @@ def test_a_municipality_sees_a_child_only_in_the_school_year_that_puts_it_in_sco
     with database.uow_factory() as uow:  # Y attended the Vilnius school last year, not this year
         uow.enrolments.upsert_many([Enrolment(PersonalCode(world.children["Y"]), VILNIUS_SCHOOL, SchoolYear(2025), dt.date(2025, 9, 1))])
         uow.commit()
-    assert world.ids(Scope.of_municipality("57"), ListName.LEARNERS, learner_filter(YEAR)) == []
-    assert world.ids(Scope.of_municipality("04"), ListName.LEARNERS, learner_filter(YEAR)) == [registration]
+    assert world.ids(Scope.of_municipality("13"), ListName.LEARNERS, learner_filter(YEAR)) == []
+    assert world.ids(Scope.of_municipality("34"), ListName.LEARNERS, learner_filter(YEAR)) == [registration]
 
 
 def test_everything_is_every_row_but_the_cancelled(populated: World) -> None:
@@ -285,7 +285,7 @@ def test_cancelled_registrations_never_appear_in_any_list_or_count(populated: Wo
         (ListName.DEPARTURES, departure_filter(dt.date(2026, 9, 1), dt.date(2027, 8, 31))),
         (ListName.BASKET_RECIPIENTS, basket_filter("2026-09")),
     ]
-    for scope in (Scope.of_institution(ANYKSCIAI_MUSIC), Scope.of_municipality("04"), Scope.everything()):
+    for scope in (Scope.of_institution(ANYKSCIAI_MUSIC), Scope.of_municipality("34"), Scope.everything()):
         for name, list_filter in everywhere:
             assert cancelled not in w.ids(scope, name, list_filter), (scope, name)
             assert w.lists.count(scope, name, list_filter) == len(w.ids(scope, name, list_filter))
@@ -298,10 +298,10 @@ def test_a_cancelled_registration_does_not_put_a_child_in_a_municipalitys_scope(
     kept = world.register("Z", ANYKSCIAI_MUSIC)
     mistaken = world.register("Z", VILNIUS_MUSIC)
     # The child is in Vilnius's scope through the Vilnius registration: Vilnius sees both of them.
-    assert world.ids(Scope.of_municipality("57"), ListName.LEARNERS, learner_filter(YEAR)) == [kept, mistaken]
+    assert world.ids(Scope.of_municipality("13"), ListName.LEARNERS, learner_filter(YEAR)) == [kept, mistaken]
     world.registry.cancel_registration(caller(VILNIUS_MUSIC), mistaken, "Entered by mistake")
-    assert world.ids(Scope.of_municipality("57"), ListName.LEARNERS, learner_filter(YEAR)) == []
-    assert world.ids(Scope.of_municipality("04"), ListName.LEARNERS, learner_filter(YEAR)) == [kept]
+    assert world.ids(Scope.of_municipality("13"), ListName.LEARNERS, learner_filter(YEAR)) == []
+    assert world.ids(Scope.of_municipality("34"), ListName.LEARNERS, learner_filter(YEAR)) == [kept]
 
 
 # --- paging ---------------------------------------------------------------------------------------
@@ -457,7 +457,7 @@ def test_a_municipalitys_lists_read_window_after_window_give_the_same_rows(popul
         (ListName.BASKET_RECIPIENTS, basket_filter("2026-10")),
         (ListName.CLUB_ATTENDANCE, club_filter(YEAR)),
     ]
-    for municipality in ("04", "57", "15"):
+    for municipality in ("34", "13", "19"):
         scope = Scope.of_municipality(municipality)
         whole = {name: w.ids(scope, name, list_filter) for name, list_filter in lists}
         monkeypatch.setattr(storage.lists, "WINDOW", 2)

@@ -39,7 +39,7 @@ def a_person(code: str, **overrides) -> PersonRecord:
         last_name="Žemaitis",
         sex="M",
         birth_date=dt.date(2015, 3, 4),
-        residence=DeclaredResidence("02", "Alytaus miesto savivaldybė", "Vilniaus g. 1"),
+        residence=DeclaredResidence("11", "Alytaus miesto savivaldybė", "Vilniaus g. 1"),
     )
     values.update(overrides)
     return PersonRecord(**values)

@@ -36,15 +36,15 @@ from gateway.domain.users import Confirmations, User, UserRequest, check_new_pas
 from tests.fakes import CLASSIFIERS, OTHER_PROVIDER_CODE, PROVIDER_CODE, TEACHER_CODE, a_registration, an_institution
 
 TODAY = dt.date(2026, 10, 5)
-VILNIUS_SCHOOL = an_institution()  # municipal, Vilnius (57)
-KAUNAS_CLUB = an_institution(code=OTHER_PROVIDER_CODE, municipality_code="15", ownership_code="30")
+VILNIUS_SCHOOL = an_institution()  # municipal, Vilnius (13)
+KAUNAS_CLUB = an_institution(code=OTHER_PROVIDER_CODE, municipality_code="19", ownership_code="30")
 INSTITUTIONS = {i.code: i for i in (VILNIUS_SCHOOL, KAUNAS_CLUB)}
 ALL_MANAGER = frozenset(Right(a, Level.MANAGER) for a in USED_BY_NVS)
 ALL_VIEWER = frozenset(Right(a, Level.VIEWER) for a in USED_BY_NVS)
 
 PROVIDER = Caller(1, "mokykla", institution_code=PROVIDER_CODE, rights=ALL_MANAGER)
-VILNIUS = Caller(2, "vilnius", municipality_code="57", rights=ALL_VIEWER)
-KAUNAS = Caller(3, "kaunas", municipality_code="15", rights=ALL_VIEWER)
+VILNIUS = Caller(2, "vilnius", municipality_code="13", rights=ALL_VIEWER)
+KAUNAS = Caller(3, "kaunas", municipality_code="19", rights=ALL_VIEWER)
 ADMIN = Caller(4, "admin", central=True, rights=ALL_VIEWER)
 
 
@@ -56,10 +56,10 @@ def test_a_manager_right_covers_viewing_but_not_another_area() -> None:
 
 
 def test_a_caller_acts_for_exactly_one_institution_municipality_or_centrally() -> None:
-    for wrong in (dict(), dict(institution_code="1", municipality_code="57"), dict(municipality_code="57", central=True)):
+    for wrong in (dict(), dict(institution_code="1", municipality_code="13"), dict(municipality_code="13", central=True)):
         with pytest.raises(ValueError):
             Caller(1, "x", **wrong)  # type: ignore[arg-type]
-    assert Caller.acting_for(Scope.municipality("57"), user_id=1, username="x").scope == Scope.municipality("57")
+    assert Caller.acting_for(Scope.municipality("13"), user_id=1, username="x").scope == Scope.municipality("13")
 
 
 def test_coordinators_and_administrators_change_nothing_whatever_their_rights() -> None:
@@ -170,7 +170,7 @@ def test_the_wrong_issuer_is_refused() -> None:
     with pytest.raises(WrongIssuer, match="non-state"):  # a non-state club in Kaunas, registered by Kaunas
         check(club, issuer=KAUNAS)
     check(club)  # centrally it is
-    coordinator = a_request(acts_for=Scope.municipality("57"), rights=(Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER),))
+    coordinator = a_request(acts_for=Scope.municipality("13"), rights=(Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER),))
     with pytest.raises(WrongIssuer):
         check(coordinator, issuer=VILNIUS)
     check(coordinator)

@@ -234,7 +234,7 @@ def uow() -> FakeUnitOfWork:
     uow = FakeUnitOfWork()
     uow.seed(
         an_institution(),
-        an_institution(code=OTHER_PROVIDER_CODE, name="Sporto klubas", municipality_code="15", group_code="OTHER_PROVIDER",
+        an_institution(code=OTHER_PROVIDER_CODE, name="Sporto klubas", municipality_code="19", group_code="OTHER_PROVIDER",
                        purpose_codes=("31714102",)),
         a_program(),
         a_program(code="120000002", provider_code=OTHER_PROVIDER_CODE, direction_codes=("SPORT",)),
@@ -362,8 +362,8 @@ def test_fixing_one_person_applies_grs_data_and_closes_their_findings_everywhere
     checks = DataChecks(lambda: uow, sandbox_gr(), clock=FixedClock(NOW))
     moved = SPECIAL["changed-residence"].personal_code
     result = checks.fix_person_data(A, moved)
-    assert [p.residence.municipality_code for p in result.fixed] == ["57"] and (result.not_fixed, result.more) == (0, False)  # type: ignore[union-attr]
-    assert uow.stored.persons[PersonalCode(moved)].residence.municipality_code == "57"  # type: ignore[union-attr]
+    assert [p.residence.municipality_code for p in result.fixed] == ["13"] and (result.not_fixed, result.more) == (0, False)  # type: ignore[union-attr]
+    assert uow.stored.persons[PersonalCode(moved)].residence.municipality_code == "13"  # type: ignore[union-attr]
     assert status(uow).population_register.count(Category.RESIDENCE) == 1
     assert status(uow, B).population_register.count(Category.RESIDENCE) == 0
 

@@ -33,8 +33,8 @@ from tests.fakes import (
 
 TODAY = date(2026, 10, 5)
 NOW = dt.datetime(2026, 10, 5, 9, 30, tzinfo=dt.timezone.utc)
-CALLER = Caller(user_id=1, username="muzikos.mokykla", institution_code=PROVIDER_CODE)  # Vilnius city (57)
-OTHER_CALLER = Caller(user_id=2, username="sporto.klubas", institution_code=OTHER_PROVIDER_CODE)  # Kaunas city (15)
+CALLER = Caller(user_id=1, username="muzikos.mokykla", institution_code=PROVIDER_CODE)  # Vilnius city (13)
+OTHER_CALLER = Caller(user_id=2, username="sporto.klubas", institution_code=OTHER_PROVIDER_CODE)  # Kaunas city (19)
 OTHER_PROGRAM_CODE = "120000002"
 CONTRACT = Contract("BILATERAL", date(2026, 9, 1), "S-1")
 
@@ -47,7 +47,7 @@ def uow() -> FakeUnitOfWork:
     uow = FakeUnitOfWork()
     uow.seed(
         an_institution(),
-        an_institution(code=OTHER_PROVIDER_CODE, name="Sporto klubas", municipality_code="15", group_code="OTHER_PROVIDER",
+        an_institution(code=OTHER_PROVIDER_CODE, name="Sporto klubas", municipality_code="19", group_code="OTHER_PROVIDER",
                        purpose_codes=("31714102",)),
         a_program(),
         a_program(code=OTHER_PROGRAM_CODE, provider_code=OTHER_PROVIDER_CODE, name="Krepšinis", direction_codes=("SPORT",)),
@@ -82,7 +82,7 @@ def test_a_registration_is_an_event_with_its_natural_keys_and_the_providers_muni
     registration_id = register(registry)
     [event] = events(uow)
     assert (event.sequence, event.kind, event.occurred_at) == (1, ChangeKind.REGISTERED, NOW)
-    assert (event.institution_code, event.personal_code, event.municipality_code) == (PROVIDER_CODE, PersonalCode(GIRL_CODE), "57")
+    assert (event.institution_code, event.personal_code, event.municipality_code) == (PROVIDER_CODE, PersonalCode(GIRL_CODE), "13")
     assert event.registration == RegistrationState(
         registration_id=registration_id, status="active", group_id=1, group_name="Fortepijonas, 1 klasė",
         school_year="2026-2027", program_code=PROGRAM_CODE, first_learning_date=date(2026, 9, 1),
@@ -160,7 +160,7 @@ def test_club_attendance_events_are_one_call_for_the_lists_work(uow) -> None:
         )
         uow.commit()
     [event] = events(uow)
-    assert event.kind is ChangeKind.CLUB_ATTENDANCE_MARKED and event.municipality_code == "57"
+    assert event.kind is ChangeKind.CLUB_ATTENDANCE_MARKED and event.municipality_code == "13"
     assert event.club_attendance.sub_direction_codes == ("MUSIC.PIANO",) and event.registration is None  # type: ignore[union-attr]
 
 
@@ -190,8 +190,8 @@ def test_scopes_read_by_institution_by_municipality_or_everything(uow, registry)
     register(registry)
     register(registry, group_id=2, caller=OTHER_CALLER)
     reader = feed.Feed(lambda: uow)
-    assert [e.sequence for e in reader.read(ReadScope.of_municipality("15"), 0).events] == [2]
-    assert [e.sequence for e in reader.read(ReadScope.of_municipality("57", "15"), 0).events] == [1, 2]
+    assert [e.sequence for e in reader.read(ReadScope.of_municipality("19"), 0).events] == [2]
+    assert [e.sequence for e in reader.read(ReadScope.of_municipality("13", "19"), 0).events] == [1, 2]
     assert [e.sequence for e in reader.read(ReadScope.all(), 0).events] == [1, 2]
     assert reader.read(ReadScope(), 0).events == []
 

@@ -451,21 +451,21 @@ def test_a_shortened_mark_keeps_its_id_type_start_and_special_needs_flag() -> No
 # --- rates in force ---------------------------------------------------------------------------------
 GENERAL_15 = BasketRate(None, Month(2015, 10), Decimal("15.00"))
 GENERAL_20 = BasketRate(None, Month(2022, 3), Decimal("20.00"), special_needs_factor=Decimal("2"))
-VILNIUS_25 = BasketRate("57", Month(2024, 4), Decimal("25.00"), special_needs_factor=Decimal("2"))
+VILNIUS_25 = BasketRate("13", Month(2024, 4), Decimal("25.00"), special_needs_factor=Decimal("2"))
 RATES = [VILNIUS_25, GENERAL_15, GENERAL_20]  # in no particular order
 
 
 @pytest.mark.parametrize(
     "municipality, month, expected",
     [
-        ("57", Month(2015, 10), GENERAL_15),  # the first rate, everywhere
-        ("57", Month(2022, 2), GENERAL_15),
-        ("57", Month(2022, 3), GENERAL_20),
-        ("57", Month(2024, 3), GENERAL_20),  # Vilnius's own rate is not in force yet
-        ("57", Month(2024, 4), VILNIUS_25),
-        ("57", OCT, VILNIUS_25),
-        ("15", OCT, GENERAL_20),  # another municipality's rate does not apply
-        ("13", Month(2024, 4), GENERAL_20),
+        ("13", Month(2015, 10), GENERAL_15),  # the first rate, everywhere
+        ("13", Month(2022, 2), GENERAL_15),
+        ("13", Month(2022, 3), GENERAL_20),
+        ("13", Month(2024, 3), GENERAL_20),  # Vilnius's own rate is not in force yet
+        ("13", Month(2024, 4), VILNIUS_25),
+        ("13", OCT, VILNIUS_25),
+        ("19", OCT, GENERAL_20),  # another municipality's rate does not apply
+        ("49", Month(2024, 4), GENERAL_20),
     ],
 )
 def test_the_newest_rate_for_the_municipality_or_in_general_is_in_force(
@@ -477,30 +477,30 @@ def test_the_newest_rate_for_the_municipality_or_in_general_is_in_force(
 def test_on_the_same_month_the_municipalitys_own_rate_beats_the_general_one() -> None:
     general = BasketRate(None, Month(2024, 4), Decimal("22.00"))
     rates = [VILNIUS_25, general, GENERAL_20]
-    assert funding.rate_in_force(rates, "57", Month(2024, 4)) == VILNIUS_25
-    assert funding.rate_in_force(list(reversed(rates)), "57", Month(2024, 4)) == VILNIUS_25
-    assert funding.rate_in_force(rates, "15", Month(2024, 4)) == general
+    assert funding.rate_in_force(rates, "13", Month(2024, 4)) == VILNIUS_25
+    assert funding.rate_in_force(list(reversed(rates)), "13", Month(2024, 4)) == VILNIUS_25
+    assert funding.rate_in_force(rates, "19", Month(2024, 4)) == general
 
 
 def test_a_later_general_rate_supersedes_an_earlier_municipal_one() -> None:
     general_30 = BasketRate(None, Month(2026, 1), Decimal("30.00"))
     rates = RATES + [general_30]
-    assert funding.rate_in_force(rates, "57", Month(2025, 12)) == VILNIUS_25
-    assert funding.rate_in_force(rates, "57", Month(2026, 1)) == general_30
-    assert funding.rate_in_force(rates, "57", OCT) == general_30
+    assert funding.rate_in_force(rates, "13", Month(2025, 12)) == VILNIUS_25
+    assert funding.rate_in_force(rates, "13", Month(2026, 1)) == general_30
+    assert funding.rate_in_force(rates, "13", OCT) == general_30
 
 
 def test_no_rate_before_the_first_one_is_a_missing_rate() -> None:
     with pytest.raises(BasketRateMissing) as caught:
-        funding.rate_in_force(RATES, "57", Month(2015, 9))
-    assert "57" in caught.value.message and "2015-09" in caught.value.message
+        funding.rate_in_force(RATES, "13", Month(2015, 9))
+    assert "13" in caught.value.message and "2015-09" in caught.value.message
 
 
 def test_a_municipal_rate_alone_leaves_other_municipalities_without_a_rate() -> None:
     with pytest.raises(BasketRateMissing):
-        funding.rate_in_force([VILNIUS_25], "15", OCT)
+        funding.rate_in_force([VILNIUS_25], "19", OCT)
     with pytest.raises(BasketRateMissing):
-        funding.rate_in_force([], "57", OCT)
+        funding.rate_in_force([], "13", OCT)
 
 
 # --- the basket calculation (hand-computed) ---------------------------------------------------------
@@ -508,8 +508,8 @@ MUSIC = "120000001"  # provider A, direction MUSIC: no priority
 ROBOTICS = "120000011"  # provider A, direction IT (flag steam): priority
 SPORT = "120000021"  # provider B, direction SPORT: no priority
 CRAFT = "120000022"  # provider B, directions SPORT and TECHCREAT (steam): priority, one priority direction is enough
-PROVIDER_A = an_institution(code=PROVIDER_CODE, municipality_code="57")  # Vilnius: 25 EUR
-PROVIDER_B = an_institution(code=OTHER_PROVIDER_CODE, municipality_code="15", group_code="OTHER_PROVIDER")  # general: 20 EUR
+PROVIDER_A = an_institution(code=PROVIDER_CODE, municipality_code="13")  # Vilnius: 25 EUR
+PROVIDER_B = an_institution(code=OTHER_PROVIDER_CODE, municipality_code="19", group_code="OTHER_PROVIDER")  # general: 20 EUR
 PROVIDERS = {p.code: p for p in (PROVIDER_A, PROVIDER_B)}
 PROGRAMS = {
     MUSIC: a_program(code=MUSIC, direction_codes=("MUSIC",)),
@@ -520,7 +520,7 @@ PROGRAMS = {
 CALC_RATES = [
     BasketRate(None, Month(2015, 10), Decimal("15.00"), priority_factor=Decimal("1.333")),
     BasketRate(None, Month(2022, 3), Decimal("20.00"), priority_factor=Decimal("1.333"), special_needs_factor=Decimal("2.0")),
-    BasketRate("57", Month(2024, 4), Decimal("25.00"), priority_factor=Decimal("1.333"), special_needs_factor=Decimal("2.0")),
+    BasketRate("13", Month(2024, 4), Decimal("25.00"), priority_factor=Decimal("1.333"), special_needs_factor=Decimal("2.0")),
 ]
 
 
@@ -550,13 +550,13 @@ def test_the_basket_of_two_providers_in_two_municipalities_over_three_months() -
         FundedChildren(B, OCT, SPORT, False, 6),
         FundedChildren(A, SEP, MUSIC, True, 1),
     ]
-    # Provider A, Vilnius (57): 25.00 a month.
+    # Provider A, Vilnius (13): 25.00 a month.
     #   2026-09: music 4 x 25 = 100.00; robotics 3 x 25 x 1.333 = 99.975; music SEN 1 x 25 x 2.0 = 50.00
     #            8 children, 249.975 -> 249.98
     #   2026-10: music 5 x 25 = 125.00; robotics SEN 2 x 25 x 1.333 x 2.0 = 133.30
     #            7 children, 258.30
     #   2026-11: music 5 x 25 = 125.00; 5 children
-    # Provider B, municipality 15 (general rate): 20.00 a month.
+    # Provider B, municipality 19 (general rate): 20.00 a month.
     #   2026-09: sport 6 x 20 = 120.00; sport SEN 1 x 20 x 2.0 = 40.00; 7 children, 160.00
     #   2026-10: sport 6 x 20 = 120.00; craft 3 x 20 x 1.333 = 79.98; 9 children, 199.98
     #   2026-11: craft SEN 1 x 20 x 1.333 x 2.0 = 53.32; 1 child, 53.32
@@ -607,7 +607,7 @@ def test_the_rate_of_each_month_applies_across_a_rate_change() -> None:
 
 def test_factors_of_one_leave_the_plain_rate() -> None:
     # The shipped rates have no priority factor: a priority SEN child in Vilnius is 25 x 1 x 2 = 50.00.
-    rates = [BasketRate("57", Month(2024, 4), Decimal("25.00"), special_needs_factor=Decimal("2.000")), GENERAL_20]
+    rates = [BasketRate("13", Month(2024, 4), Decimal("25.00"), special_needs_factor=Decimal("2.000")), GENERAL_20]
     (line,) = calculate([FundedChildren(PROVIDER_CODE, OCT, ROBOTICS, True, 1)], rates)
     assert line.amount == Decimal("50.00")
 

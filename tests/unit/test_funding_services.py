@@ -50,7 +50,7 @@ from gateway.services import Caller, NewFunding, Registry
 
 TODAY = date(2026, 10, 5)  # a Monday in the 2026-2027 school year
 NOW = dt.datetime(2026, 10, 5, 9, 30, tzinfo=dt.timezone.utc)
-CALLER = Caller(user_id=1, username="muzikos.mokykla", institution_code=PROVIDER_CODE)  # provider A, Vilnius (57)
+CALLER = Caller(user_id=1, username="muzikos.mokykla", institution_code=PROVIDER_CODE)  # provider A, Vilnius (13)
 OTHER_CALLER = Caller(user_id=2, username="sporto.klubas", institution_code=OTHER_PROVIDER_CODE)  # provider B, 15
 OTHER_PROVIDER_NAME = "Sporto klubas „Bandymas“"
 FSPU_PROGRAM_CODE = "120000003"
@@ -76,7 +76,7 @@ THIRD_AT_B = 5  # the third child in B's basketball group (2)
 SHIPPED_RATES = [
     BasketRate(None, Month(2015, 10), Decimal("15.00")),
     BasketRate(None, Month(2022, 3), Decimal("20.00"), special_needs_factor=Decimal("2.000")),
-    BasketRate("57", Month(2024, 4), Decimal("25.00"), special_needs_factor=Decimal("2.000")),
+    BasketRate("13", Month(2024, 4), Decimal("25.00"), special_needs_factor=Decimal("2.000")),
 ]
 
 
@@ -88,7 +88,7 @@ def uow() -> FakeUnitOfWork:
         an_institution(
             code=OTHER_PROVIDER_CODE,
             name=OTHER_PROVIDER_NAME,
-            municipality_code="15",
+            municipality_code="19",
             ownership_code="30",
             group_code="OTHER_PROVIDER",
             purpose_codes=("31714102",),
@@ -497,15 +497,15 @@ def test_the_basket_calculation_counts_only_the_callers_institution(registry: Re
     # November: nobody at A.
     a_lines = registry.calculate_basket(CALLER, "2026-09", "2026-11")
     assert [(r.line, r.institution_name, r.municipality_code) for r in a_lines] == [
-        (BasketLine(PROVIDER_CODE, SEP, 2, Decimal("25.00"), Decimal("75.00")), "Vilniaus Bandomoji muzikos mokykla", "57"),
-        (BasketLine(PROVIDER_CODE, OCT, 2, Decimal("25.00"), Decimal("75.00")), "Vilniaus Bandomoji muzikos mokykla", "57"),
+        (BasketLine(PROVIDER_CODE, SEP, 2, Decimal("25.00"), Decimal("75.00")), "Vilniaus Bandomoji muzikos mokykla", "13"),
+        (BasketLine(PROVIDER_CODE, OCT, 2, Decimal("25.00"), Decimal("75.00")), "Vilniaus Bandomoji muzikos mokykla", "13"),
     ]
-    # Provider B (municipality 15, the general 20.00): the third child in September and October, the girl in November.
+    # Provider B (municipality 19, the general 20.00): the third child in September and October, the girl in November.
     b_lines = registry.calculate_basket(OTHER_CALLER, "2026-09", "2026-12")
     assert [(r.line, r.institution_name, r.municipality_code) for r in b_lines] == [
-        (BasketLine(OTHER_PROVIDER_CODE, SEP, 1, Decimal("20.00"), Decimal("20.00")), OTHER_PROVIDER_NAME, "15"),
-        (BasketLine(OTHER_PROVIDER_CODE, OCT, 1, Decimal("20.00"), Decimal("20.00")), OTHER_PROVIDER_NAME, "15"),
-        (BasketLine(OTHER_PROVIDER_CODE, NOV, 1, Decimal("20.00"), Decimal("20.00")), OTHER_PROVIDER_NAME, "15"),
+        (BasketLine(OTHER_PROVIDER_CODE, SEP, 1, Decimal("20.00"), Decimal("20.00")), OTHER_PROVIDER_NAME, "19"),
+        (BasketLine(OTHER_PROVIDER_CODE, OCT, 1, Decimal("20.00"), Decimal("20.00")), OTHER_PROVIDER_NAME, "19"),
+        (BasketLine(OTHER_PROVIDER_CODE, NOV, 1, Decimal("20.00"), Decimal("20.00")), OTHER_PROVIDER_NAME, "19"),
     ]
 
 
@@ -528,7 +528,7 @@ def test_the_basket_calculation_applies_the_priority_factor_of_a_steam_program(r
         a_group(id=5, program_code=robotics, name="Robotika", sub_direction_codes=("IT.OTHER",)),
         a_registration(id=7, personal_code=BOY_CODE, group_id=5),
     )
-    uow.stored.rates[:] = [BasketRate("57", Month(2024, 4), Decimal("15.00"), priority_factor=Decimal("1.333"))]
+    uow.stored.rates[:] = [BasketRate("13", Month(2024, 4), Decimal("15.00"), priority_factor=Decimal("1.333"))]
     registry.mark_funding(CALLER, funding_of(7, from_month="2026-09", to_month="2026-09"))
     registry.mark_funding(CALLER, funding_of(GIRL_AT_A, from_month="2026-09", to_month="2026-09"))
     # September: the boy in robotics 15 x 1.333 = 19.995, the girl in piano 15.00: 34.995 -> 35.00 (half-up).

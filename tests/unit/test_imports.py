@@ -34,7 +34,7 @@ def institution(
     code: str = "300000001",
     *,
     name: str = "Bandomoji muzikos mokykla",
-    municipality: str = "57",
+    municipality: str = "13",
     ownership: str = "20",
     group: str = "NVS_SCHOOL",
     purposes: tuple[str, ...] = (),
@@ -123,7 +123,7 @@ def test_sandbox_institutions_parse(sandbox_institutions) -> None:
     assert sandbox_institutions["300000011"] == Institution(
         code="300000011",
         name="Anykščių muzikos mokykla",
-        municipality_code="04",
+        municipality_code="34",
         ownership_code="20",
         group_code="NVS_SCHOOL",
         purpose_codes=("MUSIC_SCHOOL",),
@@ -132,7 +132,7 @@ def test_sandbox_institutions_parse(sandbox_institutions) -> None:
     assert sandbox_institutions["300000022"] == Institution(
         code="300000022",
         name="UAB „Sūkurio šokių studija“",
-        municipality_code="15",
+        municipality_code="19",
         ownership_code="30",
         group_code="OTHER_PROVIDER",
         purpose_codes=("31714101", "31714102"),
@@ -140,7 +140,7 @@ def test_sandbox_institutions_parse(sandbox_institutions) -> None:
     assert sandbox_institutions["300000051"].deregistered_on == dt.date(2024, 8, 31)
     assert sandbox_institutions["300000044"].ownership_code == "10"
     municipalities = {i.municipality_code for i in sandbox_institutions.values()}
-    assert {"57", "15", "04"} <= municipalities and len(municipalities) >= 5
+    assert {"13", "19", "34"} <= municipalities and len(municipalities) >= 5
 
 
 def test_sandbox_institution_kinds(sandbox_institutions, classifiers) -> None:
@@ -244,7 +244,7 @@ def test_unknown_classifier_code_is_rejected_with_its_line(tmp_path, classifiers
     errors = rejected(lambda: parse_institutions(path, classifiers))
     assert [e.line for e in errors] == [line_of(text, fragment)]
     assert f"not a known {field} code" in errors[0].message
-    assert "2026.1" in errors[0].message
+    assert "2026.2" in errors[0].message
 
 
 def test_unknown_direction_is_rejected(tmp_path, classifiers) -> None:

@@ -60,10 +60,10 @@ def test_a_user_of_an_institution_sees_the_institution() -> None:
 
 def test_the_three_kinds_of_scope() -> None:
     assert (MINE.kind, MINE.code) == (ScopeKind.INSTITUTION, "300000011")
-    assert (Scope.of_municipality("57").kind, Scope.of_municipality("57").code) == (ScopeKind.MUNICIPALITY, "57")
+    assert (Scope.of_municipality("13").kind, Scope.of_municipality("13").code) == (ScopeKind.MUNICIPALITY, "13")
     assert (Scope.everything().kind, Scope.everything().code) == (ScopeKind.EVERYTHING, None)
-    assert [str(s) for s in (MINE, Scope.of_municipality("57"), Scope.everything())] == [
-        "institution 300000011", "municipality 57", "everything",
+    assert [str(s) for s in (MINE, Scope.of_municipality("13"), Scope.everything())] == [
+        "institution 300000011", "municipality 13", "everything",
     ]
 
 

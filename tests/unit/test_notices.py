@@ -47,9 +47,9 @@ def uow() -> FakeUnitOfWork:
     uow = FakeUnitOfWork()
     uow.seed(
         an_institution(),
-        an_institution(code=OTHER_PROVIDER_CODE, name="Sporto klubas", municipality_code="15", group_code="OTHER_PROVIDER",
+        an_institution(code=OTHER_PROVIDER_CODE, name="Sporto klubas", municipality_code="19", group_code="OTHER_PROVIDER",
                        purpose_codes=("31714102",)),
-        an_institution(code=C_CODE, name="Dailės studija", municipality_code="15", group_code="OTHER_PROVIDER",
+        an_institution(code=C_CODE, name="Dailės studija", municipality_code="19", group_code="OTHER_PROVIDER",
                        purpose_codes=("31714102",)),
         a_program(),
         a_program(code="120000002", provider_code=OTHER_PROVIDER_CODE, name="Krepšinis", direction_codes=("SPORT",)),

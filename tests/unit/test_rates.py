@@ -15,8 +15,8 @@ from gateway.rates import RATES_FILE, parse_rates
 from gateway.reference_data import load_classifiers
 
 REPO = Path(__file__).resolve().parents[2]
-VILNIUS = "57"  # Vilniaus miesto savivaldybė
-KAUNAS = "15"  # Kauno miesto savivaldybė
+VILNIUS = "13"  # Vilniaus miesto savivaldybė
+KAUNAS = "19"  # Kauno miesto savivaldybė
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_the_classifier_codes_used_here_are_the_right_municipalities(classifiers
 
 def test_shipped_file_parses_to_the_known_rates(shipped) -> None:
     version, rates = shipped
-    assert version == "2026.1"
+    assert version == "2026.2"
     assert rates == [
         BasketRate(None, Month(2015, 10), Decimal("15.00")),
         BasketRate(None, Month(2022, 3), Decimal("20.00"), special_needs_factor=Decimal("2")),
@@ -138,14 +138,14 @@ def test_factors_default_to_one_and_are_read_as_decimals(tmp_path, classifiers) 
     path, _ = rates_file(
         tmp_path,
         rate(),
-        rate("2023-01", "15", municipality="29", priority="1.333", special_needs="2"),
+        rate("2023-01", "15", municipality="63", priority="1.333", special_needs="2"),
         version="  2027.2 ",
     )
     version, rates = parse_rates(path, classifiers)
     assert version == "2027.2"
     assert rates == [
         BasketRate(None, Month(2015, 10), Decimal("15.00"), Decimal("1"), Decimal("1")),
-        BasketRate("29", Month(2023, 1), Decimal("15.00"), Decimal("1.333"), Decimal("2")),
+        BasketRate("63", Month(2023, 1), Decimal("15.00"), Decimal("1.333"), Decimal("2")),
     ]
     assert str(rates[1].monthly_amount) == "15.00"
 
@@ -173,7 +173,7 @@ def test_unknown_municipality_is_rejected_with_its_line(tmp_path, classifiers) -
     path, text = rates_file(tmp_path, rate(), rate("2024-01", municipality="99"))
     errors = rejected(lambda: parse_rates(path, classifiers))
     assert [e.line for e in errors] == [line_of(text, "<municipalityCode>99")]
-    assert "not a known municipality code" in errors[0].message and "2026.1" in errors[0].message
+    assert "not a known municipality code" in errors[0].message and "2026.2" in errors[0].message
 
 
 def test_duplicate_month_for_a_municipality_is_rejected_with_its_line(tmp_path, classifiers) -> None:
@@ -182,7 +182,7 @@ def test_duplicate_month_for_a_municipality_is_rejected_with_its_line(tmp_path, 
     )
     errors = rejected(lambda: parse_rates(path, classifiers))
     assert [e.line for e in errors] == [line_of(text, "<effectiveFrom>2024-04", occurrence=2)]
-    assert "municipality 57 from 2024-04" in errors[0].message
+    assert "municipality 13 from 2024-04" in errors[0].message
     assert f"first at line {line_of(text, '<effectiveFrom>2024-04')}" in errors[0].message
 
 

@@ -37,7 +37,7 @@ def test_classifier_file_is_in_the_repository() -> None:
 
 def test_real_file_loads_with_every_kind(loaded, classifiers) -> None:
     version, entries = loaded
-    assert version == "2026.1"
+    assert version == "2026.2"
     assert set(classifiers.kinds()) == set(cls.KIND_LABELS)
     for entry in entries:
         assert CODE_PATTERN.fullmatch(entry.code), entry
@@ -81,6 +81,25 @@ def test_sixty_municipalities(classifiers) -> None:
     assert vilnius.name_en == "Vilnius City Municipality"
 
 
+def test_municipality_codes_are_the_address_registers(classifiers) -> None:
+    """data/classifiers/README.md: 11-30 the city and special municipalities, 32-94 the others."""
+    by_code = {m.code: m.name for m in classifiers.entries(cls.MUNICIPALITY)}
+    assert {code: by_code[code] for code in ("13", "19", "21", "27", "29", "41", "52", "94")} == {
+        "13": "Vilniaus miesto savivaldybė",
+        "19": "Kauno miesto savivaldybė",
+        "21": "Klaipėdos miesto savivaldybė",
+        "27": "Panevėžio miesto savivaldybė",
+        "29": "Šiaulių miesto savivaldybė",
+        "41": "Vilniaus rajono savivaldybė",
+        "52": "Kauno rajono savivaldybė",
+        "94": "Jurbarko rajono savivaldybė",
+    }
+    first_block = {by_code[code].split()[0] for code in by_code if "11" <= code <= "30"}
+    assert first_block == {"Alytaus", "Birštono", "Vilniaus", "Druskininkų", "Marijampolės", "Kauno", "Klaipėdos",
+                           "Neringos", "Palangos", "Panevėžio", "Šiaulių", "Visagino"}
+    assert all("32" <= code <= "94" for code in by_code if by_code[code].split()[0] not in first_block or "rajono" in by_code[code])
+
+
 @pytest.mark.parametrize(
     ("code", "flags"),
     [("31714101", set()), ("31714102", {"nvs"}), ("31914101", set()), ("31914102", {"nvs"})],
@@ -103,7 +122,7 @@ def test_institution_groups_carry_the_flags_the_domain_reads(classifiers) -> Non
 
 def test_eligibility_follows_group_and_purpose(classifiers) -> None:
     def institution(group: str, *purposes: str) -> Institution:
-        return Institution("300000999", "X", "57", "30", group, purposes)
+        return Institution("300000999", "X", "13", "30", group, purposes)
 
     assert institution("NVS_SCHOOL").may_provide_nvs(classifiers)
     assert institution("OTHER_PROVIDER", "31714102").may_provide_nvs(classifiers)
@@ -149,8 +168,8 @@ def test_directions_and_sub_directions(classifiers) -> None:
 
 def test_load_classifiers_defaults_to_the_real_file() -> None:
     loaded = load_classifiers()
-    assert loaded.version == "2026.1"
-    assert loaded.name(cls.MUNICIPALITY, "57") == "Vilniaus miesto savivaldybė"
+    assert loaded.version == "2026.2"
+    assert loaded.name(cls.MUNICIPALITY, "13") == "Vilniaus miesto savivaldybė"
 
 
 # --- broken variants -----------------------------------------------------------
@@ -204,7 +223,7 @@ code = "20"
 name = "Savivaldybės"
 
 [[municipality]]
-code = "57"
+code = "13"
 name = "Vilniaus miesto savivaldybė"
 name_en = "Vilnius City Municipality"
 """
@@ -231,8 +250,8 @@ BROKEN = {
         ["[[contract-type]]", "missing"],
     ),
     "duplicate code": (
-        lambda t: t + '\n[[municipality]]\ncode = "57"\nname = "Kita"\n',
-        ["[[municipality]]", "'57'", "duplicate"],
+        lambda t: t + '\n[[municipality]]\ncode = "13"\nname = "Kita"\n',
+        ["[[municipality]]", "'13'", "duplicate"],
     ),
     "code pattern": (
         lambda t: t.replace('code = "BILATERAL"', 'code = "DVI ŠALĖ"'),
@@ -315,7 +334,7 @@ def test_every_problem_is_reported_at_once(tmp_path) -> None:
     text = (
         MINIMAL.replace('parent = "MUSIC"', 'parent = "ART"')
         .replace('flags = ["nvs"]', "flags = [1]")
-        + '\n[[municipality]]\ncode = "57"\nname = "Kita"\n'
+        + '\n[[municipality]]\ncode = "13"\nname = "Kita"\n'
     )
     with pytest.raises(ReferenceDataError) as caught:
         load_classifier_file(write(tmp_path, text))

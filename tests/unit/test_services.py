@@ -79,7 +79,7 @@ def uow() -> FakeUnitOfWork:
         an_institution(
             code=OTHER_PROVIDER_CODE,
             name="Sporto klubas „Bandymas“",
-            municipality_code="15",
+            municipality_code="19",
             ownership_code="30",
             group_code="OTHER_PROVIDER",
             purpose_codes=("31714102",),
@@ -210,7 +210,7 @@ def test_the_fakes_classifiers_are_the_real_classifier_file() -> None:
     uow = FakeUnitOfWork()
     with uow:
         classifiers = uow.classifiers.load()
-    assert classifiers.version == "2026.1"
+    assert classifiers.version == "2026.2"
     assert classifiers.get("departure-reason", "PARENTS_REQUEST") is not None
 
 
@@ -702,8 +702,8 @@ def test_get_student_with_an_invalid_code_is_invalid_personal_code(
 
 
 # --- scope: what coordinators and administrators see ------------------------------------
-VILNIUS_COORDINATOR = Caller(user_id=10, username="vilnius", municipality_code="57")  # PROVIDER_CODE is in Vilnius
-KAUNAS_COORDINATOR = Caller(user_id=11, username="kaunas", municipality_code="15")  # OTHER_PROVIDER_CODE is in Kaunas
+VILNIUS_COORDINATOR = Caller(user_id=10, username="vilnius", municipality_code="13")  # PROVIDER_CODE is in Vilnius
+KAUNAS_COORDINATOR = Caller(user_id=11, username="kaunas", municipality_code="19")  # OTHER_PROVIDER_CODE is in Kaunas
 ADMINISTRATOR = Caller(user_id=12, username="admin", central=True)
 
 
