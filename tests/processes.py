@@ -3,8 +3,9 @@ that kill one: started on a free port against a test database, in a process grou
 (gunicorn's master, its workers and the sandbox GR), so that a test can interrupt them (Ctrl+C),
 kill them all at once (kill -9, as a crash would), and make sure none is left behind.
 
-The processes inherit the test's environment, NVS_CLOCK_START included (conftest.py pins it for
-every test), so their clocks start where the test's ``e2e_clock()`` does.
+Their clocks are pinned as the tests' are: NVS_CLOCK_START is ``E2E_START`` (which conftest.py sets
+for every test too, but a module's fixture starts before that), so they start where the test's
+``e2e_clock()`` does, and run on from there.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from tests.clock import E2E_START
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -40,6 +43,7 @@ class GatewayProcess:
             "NVS_WORKERS": str(workers),
             "NVS_VALIDATE_RESPONSES": "true",
             "NVS_LOG_LEVEL": "WARNING",
+            "NVS_CLOCK_START": E2E_START.isoformat(),
             **settings,
         }
         self.process: subprocess.Popen | None = None
