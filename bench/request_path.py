@@ -594,7 +594,7 @@ def large_list(kind: str, size: int, requests: int, work: Path, postgres: str) -
                 expect=lambda body: body.count(b"registrationId>") >= 200,  # 100 rows: opening and closing tags
             )
             progress(describe(run))
-            results.append(dict(database=kind, registrations=size, scope=who, **{k: v for k, v in asdict(run).items() if k != "answers"}))
+            results.append({**{k: v for k, v in asdict(run).items() if k != "answers"}, "registrations": size, "scope": who})
     finally:
         gateway.stop()
         database.drop()
@@ -686,6 +686,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--setup-registrations", type=int, default=120, help="registrations made through the API before the first round")
     parser.add_argument("--large", type=int, default=500_000, help="registrations of the large register for ListLearners (0: skip)")
     parser.add_argument("--large-requests", type=int, default=200, help="ListLearners pages measured on the large register")
+    parser.add_argument("--large-databases", help="the databases of the large register (default: those of --databases)")
     parser.add_argument("--markdown", type=Path, help="also write the Markdown table here")
     parser.add_argument("--json", type=Path, help="also write every run here")
     args = parser.parse_args(argv)
@@ -694,6 +695,7 @@ def main(argv: list[str] | None = None) -> int:
     if "postgres" in databases and not args.postgres:
         progress("no --postgres URL (nor NVS_BENCH_DATABASE_URL): PostgreSQL skipped")
         databases.remove("postgres")
+    large_databases = [d.strip() for d in (args.large_databases or ",".join(databases)).split(",") if d.strip() in databases]
     clients_levels = [int(c) for c in args.clients.split(",")]
     operations = [o.strip() for o in args.operations.split(",") if o.strip()]
     unknown = set(operations) - set(OPERATIONS)
@@ -739,11 +741,16 @@ def main(argv: list[str] | None = None) -> int:
                 gateway.stop()
                 servers.remove(gateway)
                 database.drop()
-            if args.large:
-                large += large_list(database_kind, args.large, args.large_requests, work, args.postgres)
+        for database_kind in large_databases if args.large else []:
+            large += large_list(database_kind, args.large, args.large_requests, work, args.postgres)
     finally:
         for server in servers:
             server.stop()
+        if args.json:  # also what was measured before a failure
+            args.json.write_text(json.dumps(
+                dict(header=header, large=large, runs=[{k: v for k, v in asdict(r).items() if k != "answers"} for r in runs]),
+                indent=2, default=str,
+            ))
     rows = summarise(runs)
     table = markdown(rows, large, header)
     print(table)
