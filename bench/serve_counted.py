@@ -99,17 +99,21 @@ def install_sql_counters() -> None:
 def serve_echo() -> int:
     """The echo on the product's server: ``gateway.server`` where the product has it (gunicorn or
     waitress, as NVS_SERVER says), else waitress with NVS_THREADS threads, as ``nvs-gateway serve``."""
+    from pathlib import Path
+
+    import gateway
     from bench.echo import build_echo_app
     from gateway.config import Settings
 
     settings = Settings.from_env()
-    try:
-        from gateway.server import serve_wsgi
-    except ImportError:  # a product before gateway/server.py: `serve` was waitress
+    # Looked for beside the product's own files (an editable install elsewhere must not lend its own).
+    if not (Path(gateway.__file__).parent / "server.py").exists():  # a product before gateway/server.py: `serve` was waitress
         import waitress
 
         waitress.serve(build_echo_app(), host=settings.host, port=settings.port, threads=settings.threads, ident="echo")
         return 0
+    from gateway.server import serve_wsgi
+
     return serve_wsgi(build_echo_app, settings, name="nvs-bench-echo")
 
 
