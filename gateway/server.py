@@ -139,8 +139,11 @@ class SandboxPopulationRegister:
         }
         fd = self._socket.fileno()
         self._owner = os.getpid()
+        # As many threads as the gateway has, so that a slow sandbox GR (NVS_SANDBOX_GR_LATENCY)
+        # holds each caller for its latency and no longer.
+        threads = max(8, settings.threads * (settings.worker_count if settings.server == "gunicorn" else 1))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "sandbox-gr", "--listen-fd", str(fd), "--threads", str(max(8, settings.threads))],
+            [sys.executable, "-m", "gateway.cli", "sandbox-gr", "--listen-fd", str(fd), "--threads", str(threads)],
             stdin=subprocess.PIPE, pass_fds=(fd,), env=environment,
         )
 

@@ -5,6 +5,7 @@ import re
 
 import pytest
 import requests
+import zeep
 
 from gateway.config import Settings
 from gateway.server import check_serving_settings
@@ -27,6 +28,8 @@ def test_serve_sandbox_answers_at_the_readme_addresses_with_prefork_workers_and_
         # so its WSDL names the address the integrator used.
         gr_wsdl = requests.get(f"{gateway.base_url}/population-register?wsdl", timeout=10)
         assert gr_wsdl.ok and ADDRESS.search(gr_wsdl.content).group(1) == f"{gateway.base_url}/population-register".encode()
+        answer = zeep.Client(f"{gateway.base_url}/population-register?wsdl").service.GetPerson(personalCode="51509150009")
+        assert answer.status == "FOUND" and answer.person.firstName == "Adomas"  # a SOAP call forwarded there and back
         provider = database.user("300000011")
         person = registry_client(gateway.wsdl_url, provider.username, provider.password).service.LookupPerson(personalCode="51509150009").person
         assert (person.firstName, person.birthDate.isoformat()) == ("Adomas", "2015-09-15")
