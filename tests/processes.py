@@ -30,6 +30,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# `nvs-gateway serve --sandbox`, with Ctrl+C's default meaning restored: a shell starts background
+# jobs with SIGINT ignored, and a test run may be one (a Python started so would ignore it too).
+_SERVE = (
+    "import signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "from gateway.cli import main\n"
+    "sys.exit(main(['serve', '--sandbox']))\n"
+)
+
+
 class GatewayProcess:
     def __init__(self, database_url: str, log_dir: Path, *, server: str = "gunicorn", workers: int = 1, **settings: str) -> None:
         self.database_url = database_url
@@ -69,7 +79,7 @@ class GatewayProcess:
             log.write(f"\n--- start {self.starts} ---\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli", "serve", "--sandbox"],
+                [sys.executable, "-c", _SERVE],
                 cwd=REPOSITORY, env=self.environment, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )

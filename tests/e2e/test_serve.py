@@ -33,12 +33,11 @@ def test_serve_sandbox_answers_at_the_readme_addresses_with_prefork_workers_and_
         provider = database.user("300000011")
         person = registry_client(gateway.wsdl_url, provider.username, provider.password).service.LookupPerson(personalCode="51509150009").person
         assert (person.firstName, person.birthDate.isoformat()) == ("Adomas", "2015-09-15")
-    except BaseException:
-        gateway.kill()
-        raise
-    assert gateway.interrupt() == 0, gateway.log()
-    assert gateway.group() == [], "a process of the gateway outlived Ctrl+C"
-    assert "Traceback" not in gateway.log()
+        assert gateway.interrupt() == 0, gateway.log()
+        assert gateway.group() == [], "a process of the gateway outlived Ctrl+C"
+        assert "Traceback" not in gateway.log()
+    finally:
+        gateway.stop()
 
 
 def test_serve_with_waitress_is_one_process_beside_the_sandbox_gr_and_stops_on_ctrl_c(database, tmp_path) -> None:
@@ -48,12 +47,11 @@ def test_serve_with_waitress_is_one_process_beside_the_sandbox_gr_and_stops_on_c
     try:
         assert len(gateway.group()) == 2, gateway.log()
         assert requests.get(f"{gateway.base_url}/population-register?wsdl", timeout=10).ok
-    except BaseException:
-        gateway.kill()
-        raise
-    assert gateway.interrupt() == 0, gateway.log()
-    assert gateway.group() == []
-    assert "Traceback" not in gateway.log()
+        assert gateway.interrupt() == 0, gateway.log()
+        assert gateway.group() == []
+        assert "Traceback" not in gateway.log()
+    finally:
+        gateway.stop()
 
 
 def test_workers_default_to_the_cores_and_a_restart_waits_longer_than_the_population_register_can() -> None:
