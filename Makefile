@@ -26,5 +26,10 @@ test: $(STAMP)
 test-postgres: $(STAMP)
 	NVS_TEST_DATABASE_URL=$${NVS_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## The request-path benchmark (bench/request_path.py; README "Performance"): about half an hour.
+## PostgreSQL at NVS_BENCH_DATABASE_URL (default: the local server of test-postgres); BENCH_ARGS for more options.
+bench: $(STAMP)
+	NVS_BENCH_DATABASE_URL=$${NVS_BENCH_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/python -m bench.request_path $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache

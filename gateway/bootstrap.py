@@ -54,8 +54,11 @@ def build_gateway(
     engine: Engine | None = None,
     gr: PopulationRegister | None = None,
     clock: Clock | None = None,
+    sandbox_gr_url: str | None = None,
 ) -> Gateway:
-    """The site; its clock is ``clock``, else the one the settings name."""
+    """The site; its clock is ``clock``, else the one the settings name. With ``sandbox``, the site's
+    /population-register forwards to ``sandbox_gr_url`` (the sandbox GR's own process), or serves
+    the sandbox GR itself (the tests' in-process gateways)."""
     clock = clock or clock_for(settings)
     engine = engine or make_engine(settings.database_url)
     uow_factory = unit_of_work_factory(engine)
@@ -80,7 +83,11 @@ def build_gateway(
         access_log=access_log,
     )
     gr_app = None
-    if sandbox:
+    if sandbox and sandbox_gr_url:
+        from gateway.server import forward_to
+
+        gr_app = forward_to(sandbox_gr_url)
+    elif sandbox:
         from clients.population_register.sandbox import build_sandbox_app
 
         gr_app = build_sandbox_app(

@@ -324,25 +324,6 @@ def _print_summary(which: str, summary, settings: Settings) -> None:  # type: ig
         print("  per institution: GetDataCheckStatus and ListDataIssues")
 
 
-def _start_private_sandbox_gr(settings: Settings) -> str:
-    """The sandbox GR that the registry itself calls, on a loopback port with threads of its own.
-
-    Served from the registry's own thread pool, GR calls would wait for threads held by the
-    very requests waiting on them: enough concurrent registrations and nothing moves.
-    Integrators still find the same sandbox at /population-register.
-    """
-    import threading
-
-    import waitress.server
-
-    from clients.population_register.sandbox import build_sandbox_app
-
-    app = build_sandbox_app(latency_seconds=settings.sandbox_gr_latency, failure_rate=settings.sandbox_gr_failure_rate)
-    server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=max(4, settings.threads))
-    threading.Thread(target=server.run, name="sandbox-gr", daemon=True).start()
-    return f"http://127.0.0.1:{server.effective_port}/population-register"
-
-
 def _export(settings: Settings, args: argparse.Namespace) -> int:
     """Stream a list to a file; without --institution or --municipality, everything (an operator's export)."""
     from tqdm import tqdm
@@ -416,36 +397,63 @@ def _date_argument(text: str):  # type: ignore[no-untyped-def]
         raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
 
 
-def serve(settings: Settings, *, sandbox: bool) -> int:
-    from gateway.bootstrap import build_gateway
-    from gateway.http import create_server
+def _install_sandbox(settings: Settings, clock):  # type: ignore[no-untyped-def]
+    from gateway.bootstrap import unit_of_work_factory
     from gateway.sandbox import install_sandbox
+    from storage.db import make_engine
 
+    engine = make_engine(settings.database_url)
+    try:
+        return install_sandbox(unit_of_work_factory(engine), _classifiers(engine), clock=clock)
+    finally:
+        engine.dispose()  # no connection of this process may be inherited by gunicorn's workers
+
+
+def serve(settings: Settings, *, sandbox: bool) -> int:
+    """Migrate, install the sandbox when asked, and serve until Ctrl+C (or SIGTERM).
+
+    With ``sandbox``, the sandbox GR runs in a process of its own (``sandbox-gr``), which the
+    registry calls and the site's /population-register forwards to; it stops with us.
+    """
+    from gateway.server import SandboxPopulationRegister, check_serving_settings, describe, serve_wsgi
+
+    try:
+        check_serving_settings(settings)
+    except ValueError as problem:
+        print(f"nvs-gateway serve: {problem}", file=sys.stderr)
+        return 2
     migrate(settings)
-    if sandbox and not settings.population_register_url:
-        settings = replace(settings, population_register_url=_start_private_sandbox_gr(settings))
-    gateway = build_gateway(settings, sandbox=sandbox)
-    users = install_sandbox(gateway.uow_factory, _classifiers(gateway.engine)) if sandbox else []
-    base = settings.public_url or f"http://{settings.host}:{settings.port}"
-    print(f"\nnvs-gateway on {base}  (database: {settings.database_url.split('@')[-1]})")
-    print(f"  registry            {base}/registry        WSDL {base}/registry?wsdl")
-    print(f"  schemas             {base}/xsd/nvs-gateway-v1.xsd")
-    if sandbox:
-        print(f"  sandbox GR          {base}/population-register   WSDL {base}/population-register?wsdl")
-        print("  GR check            nvs-gateway check population-register (with the same NVS_HOST, NVS_PORT) asks it")
-        print(f"  sandbox users       {len(users)}, e.g. {users[0].username} / {users[0].password} ({users[0].institution_name});")
-        print(f"                      administrator {users[-1].username} / {users[-1].password}")
-        print("  all test data       nvs-gateway sandbox --json   (README: 'The sandbox')")
-    else:
-        print(f"  population register {settings.gr_url}")
-    print("Stop with Ctrl+C.\n", flush=True)
-    server = create_server(
-        gateway.site, max_request_bytes=settings.max_request_bytes, host=settings.host, port=settings.port,
-        threads=settings.threads, ident="nvs-gateway",
-    )
-    server.print_listen("Serving on http://{}:{}")
-    server.run()
-    return 0
+    # One clock for every worker: forked from here, they all run on from the same start.
+    clock = clock_for(settings)
+    users = _install_sandbox(settings, clock) if sandbox else []
+    sandbox_gr = SandboxPopulationRegister(settings) if sandbox else None
+    try:
+        if sandbox_gr is not None and not settings.population_register_url:
+            settings = replace(settings, population_register_url=sandbox_gr.url)
+        base = settings.public_url or f"http://{settings.host}:{settings.port}"
+        print(f"\nnvs-gateway on {base}  (database: {settings.database_url.split('@')[-1]}; {describe(settings)})")
+        print(f"  registry            {base}/registry        WSDL {base}/registry?wsdl")
+        print(f"  schemas             {base}/xsd/nvs-gateway-v1.xsd")
+        if sandbox:
+            print(f"  sandbox GR          {base}/population-register   WSDL {base}/population-register?wsdl")
+            print("  GR check            nvs-gateway check population-register (with the same NVS_HOST, NVS_PORT) asks it")
+            print(f"  sandbox users       {len(users)}, e.g. {users[0].username} / {users[0].password} ({users[0].institution_name});")
+            print(f"                      administrator {users[-1].username} / {users[-1].password}")
+            print("  all test data       nvs-gateway sandbox --json   (README: 'The sandbox')")
+        else:
+            print(f"  population register {settings.gr_url}")
+        print("Stop with Ctrl+C.\n", flush=True)
+
+        def load():  # type: ignore[no-untyped-def]
+            from gateway.bootstrap import build_gateway
+
+            gr_url = sandbox_gr.url if sandbox_gr is not None else None
+            return build_gateway(settings, sandbox=sandbox, clock=clock, sandbox_gr_url=gr_url).site
+
+        return serve_wsgi(load, settings)
+    finally:
+        if sandbox_gr is not None:
+            sandbox_gr.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -455,6 +463,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--sandbox", action="store_true", help="also serve the sandbox population register and load sandbox data")
     run.add_argument("--host")
     run.add_argument("--port", type=int)
+    run.add_argument("--server", choices=("gunicorn", "waitress"), help="the HTTP server (default NVS_SERVER: gunicorn)")
+    sandbox_gr = commands.add_parser("sandbox-gr", help="run the sandbox population register alone (serve --sandbox starts one itself)")
+    sandbox_gr.add_argument("--host", default="127.0.0.1")
+    sandbox_gr.add_argument("--port", type=int, default=8081)
+    sandbox_gr.add_argument("--threads", type=int, default=8)
+    sandbox_gr.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)  # serve --sandbox's child: an inherited socket
     commands.add_parser("migrate", help="apply schema migrations and load the classifiers")
     for kind, register in (("institutions", "ŠMIR"), ("programs", "NŠPR")):
         command = commands.add_parser(f"import-{kind}", help=f"import {register} {kind} from an XML file (all or nothing)")
@@ -517,8 +531,17 @@ def main(argv: list[str] | None = None) -> int:
     faults.add_argument("--markdown", action="store_true", required=True)
     args = parser.parse_args(argv)
 
-    overrides = {k: v for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None))) if v}
-    settings = Settings.from_env(**overrides)
+    if args.command == "sandbox-gr":
+        from gateway.server import run_sandbox_gr
+
+        settings = Settings.from_env()
+        _configure_logging(settings.log_level)
+        return run_sandbox_gr(
+            listen_fd=args.listen_fd, host=args.host, port=args.port, threads=args.threads,
+            latency=settings.sandbox_gr_latency, failure_rate=settings.sandbox_gr_failure_rate,
+        )
+    options = (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)), ("server", getattr(args, "server", None)))
+    settings = Settings.from_env(**{k: v for k, v in options if v})
     _configure_logging(settings.log_level)
 
     if args.command == "serve":

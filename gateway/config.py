@@ -35,7 +35,13 @@ class Settings:
     sandbox_gr_latency: float = 0.0
     sandbox_gr_failure_rate: float = 0.0
     max_request_bytes: int = 1024 * 1024
+    # The HTTP server of `nvs-gateway serve`: gunicorn (prefork: `workers` processes of `threads`
+    # threads; 0 workers: one per core) in production, waitress (one process) for development.
+    server: str = "gunicorn"
+    workers: int = 0
     threads: int = 8
+    # Seconds a stopping or restarting worker gives its requests to finish; above GR's longest wait.
+    graceful_timeout: float = 30.0
     validate_responses: bool = False
     log_level: str = "INFO"
     # The basket's age window on the first day of each funded month (decision in rules.md; a setting).
@@ -67,7 +73,10 @@ class Settings:
             sandbox_gr_latency=_float("NVS_SANDBOX_GR_LATENCY", cls.sandbox_gr_latency),
             sandbox_gr_failure_rate=_float("NVS_SANDBOX_GR_FAILURE_RATE", cls.sandbox_gr_failure_rate),
             max_request_bytes=_int("NVS_MAX_REQUEST_BYTES", cls.max_request_bytes),
+            server=os.environ.get("NVS_SERVER", cls.server).strip().lower(),
+            workers=_int("NVS_WORKERS", cls.workers),
             threads=_int("NVS_THREADS", cls.threads),
+            graceful_timeout=_float("NVS_GRACEFUL_TIMEOUT", cls.graceful_timeout),
             validate_responses=_bool("NVS_VALIDATE_RESPONSES", cls.validate_responses),
             log_level=os.environ.get("NVS_LOG_LEVEL", cls.log_level),
             basket_min_age=_int("NVS_BASKET_MIN_AGE", cls.basket_min_age),
@@ -101,6 +110,19 @@ class Settings:
         return f"http://{host}:{self.port}"
 
     @property
+    def worker_count(self) -> int:
+        """NVS_WORKERS, or the number of cores this process may run on."""
+        if self.workers:
+            return self.workers
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+    @property
+    def population_register_bound(self) -> float:
+        """The longest a call can wait on GR: every attempt connecting and reading to its timeout."""
+        attempts = self.population_register_retries + 1
+        return attempts * (self.population_register_connect_timeout + self.population_register_read_timeout)
+
+    @property
     def gr_url(self) -> str:
         """The population register: NVS_POPULATION_REGISTER_URL, or the sandbox that ``serve --sandbox``
         serves beside the registry (NVS_HOST, NVS_PORT). Commands in other processes (the GR check)
@@ -121,7 +143,10 @@ ENVIRONMENT_VARIABLES = {
     "NVS_SANDBOX_GR_LATENCY": "sandbox_gr_latency",
     "NVS_SANDBOX_GR_FAILURE_RATE": "sandbox_gr_failure_rate",
     "NVS_MAX_REQUEST_BYTES": "max_request_bytes",
+    "NVS_SERVER": "server",
+    "NVS_WORKERS": "workers",
     "NVS_THREADS": "threads",
+    "NVS_GRACEFUL_TIMEOUT": "graceful_timeout",
     "NVS_VALIDATE_RESPONSES": "validate_responses",
     "NVS_LOG_LEVEL": "log_level",
     "NVS_BASKET_MIN_AGE": "basket_min_age",

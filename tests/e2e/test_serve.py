@@ -1,0 +1,66 @@
+"""``nvs-gateway serve --sandbox`` as `make serve` runs it: real processes, the README's URLs, Ctrl+C."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+import zeep
+
+from gateway.config import Settings
+from gateway.server import check_serving_settings
+from tests.e2e.helpers import registry_client
+from tests.processes import GatewayProcess
+
+pytestmark = pytest.mark.e2e
+ADDRESS = re.compile(rb'<(?:[\w.-]+:)?address\b[^>]*?\blocation="([^"]*)"')
+
+
+def test_serve_sandbox_answers_at_the_readme_addresses_with_prefork_workers_and_stops_on_ctrl_c(database, tmp_path) -> None:
+    gateway = GatewayProcess(database.url, tmp_path, server="gunicorn", workers=2).start()
+    try:
+        processes = gateway.group()
+        assert len(processes) == 4, f"master, 2 workers and the sandbox GR, not {processes}:\n{gateway.log()}"
+        wsdl = requests.get(gateway.wsdl_url, timeout=10)
+        assert wsdl.ok and ADDRESS.search(wsdl.content).group(1) == gateway.registry_url.encode()
+        assert requests.get(f"{gateway.base_url}/xsd/nvs-gateway-v1.xsd", timeout=10).ok
+        # The sandbox GR runs in a process of its own; the site forwards /population-register to it,
+        # so its WSDL names the address the integrator used.
+        gr_wsdl = requests.get(f"{gateway.base_url}/population-register?wsdl", timeout=10)
+        assert gr_wsdl.ok and ADDRESS.search(gr_wsdl.content).group(1) == f"{gateway.base_url}/population-register".encode()
+        answer = zeep.Client(f"{gateway.base_url}/population-register?wsdl").service.GetPerson(personalCode="51509150009")
+        assert answer.status == "FOUND" and answer.person.firstName == "Adomas"  # a SOAP call forwarded there and back
+        provider = database.user("300000011")
+        person = registry_client(gateway.wsdl_url, provider.username, provider.password).service.LookupPerson(personalCode="51509150009").person
+        assert (person.firstName, person.birthDate.isoformat()) == ("Adomas", "2015-09-15")
+        assert gateway.interrupt() == 0, gateway.log()
+        assert gateway.group() == [], "a process of the gateway outlived Ctrl+C"
+        assert "Traceback" not in gateway.log()
+    finally:
+        gateway.stop()
+
+
+def test_serve_with_waitress_is_one_process_beside_the_sandbox_gr_and_stops_on_ctrl_c(database, tmp_path) -> None:
+    if database.kind != "sqlite":
+        pytest.skip("the same code path on either database; once is enough")
+    gateway = GatewayProcess(database.url, tmp_path, server="waitress").start()
+    try:
+        assert len(gateway.group()) == 2, gateway.log()
+        assert requests.get(f"{gateway.base_url}/population-register?wsdl", timeout=10).ok
+        assert gateway.interrupt() == 0, gateway.log()
+        assert gateway.group() == []
+        assert "Traceback" not in gateway.log()
+    finally:
+        gateway.stop()
+
+
+def test_workers_default_to_the_cores_and_a_restart_waits_longer_than_the_population_register_can() -> None:
+    import os
+
+    assert Settings().worker_count == len(os.sched_getaffinity(0))
+    assert Settings(workers=3).worker_count == 3
+    check_serving_settings(Settings())  # 30 s against GR's 2 x (3 + 5) s
+    with pytest.raises(ValueError, match="NVS_GRACEFUL_TIMEOUT"):
+        check_serving_settings(Settings(graceful_timeout=16.0))
+    with pytest.raises(ValueError, match="NVS_SERVER"):
+        check_serving_settings(Settings(server="uwsgi"))
