@@ -11,7 +11,8 @@ Two layers, because some requests never reach a WSGI application:
   our fault envelope, and its body limit is set just above ours, so that it refuses at once
   what we would refuse anyway instead of buffering up to a gigabyte first.
 
-Another server (gunicorn) needs its own equivalent of the second layer; the first holds there too.
+gunicorn's equivalent of the second layer is its worker class, ``gateway.gunicorn_worker``; it reads
+chunked bodies only as the application reads them, so a broken chunk is refused by the first layer.
 """
 from __future__ import annotations
 
@@ -57,7 +58,10 @@ class RequestBodyGuard:
             return self.app(environ, start_response)
         length = str(environ.get("CONTENT_LENGTH") or "").strip()
         if not length:
-            body = environ["wsgi.input"].read(self.max_request_bytes + 1)
+            try:
+                body = environ["wsgi.input"].read(self.max_request_bytes + 1)
+            except Exception:  # gunicorn parses chunks as they are read: a broken one fails here
+                return self._refuse(start_response, MalformedMessage("The request body's chunked encoding is broken."))
             if len(body) > self.max_request_bytes:
                 return self._refuse(start_response, RequestTooLarge())
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))

@@ -92,7 +92,7 @@ def _run_gunicorn(load: Callable[[], WsgiApp], settings: Settings, name: str) ->
     options = {
         "bind": [f"{settings.host}:{settings.port}"],
         "workers": settings.worker_count,
-        "worker_class": "gthread",
+        "worker_class": "gateway.gunicorn_worker.SoapThreadWorker",  # gthread, refusing with SOAP faults
         "threads": settings.threads,
         # A worker is stopped or restarted only once its requests had the time to finish,
         # the population register's longest wait included (check_serving_settings).

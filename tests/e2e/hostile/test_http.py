@@ -12,8 +12,10 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from tests.conftest import open_database
 from tests.e2e import soap
 from tests.e2e.test_bad_input import LEAK_MARKERS, SENT_CODE, lookup
+from tests.processes import GatewayProcess
 
 ENVELOPE = soap.envelope(lookup())
 LIMIT = 1024 * 1024  # NVS_MAX_REQUEST_BYTES's default
@@ -93,3 +95,32 @@ def test_every_http_level_refusal_is_a_soap_fault(shared_gateway, logs, case):
 def test_other_paths_keep_plain_http_answers(shared_gateway):
     response = exchange(shared_gateway.registry_url, head("Content-Length: -1", path="/health"))
     assert response.status_code == 400 and b"Envelope" not in response.content
+
+
+# --- the same refusals from gunicorn, the production server (gateway/gunicorn_worker.py) -----------
+@pytest.fixture(scope="module")
+def gunicorn_gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    directory = tmp_path_factory.mktemp("gunicorn")
+    database = open_database(request, "sqlite", directory)
+    gateway = GatewayProcess(database.url, directory, server="gunicorn", workers=1).start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+        database.engine.dispose()
+
+
+# waitress's header limit is not gunicorn's: gunicorn refuses a header line over 8,190 bytes.
+GUNICORN_CASES = {**CASES, "headers over waitress's limit": (head("X-Padding: " + "p" * 9_000, f"Content-Length: {len(ENVELOPE)}") + ENVELOPE, "RequestTooLarge")}
+
+
+@pytest.mark.parametrize("case", list(GUNICORN_CASES))
+def test_gunicorn_refuses_them_with_soap_faults_too(gunicorn_gateway, case):
+    raw, code = GUNICORN_CASES[case]
+    response = exchange(gunicorn_gateway.registry_url, raw)
+    fault = soap.parse_fault(response)
+    assert (fault.status, fault.faultcode, fault.code) == (500, "Client", code), fault.faultstring
+    assert fault.content_type.startswith("text/xml") and fault.detail["correlationId"]
+    for marker in LEAK_MARKERS + (SENT_CODE, "gunicorn"):
+        assert marker not in response.text
+    assert SENT_CODE not in gunicorn_gateway.log()
