@@ -16,7 +16,7 @@ from gateway.clock import VILNIUS, Clock  # dates in a question are Lithuanian c
 from gateway.domain.access import Caller
 from gateway.domain.errors import AccessDenied, InvalidPeriod
 from gateway.ports import AccessRecord, UnitOfWork
-from gateway.services import parse_personal_code
+from gateway.domain.personal_code import PersonalCode
 
 MAX_PAGE_SIZE = 100
 
@@ -58,7 +58,7 @@ class AccessLog:
         """Who read or changed this person's data between two days (inclusive), newest first."""
         if not caller.central:
             raise AccessDenied("The access log is read by central administrators.")
-        code = parse_personal_code(personal_code)
+        code = PersonalCode.parse(personal_code)
         if date_to < date_from:
             raise InvalidPeriod()
         since = dt.datetime.combine(date_from, dt.time(), VILNIUS)

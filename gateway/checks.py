@@ -33,10 +33,11 @@ from gateway.domain.notices import data_issue_notice, population_register_notice
 from gateway.domain.personal_code import PersonalCode
 from gateway.ports import PopulationRegister, UnitOfWork
 from gateway.scope import scope_of
-from gateway.services import parse_personal_code
 
 if TYPE_CHECKING:
-    from gateway.services import Caller
+    from gateway.domain.access import Caller
+
+parse_personal_code = PersonalCode.parse
 
 Progress = Callable[[int, int], None]  # (done, total)
 GR_UNAVAILABLE = "the population register is unavailable"  # CheckSummary.stopped_by when GR did not answer

@@ -19,7 +19,10 @@ from gateway.domain.lists import ListedClubAttendance, ListedPerson
 from gateway.domain.model import Institution, PersonRecord
 from gateway.ports import PopulationRegister, UnitOfWork
 from gateway.domain.model import check_may_be_learner
-from gateway.services import Caller, parse_personal_code
+from gateway.domain.access import Caller
+from gateway.domain.personal_code import PersonalCode
+
+parse_personal_code = PersonalCode.parse
 
 
 @dataclass(frozen=True)

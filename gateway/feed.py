@@ -33,8 +33,8 @@ from gateway.domain.scope import ReadScope
 from gateway.ports import UnitOfWork
 from gateway.scope import scope_of
 
-if TYPE_CHECKING:  # services imports this module
-    from gateway.services import Caller
+if TYPE_CHECKING:
+    from gateway.domain.access import Caller
 
 
 def record_change(uow: UnitOfWork, event: ChangeEvent) -> None:

@@ -18,8 +18,8 @@ from gateway.domain.model import Registration
 from gateway.domain.notices import Notice, NoticeKind, NoticePage, NoticeState
 from gateway.ports import UnitOfWork
 
-if TYPE_CHECKING:  # services imports this module
-    from gateway.services import Caller
+if TYPE_CHECKING:
+    from gateway.domain.access import Caller
 
 _PAGE_TOKEN = re.compile(r"([01])\.([0-9]{1,18})")
 

@@ -29,6 +29,14 @@ class PersonalCode:
 
     __str__ = __repr__
 
+    @classmethod
+    def parse(cls, value: str, *, field: str = "personalCode") -> "PersonalCode":
+        """The code a caller sent, or ``InvalidPersonalCode`` naming the field it came in."""
+        try:
+            return cls(value)
+        except InvalidPersonalCode:
+            raise InvalidPersonalCode(field=field) from None
+
     @property
     def is_exception_code(self) -> bool:
         """Codes starting with 9 carry no sex or birth date (GR assigns them by exception)."""
