@@ -33,6 +33,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken
 
+from gateway.calls import current_call, keep_if_refused
 from gateway.clock import Clock
 from gateway.domain.access import Caller
 from gateway.domain.errors import AccountLocked, AuthenticationFailed, MessageExpired, TokenReplayed
@@ -203,17 +204,27 @@ class Authenticator:
             account = uow.users.by_username(username)
             matched = self._digest_matches(account, token, created) if token.digest else self._text_matches(account, token.password)
             if not matched:
-                uow.login_failures.record_failure(username, now=now, threshold=self.lockout.threshold, lock_for=self.lockout.lock_for)
-                uow.commit()
+                # Counted even though the call fails: inside a call, after its rollback (gateway.calls).
+                keep_if_refused(
+                    uow,
+                    lambda kept: kept.login_failures.record_failure(
+                        username, now=now, threshold=self.lockout.threshold, lock_for=self.lockout.lock_for
+                    ),
+                )
                 raise AuthenticationFailed()
             assert account is not None
             if token.digest:
                 assert created is not None and token.nonce is not None
                 key = hashlib.sha256(f"{username}\0{token.nonce}".encode()).hexdigest()
-                if not uow.nonces.use(key, created + TOKEN_MAX_AGE):
+                expires = created + TOKEN_MAX_AGE
+                if not uow.nonces.use(key, expires):
                     raise TokenReplayed()
+                # A nonce once seen stays used, also when the call is refused and its transaction rolled back.
+                call = current_call()
+                if call is not None:
+                    call.keep_if_refused(lambda kept: kept.nonces.use(key, expires) and None)
             if not account.user.active:
-                uow.commit()  # the nonce stays used
+                uow.commit()  # outside a call, so that the nonce stays used (inside one, see above)
                 raise AuthenticationFailed()
             if failures is not None:
                 uow.login_failures.clear(username)

@@ -10,10 +10,12 @@ from clients.population_register.client import ZeepPopulationRegister
 from gateway.access_log import AccessLog
 from gateway.accounts import Accounts
 from gateway.auth import Authenticator, DigestSecrets, LockoutPolicy
+from gateway.calls import Transactions
 from gateway.clock import Clock, clock_for
 from gateway.config import Settings
 from gateway.http import RequestBodyGuard
 from gateway.domain.funding import BasketPolicy
+from gateway.population_register_cache import CachedPopulationRegister
 from gateway.ports import PopulationRegister, UnitOfWork
 from gateway.services import Registry
 from gateway.soap.app import build_registry_app
@@ -44,6 +46,7 @@ def population_register(settings: Settings) -> PopulationRegister:
         connect_timeout=settings.population_register_connect_timeout,
         read_timeout=settings.population_register_read_timeout,
         retries=settings.population_register_retries,
+        deadline=settings.population_register_deadline,
     )
 
 
@@ -61,9 +64,11 @@ def build_gateway(
     the sandbox GR itself (the tests' in-process gateways)."""
     clock = clock or clock_for(settings)
     engine = engine or make_engine(settings.database_url)
-    uow_factory = unit_of_work_factory(engine)
+    # Every use case's unit of work joins the transaction of the SOAP call it serves (gateway.calls).
+    uow_factory = Transactions(unit_of_work_factory(engine))
     policy = BasketPolicy(minimum_age=settings.basket_min_age, maximum_age=settings.basket_max_age)
-    registry = Registry(uow_factory, gr or population_register(settings), clock=clock, basket_policy=policy)
+    cached_gr = CachedPopulationRegister(gr or population_register(settings), ttl_seconds=settings.population_register_cache_seconds)
+    registry = Registry(uow_factory, cached_gr, clock=clock, basket_policy=policy)
     digest_secrets = digest_secrets_for(settings, sandbox=sandbox)
     accounts = Accounts(uow_factory, digest_secrets, clock=clock)
     access_log = AccessLog(uow_factory, clock=clock)

@@ -32,6 +32,9 @@ class Settings:
     population_register_connect_timeout: float = 3.0
     population_register_read_timeout: float = 5.0
     population_register_retries: int = 1
+    # The longest any call waits on GR, all attempts together (seconds); and how long an answer is remembered.
+    population_register_deadline: float = 8.0
+    population_register_cache_seconds: float = 300.0
     sandbox_gr_latency: float = 0.0
     sandbox_gr_failure_rate: float = 0.0
     max_request_bytes: int = 1024 * 1024
@@ -70,6 +73,8 @@ class Settings:
             population_register_connect_timeout=_float("NVS_GR_CONNECT_TIMEOUT", cls.population_register_connect_timeout),
             population_register_read_timeout=_float("NVS_GR_READ_TIMEOUT", cls.population_register_read_timeout),
             population_register_retries=_int("NVS_GR_RETRIES", cls.population_register_retries),
+            population_register_deadline=_float("NVS_GR_DEADLINE", cls.population_register_deadline),
+            population_register_cache_seconds=_float("NVS_GR_CACHE_SECONDS", cls.population_register_cache_seconds),
             sandbox_gr_latency=_float("NVS_SANDBOX_GR_LATENCY", cls.sandbox_gr_latency),
             sandbox_gr_failure_rate=_float("NVS_SANDBOX_GR_FAILURE_RATE", cls.sandbox_gr_failure_rate),
             max_request_bytes=_int("NVS_MAX_REQUEST_BYTES", cls.max_request_bytes),
@@ -118,9 +123,11 @@ class Settings:
 
     @property
     def population_register_bound(self) -> float:
-        """The longest a call can wait on GR: every attempt connecting and reading to its timeout."""
+        """The longest a call can wait on GR: the deadline, or every attempt connecting and reading to its
+        timeout when that is sooner."""
         attempts = self.population_register_retries + 1
-        return attempts * (self.population_register_connect_timeout + self.population_register_read_timeout)
+        every_attempt = attempts * (self.population_register_connect_timeout + self.population_register_read_timeout)
+        return min(self.population_register_deadline, every_attempt)
 
     @property
     def gr_url(self) -> str:
@@ -140,6 +147,8 @@ ENVIRONMENT_VARIABLES = {
     "NVS_GR_CONNECT_TIMEOUT": "population_register_connect_timeout",
     "NVS_GR_READ_TIMEOUT": "population_register_read_timeout",
     "NVS_GR_RETRIES": "population_register_retries",
+    "NVS_GR_DEADLINE": "population_register_deadline",
+    "NVS_GR_CACHE_SECONDS": "population_register_cache_seconds",
     "NVS_SANDBOX_GR_LATENCY": "sandbox_gr_latency",
     "NVS_SANDBOX_GR_FAILURE_RATE": "sandbox_gr_failure_rate",
     "NVS_MAX_REQUEST_BYTES": "max_request_bytes",

@@ -175,6 +175,15 @@ class AccessLogRepository(Protocol):
     def purge(self, before: dt.datetime) -> tuple[int, int]:
         """Delete records older than ``before``: (records, person entries) removed."""
     def count(self) -> int: ...
+    def persons_concerned(
+        self,
+        *,
+        registration_ids: Iterable[int] = (),
+        group_ids: Iterable[int] = (),
+        attendance_ids: Iterable[int] = (),
+        notice_ids: Iterable[int] = (),
+    ) -> list[str]:
+        """Personal codes of the persons the named records are about (a group: its leaders), whoever holds them."""
 
 
 class FeedRepository(Protocol):

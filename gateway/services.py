@@ -21,7 +21,6 @@ from gateway.domain.errors import (
     GroupNotFound,
     InvalidFundingPeriod,
     InstitutionCodeRequired,
-    InvalidPersonalCode,
     PersonNotFound,
     RegistrationNotFound,
     StudentNotFound,
@@ -130,11 +129,7 @@ class BasketReportLine:
     municipality_code: str
 
 
-def parse_personal_code(value: str, *, field: str = "personalCode") -> PersonalCode:
-    try:
-        return PersonalCode(value)
-    except InvalidPersonalCode:
-        raise InvalidPersonalCode(field=field) from None
+parse_personal_code = PersonalCode.parse
 
 
 class Registry:
@@ -164,7 +159,10 @@ class Registry:
             registrations, institutions = self._history(uow, code)
             if not access.child_in_scope(caller, registrations, institutions):
                 raise AccessDenied("This person is not registered with a provider of your municipality.", field="personalCode")
-        person = self._from_population_register(code)
+        # GR's current data, never a remembered answer (which it then primes for the registration that follows).
+        person = self.population_register.find_persons([code]).get(code)
+        if person is None:
+            raise PersonNotFound()
         with self.uow_factory() as uow:
             registrations, institutions = self._history(uow, code)
             readable = access.readable_history(caller, registrations, institutions)

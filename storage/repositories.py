@@ -35,19 +35,17 @@ from gateway.domain.text import comparison_key
 from gateway.domain.users import User, UserRequest
 from gateway.ports import AccessRecord, UserAccount
 from storage.models import (
-    BasketClaimRow,
-    BasketRateRow,
-    ClassifierEntryRow,
-    FundingMarkRow,
     AccessLogPersonRow,
     AccessLogRow,
     BasketClaimRow,
     BasketRateRow,
     ClassifierEntryRow,
+    ClubAttendanceRow,
     FundingMarkRow,
     GroupRow,
     InstitutionRow,
     LoginFailureRow,
+    NoticeRow,
     PersonRow,
     ProgramRow,
     ReferenceDataVersionRow,
@@ -731,6 +729,39 @@ class SqlAccessLogRepository:
 
     def count(self) -> int:
         return self.session.scalar(select(func.count()).select_from(AccessLogRow)) or 0
+
+    def persons_concerned(
+        self,
+        *,
+        registration_ids: Iterable[int] = (),
+        group_ids: Iterable[int] = (),
+        attendance_ids: Iterable[int] = (),
+        notice_ids: Iterable[int] = (),
+    ) -> list[str]:
+        """The personal codes of the persons the named records are about, whoever's records they are:
+        a call refused for another institution's id leaves its trace in that person's log too.
+        A group concerns its leaders."""
+        def ids(values: Iterable[int]) -> list[int]:
+            return sorted({v for v in values if 0 < v <= LARGEST_ID})
+
+        queries = []
+        if registrations := ids(registration_ids):
+            queries.append(
+                select(PersonRow.personal_code).join(RegistrationRow, RegistrationRow.person_id == PersonRow.id)
+                .where(RegistrationRow.id.in_(registrations))
+            )
+        if attendances := ids(attendance_ids):
+            queries.append(
+                select(PersonRow.personal_code).join(ClubAttendanceRow, ClubAttendanceRow.person_id == PersonRow.id)
+                .where(ClubAttendanceRow.id.in_(attendances))
+            )
+        if notices := ids(notice_ids):
+            queries.append(select(NoticeRow.personal_code).where(NoticeRow.id.in_(notices), NoticeRow.personal_code.is_not(None)))
+        codes = [code for query in queries for code in self.session.scalars(query)]
+        if groups := ids(group_ids):
+            for leaders in self.session.scalars(select(GroupRow.leaders).where(GroupRow.id.in_(groups))):
+                codes.extend(leader["personal_code"] for leader in leaders or () if leader.get("personal_code"))
+        return list(dict.fromkeys(codes))
 
 
 def _access_record(row: AccessLogRow) -> AccessRecord:

@@ -7,7 +7,9 @@
   parsed document in a thin zeep ``Client`` of its own, because zeep keeps the HTTP
   transport (session, timeouts) on the Client, and calls ``create_service`` with the
   configured address.
-* Every call has a connect and a read timeout.
+* Every call has a connect and a read timeout, and one total ``deadline`` that bounds the
+  caller's wait whatever the retries: each attempt's timeouts are cut to the time left,
+  and no retry starts once it is gone.
 * GR calls are reads, so a connection error or a timeout is retried ``retries`` times.
   Nothing else is: a SOAP fault arrives as HTTP 500 and retrying it would not help.
 * Whatever goes wrong (fault, timeout, refused connection, HTML error page, malformed
@@ -71,6 +73,31 @@ class _BadAnswer(Exception):
     """GR answered, but not as the contract says."""
 
 
+class _DeadlineTransport(Transport):
+    """zeep's transport, whose timeouts are cut to what is left of the calling thread's deadline."""
+
+    def __init__(self, *, session: requests.Session, timeouts: tuple[float, float]) -> None:
+        self._deadline = threading.local()
+        super().__init__(session=session, operation_timeout=timeouts)
+
+    @property
+    def operation_timeout(self) -> tuple[float, float]:  # type: ignore[override]
+        deadline = getattr(self._deadline, "at", None)
+        if deadline is None:
+            return self._timeouts
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise requests.Timeout("the deadline of the population register call has passed")
+        return (min(self._timeouts[0], left), min(self._timeouts[1], left))
+
+    @operation_timeout.setter
+    def operation_timeout(self, value: tuple[float, float]) -> None:
+        self._timeouts = value
+
+    def set_deadline(self, at: float | None) -> None:
+        self._deadline.at = at
+
+
 class ZeepPopulationRegister:
     """``PopulationRegister`` over SOAP. Thread-safe as far as a ``requests.Session`` is."""
 
@@ -81,6 +108,7 @@ class ZeepPopulationRegister:
         connect_timeout: float = 3.0,
         read_timeout: float = 10.0,
         retries: int = 2,
+        deadline: float | None = None,
         session: requests.Session | None = None,
     ) -> None:
         if not address:
@@ -89,10 +117,11 @@ class ZeepPopulationRegister:
             raise ValueError("retries must not be negative.")
         self.address = address
         self.retries = retries
+        self.deadline = deadline if deadline is not None else (retries + 1) * (connect_timeout + read_timeout)
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
-        transport = Transport(session=self._session, operation_timeout=(connect_timeout, read_timeout))
-        self._client = zeep.Client(_wsdl_document(), transport=transport, settings=ZEEP_SETTINGS)
+        self._transport = _DeadlineTransport(session=self._session, timeouts=(connect_timeout, read_timeout))
+        self._client = zeep.Client(_wsdl_document(), transport=self._transport, settings=ZEEP_SETTINGS)
         self._service = self._client.create_service(BINDING, address)
 
     def __repr__(self) -> str:
@@ -132,15 +161,24 @@ class ZeepPopulationRegister:
 
     # --- the call -------------------------------------------------------------------
     def _call(self, operation: str, **arguments: Any) -> Any:
+        deadline = time.monotonic() + self.deadline
+        self._transport.set_deadline(deadline)
+        try:
+            return self._attempts(operation, deadline, arguments)
+        finally:
+            self._transport.set_deadline(None)
+
+    def _attempts(self, operation: str, deadline: float, arguments: dict[str, Any]) -> Any:
         attempts = self.retries + 1
         for attempt in range(1, attempts + 1):
             try:
                 return getattr(self._service, operation)(**arguments)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt == attempts:
-                    raise _unavailable(f"{operation}: {type(exc).__name__} in {attempts} attempt(s)") from None
+                backoff = RETRY_BACKOFF_SECONDS * attempt
+                if attempt == attempts or time.monotonic() + backoff >= deadline:
+                    raise _unavailable(f"{operation}: {type(exc).__name__} in {attempt} attempt(s)") from None
                 logger.info("Population register %s: %s; retry %d of %d", operation, type(exc).__name__, attempt, self.retries)
-                time.sleep(RETRY_BACKOFF_SECONDS * attempt)
+                time.sleep(backoff)
             except zeep.exceptions.Fault as exc:
                 raise _unavailable(f"{operation}: SOAP fault {str(exc.code)[:50]} ({_fault_detail_code(exc)})") from None
             except zeep.exceptions.TransportError as exc:

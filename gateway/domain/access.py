@@ -231,7 +231,8 @@ OPERATIONS: Mapping[str, OperationRule] = {
     "ListDataIssues": OperationRule((Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER),), frozenset({ScopeKind.INSTITUTION}), personal_data=True),
     "FixPersonData": _changes(Area.STUDENT_PERSONAL_DATA),
     "ListNotices": OperationRule((Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER),), frozenset({ScopeKind.INSTITUTION}), personal_data=True),
-    "AcknowledgeNotice": OperationRule((), frozenset({ScopeKind.INSTITUTION}), personal_data=False, changes=True),
+    # A notice is about a child: acknowledging one (or probing another institution's) is in the child's log.
+    "AcknowledgeNotice": OperationRule((), frozenset({ScopeKind.INSTITUTION}), personal_data=True, changes=True),
     # Clubs attended: general-education schools record them for their pupils (learning data).
     "MarkClubAttendance": _changes(Area.STUDENT_LEARNING_DATA),
     "EndClubAttendance": _changes(Area.STUDENT_LEARNING_DATA),

@@ -28,6 +28,7 @@ from typing import Callable
 
 from lxml import etree
 from spyne import Application, Fault
+from sqlalchemy.exc import DBAPIError
 from spyne.model.complex import ComplexModelBase
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
@@ -35,6 +36,7 @@ from spyne.server.wsgi import WsgiApplication
 from gateway.access_log import AccessLog
 from gateway.accounts import Accounts
 from gateway.auth import Authenticator, UsernameToken
+from gateway.calls import Call, PopulationRegisterNeeded, Transactions
 from gateway.clock import Clock
 from gateway.config import REPOSITORY_ROOT
 from gateway.domain import access
@@ -52,6 +54,7 @@ from gateway.domain.errors import (
     SoapVersionMismatch,
     UnknownOperation,
 )
+from gateway.domain.personal_code import PersonalCode
 from gateway.domain.text import normalise
 from gateway.ports import AccessRecord, UnitOfWork
 from gateway.services import Registry
@@ -356,9 +359,10 @@ _DOCTYPE_IN_PROLOG = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?
 class ContractSoap11(Soap11):
     """SOAP 1.1 that validates bodies against the hand-written XSD and refuses DTDs."""
 
-    def __init__(self, operations: set[str]) -> None:
+    def __init__(self, operations: set[str], on_invalid: Callable[..., None] | None = None) -> None:
         super().__init__(validator=None)
         self.request_elements = {f"{{{TNS}}}{name}" for name in operations}
+        self.on_invalid = on_invalid  # records a refused request of an operation on personal data
 
     def create_in_document(self, ctx, charset=None):  # type: ignore[no-untyped-def]
         if ctx.transport.get_request_method() == "POST":
@@ -414,7 +418,10 @@ class ContractSoap11(Soap11):
         except etree.XMLSchemaValidateError as exc:  # e.g. entity references left in the tree
             raise GatewayFault(ForbiddenXmlConstruct()) from exc
         if not valid:
-            raise GatewayFault(describe_schema_error(schema.error_log[0], body))
+            error = describe_schema_error(schema.error_log[0], body)
+            if self.on_invalid is not None:
+                self.on_invalid(ctx, error)
+            raise GatewayFault(error, request_id_of(ctx))
 
 
 def check_envelope(envelope) -> None:  # type: ignore[no-untyped-def]
@@ -591,11 +598,18 @@ def access_purpose(header_elements) -> str | None:  # type: ignore[no-untyped-de
 
 
 def request_id_of(ctx) -> str:  # type: ignore[no-untyped-def]
-    """The X-Road message id when there is a usable one (it is then the correlation id too), else a new one."""
+    """The X-Road message id when there is a usable one (it is then the correlation id too), else a new
+    one, the same for the whole request (kept in the WSGI environment once the headers are read)."""
+    environ = getattr(getattr(ctx, "transport", None), "req_env", None)
+    if isinstance(environ, dict) and environ.get("nvs.request_id"):
+        return environ["nvs.request_id"]  # type: ignore[no-any-return]
+    request_id = uuid.uuid4().hex
     for header in xroad_elements(getattr(ctx, "in_header_doc", None)):
         if etree.QName(header).localname == "id" and _REQUEST_ID.fullmatch((header.text or "").strip()):
-            return (header.text or "").strip()
-    return uuid.uuid4().hex
+            request_id = (header.text or "").strip()
+    if isinstance(environ, dict) and getattr(ctx, "in_header_doc", None) is not None:
+        environ["nvs.request_id"] = request_id
+    return request_id
 
 
 def echo_xroad_headers(ctx) -> None:  # type: ignore[no-untyped-def]
@@ -650,24 +664,29 @@ class RegistryApplication(Application):
         access_log: AccessLog | None = None,
     ) -> None:
         self.registry = registry
-        self.uow_factory = uow_factory
+        # The use cases' units of work must join the call's transaction: they are given this same factory.
+        self.transactions = uow_factory if isinstance(uow_factory, Transactions) else Transactions(uow_factory)
         self.clock = clock
-        self.authenticator = authenticator or Authenticator(uow_factory, clock=clock)
+        self.authenticator = authenticator or Authenticator(self.transactions, clock=clock)
         self.accounts = accounts
-        self.access_log = access_log or AccessLog(uow_factory, clock=clock)
+        self.access_log = access_log or AccessLog(self.transactions, clock=clock)
         services = [NvsRegistryService, AccessControlService, NvsFeedService, NvsListsService]
         operations = {name for service in services for name in service.public_methods}
         super().__init__(
             services,
             tns=TNS,
             name="NvsRegistryService",
-            in_protocol=ContractSoap11(operations),
+            in_protocol=ContractSoap11(operations, on_invalid=self._record_invalid),
             out_protocol=Soap11(),
         )
         self.event_manager.add_listener("method_return_document", echo_xroad_headers)
         self.event_manager.add_listener("method_exception_document", echo_xroad_headers)
 
     def call_wrapper(self, ctx):  # type: ignore[no-untyped-def]
+        """One call, one transaction (gateway.calls): authentication, the use case, its access-log
+        record and its change events commit together. A refused or failed call is rolled back and
+        recorded in a short transaction of its own. When the use case needs GR's answer about a
+        person, the transaction is rolled back, GR asked outside it, and the call run again."""
         started = time.perf_counter()
         operation = ctx.method_request_string.rsplit("}", 1)[-1]
         request_id = request_id_of(ctx)
@@ -675,35 +694,48 @@ class RegistryApplication(Application):
             registry=self.registry, accounts=self.accounts, access_log=self.access_log, request_id=request_id
         )
         rule = access.OPERATIONS.get(operation)
-        xroad, purpose, claimed, outcome, result = XRoadHeaders(), None, None, "ok", None
+        xroad, purpose, claimed, result = XRoadHeaders(), None, None, None
+        call: Call | None = None
+        answers: dict = {}  # type: ignore[type-arg]
+        reconnected = False
         try:
             xroad = xroad_headers(ctx.in_header_doc, operation)
             purpose = access_purpose(ctx.in_header_doc)
             token = username_token(ctx.in_header_doc)
             claimed = token.username if token else None
-            context.caller = self.authenticator.authenticate(token)
-            access.authorize(context.caller, operation)
-            result = super().call_wrapper(ctx)
+            while True:
+                call = self.transactions.call(answers)
+                try:
+                    with call:
+                        context.caller = self.authenticator.authenticate(token)
+                        access.authorize(context.caller, operation)
+                        result = super().call_wrapper(ctx)
+                        record = self._access_record(rule, operation, ctx, context, xroad, purpose, claimed, "ok", result, call.uow)
+                        if record is not None:
+                            call.uow.access_log.append(record)
+                        call.commit()
+                    break
+                except PopulationRegisterNeeded as needed:
+                    if needed.personal_codes <= answers.keys():
+                        raise RuntimeError("the use case asked again for persons GR has answered for in this call") from None
+                    answers = {**answers, **self.registry.population_register.fetch(needed.personal_codes)}  # type: ignore[attr-defined]
+                except DBAPIError as error:
+                    # A pooled connection the database dropped (a restart, an idle timeout): the pool is not
+                    # pinged before each use, so run the call once more on a new connection, unless the
+                    # commit had begun (its outcome is then in doubt, and the caller is told so).
+                    if not error.connection_invalidated or reconnected or call.committing:
+                        raise
+                    reconnected = True
         except GatewayError as error:
-            outcome = error.code
-            fault = GatewayFault(error, request_id)
-            self._record(rule, operation, ctx, context, xroad, purpose, claimed, outcome, None)
+            self._refused(call, rule, operation, ctx, context, xroad, purpose, claimed, error.code)
             log.info("%s user=%s request=%s fault=%s", operation, _who(context, claimed), request_id, error.code)
-            raise fault from None
+            raise GatewayFault(error, request_id) from None
         except Fault:
             raise
         except Exception:
-            fault = GatewayFault(InternalError(), request_id)
             log.exception("%s user=%s request=%s fault=InternalError", operation, _who(context, claimed), request_id)
-            self._record(rule, operation, ctx, context, xroad, purpose, claimed, "InternalError", None)
-            raise fault from None
-        try:
-            self._record(rule, operation, ctx, context, xroad, purpose, claimed, outcome, result)
-        except Exception:
-            # Personal data is not handed out unrecorded (a change, if any, is committed: say so in the log).
-            fault = GatewayFault(InternalError(), request_id)
-            log.exception("%s user=%s request=%s access log not written: fault=InternalError", operation, _who(context, claimed), request_id)
-            raise fault from None
+            self._refused(call, rule, operation, ctx, context, xroad, purpose, claimed, "InternalError")
+            raise GatewayFault(InternalError(), request_id) from None
         # The X-Road userId is a country code and a personal code: the access log has it, the log never.
         log.info(
             "%s user=%s request=%s%s ok in %.0f ms",
@@ -712,34 +744,118 @@ class RegistryApplication(Application):
         )
         return result
 
-    def _record(self, rule, operation, ctx, context, xroad, purpose, claimed, outcome, result) -> None:  # type: ignore[no-untyped-def]
-        """An access log record for an operation on personal data; refused calls included."""
-        if rule is not None and not rule.personal_data:
-            return
-        codes = [e.text for e in (ctx.in_body_doc.iter(f"{{{TNS}}}personalCode") if ctx.in_body_doc is not None else ()) if e.text]
-        personal_codes_in(result, codes)
-        caller = context.caller
+    def _refused(self, call, rule, operation, ctx, context, xroad, purpose, claimed, outcome) -> None:  # type: ignore[no-untyped-def]
+        """After the rollback: what a refusal keeps (a failed login's count, a used nonce) and its access-log record."""
         try:
-            self.access_log.record(
-                AccessRecord(
-                    at=self.clock.now(),
-                    operation=operation,
-                    request_id=context.request_id,
-                    outcome=outcome,
-                    user_id=caller.user_id if caller else None,
-                    username=caller.username if caller else (claimed or "")[:100] or None,
-                    scope=caller.scope if caller else None,
-                    personal_codes=tuple(c for c in codes if len(c) == 11 and c.isdigit()),
-                    purpose=purpose,
-                    xroad_client=xroad.client,
-                    xroad_user_id=xroad.user_id,
-                    xroad_issue=xroad.issue,
+            with self.transactions.own() as uow:
+                for action in call.kept_if_refused if call is not None else ():
+                    action(uow)
+                record = self._access_record(rule, operation, ctx, context, xroad, purpose, claimed, outcome, None, uow)
+                if record is not None:
+                    uow.access_log.append(record)
+                uow.commit()
+        except Exception:
+            log.exception("%s request=%s: the record of a refused call was not written", operation, context.request_id)
+
+    def _access_record(self, rule, operation, ctx, context, xroad, purpose, claimed, outcome, result, uow) -> AccessRecord | None:  # type: ignore[no-untyped-def]
+        """The access-log record of an operation on personal data: the persons named in the request,
+        those its records are about, and those in the answer."""
+        if rule is not None and not rule.personal_data:
+            return None
+        body = ctx.in_body_doc
+        codes = [e.text for e in (body.iter(f"{{{TNS}}}personalCode") if body is not None else ()) if e.text]
+        ids = _named_ids(body)
+        if any(ids.values()):
+            # A successful call's answer names the group's leaders; a refused one must not learn them, but leaves a trace.
+            codes.extend(
+                uow.access_log.persons_concerned(
+                    registration_ids=ids["registrationId"],
+                    group_ids=ids["groupId"] if result is None else (),
+                    attendance_ids=ids["attendanceId"],
+                    notice_ids=ids["noticeId"],
                 )
             )
+        personal_codes_in(result, codes)
+        caller = context.caller
+        return AccessRecord(
+            at=self.clock.now(),
+            operation=operation,
+            request_id=context.request_id,
+            outcome=outcome,
+            user_id=caller.user_id if caller else None,
+            username=caller.username if caller else (claimed or "")[:100] or None,
+            scope=caller.scope if caller else None,
+            personal_codes=tuple(dict.fromkeys(c for c in codes if len(c) == 11 and c.isdigit())),
+            purpose=purpose,
+            xroad_client=xroad.client,
+            xroad_user_id=xroad.user_id,
+            xroad_issue=xroad.issue,
+        )
+
+    def _record_invalid(self, ctx, error: GatewayError) -> None:  # type: ignore[no-untyped-def]
+        """A request the contract refuses is recorded too, when it is an operation on personal data:
+        who it claims to be (not authenticated), the operation, the fault, and the personal codes that can be read."""
+        operation = etree.QName(ctx.in_body_doc).localname
+        rule = access.OPERATIONS.get(operation)
+        if rule is None or not rule.personal_data:
+            return
+        try:
+            token = username_token(ctx.in_header_doc)
+            claimed = token.username if token else None
+        except GatewayError:
+            claimed = None
+        context = RequestContext(registry=self.registry, request_id=request_id_of(ctx))
+        try:
+            xroad = xroad_headers(ctx.in_header_doc, operation)
+        except GatewayError:
+            xroad = XRoadHeaders()
+        codes = [e.text.strip() for e in ctx.in_body_doc.iter(f"{{{TNS}}}personalCode") if e.text]
+        valid = [c for c in codes if _is_personal_code(c)]
+        record = AccessRecord(
+            at=self.clock.now(),
+            operation=operation,
+            request_id=context.request_id,
+            outcome=error.code,
+            user_id=None,
+            username=(claimed or "")[:100] or None,
+            scope=None,
+            personal_codes=tuple(dict.fromkeys(valid)),
+            purpose=None,
+            xroad_client=xroad.client,
+            xroad_user_id=xroad.user_id,
+            xroad_issue=xroad.issue,
+        )
+        try:
+            with self.transactions.own() as uow:
+                uow.access_log.append(record)
+                uow.commit()
         except Exception:
-            if outcome == "ok":
-                raise
-            log.exception("%s request=%s: the access log record of a refused call was not written", operation, context.request_id)
+            log.exception("%s request=%s: the record of a refused message was not written", operation, context.request_id)
+
+
+_NAMED_IDS = ("registrationId", "groupId", "attendanceId", "noticeId")
+
+
+def _named_ids(body) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
+    """The ids of stored records a request names (already valid against the contract: whole numbers)."""
+    found: dict[str, list[int]] = {name: [] for name in _NAMED_IDS}
+    if body is None:
+        return found
+    for element in body.iter():
+        if not isinstance(element.tag, str):
+            continue
+        name = etree.QName(element).localname
+        if name in found and (element.text or "").strip().lstrip("+").isdigit():
+            found[name].append(int(element.text.strip()))
+    return found
+
+
+def _is_personal_code(value: str) -> bool:
+    try:
+        PersonalCode(value)
+    except GatewayError:
+        return False
+    return True
 
 
 def _who(context: RequestContext, claimed: str | None) -> str:

@@ -217,11 +217,6 @@ def test_every_stored_change_has_its_feed_event_and_the_follower_skipped_none(af
     assert after_kills.followed == stored, "the follower of GetChanges skipped events (or saw some that are not stored)"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 point 2 (one transaction per call; the reqpath branch): today the access-log record is written in a "
-    "transaction of its own after the business commit, so a kill between the two leaves a change without it",
-)
 def test_every_stored_change_has_its_access_log_record(after_kills: Outcome) -> None:
     unrecorded = _registrations_without_access_log(after_kills.database, after_kills.group_id)
     assert unrecorded == [], f"{len(unrecorded)} stored registrations have no access-log record (RegisterStudent, ok)"

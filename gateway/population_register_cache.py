@@ -1,0 +1,102 @@
+"""The population register's answers, remembered per personal code for a bounded time.
+
+A registration is usually preceded by a ``LookupPerson`` of the same child: the lookup's
+answer serves the registration that follows, so GR is asked once. Answers are kept for
+``ttl_seconds`` (``NVS_GR_CACHE_SECONDS``), in this process only: a worker that has not seen
+the person asks GR itself, which costs time, never correctness. "Not found" is remembered
+too, for the same time.
+
+Inside a call's transaction GR is never asked (``gateway.calls``): a person not remembered
+raises ``PopulationRegisterNeeded``, and the call asks ``fetch`` after its rollback.
+
+``find_persons`` (the population-register check, ``FixPersonData``) always wants GR's
+current data: outside a call it asks GR and remembers the answers; inside one it is served
+only what this call has fetched.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from typing import Callable, Iterable
+
+from gateway.calls import PopulationRegisterNeeded, current_call
+from gateway.domain.model import PersonRecord
+from gateway.domain.personal_code import PersonalCode
+from gateway.ports import PopulationRegister
+
+_MISSING = object()
+
+
+class CachedPopulationRegister:
+    def __init__(
+        self,
+        upstream: PopulationRegister,
+        *,
+        ttl_seconds: float = 300.0,
+        max_entries: int = 50_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.upstream = upstream
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._monotonic = monotonic
+        self._answers: OrderedDict[PersonalCode, tuple[float, PersonRecord | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # --- PopulationRegister ------------------------------------------------------
+    def find_person(self, personal_code: PersonalCode) -> PersonRecord | None:
+        call = current_call()
+        if call is not None and personal_code in call.population_register_answers:
+            return call.population_register_answers[personal_code]  # type: ignore[no-any-return]
+        remembered = self._remembered(personal_code)
+        if remembered is not _MISSING:
+            return remembered  # type: ignore[return-value]
+        if call is not None:
+            raise PopulationRegisterNeeded([personal_code])
+        return self.fetch([personal_code])[personal_code]
+
+    def find_persons(self, personal_codes: list[PersonalCode]) -> dict[PersonalCode, PersonRecord | None]:
+        call = current_call()
+        if call is None:
+            return self.fetch(personal_codes)
+        unasked = [c for c in personal_codes if c not in call.population_register_answers]
+        if unasked:
+            raise PopulationRegisterNeeded(unasked)
+        return {c: call.population_register_answers[c] for c in personal_codes}
+
+    # --- outside transactions ---------------------------------------------------
+    def fetch(self, personal_codes: Iterable[PersonalCode]) -> dict[PersonalCode, PersonRecord | None]:
+        """Ask GR now and remember its answers (raises ``PopulationRegisterUnavailable``)."""
+        codes = list(dict.fromkeys(personal_codes))
+        if len(codes) == 1:
+            answers = {codes[0]: self.upstream.find_person(codes[0])}
+        else:
+            answers = self.upstream.find_persons(codes)
+        expires = self._monotonic() + self.ttl
+        with self._lock:
+            for code in codes:
+                self._answers[code] = (expires, answers.get(code))
+                self._answers.move_to_end(code)
+            while len(self._answers) > self.max_entries:
+                self._answers.popitem(last=False)
+        return {code: answers.get(code) for code in codes}
+
+    def forget(self, personal_code: PersonalCode) -> None:
+        with self._lock:
+            self._answers.pop(personal_code, None)
+
+    def _remembered(self, personal_code: PersonalCode) -> object:
+        with self._lock:
+            entry = self._answers.get(personal_code)
+            if entry is None:
+                return _MISSING
+            if entry[0] <= self._monotonic():
+                del self._answers[personal_code]
+                return _MISSING
+            return entry[1]
+
+    def close(self) -> None:
+        close = getattr(self.upstream, "close", None)
+        if close is not None:
+            close()

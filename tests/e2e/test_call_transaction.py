@@ -1,0 +1,240 @@
+"""One call, one transaction, and an access log that misses nothing (issues 8.2 and 9.2, 9.3), over
+real HTTP with zeep, on SQLite and PostgreSQL.
+
+* Every call naming a registration, a group, a club mark or a notice records the persons concerned,
+  also when it is refused (a probe of another institution's id leaves a trace in that child's log,
+  and the caller learns nothing); calls the contract refuses are recorded too.
+* The change, its access-log record and its feed event commit together: when the record cannot be
+  written, nothing of the change is kept.
+* The population register is asked outside any database transaction, within one deadline.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+import requests
+from sqlalchemy import text
+from zeep.exceptions import Fault
+
+from clients.population_register import client as gr_client
+from gateway.domain.calendar import SchoolYear
+from storage.repositories import SqlAccessLogRepository
+from tests.clock import E2E_TODAY
+from tests.e2e.helpers import child_code, fault_detail, registry_client
+from tests.e2e.soap import envelope
+
+SCHOOL, OTHER_SCHOOL = "300000011", "300000012"
+YEAR = SchoolYear.containing(E2E_TODAY)
+PROGRAM = "100000112"
+LEADER = child_code(dt.date(2004, 3, 3), 808)  # an adult leader's code: personal data like a learner's
+
+
+def service_of(gateway, institution_code: str):  # type: ignore[no-untyped-def]
+    user = gateway.database.user(institution_code)
+    return registry_client(gateway.wsdl_url, user.username, user.password).service
+
+
+def log_of(database, personal_code: str) -> list[tuple[str | None, str, str]]:  # type: ignore[no-untyped-def]
+    """(user name, operation, outcome) of every access-log record naming the person, oldest first."""
+    return [
+        (row[0], row[1], row[2])
+        for row in database.rows(
+            "SELECT l.username, l.operation, l.outcome FROM access_log l JOIN access_log_person p ON p.access_log_id = l.id "
+            "WHERE p.personal_code = :code ORDER BY l.id",
+            code=personal_code,
+        )
+    ]
+
+
+def refused(call) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    with pytest.raises(Fault) as fault:
+        call()
+    return fault_detail(fault.value)
+
+
+def registered_child(service, serial: int) -> tuple[str, int, int]:  # type: ignore[no-untyped-def]
+    """A new child registered in a new group: (personal code, group id, registration id)."""
+    child = child_code(dt.date(2015, 5, 5), serial)
+    group = service.CreateGroup(
+        schoolYear=str(YEAR), programCode=PROGRAM, name=f"Probe {serial}", subDirectionCode=["MUSIC.PIANO"],
+        leader=[{"firstName": "Ona", "lastName": "Vadovė", "personalCode": LEADER}],
+    )
+    registered = service.RegisterStudent(
+        personalCode=child, groupId=group.groupId, firstLearningDate=YEAR.starts_on,
+        contract={"typeCode": "BILATERAL", "date": YEAR.starts_on, "number": "S-1"},
+    )
+    return child, group.groupId, registered.registration.registrationId
+
+
+def test_funding_calls_name_the_child_in_the_access_log(live_gateway) -> None:
+    provider = service_of(live_gateway, SCHOOL)
+    username = live_gateway.database.user(SCHOOL).username
+    child, _, registration_id = registered_child(provider, 11)
+    provider.MarkFunding(registrationId=registration_id, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-09", toMonth="2026-12")
+    provider.GetFunding(registrationId=registration_id)
+    provider.EndFunding(registrationId=registration_id, fundingTypeCode="NVS_BASKET", lastFundedMonth="2026-11")
+    assert log_of(live_gateway.database, child)[-3:] == [
+        (username, "MarkFunding", "ok"),
+        (username, "GetFunding", "ok"),
+        (username, "EndFunding", "ok"),
+    ]
+
+
+def test_a_probe_of_another_institutions_ids_leaves_a_trace_and_learns_nothing(live_gateway) -> None:
+    provider, prober = service_of(live_gateway, SCHOOL), service_of(live_gateway, OTHER_SCHOOL)
+    prober_name = live_gateway.database.user(OTHER_SCHOOL).username
+    child, group_id, registration_id = registered_child(provider, 12)
+    before = live_gateway.database.snapshot()
+
+    probes = {
+        "GetFunding": lambda: prober.GetFunding(registrationId=registration_id),
+        "MarkFunding": lambda: prober.MarkFunding(registrationId=registration_id, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-09"),
+        "CorrectRegistration": lambda: prober.CorrectRegistration(registrationId=registration_id, firstLearningDate=YEAR.starts_on),
+        "CancelRegistration": lambda: prober.CancelRegistration(registrationId=registration_id, reason="Klaida"),
+    }
+    answers = {operation: refused(probe) for operation, probe in probes.items()}
+    # The same answer as for an id that does not exist: nothing about the child or its provider.
+    nonexistent = refused(lambda: prober.GetFunding(registrationId=registration_id + 100_000))
+    assert {a["code"] for a in answers.values()} == {"RegistrationNotFound"} == {nonexistent["code"]}
+    assert {a["message"] for a in answers.values()} == {nonexistent["message"]}
+    assert live_gateway.database.snapshot() == before
+
+    trace = [entry for entry in log_of(live_gateway.database, child) if entry[0] == prober_name]
+    assert trace == [(prober_name, operation, "RegistrationNotFound") for operation in probes]
+
+    # A group names its leaders: a probe of another institution's group is in the leader's log.
+    assert refused(lambda: prober.UpdateGroup(groupId=group_id, name="Perimta", subDirectionCode=["MUSIC.PIANO"]))["code"] == "GroupNotFound"
+    assert log_of(live_gateway.database, LEADER)[-1] == (prober_name, "UpdateGroup", "GroupNotFound")
+
+
+def test_a_call_the_contract_refuses_is_recorded_with_the_codes_it_names(live_gateway) -> None:
+    user = live_gateway.database.user(SCHOOL)
+    child = child_code(dt.date(2016, 2, 2), 13)
+    body = (
+        f"<nvs:RegisterStudent><nvs:personalCode>{child}</nvs:personalCode><nvs:groupId>1</nvs:groupId>"
+        "<nvs:firstLearningDate>not a date</nvs:firstLearningDate></nvs:RegisterStudent>"
+    )
+    answer = requests.post(
+        live_gateway.registry_url, data=envelope(body, username=user.username, password=user.password),
+        headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=10,
+    )
+    assert answer.status_code == 500 and b"InvalidMessage" in answer.content and child.encode() not in answer.content
+    # Who the message claims to be (it was never authenticated), what it asked, and the outcome.
+    assert log_of(live_gateway.database, child) == [(user.username, "RegisterStudent", "InvalidMessage")]
+    rows = live_gateway.database.rows("SELECT user_id, request_id FROM access_log ORDER BY id DESC LIMIT 1")
+    assert rows[0][0] is None and rows[0][1] in answer.text  # the correlation id of the fault
+
+
+def test_a_change_whose_access_log_record_cannot_be_written_is_not_kept(live_gateway, monkeypatch) -> None:
+    provider = service_of(live_gateway, SCHOOL)
+    group = provider.CreateGroup(schoolYear=str(YEAR), programCode=PROGRAM, name="Be žurnalo", subDirectionCode=["MUSIC.PIANO"])
+    before = live_gateway.database.snapshot()
+    events_before = live_gateway.database.count("change_event")
+
+    def broken(self, record):  # type: ignore[no-untyped-def]
+        if record.outcome == "ok":
+            raise OSError("the access log's disk is full")
+        return real_append(self, record)
+
+    real_append = SqlAccessLogRepository.append
+    monkeypatch.setattr(SqlAccessLogRepository, "append", broken)
+    child = child_code(dt.date(2015, 7, 7), 14)
+    detail = refused(lambda: provider.RegisterStudent(
+        personalCode=child, groupId=group.groupId, firstLearningDate=YEAR.starts_on,
+        contract={"typeCode": "BILATERAL", "date": YEAR.starts_on, "number": "S-1"},
+    ))
+    assert detail["code"] == "InternalError"
+    assert live_gateway.database.snapshot() == before  # no registration, no person
+    assert live_gateway.database.count("change_event") == events_before  # and no event of a change that is not there
+    assert log_of(live_gateway.database, child) == [(live_gateway.database.user(SCHOOL).username, "RegisterStudent", "InternalError")]
+
+
+def test_a_failed_login_is_counted_although_its_call_is_rolled_back(live_gateway) -> None:
+    user = live_gateway.database.user(SCHOOL)
+    wrong = registry_client(live_gateway.wsdl_url, user.username, "not the password").service
+    assert refused(lambda: wrong.ListGroups(schoolYear=str(YEAR)))["code"] == "AuthenticationFailed"
+    assert live_gateway.database.rows("SELECT failures FROM login_failure WHERE username = :u", u=user.username) == [(1,)]
+
+
+class GatedPopulationRegister:
+    """Holds every GR call of the gateway until the test opens the gate."""
+
+    def __init__(self, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+        self.waiting, self.gate = threading.Event(), threading.Event()
+        real = gr_client.ZeepPopulationRegister._call
+
+        def held(client, operation, **arguments):  # type: ignore[no-untyped-def]
+            self.waiting.set()
+            assert self.gate.wait(30), "the test never opened the gate"
+            return real(client, operation, **arguments)
+
+        monkeypatch.setattr(gr_client.ZeepPopulationRegister, "_call", held)
+
+
+def test_other_writers_go_on_while_a_registration_waits_for_the_population_register(live_gateway, monkeypatch) -> None:
+    provider, other = service_of(live_gateway, SCHOOL), service_of(live_gateway, OTHER_SCHOOL)
+    group = provider.CreateGroup(schoolYear=str(YEAR), programCode=PROGRAM, name="Laukia GR", subDirectionCode=["MUSIC.PIANO"])
+    gr = GatedPopulationRegister(monkeypatch)
+    outcome: dict[str, object] = {}
+
+    def register() -> None:
+        try:
+            outcome["answer"] = provider.RegisterStudent(
+                personalCode=child_code(dt.date(2015, 8, 8), 15), groupId=group.groupId, firstLearningDate=YEAR.starts_on,
+                contract={"typeCode": "BILATERAL", "date": YEAR.starts_on, "number": "S-1"},
+            )
+        except Exception as error:  # reported below
+            outcome["error"] = error
+
+    waiting = threading.Thread(target=register)
+    waiting.start()
+    try:
+        assert gr.waiting.wait(15), "the registration never asked the population register"
+        # While it waits on GR no transaction of it is open: on SQLite another writer would otherwise wait
+        # for the write lock until its own timeout (and fail).
+        other.CreateGroup(schoolYear=str(YEAR), programCode="100000121", name="Kitas", subDirectionCode=["MUSIC.PIANO"])
+        assert "answer" not in outcome, "the registration did not wait for the population register"
+    finally:
+        gr.gate.set()
+        waiting.join(30)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["answer"].registration.registrationId > 0
+
+
+def test_the_population_register_deadline_bounds_the_wait_whatever_the_timeouts(start_gateway) -> None:
+    # Each attempt would wait up to 30 s and GR answers in 3: only the 1-second deadline can refuse it.
+    gateway = start_gateway(
+        sandbox_gr_latency=3.0, population_register_read_timeout=30.0, population_register_retries=2, population_register_deadline=1.0
+    )
+    provider = service_of(gateway, SCHOOL)
+    group = provider.CreateGroup(schoolYear=str(YEAR), programCode=PROGRAM, name="Lėtas GR", subDirectionCode=["MUSIC.PIANO"])
+    before = gateway.database.snapshot()
+    detail = refused(lambda: provider.RegisterStudent(
+        personalCode=child_code(dt.date(2015, 9, 9), 16), groupId=group.groupId, firstLearningDate=YEAR.starts_on,
+        contract={"typeCode": "BILATERAL", "date": YEAR.starts_on, "number": "S-1"},
+    ))
+    assert detail["code"] == "PopulationRegisterUnavailable"
+    assert gateway.database.snapshot() == before
+    # A call that does not need GR is neither slowed nor failed by it.
+    assert provider.ListGroups(schoolYear=str(YEAR)) is not None
+
+
+def test_a_connection_the_database_dropped_costs_the_caller_nothing(live_gateway) -> None:
+    database = live_gateway.database
+    if database.kind != "postgresql":
+        pytest.skip("SQLite has no server to drop a connection")
+    provider = service_of(live_gateway, SCHOOL)
+    provider.ListGroups(schoolYear=str(YEAR))  # the pool now holds a connection
+    pooled = [entry.dbapi_connection.info.backend_pid for entry in list(database.engine.pool._pool.queue)]  # type: ignore[attr-defined]
+    assert pooled, "no pooled connection to drop"
+    with database.engine.connect() as admin:
+        terminated = [
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one() for pid in pooled
+        ]
+    assert any(terminated)
+    # The pool does not ping before each use: the call meets a dead connection, and runs again on a new one.
+    group = provider.CreateGroup(schoolYear=str(YEAR), programCode=PROGRAM, name="Po ryšio nutrūkimo", subDirectionCode=["MUSIC.PIANO"])
+    assert group.groupId > 0
+    assert database.rows("SELECT count(*) FROM nvs_group WHERE name = :n", n="Po ryšio nutrūkimo") == [(1,)]
