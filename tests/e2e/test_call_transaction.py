@@ -15,7 +15,8 @@ import threading
 
 import pytest
 import requests
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 from zeep.exceptions import Fault
 
 from clients.population_register import client as gr_client
@@ -229,11 +230,11 @@ def test_a_connection_the_database_dropped_costs_the_caller_nothing(live_gateway
     provider.ListGroups(schoolYear=str(YEAR))  # the pool now holds a connection
     pooled = [entry.dbapi_connection.info.backend_pid for entry in list(database.engine.pool._pool.queue)]  # type: ignore[attr-defined]
     assert pooled, "no pooled connection to drop"
-    with database.engine.connect() as admin:
-        terminated = [
-            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one() for pid in pooled
-        ]
-    assert any(terminated)
+    outside = create_engine(database.url, poolclass=NullPool)  # not one of the pool's own connections
+    with outside.connect() as admin:
+        terminated = [admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one() for pid in pooled]
+    outside.dispose()
+    assert all(terminated)
     # The pool does not ping before each use: the call meets a dead connection, and runs again on a new one.
     group = provider.CreateGroup(schoolYear=str(YEAR), programCode=PROGRAM, name="Po ryšio nutrūkimo", subDirectionCode=["MUSIC.PIANO"])
     assert group.groupId > 0

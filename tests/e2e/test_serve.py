@@ -59,8 +59,12 @@ def test_workers_default_to_the_cores_and_a_restart_waits_longer_than_the_popula
 
     assert Settings().worker_count == len(os.sched_getaffinity(0))
     assert Settings(workers=3).worker_count == 3
-    check_serving_settings(Settings())  # 30 s against GR's 2 x (3 + 5) s
+    check_serving_settings(Settings())  # 30 s against GR's deadline of 8 s
     with pytest.raises(ValueError, match="NVS_GRACEFUL_TIMEOUT"):
-        check_serving_settings(Settings(graceful_timeout=16.0))
+        check_serving_settings(Settings(graceful_timeout=8.0))
+    # Without a deadline shorter than every attempt together, every attempt is the bound: 2 x (3 + 5) s.
+    assert Settings(population_register_deadline=60.0).population_register_bound == 16.0
+    with pytest.raises(ValueError, match="NVS_GRACEFUL_TIMEOUT"):
+        check_serving_settings(Settings(population_register_deadline=60.0, graceful_timeout=16.0))
     with pytest.raises(ValueError, match="NVS_SERVER"):
         check_serving_settings(Settings(server="uwsgi"))
