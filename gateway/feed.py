@@ -27,7 +27,7 @@ from gateway.domain.feed import (
     check_limit,
 )
 from gateway.domain.funding import FundingMark
-from gateway.domain.model import Registration
+from gateway.domain.model import Group, Institution, Registration
 from gateway.domain.personal_code import PersonalCode
 from gateway.domain.scope import ReadScope
 from gateway.ports import UnitOfWork
@@ -46,13 +46,22 @@ def record_change(uow: UnitOfWork, event: ChangeEvent) -> None:
     uow.feed.append(event)
 
 
-def _registration_state(uow: UnitOfWork, registration: Registration) -> RegistrationState:
-    group = uow.groups.get(registration.group_id)
+def _registration_state(uow: UnitOfWork, registration: Registration, group: Group | None = None) -> RegistrationState:
+    group = group or uow.groups.get(registration.group_id)
     assert group is not None  # a registration's group cannot disappear (foreign key)
     return RegistrationState.of(registration, group)
 
 
-def registration_changed(uow: UnitOfWork, kind: ChangeKind, registration: Registration, *, at: dt.datetime) -> None:
+def registration_changed(
+    uow: UnitOfWork,
+    kind: ChangeKind,
+    registration: Registration,
+    *,
+    at: dt.datetime,
+    group: Group | None = None,
+    provider: Institution | None = None,
+) -> None:
+    """``group`` and ``provider``, when the use case has them at hand, spare reading them again."""
     record_change(
         uow,
         ChangeEvent(
@@ -60,7 +69,8 @@ def registration_changed(uow: UnitOfWork, kind: ChangeKind, registration: Regist
             institution_code=registration.provider_code,
             personal_code=registration.personal_code,
             occurred_at=at,
-            registration=_registration_state(uow, registration),
+            registration=_registration_state(uow, registration, group),
+            municipality_code=provider.municipality_code if provider is not None else None,
         ),
     )
 

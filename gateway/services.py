@@ -300,7 +300,7 @@ class Registry:
             )
             uow.persons.save(person, checked_at=self.clock.now())
             registration = uow.registrations.add(registration)
-            feed.registration_changed(uow, ChangeKind.REGISTERED, registration, at=self.clock.now())
+            feed.registration_changed(uow, ChangeKind.REGISTERED, registration, at=self.clock.now(), group=group, provider=provider)
             uow.commit()
             return RegistrationView(registration=registration, person=person, group=group), warnings
 
