@@ -14,7 +14,7 @@ from typing import Callable
 
 from gateway.clock import VILNIUS, Clock  # dates in a question are Lithuanian calendar days
 from gateway.domain.access import Caller
-from gateway.domain.errors import AccessDenied, InvalidPeriod
+from gateway.domain.errors import AccessDenied, InvalidCursor, InvalidPeriod
 from gateway.ports import AccessRecord, UnitOfWork
 from gateway.domain.personal_code import PersonalCode
 
@@ -26,6 +26,19 @@ class AccessLogPage:
     total: int
     page: int
     records: list[AccessRecord]
+    next_cursor: str | None = None  # where the older records go on, when there are more
+
+
+def _cursor(record_id: int) -> str:
+    """A position in the log (the id of the last record returned): no personal data in it."""
+    return f"before-{record_id}"
+
+
+def _record_id(cursor: str) -> int:
+    prefix, _, number = cursor.partition("-")
+    if prefix != "before" or not number.isdigit() or not 0 < int(number) <= 2**63 - 1:
+        raise InvalidCursor("The cursor is not one GetAccessLog returned: send its nextCursor unchanged, or none for the first page.")
+    return int(number)
 
 
 @dataclass(frozen=True)
@@ -53,9 +66,20 @@ class AccessLog:
             uow.commit()
 
     def who_accessed(
-        self, caller: Caller, personal_code: str, date_from: dt.date, date_to: dt.date, page: int = 1, page_size: int = 50
+        self,
+        caller: Caller,
+        personal_code: str,
+        date_from: dt.date,
+        date_to: dt.date,
+        page: int = 1,
+        page_size: int = 50,
+        cursor: str | None = None,
     ) -> AccessLogPage:
-        """Who read or changed this person's data between two days (inclusive), newest first."""
+        """Who read or changed this person's data between two days (inclusive), newest first.
+
+        Paged by a cursor (the records older than the last one returned), so that records written
+        meanwhile, this very question among them, never shift a later page. ``page`` (by number,
+        before contract 1.5) still works when no cursor is sent."""
         if not caller.central:
             raise AccessDenied("The access log is read by central administrators.")
         code = PersonalCode.parse(personal_code)
@@ -64,9 +88,18 @@ class AccessLog:
         since = dt.datetime.combine(date_from, dt.time(), VILNIUS)
         before = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), VILNIUS)
         size = max(1, min(page_size, MAX_PAGE_SIZE))
+        older_than = _record_id(cursor) if cursor is not None else None
+        offset = 0 if older_than is not None else (page - 1) * size
         with self.uow_factory() as uow:
-            total, records = uow.access_log.of_person(code.value, since, before, offset=(page - 1) * size, limit=size)
-        return AccessLogPage(total=total, page=page, records=records)
+            total, newer, records = uow.access_log.of_person(
+                code.value, since, before, offset=offset, limit=size + 1, older_than=older_than
+            )
+        more = len(records) > size
+        records = records[:size]
+        number = newer // size + 1 if older_than is not None else page
+        return AccessLogPage(
+            total=total, page=number, records=records, next_cursor=_cursor(records[-1].id) if more and records[-1].id else None
+        )
 
     def purge(self, retention_days: int) -> PurgeSummary:
         cutoff = self.clock.now() - dt.timedelta(days=retention_days)

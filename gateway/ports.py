@@ -67,6 +67,7 @@ class AccessRecord:
     xroad_client: str | None = None
     xroad_user_id: str | None = None
     xroad_issue: str | None = None
+    id: int | None = None  # given by storage; the position a GetAccessLog cursor points after
 
 
 class ClassifierRepository(Protocol):
@@ -169,9 +170,10 @@ class LoginFailureRepository(Protocol):
 class AccessLogRepository(Protocol):
     def append(self, record: AccessRecord) -> None: ...
     def of_person(
-        self, personal_code: str, since: dt.datetime, before: dt.datetime, *, offset: int, limit: int
-    ) -> tuple[int, list[AccessRecord]]:
-        """The total and one page of records naming the person, newest first."""
+        self, personal_code: str, since: dt.datetime, before: dt.datetime, *, offset: int, limit: int, older_than: int | None = None
+    ) -> tuple[int, int, list[AccessRecord]]:
+        """The total, how many are newer than ``older_than``, and up to ``limit`` records naming the
+        person, newest first (by id): those older than ``older_than`` when given, else after ``offset``."""
     def purge(self, before: dt.datetime) -> tuple[int, int]:
         """Delete records older than ``before``: (records, person entries) removed."""
     def count(self) -> int: ...

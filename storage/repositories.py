@@ -707,16 +707,23 @@ class SqlAccessLogRepository:
         self.session.flush()
 
     def of_person(
-        self, personal_code: str, since: dt.datetime, before: dt.datetime, *, offset: int, limit: int
-    ) -> tuple[int, list[AccessRecord]]:
+        self, personal_code: str, since: dt.datetime, before: dt.datetime, *, offset: int, limit: int, older_than: int | None = None
+    ) -> tuple[int, int, list[AccessRecord]]:
         matching = (
             select(AccessLogRow)
             .join(AccessLogPersonRow, AccessLogPersonRow.access_log_id == AccessLogRow.id)
             .where(AccessLogPersonRow.personal_code == personal_code, AccessLogRow.at >= since, AccessLogRow.at < before)
         )
-        total = self.session.scalar(select(func.count()).select_from(matching.subquery()))
-        rows = self.session.scalars(matching.order_by(AccessLogRow.at.desc(), AccessLogRow.id.desc()).offset(offset).limit(limit))
-        return total or 0, [_access_record(row) for row in rows]
+        total = self.session.scalar(select(func.count()).select_from(matching.subquery())) or 0
+        newer = 0
+        page = matching.order_by(AccessLogRow.id.desc())
+        if older_than is not None:
+            newer = self.session.scalar(select(func.count()).select_from(matching.where(AccessLogRow.id >= older_than).subquery())) or 0
+            page = page.where(AccessLogRow.id < older_than)  # a keyset: records written meanwhile shift nothing
+        else:
+            page = page.offset(offset)
+        rows = self.session.scalars(page.limit(limit))
+        return total, newer, [_access_record(row) for row in rows]
 
     def purge(self, before: dt.datetime) -> tuple[int, int]:
         if self.session.get_bind().dialect.name == "postgresql":
@@ -778,6 +785,7 @@ def _access_record(row: AccessLogRow) -> AccessRecord:
         xroad_client=row.xroad_client,
         xroad_user_id=row.xroad_user_id,
         xroad_issue=row.xroad_issue,
+        id=row.id,
     )
 
 

@@ -129,8 +129,11 @@ class AccessControlService(ServiceBase):
         return _caller(ctx).username
 
     @rpc(required(t.PersonalCode), required(t.RegisterDate), required(t.RegisterDate), optional(t.PageNumber), optional(t.PageSize),
-         _returns=(required(t.Count), required(t.PageNumber), many(t.AccessRecord, 100)),
-         _out_variable_names=("total", "page", "record"))
-    def GetAccessLog(ctx, personalCode, dateFrom, dateTo, page, pageSize):  # type: ignore[no-untyped-def]
-        found = ctx.udc.access_log.who_accessed(_caller(ctx), personalCode, dateFrom, dateTo, page or 1, pageSize or 50)
-        return found.total, found.page, [access_record_out(r) for r in found.records]
+         optional(t.Cursor),
+         _returns=(required(t.Count), required(t.PageNumber), many(t.AccessRecord, 100), optional(t.Cursor)),
+         _out_variable_names=("total", "page", "record", "nextCursor"))
+    def GetAccessLog(ctx, personalCode, dateFrom, dateTo, page, pageSize, cursor):  # type: ignore[no-untyped-def]
+        found = ctx.udc.access_log.who_accessed(
+            _caller(ctx), personalCode, dateFrom, dateTo, page=page or 1, page_size=pageSize or 50, cursor=cursor
+        )
+        return found.total, found.page, [access_record_out(r) for r in found.records], found.next_cursor

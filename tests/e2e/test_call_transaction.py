@@ -239,3 +239,35 @@ def test_a_connection_the_database_dropped_costs_the_caller_nothing(live_gateway
     group = provider.CreateGroup(schoolYear=str(YEAR), programCode=PROGRAM, name="Po ryšio nutrūkimo", subDirectionCode=["MUSIC.PIANO"])
     assert group.groupId > 0
     assert database.rows("SELECT count(*) FROM nvs_group WHERE name = :n", n="Po ryšio nutrūkimo") == [(1,)]
+
+
+def test_access_log_pages_follow_a_cursor_and_records_written_meanwhile_shift_nothing(live_gateway) -> None:
+    database = live_gateway.database
+    provider = service_of(live_gateway, SCHOOL)
+    admin_user = database.user_named("sandbox-admin")
+    admin = registry_client(live_gateway.wsdl_url, admin_user.username, admin_user.password).service
+    child, _, _ = registered_child(provider, 17)
+    for _ in range(6):
+        provider.GetStudent(personalCode=child)
+    written_before = [row[0] for row in database.rows(
+        "SELECT l.id FROM access_log l JOIN access_log_person p ON p.access_log_id = l.id WHERE p.personal_code = :c ORDER BY l.id DESC",
+        c=child,
+    )]
+
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = admin.GetAccessLog(personalCode=child, dateFrom=E2E_TODAY, dateTo=E2E_TODAY, pageSize=3, cursor=cursor)
+        pages += 1
+        seen.extend((r.requestId, r.operation) for r in page.record)
+        provider.GetStudent(personalCode=child)  # a new record between the pages (and the question itself is one)
+        cursor = page.nextCursor
+        if cursor is None:
+            break
+    # Every record that existed when the first page was asked, once, newest first, whatever was written
+    # between the pages (each question is recorded as it commits, after its own answer).
+    operations = [operation for _, operation in seen]
+    assert len(seen) == len(set(seen)) == len(written_before)
+    assert operations == ["GetStudent"] * 6 + ["RegisterStudent"]
+    assert pages == 3
+    detail = refused(lambda: admin.GetAccessLog(personalCode=child, dateFrom=E2E_TODAY, dateTo=E2E_TODAY, cursor="somewhere-else"))
+    assert (detail["code"], detail["field"]) == ("InvalidCursor", "cursor")
