@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import BigInteger, Sequence, Text, and_, cast, delete, exists, func, insert, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.domain.calendar import Month
@@ -29,7 +29,6 @@ from storage.models import (
     ChangeEventRow,
     CheckRunRow,
     DataIssueRow,
-    FeedCounterRow,
     InstitutionCheckRow,
     InstitutionRow,
     NoticeRow,
@@ -39,7 +38,6 @@ from storage.models import (
 )
 from storage.repositories import LARGEST_ID, _person, _registration
 
-FEED_COUNTER = "changes"
 FIXABLE = (PERSONAL_DATA_MISMATCH, RESIDENCE_MISMATCH)
 
 
@@ -58,28 +56,47 @@ def _months(values: list[str] | None) -> tuple[Month, ...]:
 class SqlFeedRepository:
     """The change feed, and why a follower of its cursor never skips or repeats an event.
 
-    A sequence taken from a database sequence (or an identity column) when the row is
-    inserted is not safe to follow: a transaction that took 10 may commit after one
-    that took 11, so a reader polling "after 9" could see 11, move its cursor there and
-    never see 10. Here the numbers come from one counter row, updated when the unit of
-    work commits, in the same transaction as the change and its events:
+    Numbers are taken when the unit of work commits (``publish_pending``), in the same
+    transaction as the change. A follower reads "the events after my cursor" and moves its
+    cursor to the last one it got, so a reader must never be given number N while a lower
+    number can still become visible: had it been, a transaction that took 10 and commits
+    after the one that took 11 would be skipped for good.
 
-        UPDATE feed_counter SET value = value + n WHERE name = 'changes' RETURNING value
+    SQLite serialises writers (BEGIN IMMEDIATE, storage.db): the highest stored number + 1
+    is taken inside the write lock, and whatever a reader sees is a gapless prefix.
 
-    On PostgreSQL the UPDATE locks the row until the transaction ends, so a second
-    committing transaction waits at that UPDATE until the first has committed (or rolled
-    back, when it then gets the same numbers: no gaps either). PostgreSQL makes a
-    transaction visible before it releases its locks, so whenever a reader's snapshot
-    contains number N it contains every number below N: a single SELECT of the events
-    after the cursor always sees a gapless prefix, and the cursor can safely move to the
-    last event it returned. On SQLite writers are serialised anyway (BEGIN IMMEDIATE,
-    storage.db) and the same holds trivially.
+    PostgreSQL: numbers come from the sequence ``change_event_sequence_seq``, so writers do
+    not wait for one another. Readers see only numbers up to a *watermark*, the highest
+    number whose event is *settled*. Each event records ``xid_horizon``, a transaction id
+    assigned after its number was taken; a reader's snapshot has ``xmin``, below which every
+    transaction has ended (``pg_snapshot_xmin(pg_current_snapshot())``). An event is settled
+    when ``xid_horizon < xmin``. Why that is enough, for an event numbered N by transaction T:
 
-    The price: transactions that record changes commit one at a time. The lock is taken
-    as late as possible: ``append`` only queues the event; ``publish_pending`` (called by
-    the unit of work's ``commit``) takes the numbers, inserts the rows and commits at
-    once, so the lock is held for a few inserts and the commit, nothing else (no reads,
-    no waits on other locks, hence no deadlocks).
+    1. every writer has its transaction id *before* it takes a number (``publish_pending``
+       asks for ``pg_current_xact_id()`` first), and ids are handed out in increasing order;
+    2. a transaction U that took M < N took it before T took N (the sequence has CACHE 1), so
+       U's id was assigned before T's horizon was: id(U) < xid_horizon(T) < xmin;
+    3. below xmin every transaction has ended, so U has committed (and the reader's
+       snapshot shows M) or rolled back (M never appears). The same holds for T itself.
+
+    So every event at or below the watermark that will ever exist is visible now, and a
+    single SELECT of "after the cursor, up to the watermark" is a gapless prefix of what
+    will ever be there (minus the numbers of rolled-back transactions: gaps, never skips).
+
+    The horizon must be assigned *after* the numbers: T's own id will not do, since T
+    usually got it with its first write, long before, and a U with a higher id may hold a
+    lower number (filtering on the writer's id below xmin would let a reader skip it). The
+    events are therefore inserted in a savepoint, whose subtransaction gets a fresh id at
+    its first write; the id (the rows' ``xmin``) is then stored in ``xid_horizon``.
+    ``pg_snapshot_xmax`` would not do either: it is one past the highest *completed* id, and
+    a running transaction can have a higher one.
+
+    The price: a reader sees an event only once every transaction that was writing when
+    the event's numbers were taken has ended, a little after the commit (a long writing
+    transaction anywhere holds the feed back for as long as it runs). Never out of order,
+    never skipped. Readers stay cheap: the primary key on ``sequence`` serves both the
+    watermark (a backward scan that stops at the first settled event, near the top) and
+    ``sequence > after ORDER BY sequence LIMIT n``.
     """
 
     def __init__(self, session: Session) -> None:
@@ -96,27 +113,53 @@ class SqlFeedRepository:
         """Number the queued events and insert them; the caller commits right after."""
         if not self._pending:
             return []
-        count = len(self._pending)
-        last = self.session.execute(
-            update(FeedCounterRow)
-            .where(FeedCounterRow.name == FEED_COUNTER)
-            .values(value=FeedCounterRow.value + count)
-            .returning(FeedCounterRow.value),
-            execution_options={"synchronize_session": False},
-        ).scalar_one()
-        first = last - count + 1
-        self.session.add_all(_event_row(event, first + index) for index, event in enumerate(self._pending))
-        self.session.flush()
+        if self._postgresql:
+            numbers = self._publish_with_horizon()
+        else:
+            first = (self.session.scalar(select(func.max(ChangeEventRow.sequence))) or 0) + 1
+            numbers = list(range(first, first + len(self._pending)))
+            self.session.execute(insert(ChangeEventRow.__table__), [_event_values(e, n) for e, n in zip(self._pending, numbers)])
         self._pending.clear()
-        return list(range(first, last + 1))
+        return numbers
+
+    def _publish_with_horizon(self) -> list[int]:
+        session = self.session
+        # 1. This transaction's id, before any number (see the class docstring).
+        top = int(session.scalar(select(cast(func.pg_current_xact_id(), Text))))  # type: ignore[arg-type]
+        # 2. The numbers.
+        numbers = sorted(
+            session.scalars(select(_NUMBERS.next_value()).select_from(func.generate_series(1, len(self._pending))))
+        )
+        # 3. A fresh transaction id, assigned after the numbers: the savepoint's, at its first write.
+        with session.begin_nested():
+            subtransaction = session.execute(
+                insert(ChangeEventRow.__table__).returning(literal_column("xmin::text")),
+                [_event_values(e, n) for e, n in zip(self._pending, numbers)],
+            ).scalars().first()
+        session.execute(
+            update(ChangeEventRow)
+            .where(ChangeEventRow.sequence.in_(numbers))
+            .values(xid_horizon=_full_xid(int(subtransaction), near=top)),  # type: ignore[arg-type]
+            execution_options={"synchronize_session": False},
+        )
+        return numbers
+
+    @property
+    def _postgresql(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
 
     def last_sequence(self) -> int:
-        return self.session.scalar(select(FeedCounterRow.value).where(FeedCounterRow.name == FEED_COUNTER)) or 0
+        """The watermark: the highest number a reader may be given now (0: none yet)."""
+        if self._postgresql:
+            return self.session.scalar(select(func.coalesce(_watermark(), 0))) or 0
+        return self.session.scalar(select(func.max(ChangeEventRow.sequence))) or 0
 
     def read(self, scope: ReadScope, after: int, limit: int) -> list[ChangeEvent]:
         if scope.is_empty:
             return []
         query = select(ChangeEventRow).where(ChangeEventRow.sequence > after)
+        if self._postgresql:  # one statement, so one snapshot for the watermark and the events
+            query = query.where(ChangeEventRow.sequence <= _watermark())
         if not scope.everything:
             conditions = []
             if scope.institution_codes:
@@ -128,6 +171,30 @@ class SqlFeedRepository:
         return [_event(row) for row in rows]
 
 
+_NUMBERS = Sequence("change_event_sequence_seq")  # created by revision 0500, PostgreSQL only
+_XIDS = 1 << 32
+
+
+def _watermark() -> Any:
+    """The highest settled number in the statement's snapshot (NULL: none yet)."""
+    settled = ChangeEventRow.__table__.alias("settled")
+    xmin = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
+    return (
+        select(settled.c.sequence)
+        .where(settled.c.xid_horizon < xmin)
+        .order_by(settled.c.sequence.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _full_xid(xid: int, *, near: int) -> int:
+    """The 64-bit id of a subtransaction, from its 32-bit ``xmin`` and its parent's 64-bit id
+    (a child's id is always higher than its parent's)."""
+    full = near - near % _XIDS + xid
+    return full + _XIDS if full < near else full
+
+
 def _date(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -136,7 +203,7 @@ def _day(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
-def _event_row(event: ChangeEvent, sequence: int) -> ChangeEventRow:
+def _event_values(event: ChangeEvent, sequence: int) -> dict[str, Any]:
     data: dict[str, Any] = {}
     r = event.registration
     if r is not None:
@@ -174,7 +241,7 @@ def _event_row(event: ChangeEvent, sequence: int) -> ChangeEventRow:
             "subDirectionCodes": list(c.sub_direction_codes),
             "endedOn": _date(c.ended_on),
         }
-    return ChangeEventRow(
+    return dict(
         sequence=sequence,
         kind=event.kind.value,
         occurred_at=event.occurred_at,
