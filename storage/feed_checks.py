@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, Sequence, Text, and_, cast, delete, exists, func, insert, literal_column, or_, select, update
+from sqlalchemy import BigInteger, Text, and_, cast, delete, exists, func, insert, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.domain.calendar import Month
@@ -72,8 +72,8 @@ class SqlFeedRepository:
     transaction has ended (``pg_snapshot_xmin(pg_current_snapshot())``). An event is settled
     when ``xid_horizon < xmin``. Why that is enough, for an event numbered N by transaction T:
 
-    1. every writer has its transaction id *before* it takes a number (``publish_pending``
-       asks for ``pg_current_xact_id()`` first), and ids are handed out in increasing order;
+    1. every writer has its transaction id *before* it takes a number (``pg_current_xact_id()``
+       comes first), and ids are handed out in increasing order;
     2. a transaction U that took M < N took it before T took N (the sequence has CACHE 1), so
        U's id was assigned before T's horizon was: id(U) < xid_horizon(T) < xmin;
     3. below xmin every transaction has ended, so U has committed (and the reader's
@@ -85,9 +85,11 @@ class SqlFeedRepository:
 
     The horizon must be assigned *after* the numbers: T's own id will not do, since T
     usually got it with its first write, long before, and a U with a higher id may hold a
-    lower number (filtering on the writer's id below xmin would let a reader skip it). The
-    events are therefore inserted in a savepoint, whose subtransaction gets a fresh id at
-    its first write; the id (the rows' ``xmin``) is then stored in ``xid_horizon``.
+    lower number (filtering on the writer's id below xmin would let a reader skip it). A
+    fresh id comes from a subtransaction's first write: the database function
+    ``change_event_numbers`` (revision 0500) takes the writer's id, the numbers, then writes
+    a row to the empty ``change_event_horizon`` in a subtransaction that it rolls back,
+    keeping that row's ``xmin`` as the horizon. One round trip, and one plain INSERT after.
     ``pg_snapshot_xmax`` would not do either: it is one past the highest *completed* id, and
     a running transaction can have a higher one.
 
@@ -123,24 +125,18 @@ class SqlFeedRepository:
         return numbers
 
     def _publish_with_horizon(self) -> list[int]:
-        session = self.session
-        # 1. This transaction's id, before any number (see the class docstring).
-        top = int(session.scalar(select(cast(func.pg_current_xact_id(), Text))))  # type: ignore[arg-type]
-        # 2. The numbers.
-        numbers = sorted(
-            session.scalars(select(_NUMBERS.next_value()).select_from(func.generate_series(1, len(self._pending))))
-        )
-        # 3. A fresh transaction id, assigned after the numbers: the savepoint's, at its first write.
-        with session.begin_nested():
-            subtransaction = session.execute(
-                insert(ChangeEventRow.__table__).returning(literal_column("xmin::text")),
-                [_event_values(e, n) for e, n in zip(self._pending, numbers)],
-            ).scalars().first()
-        session.execute(
-            update(ChangeEventRow)
-            .where(ChangeEventRow.sequence.in_(numbers))
-            .values(xid_horizon=_full_xid(int(subtransaction), near=top)),  # type: ignore[arg-type]
-            execution_options={"synchronize_session": False},
+        # change_event_numbers (revision 0500): this transaction's id, then the numbers, then a
+        # fresh id for the horizon, from a subtransaction that writes and rolls back.
+        taken = self.session.execute(
+            select(literal_column("number"), literal_column("horizon")).select_from(
+                func.change_event_numbers(len(self._pending))
+            )
+        ).all()
+        numbers = sorted(number for number, _ in taken)
+        horizon = taken[0][1]
+        self.session.execute(
+            insert(ChangeEventRow.__table__),
+            [_event_values(e, n) | {"xid_horizon": horizon} for e, n in zip(self._pending, numbers)],
         )
         return numbers
 
@@ -171,9 +167,6 @@ class SqlFeedRepository:
         return [_event(row) for row in rows]
 
 
-_NUMBERS = Sequence("change_event_sequence_seq")  # created by revision 0500, PostgreSQL only
-_XIDS = 1 << 32
-
 
 def _watermark() -> Any:
     """The highest settled number in the statement's snapshot (NULL: none yet)."""
@@ -186,13 +179,6 @@ def _watermark() -> Any:
         .limit(1)
         .scalar_subquery()
     )
-
-
-def _full_xid(xid: int, *, near: int) -> int:
-    """The 64-bit id of a subtransaction, from its 32-bit ``xmin`` and its parent's 64-bit id
-    (a child's id is always higher than its parent's)."""
-    full = near - near % _XIDS + xid
-    return full + _XIDS if full < near else full
 
 
 def _date(value: dt.date | None) -> str | None:

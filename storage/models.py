@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, func, text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Table, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -325,6 +325,11 @@ class ChangeEventRow(Base):
     registration_id: Mapped[int | None] = mapped_column(Integer)
     data: Mapped[dict[str, object]] = mapped_column(JSON)
     xid_horizon: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# Never holds a row: PostgreSQL's change_event_numbers (revision 0500) writes to it and rolls
+# back, to give a subtransaction its id (storage.feed_checks.SqlFeedRepository).
+change_event_horizon = Table("change_event_horizon", Base.metadata, Column("written", Boolean))
 
 
 class CheckRunRow(Base):

@@ -10,7 +10,9 @@ lock until commit). On PostgreSQL numbers now come from the sequence
 highest number given so far (the counter's value, or the highest stored number if that is
 higher), and each event gets ``xid_horizon``: readers hand out a number only once every
 transaction that could still commit a lower one has ended (storage.feed_checks.SqlFeedRepository).
-The events already stored get horizon 0: their transactions ended long ago.
+The events already stored get horizon 0: their transactions ended long ago. The function
+``change_event_numbers`` takes the numbers and the horizon (with the always empty, unlogged
+``change_event_horizon``, whose rolled-back writes give it fresh transaction ids).
 
 On SQLite writers are serialised (BEGIN IMMEDIATE): numbers are the highest stored + 1 and the
 column stays empty. ``feed_counter`` is dropped on both.
@@ -49,7 +51,40 @@ def upgrade() -> None:
         # they are used, and the horizon argument needs numbers taken at the moment they are used.
         op.execute(f"CREATE SEQUENCE {SEQUENCE} AS bigint START WITH {given + 1} CACHE 1 OWNED BY change_event.sequence")
         op.execute(f"ALTER TABLE change_event ALTER COLUMN sequence SET DEFAULT nextval('{SEQUENCE}')")
+    # Never holds a row: a write to it, rolled back at once, gives a subtransaction its id.
+    unlogged = ["UNLOGGED"] if connection.dialect.name == "postgresql" else []
+    op.create_table("change_event_horizon", sa.Column("written", sa.Boolean(), nullable=True), prefixes=unlogged)
+    if connection.dialect.name == "postgresql":
+        op.execute(NUMBERS_FUNCTION)
     op.drop_table("feed_counter")
+
+
+# The numbers and their horizon in one round trip, in the order the argument needs (a function:
+# within one SQL statement PostgreSQL promises no order of evaluation).
+NUMBERS_FUNCTION = f"""
+CREATE FUNCTION change_event_numbers(how_many integer, OUT number bigint, OUT horizon bigint)
+RETURNS SETOF record LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    top bigint := pg_current_xact_id()::text::bigint;  -- 1. this transaction's id, before any number
+    numbers bigint[];
+    sub bigint;
+BEGIN
+    SELECT array_agg(nextval('{SEQUENCE}')) INTO numbers FROM generate_series(1, how_many);  -- 2. the numbers
+    BEGIN  -- 3. a subtransaction, whose id is assigned at its first write: after the numbers
+        INSERT INTO change_event_horizon DEFAULT VALUES RETURNING xmin::text::bigint INTO sub;
+        RAISE SQLSTATE 'NVS01';
+    EXCEPTION WHEN SQLSTATE 'NVS01' THEN
+        NULL;  -- rolled back, its id taken
+    END;
+    -- xmin is 32 bits; a child's id is above its parent's.
+    horizon := top - top % 4294967296 + sub;
+    IF horizon < top THEN
+        horizon := horizon + 4294967296;
+    END IF;
+    RETURN QUERY SELECT unnest(numbers), horizon;
+END
+$$
+"""
 
 
 def downgrade() -> None:
@@ -60,6 +95,8 @@ def downgrade() -> None:
         given = max(given, last if called else last - 1)
         op.execute("ALTER TABLE change_event ALTER COLUMN sequence DROP DEFAULT")
         op.execute(f"DROP SEQUENCE {SEQUENCE}")
+        op.execute("DROP FUNCTION change_event_numbers(integer)")
+    op.drop_table("change_event_horizon")
     op.create_table("feed_counter",
     sa.Column("name", sa.String(length=40), nullable=False),
     sa.Column("value", sa.BigInteger(), nullable=False),
