@@ -140,7 +140,7 @@ class Feed:
     def read(self, scope: ReadScope, after: int, limit: int | None = None) -> ChangesPage:
         limit = check_limit(limit)
         with self.uow_factory() as uow:
-            # One statement: it sees a gapless prefix of the sequence (see SqlFeedRepository).
+            # One statement: a prefix of the sequence, up to its watermark (see SqlFeedRepository).
             events = uow.feed.read(scope, max(after, 0), limit + 1)
             if not events and after > uow.feed.last_sequence():
                 # Numbers only grow, so no follower can hold this cursor from us, unless the

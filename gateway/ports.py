@@ -191,11 +191,11 @@ class AccessLogRepository(Protocol):
 class FeedRepository(Protocol):
     """The change feed. ``append`` queues an event in the unit of work; the unit of work's
     ``commit`` numbers the queued events and writes them in the same transaction, so that
-    sequence numbers become visible in number order (see storage.repositories.SqlFeedRepository)."""
+    a reader is never given a number while a lower one can still appear (see storage.feed_checks.SqlFeedRepository)."""
 
     def append(self, event: ChangeEvent) -> None: ...
     def last_sequence(self) -> int:
-        """The last number given to a committed change (0: none yet)."""
+        """The highest number a reader may be given now, the watermark (0: none yet)."""
     def read(self, scope: ReadScope, after: int, limit: int) -> list[ChangeEvent]:
         """Committed events with a sequence above ``after`` that the scope covers, in sequence order."""
 

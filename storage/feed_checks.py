@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import BigInteger, Text, and_, cast, delete, exists, func, insert, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.domain.calendar import Month
@@ -29,7 +29,6 @@ from storage.models import (
     ChangeEventRow,
     CheckRunRow,
     DataIssueRow,
-    FeedCounterRow,
     InstitutionCheckRow,
     InstitutionRow,
     NoticeRow,
@@ -39,7 +38,6 @@ from storage.models import (
 )
 from storage.repositories import LARGEST_ID, _person, _registration
 
-FEED_COUNTER = "changes"
 FIXABLE = (PERSONAL_DATA_MISMATCH, RESIDENCE_MISMATCH)
 
 
@@ -58,28 +56,49 @@ def _months(values: list[str] | None) -> tuple[Month, ...]:
 class SqlFeedRepository:
     """The change feed, and why a follower of its cursor never skips or repeats an event.
 
-    A sequence taken from a database sequence (or an identity column) when the row is
-    inserted is not safe to follow: a transaction that took 10 may commit after one
-    that took 11, so a reader polling "after 9" could see 11, move its cursor there and
-    never see 10. Here the numbers come from one counter row, updated when the unit of
-    work commits, in the same transaction as the change and its events:
+    Numbers are taken when the unit of work commits (``publish_pending``), in the same
+    transaction as the change. A follower reads "the events after my cursor" and moves its
+    cursor to the last one it got, so a reader must never be given number N while a lower
+    number can still become visible: had it been, a transaction that took 10 and commits
+    after the one that took 11 would be skipped for good.
 
-        UPDATE feed_counter SET value = value + n WHERE name = 'changes' RETURNING value
+    SQLite serialises writers (BEGIN IMMEDIATE, storage.db): the highest stored number + 1
+    is taken inside the write lock, and whatever a reader sees is a gapless prefix.
 
-    On PostgreSQL the UPDATE locks the row until the transaction ends, so a second
-    committing transaction waits at that UPDATE until the first has committed (or rolled
-    back, when it then gets the same numbers: no gaps either). PostgreSQL makes a
-    transaction visible before it releases its locks, so whenever a reader's snapshot
-    contains number N it contains every number below N: a single SELECT of the events
-    after the cursor always sees a gapless prefix, and the cursor can safely move to the
-    last event it returned. On SQLite writers are serialised anyway (BEGIN IMMEDIATE,
-    storage.db) and the same holds trivially.
+    PostgreSQL: numbers come from the sequence ``change_event_sequence_seq``, so writers do
+    not wait for one another. Readers see only numbers up to a *watermark*, the highest
+    number whose event is *settled*. Each event records ``xid_horizon``, a transaction id
+    assigned after its number was taken; a reader's snapshot has ``xmin``, below which every
+    transaction has ended (``pg_snapshot_xmin(pg_current_snapshot())``). An event is settled
+    when ``xid_horizon < xmin``. Why that is enough, for an event numbered N by transaction T:
 
-    The price: transactions that record changes commit one at a time. The lock is taken
-    as late as possible: ``append`` only queues the event; ``publish_pending`` (called by
-    the unit of work's ``commit``) takes the numbers, inserts the rows and commits at
-    once, so the lock is held for a few inserts and the commit, nothing else (no reads,
-    no waits on other locks, hence no deadlocks).
+    1. every writer has its transaction id *before* it takes a number (``pg_current_xact_id()``
+       comes first), and ids are handed out in increasing order;
+    2. a transaction U that took M < N took it before T took N (the sequence has CACHE 1), so
+       U's id was assigned before T's horizon was: id(U) < xid_horizon(T) < xmin;
+    3. below xmin every transaction has ended, so U has committed (and the reader's
+       snapshot shows M) or rolled back (M never appears). The same holds for T itself.
+
+    So every event at or below the watermark that will ever exist is visible now, and a
+    single SELECT of "after the cursor, up to the watermark" is a gapless prefix of what
+    will ever be there (minus the numbers of rolled-back transactions: gaps, never skips).
+
+    The horizon must be assigned *after* the numbers: T's own id will not do, since T
+    usually got it with its first write, long before, and a U with a higher id may hold a
+    lower number (filtering on the writer's id below xmin would let a reader skip it). A
+    fresh id comes from a subtransaction's first write: the database function
+    ``change_event_numbers`` (revision 0500) takes the writer's id, the numbers, then writes
+    a row to the empty ``change_event_horizon`` in a subtransaction that it rolls back,
+    keeping that row's ``xmin`` as the horizon. One round trip, and one plain INSERT after.
+    ``pg_snapshot_xmax`` would not do either: it is one past the highest *completed* id, and
+    a running transaction can have a higher one.
+
+    The price: a reader sees an event only once every transaction that was writing when
+    the event's numbers were taken has ended, a little after the commit (a long writing
+    transaction anywhere holds the feed back for as long as it runs). Never out of order,
+    never skipped. Readers stay cheap: the primary key on ``sequence`` serves both the
+    watermark (a backward scan that stops at the first settled event, near the top) and
+    ``sequence > after ORDER BY sequence LIMIT n``.
     """
 
     def __init__(self, session: Session) -> None:
@@ -96,27 +115,47 @@ class SqlFeedRepository:
         """Number the queued events and insert them; the caller commits right after."""
         if not self._pending:
             return []
-        count = len(self._pending)
-        last = self.session.execute(
-            update(FeedCounterRow)
-            .where(FeedCounterRow.name == FEED_COUNTER)
-            .values(value=FeedCounterRow.value + count)
-            .returning(FeedCounterRow.value),
-            execution_options={"synchronize_session": False},
-        ).scalar_one()
-        first = last - count + 1
-        self.session.add_all(_event_row(event, first + index) for index, event in enumerate(self._pending))
-        self.session.flush()
+        if self._postgresql:
+            numbers = self._publish_with_horizon()
+        else:
+            first = (self.session.scalar(select(func.max(ChangeEventRow.sequence))) or 0) + 1
+            numbers = list(range(first, first + len(self._pending)))
+            self.session.execute(insert(ChangeEventRow.__table__), [_event_values(e, n) for e, n in zip(self._pending, numbers)])
         self._pending.clear()
-        return list(range(first, last + 1))
+        return numbers
+
+    def _publish_with_horizon(self) -> list[int]:
+        # change_event_numbers (revision 0500): this transaction's id, then the numbers, then a
+        # fresh id for the horizon, from a subtransaction that writes and rolls back.
+        taken = self.session.execute(
+            select(literal_column("number"), literal_column("horizon")).select_from(
+                func.change_event_numbers(len(self._pending))
+            )
+        ).all()
+        numbers = sorted(number for number, _ in taken)
+        horizon = taken[0][1]
+        self.session.execute(
+            insert(ChangeEventRow.__table__),
+            [_event_values(e, n) | {"xid_horizon": horizon} for e, n in zip(self._pending, numbers)],
+        )
+        return numbers
+
+    @property
+    def _postgresql(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
 
     def last_sequence(self) -> int:
-        return self.session.scalar(select(FeedCounterRow.value).where(FeedCounterRow.name == FEED_COUNTER)) or 0
+        """The watermark: the highest number a reader may be given now (0: none yet)."""
+        if self._postgresql:
+            return self.session.scalar(select(func.coalesce(_watermark(), 0))) or 0
+        return self.session.scalar(select(func.max(ChangeEventRow.sequence))) or 0
 
     def read(self, scope: ReadScope, after: int, limit: int) -> list[ChangeEvent]:
         if scope.is_empty:
             return []
         query = select(ChangeEventRow).where(ChangeEventRow.sequence > after)
+        if self._postgresql:  # one statement, so one snapshot for the watermark and the events
+            query = query.where(ChangeEventRow.sequence <= _watermark())
         if not scope.everything:
             conditions = []
             if scope.institution_codes:
@@ -128,6 +167,20 @@ class SqlFeedRepository:
         return [_event(row) for row in rows]
 
 
+
+def _watermark() -> Any:
+    """The highest settled number in the statement's snapshot (NULL: none yet)."""
+    settled = ChangeEventRow.__table__.alias("settled")
+    xmin = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
+    return (
+        select(settled.c.sequence)
+        .where(settled.c.xid_horizon < xmin)
+        .order_by(settled.c.sequence.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def _date(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -136,7 +189,7 @@ def _day(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
-def _event_row(event: ChangeEvent, sequence: int) -> ChangeEventRow:
+def _event_values(event: ChangeEvent, sequence: int) -> dict[str, Any]:
     data: dict[str, Any] = {}
     r = event.registration
     if r is not None:
@@ -174,7 +227,7 @@ def _event_row(event: ChangeEvent, sequence: int) -> ChangeEventRow:
             "subDirectionCodes": list(c.sub_direction_codes),
             "endedOn": _date(c.ended_on),
         }
-    return ChangeEventRow(
+    return dict(
         sequence=sequence,
         kind=event.kind.value,
         occurred_at=event.occurred_at,

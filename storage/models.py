@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, func, text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Table, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -303,21 +303,12 @@ class BasketRateRow(Base):
 
 
 # --- the change feed, data checks and notices (revision 0300) ---------------------------
-class FeedCounterRow(Base):
-    """The last sequence number given to a change event (one row, name 'changes').
-
-    Numbers are taken with ``UPDATE ... SET value = value + n RETURNING value`` when the
-    change commits: the row lock orders the committing transactions, so numbers become
-    visible in number order and without gaps (storage.repositories.SqlFeedRepository)."""
-
-    __tablename__ = "feed_counter"
-
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger)
-
-
 class ChangeEventRow(Base):
-    """One change of the register, as the feed gives it: keys in columns, the state after the change in ``data``."""
+    """One change of the register, as the feed gives it: keys in columns, the state after the change in ``data``.
+
+    On PostgreSQL ``sequence`` comes from the sequence ``change_event_sequence_seq`` and
+    ``xid_horizon`` tells readers when the number is safe to hand out; on SQLite numbers are
+    max + 1 and ``xid_horizon`` stays empty (storage.feed_checks.SqlFeedRepository)."""
 
     __tablename__ = "change_event"
     __table_args__ = (
@@ -333,6 +324,12 @@ class ChangeEventRow(Base):
     personal_code: Mapped[str] = mapped_column(String(11))
     registration_id: Mapped[int | None] = mapped_column(Integer)
     data: Mapped[dict[str, object]] = mapped_column(JSON)
+    xid_horizon: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# Never holds a row: PostgreSQL's change_event_numbers (revision 0500) writes to it and rolls
+# back, to give a subtransaction its id (storage.feed_checks.SqlFeedRepository).
+change_event_horizon = Table("change_event_horizon", Base.metadata, Column("written", Boolean))
 
 
 class CheckRunRow(Base):
