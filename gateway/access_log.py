@@ -85,8 +85,9 @@ class AccessLog:
         code = PersonalCode.parse(personal_code)
         if date_to < date_from:
             raise InvalidPeriod()
-        since = dt.datetime.combine(date_from, dt.time(), VILNIUS)
-        before = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), VILNIUS)
+        # Lithuanian days, as instants in UTC: records are stored in UTC, and SQLite compares without a zone.
+        since = dt.datetime.combine(date_from, dt.time(), VILNIUS).astimezone(dt.timezone.utc)
+        before = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), VILNIUS).astimezone(dt.timezone.utc)
         size = max(1, min(page_size, MAX_PAGE_SIZE))
         older_than = _record_id(cursor) if cursor is not None else None
         offset = 0 if older_than is not None else (page - 1) * size

@@ -689,7 +689,7 @@ class SqlAccessLogRepository:
         # (a list page names 100), instead of an ORM object and a flush each.
         scope = record.scope
         values = dict(
-            at=record.at,
+            at=record.at.astimezone(dt.timezone.utc),  # SQLite keeps no zone: instants are stored in UTC
             user_id=record.user_id,
             username=record.username,
             scope_kind=scope.kind.value if scope else None,
@@ -727,6 +727,7 @@ class SqlAccessLogRepository:
         return total, newer, [_access_record(row) for row in rows]
 
     def purge(self, before: dt.datetime) -> tuple[int, int]:
+        before = before.astimezone(dt.timezone.utc)
         if self.session.get_bind().dialect.name == "postgresql":
             # The append-only trigger lets this transaction, and only this one, delete.
             self.session.execute(text("SET LOCAL nvs.access_log_purge = 'on'"))
