@@ -82,10 +82,6 @@ class CachedPopulationRegister:
                 self._answers.popitem(last=False)
         return {code: answers.get(code) for code in codes}
 
-    def forget(self, personal_code: PersonalCode) -> None:
-        with self._lock:
-            self._answers.pop(personal_code, None)
-
     def _remembered(self, personal_code: PersonalCode) -> object:
         with self._lock:
             entry = self._answers.get(personal_code)
@@ -95,8 +91,3 @@ class CachedPopulationRegister:
                 del self._answers[personal_code]
                 return _MISSING
             return entry[1]
-
-    def close(self) -> None:
-        close = getattr(self.upstream, "close", None)
-        if close is not None:
-            close()

@@ -54,7 +54,6 @@ from gateway.domain.errors import (
     SoapVersionMismatch,
     UnknownOperation,
 )
-from gateway.domain.personal_code import PersonalCode
 from gateway.domain.text import normalise
 from gateway.ports import AccessRecord, UnitOfWork
 from gateway.services import Registry
@@ -793,44 +792,23 @@ class RegistryApplication(Application):
         )
 
     def _record_invalid(self, ctx, error: GatewayError) -> None:  # type: ignore[no-untyped-def]
-        """A request the contract refuses is recorded too, when it is an operation on personal data:
-        who it claims to be (not authenticated), the operation, the fault, and the personal codes that can be read."""
+        """A request the contract refuses is recorded too, as any refusal is: who it claims to be (it was
+        never authenticated), the operation, the fault, and the persons that can be read in it."""
         operation = etree.QName(ctx.in_body_doc).localname
-        rule = access.OPERATIONS.get(operation)
-        if rule is None or not rule.personal_data:
-            return
         try:
             token = username_token(ctx.in_header_doc)
             claimed = token.username if token else None
         except GatewayError:
             claimed = None
-        context = RequestContext(registry=self.registry, request_id=request_id_of(ctx))
         try:
             xroad = xroad_headers(ctx.in_header_doc, operation)
         except GatewayError:
             xroad = XRoadHeaders()
-        codes = [e.text.strip() for e in ctx.in_body_doc.iter(f"{{{TNS}}}personalCode") if e.text]
-        valid = [c for c in codes if _is_personal_code(c)]
-        record = AccessRecord(
-            at=self.clock.now(),
-            operation=operation,
-            request_id=context.request_id,
-            outcome=error.code,
-            user_id=None,
-            username=(claimed or "")[:100] or None,
-            scope=None,
-            personal_codes=tuple(dict.fromkeys(valid)),
-            purpose=None,
-            xroad_client=xroad.client,
-            xroad_user_id=xroad.user_id,
-            xroad_issue=xroad.issue,
-        )
-        try:
-            with self.transactions.own() as uow:
-                uow.access_log.append(record)
-                uow.commit()
-        except Exception:
-            log.exception("%s request=%s: the record of a refused message was not written", operation, context.request_id)
+        rule = access.OPERATIONS.get(operation)
+        if rule is None:
+            return
+        context = RequestContext(registry=self.registry, request_id=request_id_of(ctx))
+        self._refused(None, rule, operation, ctx, context, xroad, None, claimed, error.code)
 
 
 _NAMED_IDS = ("registrationId", "groupId", "attendanceId", "noticeId")
@@ -848,14 +826,6 @@ def _named_ids(body) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
         if name in found and (element.text or "").strip().lstrip("+").isdigit():
             found[name].append(int(element.text.strip()))
     return found
-
-
-def _is_personal_code(value: str) -> bool:
-    try:
-        PersonalCode(value)
-    except GatewayError:
-        return False
-    return True
 
 
 def _who(context: RequestContext, claimed: str | None) -> str:
