@@ -12,6 +12,7 @@ to December on 40 % of the active ones (funding marks and basket claims); formal
 Deterministic: the same arguments give the same data. Used by ``bench/export_lists.py`` and by
 the export tests.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,7 +25,6 @@ from stdnum.ee.ik import calc_check_digit
 
 from gateway.domain import classifiers as cls
 from gateway.reference_data import load_classifiers
-from storage.repositories import group_name_key
 from storage.models import (
     BasketClaimRow,
     ClubAttendanceRow,
@@ -37,10 +37,11 @@ from storage.models import (
     RegistrationRow,
     SchoolEnrolmentRow,
 )
+from storage.repositories import group_name_key
 
 SCHOOL_YEAR = 2026
 SCHOOLS = ("300000041", "300000042", "300000043", "300000044", "300000045")
-NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 CHUNK = 10_000
 FIRST_NAMES = ("Adomas", "Austėja", "Matas", "Emilija", "Jokūbas", "Gabija", "Lukas", "Kamilė", "Nojus", "Urtė")
 LAST_NAMES = ("Kazlauskas", "Petrauskaitė", "Jankauskas", "Stankevičiūtė", "Vasiliauskas", "Žukauskaitė")
@@ -86,7 +87,9 @@ def _bulk(connection: Any, table: Table, rows: Iterator[dict[str, Any]]) -> int:
 def _reset_sequence(connection: Any, table: Table) -> None:
     """Explicit ids leave PostgreSQL's sequence behind; the next ORM insert would collide."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))"))
+        connection.execute(
+            text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))")
+        )
 
 
 def generate(engine: Engine, registrations: int, *, groups_per_program: int | None = None) -> Generated:
@@ -114,15 +117,25 @@ def generate(engine: Engine, registrations: int, *, groups_per_program: int | No
         per_program = groups_per_program or max(1, registrations // (len(programs) * 150))
         first_group = _next_id(connection, group_t)
         groups = []
-        for p_index, (program_code, provider, directions) in enumerate(programs):
+        for program_code, provider, directions in programs:
             sub = next(e.code for e in sub_directions if e.parent in directions)
             for g in range(per_program):
                 name = f"Bench {program_code}-{g + 1}"
-                groups.append(dict(
-                    id=first_group + len(groups), provider_code=provider, school_year=SCHOOL_YEAR, program_code=program_code,
-                    purpose="NVS", name=name, name_key=group_name_key(name), sub_direction_codes=[sub], leaders=[],
-                    created_at=NOW, updated_at=NOW,
-                ))
+                groups.append(
+                    dict(
+                        id=first_group + len(groups),
+                        provider_code=provider,
+                        school_year=SCHOOL_YEAR,
+                        program_code=program_code,
+                        purpose="NVS",
+                        name=name,
+                        name_key=group_name_key(name),
+                        sub_direction_codes=[sub],
+                        leaders=[],
+                        created_at=NOW,
+                        updated_at=NOW,
+                    )
+                )
         _bulk(connection, group_t, iter(groups))
 
         first_person = _next_id(connection, person_t)
@@ -133,8 +146,12 @@ def generate(engine: Engine, registrations: int, *, groups_per_program: int | No
                 code = personal_code(offset + i)
                 born = dt.date(2000 + int(code[1:3]), int(code[3:5]), int(code[5:7]))
                 yield dict(
-                    id=first_person + i, personal_code=code, first_name=FIRST_NAMES[i % len(FIRST_NAMES)],
-                    last_name=LAST_NAMES[i % len(LAST_NAMES)], sex="M" if code[0] == "5" else "F", birth_date=born,
+                    id=first_person + i,
+                    personal_code=code,
+                    first_name=FIRST_NAMES[i % len(FIRST_NAMES)],
+                    last_name=LAST_NAMES[i % len(LAST_NAMES)],
+                    sex="M" if code[0] == "5" else "F",
+                    birth_date=born,
                     checked_in_population_register_at=NOW,
                 )
 
@@ -153,48 +170,109 @@ def generate(engine: Engine, registrations: int, *, groups_per_program: int | No
                 status = status_of(i)
                 departed = arrived + dt.timedelta(days=20 + i % 30) if status == "deregistered" else None
                 yield dict(
-                    id=first_registration + i, person_id=first_person + i, group_id=group["id"], provider_code=group["provider_code"],
-                    first_learning_date=arrived, contract_type_code="BILATERAL", contract_date=arrived, contract_number=f"B-{i}",
-                    registered_on=arrived, status=status, departure_date=departed,
-                    departure_reason_code="PARENTS_REQUEST" if departed else None, departure_order_number=None,
+                    id=first_registration + i,
+                    person_id=first_person + i,
+                    group_id=group["id"],
+                    provider_code=group["provider_code"],
+                    first_learning_date=arrived,
+                    contract_type_code="BILATERAL",
+                    contract_date=arrived,
+                    contract_number=f"B-{i}",
+                    registered_on=arrived,
+                    status=status,
+                    departure_date=departed,
+                    departure_reason_code="PARENTS_REQUEST" if departed else None,
+                    departure_order_number=None,
                     cancelled_on=dt.date(2026, 11, 1) if status == "cancelled" else None,
                     cancellation_reason="Entered by mistake" if status == "cancelled" else None,
-                    created_at=NOW, updated_at=NOW,
+                    created_at=NOW,
+                    updated_at=NOW,
                 )
 
         _bulk(connection, reg_t, registrations_rows())
 
         basket = [i for i in range(registrations) if status_of(i) == "active" and i % 5 < 2]
         first_mark = _next_id(connection, mark_t)
-        _bulk(connection, mark_t, (
-            dict(id=first_mark + n, registration_id=first_registration + i, funding_type="NVS_BASKET", from_month=dt.date(2026, 9, 1),
-                 to_month=dt.date(2026, 12, 1), special_needs=False, status="active", created_at=NOW, updated_at=NOW)
-            for n, i in enumerate(basket)
-        ))
+        _bulk(
+            connection,
+            mark_t,
+            (
+                dict(
+                    id=first_mark + n,
+                    registration_id=first_registration + i,
+                    funding_type="NVS_BASKET",
+                    from_month=dt.date(2026, 9, 1),
+                    to_month=dt.date(2026, 12, 1),
+                    special_needs=False,
+                    status="active",
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+                for n, i in enumerate(basket)
+            ),
+        )
         months = [dt.date(2026, m, 1) for m in (9, 10, 11, 12)]
-        _bulk(connection, claim_t, (
-            dict(person_id=first_person + i, month=month, funding_mark_id=first_mark + n)
-            for n, i in enumerate(basket) for month in months
-        ))
+        _bulk(
+            connection,
+            claim_t,
+            (
+                dict(person_id=first_person + i, month=month, funding_mark_id=first_mark + n)
+                for n, i in enumerate(basket)
+                for month in months
+            ),
+        )
 
         enrolled = [i for i in range(registrations) if i % 5 != 4 and i % 5 != 2]
-        _bulk(connection, enrol_t, (
-            dict(personal_code=personal_code(offset + i), school_code=SCHOOLS[i % len(SCHOOLS)], school_year=SCHOOL_YEAR,
-                 from_date=september, to_date=None, source="import", updated_at=NOW)
-            for i in enrolled
-        ))
+        _bulk(
+            connection,
+            enrol_t,
+            (
+                dict(
+                    personal_code=personal_code(offset + i),
+                    school_code=SCHOOLS[i % len(SCHOOLS)],
+                    school_year=SCHOOL_YEAR,
+                    from_date=september,
+                    to_date=None,
+                    source="import",
+                    updated_at=NOW,
+                )
+                for i in enrolled
+            ),
+        )
 
         clubbed = [i for i in enrolled if i % 10 == 0]
         first_club = _next_id(connection, club_t)
-        _bulk(connection, club_t, (
-            dict(id=first_club + n, person_id=first_person + i, school_code=SCHOOLS[i % len(SCHOOLS)], school_year=SCHOOL_YEAR,
-                 from_date=dt.date(2026, 9, 15), end_date=None, marked_on=dt.date(2026, 9, 15), created_at=NOW, updated_at=NOW)
-            for n, i in enumerate(clubbed)
-        ))
-        _bulk(connection, direction_t, (
-            dict(attendance_id=first_club + n, direction_code=("SPORT", "MUSIC", "ART")[n % 3], sub_direction_code=None, position=0)
-            for n in range(len(clubbed))
-        ))
+        _bulk(
+            connection,
+            club_t,
+            (
+                dict(
+                    id=first_club + n,
+                    person_id=first_person + i,
+                    school_code=SCHOOLS[i % len(SCHOOLS)],
+                    school_year=SCHOOL_YEAR,
+                    from_date=dt.date(2026, 9, 15),
+                    end_date=None,
+                    marked_on=dt.date(2026, 9, 15),
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+                for n, i in enumerate(clubbed)
+            ),
+        )
+        _bulk(
+            connection,
+            direction_t,
+            (
+                dict(
+                    attendance_id=first_club + n,
+                    direction_code=("SPORT", "MUSIC", "ART")[n % 3],
+                    sub_direction_code=None,
+                    position=0,
+                )
+                for n in range(len(clubbed))
+            ),
+        )
         for table in (group_t, person_t, reg_t, mark_t, club_t):
             _reset_sequence(connection, table)
     # Fresh statistics, as autovacuum (PostgreSQL) or a maintenance ANALYZE (SQLite) gives a live

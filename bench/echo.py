@@ -3,6 +3,7 @@
 Everything the gateway adds (authentication, rights, the use case, the database, the access log,
 the feed, GR) is what the gateway costs above this echo, served by the same HTTP server.
 """
+
 from __future__ import annotations
 
 from spyne import Application, ServiceBase, Unicode, rpc
@@ -19,7 +20,9 @@ class EchoService(ServiceBase):
 
 
 def build_echo_app() -> WsgiApplication:
-    application = Application([EchoService], tns=ECHO_NS, name="Echo", in_protocol=Soap11(validator="lxml"), out_protocol=Soap11())
+    application = Application(
+        [EchoService], tns=ECHO_NS, name="Echo", in_protocol=Soap11(validator="lxml"), out_protocol=Soap11()
+    )
     return WsgiApplication(application)
 
 

@@ -11,6 +11,7 @@ tracemalloc (the peak of Python allocations). Flat memory: the peaks at 50,000 a
 registrations are about the same. "learners@13" is the learners list in Vilnius city's scope (the
 municipality predicate). Prints a table; --json for machine-readable output.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,10 +68,12 @@ def run_one(url: str, label: str, fmt: str, traced: bool) -> dict[str, object]:
     lists = use_cases.Lists(lambda: SqlAlchemyUnitOfWork(session_factory))  # type: ignore[arg-type,return-value]
     name = ListName(list_name)
     scope = Scope.of_municipality(municipality) if municipality else Scope.everything()
-    values = dict(zip(options[::2], options[1::2]))
+    values = dict(zip(options[::2], options[1::2], strict=False))
     list_filter = {
         ListName.LEARNERS: lambda: use_cases.learner_filter(values["--school-year"]),
-        ListName.ARRIVALS: lambda: use_cases.arrival_filter(dt.date.fromisoformat(values["--from-date"]), dt.date.fromisoformat(values["--to-date"])),
+        ListName.ARRIVALS: lambda: use_cases.arrival_filter(
+            dt.date.fromisoformat(values["--from-date"]), dt.date.fromisoformat(values["--to-date"])
+        ),
         ListName.BASKET_RECIPIENTS: lambda: use_cases.basket_filter(values["--month"]),
         ListName.CLUB_ATTENDANCE: lambda: use_cases.club_filter(values["--school-year"]),
     }[name]()
@@ -169,30 +172,47 @@ def main() -> int:
                 url, drop = postgres_scratch(args.postgres)
             try:
                 built = build(url, size)
-                print(f"{kind}: {size:,} registrations generated in {built['generate_seconds']:.1f} s "
-                      f"({size / built['generate_seconds']:,.0f}/s)", file=sys.stderr, flush=True)
+                print(
+                    f"{kind}: {size:,} registrations generated in {built['generate_seconds']:.1f} s "
+                    f"({size / built['generate_seconds']:,.0f}/s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 for label in EXPORTS:
                     for fmt in args.formats.split(","):
                         plain = child(url, label, fmt, traced=False)
                         traced = child(url, label, fmt, traced=True)
-                        row = {"database": kind, "registrations": size, "list": label, "format": fmt, **plain,
-                               "tracemalloc_peak_mb": traced["tracemalloc_peak_mb"]}
+                        row = {
+                            "database": kind,
+                            "registrations": size,
+                            "list": label,
+                            "format": fmt,
+                            **plain,
+                            "tracemalloc_peak_mb": traced["tracemalloc_peak_mb"],
+                        }
                         results.append(row)
-                        print(f"  {label:18} {fmt}: {plain['rows']:>7,} rows {plain['rows_per_second']:>9,.0f} rows/s  "
-                              f"peak RSS {plain['maxrss_start_mb']:.0f} at start, {plain['maxrss_before_mb']:.0f} before, "
-                              f"{plain['maxrss_after_mb']:.0f} after  tracemalloc peak {traced['tracemalloc_peak_mb']:.1f} MB",
-                              file=sys.stderr, flush=True)
+                        print(
+                            f"  {label:18} {fmt}: {plain['rows']:>7,} rows {plain['rows_per_second']:>9,.0f} rows/s  "
+                            f"peak RSS {plain['maxrss_start_mb']:.0f} at start, {plain['maxrss_before_mb']:.0f} before, "
+                            f"{plain['maxrss_after_mb']:.0f} after  tracemalloc peak {traced['tracemalloc_peak_mb']:.1f} MB",
+                            file=sys.stderr,
+                            flush=True,
+                        )
             finally:
                 if drop is not None:
                     drop()
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print("\n| database | registrations | list | format | rows | rows/s | peak RSS MB (before export -> after) | tracemalloc peak MB |")
+        print(
+            "\n| database | registrations | list | format | rows | rows/s | peak RSS MB (before export -> after) | tracemalloc peak MB |"
+        )
         print("|---|---:|---|---|---:|---:|---:|---:|")
         for r in results:
-            print(f"| {r['database']} | {r['registrations']:,} | {r['list']} | {r['format']} | {r['rows']:,} | "
-                  f"{r['rows_per_second']:,.0f} | {r['maxrss_before_mb']:.0f} -> {r['maxrss_after_mb']:.0f} | {r['tracemalloc_peak_mb']:.1f} |")
+            print(
+                f"| {r['database']} | {r['registrations']:,} | {r['list']} | {r['format']} | {r['rows']:,} | "
+                f"{r['rows_per_second']:,.0f} | {r['maxrss_before_mb']:.0f} -> {r['maxrss_after_mb']:.0f} | {r['tracemalloc_peak_mb']:.1f} |"
+            )
     return 0
 
 

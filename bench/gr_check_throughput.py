@@ -7,6 +7,7 @@ serves the sandbox GR with waitress on a free loopback port (optionally answerin
 ``--latency`` seconds, as a real register would), and runs the check (``--restart`` each time)
 through the zeep client once per concurrency. Prints persons per second. Bounded: N persons per run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,7 +48,7 @@ def main() -> int:
     engine = make_engine(url)
     prepare_database(engine)
     uow_factory = unit_of_work_factory(engine)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with uow_factory() as uow:
         codes = sorted({code(n) for n in range(args.persons * 2)})[: args.persons]
         for index, value in enumerate(codes):

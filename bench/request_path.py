@@ -35,6 +35,7 @@ echo's req/s divided by the operation's (how many times slower than the echo of 
 The summary is the median over the rounds. ``--large N`` (0: skip) then builds a register of N
 registrations (bench/datasets.py) and measures 100-row ListLearners pages at 1 client: p50/p95.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,9 +54,9 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,7 +128,8 @@ def list_learners(cursor: str | None = None, *, username: str = USERNAME, passwo
     after = f"<nvs:cursor>{cursor}</nvs:cursor>" if cursor else ""
     return soap(
         f"<nvs:ListLearners><nvs:schoolYear>{SCHOOL_YEAR}</nvs:schoolYear><nvs:pageSize>100</nvs:pageSize>{after}</nvs:ListLearners>",
-        username, password,
+        username,
+        password,
     )
 
 
@@ -151,7 +153,9 @@ class Connection:
     def __init__(self, port: int, path: str) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=120)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/xml; charset=utf-8\r\n".encode()
+        self.head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/xml; charset=utf-8\r\n".encode()
+        )
         self.buffer = b""
 
     def request_bytes(self, body: bytes) -> bytes:
@@ -278,12 +282,23 @@ def start_server(name: str, argv: list[str], env: dict[str, str], work: Path) ->
     counts_dir = work / f"sql-{name}-{port}"
     counts_dir.mkdir()
     log_path = work / f"{name}-{port}.log"
-    environment = {**os.environ, **env, "NVS_PORT": str(port), "NVS_BENCH_SQL_COUNTS": str(counts_dir), "NVS_LOG_LEVEL": "WARNING"}
+    environment = {
+        **os.environ,
+        **env,
+        "NVS_PORT": str(port),
+        "NVS_BENCH_SQL_COUNTS": str(counts_dir),
+        "NVS_LOG_LEVEL": "WARNING",
+    }
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environment.get("PYTHONPATH", "")]))
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bench.serve_counted", *argv], cwd=ROOT, env=environment,
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "bench.serve_counted", *argv],
+            cwd=ROOT,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     server = Server(name, port, process, counts_dir, log_path)
     deadline = time.monotonic() + 180
@@ -329,13 +344,19 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def measure(
-    server: Server, path: str, envelopes: list[list[bytes]], *, run: Run, seconds: float, keep: bool = False,
+    server: Server,
+    path: str,
+    envelopes: list[list[bytes]],
+    *,
+    run: Run,
+    seconds: float,
+    keep: bool = False,
     expect: Callable[[bytes], bool] | None = None,
 ) -> Run:
     """Each client sends its envelopes in order on its own connection until ``seconds`` pass or they run out."""
     clients = len(envelopes)
     connections = [Connection(server.port, path) for _ in range(clients)]
-    prepared = [[c.request_bytes(body) for body in bodies] for c, bodies in zip(connections, envelopes)]
+    prepared = [[c.request_bytes(body) for body in bodies] for c, bodies in zip(connections, envelopes, strict=False)]
     latencies: list[list[float]] = [[] for _ in range(clients)]
     answers: list[list[bytes]] = [[] for _ in range(clients)]
     errors = [0] * clients
@@ -400,7 +421,9 @@ def measure(
             run.transactions = (sql_after["transactions"] - sql_before["transactions"]) / done
             run.checkouts = (sql_after["checkouts"] - sql_before["checkouts"]) / done
     if pids_before != pids_after:
-        run.first_error = (run.first_error + "; " if run.first_error else "") + "server processes changed during the run"
+        run.first_error = (
+            run.first_error + "; " if run.first_error else ""
+        ) + "server processes changed during the run"
     if first_error:
         run.first_error = first_error[0]
     run.answers = answers
@@ -467,15 +490,19 @@ class Scenario:
             take = min(per_client, available // clients)
             lists = []
             for _ in range(clients):
-                lists.append([
-                    mark_funding(self.registered[k // len(MONTHS)][0], MONTHS[k % len(MONTHS)])
-                    for k in range(self.next_mark, self.next_mark + take)
-                ])
+                lists.append(
+                    [
+                        mark_funding(self.registered[k // len(MONTHS)][0], MONTHS[k % len(MONTHS)])
+                        for k in range(self.next_mark, self.next_mark + take)
+                    ]
+                )
                 self.next_mark += take
             return lists
         if operation == "GetStudent":
             codes = [code for _, code in self.registered]
-            return [[get_student(codes[(i * 7919 + n) % len(codes)]) for n in range(per_client)] for i in range(clients)]
+            return [
+                [get_student(codes[(i * 7919 + n) % len(codes)]) for n in range(per_client)] for i in range(clients)
+            ]
         if operation == "ListLearners":
             page = list_learners()
             return [[page] * per_client for _ in range(clients)]
@@ -485,17 +512,19 @@ class Scenario:
         """Learn from the answers what the next runs need: the registrations made, the marks taken."""
         if operation == "LookupPerson":
             done = [len(answers) for answers in run.answers]
-            self.looked_up = [codes[:n] for codes, n in zip(self.looked_up, done)]
+            self.looked_up = [codes[:n] for codes, n in zip(self.looked_up, done, strict=False)]
         if operation == "RegisterStudent":
-            for answers, envelopes in zip(run.answers, run.envelopes):  # type: ignore[attr-defined]
-                for body, envelope in zip(answers, envelopes):
+            for answers, envelopes in zip(run.answers, run.envelopes, strict=False):  # type: ignore[attr-defined]
+                for body, envelope in zip(answers, envelopes, strict=False):
                     found = _REGISTRATION_ID.search(body)
                     code = re.search(rb"personalCode>(\d{11})<", envelope)
                     if found and code:
                         self.registered.append((int(found.group(1)), code.group(1).decode()))
 
 
-def run_operation(scenario: Scenario, operation: str, *, database: str, clients: int, round_number: int, seconds: float) -> Run:
+def run_operation(
+    scenario: Scenario, operation: str, *, database: str, clients: int, round_number: int, seconds: float
+) -> Run:
     envelopes = scenario.envelopes(operation, clients, seconds)
     expect = (lambda body: b"registrationId>" in body) if operation == "RegisterStudent" else None
     run = Run("gateway", operation, database, clients, round_number)
@@ -577,24 +606,42 @@ def large_list(kind: str, size: int, requests: int, work: Path, postgres: str) -
         generate(engine, size)
         engine.dispose()
         progress(f"[{kind}] generated in {time.perf_counter() - started:.0f} s")
-        for who, username, password in (("provider", USERNAME, PASSWORD), ("administrator", ADMIN_USERNAME, ADMIN_PASSWORD)):
+        for who, username, password in (
+            ("provider", USERNAME, PASSWORD),
+            ("administrator", ADMIN_USERNAME, ADMIN_PASSWORD),
+        ):
             cursors: list[str | None] = [None]
             connection = Connection(gateway.port, "/registry")
             for _ in range(24):  # pages 1 to 25: keyset paging costs the same wherever it starts
-                status, body = connection.call(connection.request_bytes(list_learners(cursors[-1], username=username, password=password)))
+                status, body = connection.call(
+                    connection.request_bytes(list_learners(cursors[-1], username=username, password=password))
+                )
                 found = _NEXT_CURSOR.search(body)
                 if status != 200 or not found:
                     break
                 cursors.append(found.group(1).decode())
             connection.close()
-            envelopes = [[list_learners(cursors[n % len(cursors)], username=username, password=password) for n in range(requests)]]
-            measure(gateway, "/registry", envelopes[:1], run=Run("gateway", "ListLearners", kind, 1, 0), seconds=1.0)  # warm-up
+            envelopes = [
+                [
+                    list_learners(cursors[n % len(cursors)], username=username, password=password)
+                    for n in range(requests)
+                ]
+            ]
+            measure(
+                gateway, "/registry", envelopes[:1], run=Run("gateway", "ListLearners", kind, 1, 0), seconds=1.0
+            )  # warm-up
             run = measure(
-                gateway, "/registry", envelopes, run=Run("gateway", f"ListLearners:{who}", kind, 1, 0), seconds=600.0,
+                gateway,
+                "/registry",
+                envelopes,
+                run=Run("gateway", f"ListLearners:{who}", kind, 1, 0),
+                seconds=600.0,
                 expect=lambda body: body.count(b"registrationId>") >= 200,  # 100 rows: opening and closing tags
             )
             progress(describe(run))
-            results.append({**{k: v for k, v in asdict(run).items() if k != "answers"}, "registrations": size, "scope": who})
+            results.append(
+                {**{k: v for k, v in asdict(run).items() if k != "answers"}, "registrations": size, "scope": who}
+            )
     finally:
         gateway.stop()
         database.drop()
@@ -610,22 +657,36 @@ def summarise(runs: list[Run]) -> list[dict[str, object]]:
         groups.setdefault((run.database, run.operation, run.clients), []).append(run)
     rows = []
     for (database, operation, clients), members in groups.items():
+
         def median(values: list[float | None]) -> float | None:
             present = [v for v in values if v is not None]
             return statistics.median(present) if present else None
 
         ratios = [echoes[(m.database, m.clients, m.round)].rps / m.rps for m in members if m.target != "echo" and m.rps]
-        echo_members = [echoes[(m.database, m.clients, m.round)] for m in members if (m.database, m.clients, m.round) in echoes]
-        rows.append(dict(
-            database=database, operation=operation, clients=clients, rounds=len(members),
-            rps=median([m.rps for m in members]), p50_ms=median([m.p50_ms for m in members]), p95_ms=median([m.p95_ms for m in members]),
-            cpu_ms=median([m.cpu_ms for m in members]), gr_cpu_ms=median([m.gr_cpu_ms for m in members]),
-            statements=median([m.statements for m in members]), transactions=median([m.transactions for m in members]),
-            checkouts=median([m.checkouts for m in members]),
-            echo_rps=median([e.rps for e in echo_members]), echo_cpu_ms=median([e.cpu_ms for e in echo_members]),
-            times_echo=median(ratios) if ratios else None, errors=sum(m.errors for m in members),
-            ratio_range=(min(ratios), max(ratios)) if ratios else None,
-        ))
+        echo_members = [
+            echoes[(m.database, m.clients, m.round)] for m in members if (m.database, m.clients, m.round) in echoes
+        ]
+        rows.append(
+            dict(
+                database=database,
+                operation=operation,
+                clients=clients,
+                rounds=len(members),
+                rps=median([m.rps for m in members]),
+                p50_ms=median([m.p50_ms for m in members]),
+                p95_ms=median([m.p95_ms for m in members]),
+                cpu_ms=median([m.cpu_ms for m in members]),
+                gr_cpu_ms=median([m.gr_cpu_ms for m in members]),
+                statements=median([m.statements for m in members]),
+                transactions=median([m.transactions for m in members]),
+                checkouts=median([m.checkouts for m in members]),
+                echo_rps=median([e.rps for e in echo_members]),
+                echo_cpu_ms=median([e.cpu_ms for e in echo_members]),
+                times_echo=median(ratios) if ratios else None,
+                errors=sum(m.errors for m in members),
+                ratio_range=(min(ratios), max(ratios)) if ratios else None,
+            )
+        )
     order = {name: i for i, name in enumerate(("Echo",) + OPERATIONS)}
     return sorted(rows, key=lambda r: (r["database"], order.get(str(r["operation"]), 99), r["clients"]))
 
@@ -636,10 +697,16 @@ def _f(value: object, digits: int = 1) -> str:
 
 def markdown(rows: list[dict[str, object]], large: list[dict[str, object]], header: str) -> str:
     lines = [header, ""]
-    lines.append("| database | operation | clients | req/s | p50 ms | p95 ms | server CPU ms/req | GR CPU ms/req | SQL/req | tx/req | pool checkouts/req | echo req/s | × echo (range) |")
+    lines.append(
+        "| database | operation | clients | req/s | p50 ms | p95 ms | server CPU ms/req | GR CPU ms/req | SQL/req | tx/req | pool checkouts/req | echo req/s | × echo (range) |"
+    )
     lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        ratio = "" if r["times_echo"] is None else f"{r['times_echo']:.1f}× ({r['ratio_range'][0]:.1f}–{r['ratio_range'][1]:.1f})"  # type: ignore[index]
+        ratio = (
+            ""
+            if r["times_echo"] is None
+            else f"{r['times_echo']:.1f}× ({r['ratio_range'][0]:.1f}–{r['ratio_range'][1]:.1f})"
+        )  # type: ignore[index]
         errors = f" ⚠ {r['errors']} errors" if r["errors"] else ""
         lines.append(
             f"| {r['database']} | {r['operation']}{errors} | {r['clients']} | {_f(r['rps'], 0)} | {_f(r['p50_ms'])} | {_f(r['p95_ms'])} | "
@@ -647,8 +714,11 @@ def markdown(rows: list[dict[str, object]], large: list[dict[str, object]], head
             f"{_f(r['echo_rps'], 0)} | {ratio} |"
         )
     if large:
-        lines += ["", "| database | register | ListLearners page of 100, 1 client, as | requests | p50 ms | p95 ms | server CPU ms/req | SQL/req |",
-                  "|---|---:|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "| database | register | ListLearners page of 100, 1 client, as | requests | p50 ms | p95 ms | server CPU ms/req | SQL/req |",
+            "|---|---:|---|---:|---:|---:|---:|---:|",
+        ]
         for r in large:
             lines.append(
                 f"| {r['database']} | {r['registrations']:,} | {r['scope']} | {r['requests']} | {_f(r['p50_ms'])} | {_f(r['p95_ms'])} | "
@@ -659,7 +729,11 @@ def markdown(rows: list[dict[str, object]], large: list[dict[str, object]], head
 
 def machine() -> str:
     try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         model = "?"
     return f"{os.cpu_count()} cores ({model}), load average {os.getloadavg()[0]:.1f} at the start"
@@ -671,21 +745,33 @@ def server_kind() -> str:
         threads = os.environ.get("NVS_THREADS", "8")
         return f"waitress, 1 process x {threads} threads (the sandbox GR in the same process)"
     probe = "from gateway.config import Settings\nimport gateway.server as g\nprint(g.describe(Settings.from_env()))\n"
-    kind = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    kind = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
     return f"{kind} (the sandbox GR in a process of its own)"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
-    parser.add_argument("--postgres", default=os.environ.get("NVS_BENCH_DATABASE_URL", ""), help="PostgreSQL URL (default: NVS_BENCH_DATABASE_URL)")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("NVS_BENCH_DATABASE_URL", ""),
+        help="PostgreSQL URL (default: NVS_BENCH_DATABASE_URL)",
+    )
     parser.add_argument("--clients", default="1,4,8", help="comma-separated client counts")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per run")
     parser.add_argument("--operations", default=",".join(OPERATIONS))
-    parser.add_argument("--setup-registrations", type=int, default=120, help="registrations made through the API before the first round")
-    parser.add_argument("--large", type=int, default=500_000, help="registrations of the large register for ListLearners (0: skip)")
-    parser.add_argument("--large-requests", type=int, default=200, help="ListLearners pages measured on the large register")
+    parser.add_argument(
+        "--setup-registrations", type=int, default=120, help="registrations made through the API before the first round"
+    )
+    parser.add_argument(
+        "--large", type=int, default=500_000, help="registrations of the large register for ListLearners (0: skip)"
+    )
+    parser.add_argument(
+        "--large-requests", type=int, default=200, help="ListLearners pages measured on the large register"
+    )
     parser.add_argument("--large-databases", help="the databases of the large register (default: those of --databases)")
     parser.add_argument("--markdown", type=Path, help="also write the Markdown table here")
     parser.add_argument("--json", type=Path, help="also write every run here")
@@ -695,7 +781,9 @@ def main(argv: list[str] | None = None) -> int:
     if "postgres" in databases and not args.postgres:
         progress("no --postgres URL (nor NVS_BENCH_DATABASE_URL): PostgreSQL skipped")
         databases.remove("postgres")
-    large_databases = [d.strip() for d in (args.large_databases or ",".join(databases)).split(",") if d.strip() in databases]
+    large_databases = [
+        d.strip() for d in (args.large_databases or ",".join(databases)).split(",") if d.strip() in databases
+    ]
     clients_levels = [int(c) for c in args.clients.split(",")]
     operations = [o.strip() for o in args.operations.split(",") if o.strip()]
     unknown = set(operations) - set(OPERATIONS)
@@ -721,7 +809,9 @@ def main(argv: list[str] | None = None) -> int:
             servers.append(gateway)
             try:
                 scenario = Scenario(gateway)
-                progress(f"[{database_kind}] setup: a group and {args.setup_registrations} registrations through the API")
+                progress(
+                    f"[{database_kind}] setup: a group and {args.setup_registrations} registrations through the API"
+                )
                 scenario.setup(args.setup_registrations)
                 progress(f"[{database_kind}] warm-up")
                 run_echo(echo, database=database_kind, clients=2, round_number=0, seconds=1.0)
@@ -730,11 +820,24 @@ def main(argv: list[str] | None = None) -> int:
                 for round_number in range(1, args.rounds + 1):
                     for clients in clients_levels:
                         progress(f"[{database_kind}] round {round_number}/{args.rounds}, {clients} client(s)")
-                        run = run_echo(echo, database=database_kind, clients=clients, round_number=round_number, seconds=args.seconds)
+                        run = run_echo(
+                            echo,
+                            database=database_kind,
+                            clients=clients,
+                            round_number=round_number,
+                            seconds=args.seconds,
+                        )
                         progress(describe(run))
                         runs.append(run)
                         for operation in operations:
-                            run = run_operation(scenario, operation, database=database_kind, clients=clients, round_number=round_number, seconds=args.seconds)
+                            run = run_operation(
+                                scenario,
+                                operation,
+                                database=database_kind,
+                                clients=clients,
+                                round_number=round_number,
+                                seconds=args.seconds,
+                            )
                             progress(describe(run))
                             runs.append(run)
             finally:
@@ -747,20 +850,35 @@ def main(argv: list[str] | None = None) -> int:
         for server in servers:
             server.stop()
         if args.json:  # also what was measured before a failure
-            args.json.write_text(json.dumps(
-                dict(header=header, large=large, runs=[{k: v for k, v in asdict(r).items() if k != "answers"} for r in runs]),
-                indent=2, default=str,
-            ))
+            args.json.write_text(
+                json.dumps(
+                    dict(
+                        header=header,
+                        large=large,
+                        runs=[{k: v for k, v in asdict(r).items() if k != "answers"} for r in runs],
+                    ),
+                    indent=2,
+                    default=str,
+                )
+            )
     rows = summarise(runs)
     table = markdown(rows, large, header)
     print(table)
     if args.markdown:
         args.markdown.write_text(table)
     if args.json:
-        args.json.write_text(json.dumps(
-            dict(header=header, summary=rows, large=large, runs=[{k: v for k, v in asdict(r).items() if k != "answers"} for r in runs]),
-            indent=2, default=str,
-        ))
+        args.json.write_text(
+            json.dumps(
+                dict(
+                    header=header,
+                    summary=rows,
+                    large=large,
+                    runs=[{k: v for k, v in asdict(r).items() if k != "answers"} for r in runs],
+                ),
+                indent=2,
+                default=str,
+            )
+        )
     failed = sum(r.errors for r in runs) + sum(int(r["errors"]) for r in large)  # type: ignore[call-overload]
     shutil.rmtree(work, ignore_errors=True)
     if failed:

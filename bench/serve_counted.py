@@ -18,6 +18,7 @@ makes, and a fork starts a fresh count) writes to DIR/PID.json, at most ten time
 Nothing in the product is changed or wrapped: this module only adds listeners, then runs the
 product's own command line (or, for the echo, the product's own server).
 """
+
 from __future__ import annotations
 
 import json
@@ -107,7 +108,9 @@ def serve_echo() -> int:
 
     settings = Settings.from_env()
     # Looked for beside the product's own files (an editable install elsewhere must not lend its own).
-    if not (Path(gateway.__file__).parent / "server.py").exists():  # a product before gateway/server.py: `serve` was waitress
+    if not (
+        Path(gateway.__file__).parent / "server.py"
+    ).exists():  # a product before gateway/server.py: `serve` was waitress
         import waitress
 
         waitress.serve(build_echo_app(), host=settings.host, port=settings.port, threads=settings.threads, ident="echo")

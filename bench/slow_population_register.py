@@ -11,6 +11,7 @@ the longest and p95 wait, and how many calls waited past the documented bound (`
 plus a second of slack for the HTTP round trip and the answer); then whether any registration
 was stored without its access-log record or feed event (nothing half-written).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,8 +69,10 @@ def outcome(status: int, body: bytes) -> str:
 def run(kind: str, args: argparse.Namespace, work: Path) -> None:
     database = scratch_database(kind, work, args.postgres, "slowgr")
     env = {
-        "NVS_DATABASE_URL": database.url, "NVS_CLOCK_START": CLOCK_START,
-        "NVS_SANDBOX_GR_LATENCY": "0", "NVS_SANDBOX_GR_FAILURE_RATE": "0",
+        "NVS_DATABASE_URL": database.url,
+        "NVS_CLOCK_START": CLOCK_START,
+        "NVS_SANDBOX_GR_LATENCY": "0",
+        "NVS_SANDBOX_GR_FAILURE_RATE": "0",
     }
     server = start_server(f"gateway-{kind}-setup", ["gateway", "serve", "--sandbox"], env, work)
     try:
@@ -83,11 +86,19 @@ def run(kind: str, args: argparse.Namespace, work: Path) -> None:
     # The slow GR in a process of its own, called directly, as a production gateway calls GR on another
     # host (through `serve --sandbox`'s forwarder, each waiting call would also hold a gateway thread).
     gr_port = free_port()
-    gr_env = {**os.environ, "NVS_SANDBOX_GR_LATENCY": str(args.latency), "NVS_SANDBOX_GR_FAILURE_RATE": str(args.failure_rate),
-              "NVS_LOG_LEVEL": "WARNING"}
+    gr_env = {
+        **os.environ,
+        "NVS_SANDBOX_GR_LATENCY": str(args.latency),
+        "NVS_SANDBOX_GR_FAILURE_RATE": str(args.failure_rate),
+        "NVS_LOG_LEVEL": "WARNING",
+    }
     gr = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "sandbox-gr", "--port", str(gr_port), "--threads", "64"], cwd=ROOT, env=gr_env,
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "gateway.cli", "sandbox-gr", "--port", str(gr_port), "--threads", "64"],
+        cwd=ROOT,
+        env=gr_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_for_port(gr_port)
     env.update(NVS_POPULATION_REGISTER_URL=f"http://127.0.0.1:{gr_port}/population-register")
@@ -119,7 +130,11 @@ def run(kind: str, args: argparse.Namespace, work: Path) -> None:
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=client, args=(op,)) for op in ("RegisterStudent", "without GR") for _ in range(args.clients)]
+    threads = [
+        threading.Thread(target=client, args=(op,))
+        for op in ("RegisterStudent", "without GR")
+        for _ in range(args.clients)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -127,7 +142,9 @@ def run(kind: str, args: argparse.Namespace, work: Path) -> None:
     server.stop()
     gr.terminate()
     gr.wait()
-    print(f"[{kind}] sandbox GR latency {args.latency:g} s, failure rate {args.failure_rate:.0%}; bound {bound:g} s (NVS_GR_DEADLINE + 1 s)")
+    print(
+        f"[{kind}] sandbox GR latency {args.latency:g} s, failure rate {args.failure_rate:.0%}; bound {bound:g} s (NVS_GR_DEADLINE + 1 s)"
+    )
     for operation, values in waits.items():
         past = sum(1 for v in values if v > bound)
         print(
@@ -138,12 +155,14 @@ def run(kind: str, args: argparse.Namespace, work: Path) -> None:
 
     engine = create_engine(database.url)
     with engine.connect() as connection:
-        half = connection.execute(text(
-            "SELECT count(*) FROM registration r JOIN person p ON p.id = r.person_id WHERE NOT EXISTS ("
-            " SELECT 1 FROM access_log l JOIN access_log_person lp ON lp.access_log_id = l.id"
-            " WHERE lp.personal_code = p.personal_code AND l.operation = 'RegisterStudent' AND l.outcome = 'ok')"
-            " OR NOT EXISTS (SELECT 1 FROM change_event e WHERE e.registration_id = r.id AND e.kind = 'REGISTERED')"
-        )).scalar_one()
+        half = connection.execute(
+            text(
+                "SELECT count(*) FROM registration r JOIN person p ON p.id = r.person_id WHERE NOT EXISTS ("
+                " SELECT 1 FROM access_log l JOIN access_log_person lp ON lp.access_log_id = l.id"
+                " WHERE lp.personal_code = p.personal_code AND l.operation = 'RegisterStudent' AND l.outcome = 'ok')"
+                " OR NOT EXISTS (SELECT 1 FROM change_event e WHERE e.registration_id = r.id AND e.kind = 'REGISTERED')"
+            )
+        ).scalar_one()
         stored = connection.execute(text("SELECT count(*) FROM registration")).scalar_one()
     engine.dispose()
     print(f"  registrations stored {stored}, of them without their access-log record or feed event: {half}")

@@ -6,17 +6,18 @@ A record is written in a transaction of its own, so that it is kept when the req
 own transaction rolls back. There is no use case that changes or deletes a record, but
 ``purge`` (retention).
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from gateway.clock import VILNIUS, Clock  # dates in a question are Lithuanian calendar days
 from gateway.domain.access import Caller
 from gateway.domain.errors import AccessDenied, InvalidCursor, InvalidPeriod
-from gateway.ports import AccessRecord, UnitOfWork
 from gateway.domain.personal_code import PersonalCode
+from gateway.ports import AccessRecord, UnitOfWork
 
 MAX_PAGE_SIZE = 100
 
@@ -37,7 +38,9 @@ def _cursor(record_id: int) -> str:
 def _record_id(cursor: str) -> int:
     prefix, _, number = cursor.partition("-")
     if prefix != "before" or not number.isdigit() or not 0 < int(number) <= 2**63 - 1:
-        raise InvalidCursor("The cursor is not one GetAccessLog returned: send its nextCursor unchanged, or none for the first page.")
+        raise InvalidCursor(
+            "The cursor is not one GetAccessLog returned: send its nextCursor unchanged, or none for the first page."
+        )
     return int(number)
 
 
@@ -86,8 +89,8 @@ class AccessLog:
         if date_to < date_from:
             raise InvalidPeriod()
         # Lithuanian days, as instants in UTC: records are stored in UTC, and SQLite compares without a zone.
-        since = dt.datetime.combine(date_from, dt.time(), VILNIUS).astimezone(dt.timezone.utc)
-        before = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), VILNIUS).astimezone(dt.timezone.utc)
+        since = dt.datetime.combine(date_from, dt.time(), VILNIUS).astimezone(dt.UTC)
+        before = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), VILNIUS).astimezone(dt.UTC)
         size = max(1, min(page_size, MAX_PAGE_SIZE))
         older_than = _record_id(cursor) if cursor is not None else None
         offset = 0 if older_than is not None else (page - 1) * size
@@ -99,7 +102,10 @@ class AccessLog:
         records = records[:size]
         number = newer // size + 1 if older_than is not None else page
         return AccessLogPage(
-            total=total, page=number, records=records, next_cursor=_cursor(records[-1].id) if more and records[-1].id else None
+            total=total,
+            page=number,
+            records=records,
+            next_cursor=_cursor(records[-1].id) if more and records[-1].id else None,
         )
 
     def purge(self, retention_days: int) -> PurgeSummary:

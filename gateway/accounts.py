@@ -1,12 +1,13 @@
 """Use cases on users: register one from a registration request, change one's own
 password, disable, list. Each is one transaction; the rules are ``gateway.domain.users``."""
+
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
-from gateway.clock import Clock
 from gateway.auth import DigestSecrets, hash_password, password_matches
+from gateway.clock import Clock
 from gateway.domain import users
 from gateway.domain.access import Caller, Right, Scope, ScopeKind
 from gateway.domain.errors import AuthenticationFailed, DuplicateUser
@@ -32,15 +33,25 @@ class Accounts:
             institution = None
             if request.acts_for.kind is ScopeKind.INSTITUTION:
                 institution = uow.institutions.get(request.acts_for.code or "")
-            users.check_request(request, issuer=issuer, institution=institution, classifiers=uow.classifiers.load(), today=self.clock.today())
+            users.check_request(
+                request,
+                issuer=issuer,
+                institution=institution,
+                classifiers=uow.classifiers.load(),
+                today=self.clock.today(),
+            )
             if uow.users.holds_valid_user(request.personal_code, request.acts_for, self.clock.today()):
-                raise DuplicateUser("This person already has a valid user acting for the same institution or municipality.")
+                raise DuplicateUser(
+                    "This person already has a valid user acting for the same institution or municipality."
+                )
             if request.username is not None:
                 if uow.users.by_username(request.username) is not None:
                     raise DuplicateUser("This user name is taken.", field="username")
                 username = request.username
             else:
-                username = users.username_for(request.first_name, request.last_name, lambda n: uow.users.by_username(n) is not None)
+                username = users.username_for(
+                    request.first_name, request.last_name, lambda n: uow.users.by_username(n) is not None
+                )
             password = users.generate_password()
             user = User(
                 id=0,
@@ -54,7 +65,9 @@ class Accounts:
                 last_name=request.last_name,
                 issued_by=issuer.username,
             )
-            stored = uow.users.add(user, hash_password(password), self.digest_secrets.seal(password), request, at=self.clock.now())
+            stored = uow.users.add(
+                user, hash_password(password), self.digest_secrets.seal(password), request, at=self.clock.now()
+            )
             uow.commit()
             return stored, password
 
@@ -64,9 +77,13 @@ class Accounts:
             if account is None or account.id != caller.user_id:
                 raise AuthenticationFailed()
             users.check_new_password(
-                new_password, username=caller.username, same_as_current=password_matches(account.password_hash, new_password)
+                new_password,
+                username=caller.username,
+                same_as_current=password_matches(account.password_hash, new_password),
             )
-            uow.users.set_password(account.id, hash_password(new_password), self.digest_secrets.seal(new_password), at=self.clock.now())
+            uow.users.set_password(
+                account.id, hash_password(new_password), self.digest_secrets.seal(new_password), at=self.clock.now()
+            )
             uow.commit()
 
     def set_active(self, username: str, active: bool) -> bool:

@@ -1,17 +1,18 @@
 """Operator use cases: reference data, ŠMIR/NŠPR imports, users. Each is one transaction.
 
 Parsing and checking the files is ``gateway.imports``; this stores what passed."""
+
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from gateway.domain.classifiers import ClassifierEntry
 from gateway.domain.funding import BasketRate
 from gateway.domain.model import Institution, Program
 from gateway.imports import ImportSummary
-from gateway.rates import parse_rates
 from gateway.ports import UnitOfWork
+from gateway.rates import parse_rates
 
 
 class UnknownProviders(Exception):
@@ -37,7 +38,9 @@ def load_reference_data(uow_factory: Callable[[], UnitOfWork], version: str, ent
 
 
 def import_institutions(
-    uow_factory: Callable[[], UnitOfWork], institutions: Iterable[Institution], progress: Callable[[int], None] | None = None
+    uow_factory: Callable[[], UnitOfWork],
+    institutions: Iterable[Institution],
+    progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
     outcomes: Counter[str] = Counter()
     with uow_factory() as uow:

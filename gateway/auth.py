@@ -16,6 +16,7 @@ The fault never says which of the user name or the password was wrong: both are
 ``AuthenticationFailed``, with the same message. Whether a registration has expired or
 is not valid yet is only said once the password was right.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,8 +27,8 @@ import hmac
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -162,7 +163,7 @@ def parse_created(value: str | None) -> dt.datetime | None:
         created = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return created if created.tzinfo is not None else created.replace(tzinfo=dt.timezone.utc)
+    return created if created.tzinfo is not None else created.replace(tzinfo=dt.UTC)
 
 
 class Authenticator:
@@ -202,7 +203,11 @@ class Authenticator:
             if failures is not None and failures[1] is not None and failures[1] > now:
                 raise AccountLocked()
             account = uow.users.by_username(username)
-            matched = self._digest_matches(account, token, created) if token.digest else self._text_matches(account, token.password)
+            matched = (
+                self._digest_matches(account, token, created)
+                if token.digest
+                else self._text_matches(account, token.password)
+            )
             if not matched:
                 # Counted even though the call fails: inside a call, after its rollback (gateway.calls).
                 keep_if_refused(
@@ -259,4 +264,3 @@ class Authenticator:
         self._next_housekeeping = time.monotonic() + self.HOUSEKEEPING_EVERY
         uow.nonces.forget_expired(now)
         uow.login_failures.forget_stale(now, self.lockout.lock_for)
-

@@ -1,8 +1,9 @@
 """Wiring: settings in, a ready site out. The one place that knows every adapter."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sqlalchemy import Engine
 
@@ -13,8 +14,8 @@ from gateway.auth import Authenticator, DigestSecrets, LockoutPolicy
 from gateway.calls import Transactions
 from gateway.clock import Clock, clock_for
 from gateway.config import Settings
-from gateway.http import RequestBodyGuard
 from gateway.domain.funding import BasketPolicy
+from gateway.http import RequestBodyGuard
 from gateway.population_register_cache import CachedPopulationRegister
 from gateway.ports import PopulationRegister, UnitOfWork
 from gateway.services import Registry
@@ -67,7 +68,9 @@ def build_gateway(
     # Every use case's unit of work joins the transaction of the SOAP call it serves (gateway.calls).
     uow_factory = Transactions(unit_of_work_factory(engine))
     policy = BasketPolicy(minimum_age=settings.basket_min_age, maximum_age=settings.basket_max_age)
-    cached_gr = CachedPopulationRegister(gr or population_register(settings), ttl_seconds=settings.population_register_cache_seconds)
+    cached_gr = CachedPopulationRegister(
+        gr or population_register(settings), ttl_seconds=settings.population_register_cache_seconds
+    )
     registry = Registry(uow_factory, cached_gr, clock=clock, basket_policy=policy)
     digest_secrets = digest_secrets_for(settings, sandbox=sandbox)
     accounts = Accounts(uow_factory, digest_secrets, clock=clock)
@@ -96,11 +99,23 @@ def build_gateway(
         from clients.population_register.sandbox import build_sandbox_app
 
         gr_app = build_sandbox_app(
-            latency_seconds=settings.sandbox_gr_latency, failure_rate=settings.sandbox_gr_failure_rate, public_url=settings.public_url
+            latency_seconds=settings.sandbox_gr_latency,
+            failure_rate=settings.sandbox_gr_failure_rate,
+            public_url=settings.public_url,
         )
-    site = Site(RequestBodyGuard(registry_app, settings.max_request_bytes), public_url=settings.public_url, population_register_app=gr_app)
+    site = Site(
+        RequestBodyGuard(registry_app, settings.max_request_bytes),
+        public_url=settings.public_url,
+        population_register_app=gr_app,
+    )
     return Gateway(
-        settings=settings, engine=engine, uow_factory=uow_factory, registry=registry, accounts=accounts, access_log=access_log, site=site
+        settings=settings,
+        engine=engine,
+        uow_factory=uow_factory,
+        registry=registry,
+        accounts=accounts,
+        access_log=access_log,
+        site=site,
     )
 
 

@@ -21,15 +21,17 @@ Two things do not belong in a call's transaction:
   the call is rolled back, GR asked outside any transaction, and the call run again with
   the answer at hand.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from gateway.domain.personal_code import PersonalCode
 from gateway.ports import UnitOfWork
 
-_current: ContextVar["Call | None"] = ContextVar("nvs_current_call", default=None)
+_current: ContextVar[Call | None] = ContextVar("nvs_current_call", default=None)
 
 
 class PopulationRegisterNeeded(Exception):
@@ -43,7 +45,9 @@ class PopulationRegisterNeeded(Exception):
 class Call:
     """The transaction of one call, open while the ``with`` block runs."""
 
-    def __init__(self, uow_factory: Callable[[], UnitOfWork], population_register_answers: dict[PersonalCode, Any]) -> None:
+    def __init__(
+        self, uow_factory: Callable[[], UnitOfWork], population_register_answers: dict[PersonalCode, Any]
+    ) -> None:
         self._uow_factory = uow_factory
         # What GR answered during this call (PersonRecord, or None: not found), before this run of it.
         self.population_register_answers = population_register_answers
@@ -52,7 +56,7 @@ class Call:
         self.committing = False  # from here on, a lost connection leaves the outcome in doubt
         self._token: Any = None
 
-    def __enter__(self) -> "Call":
+    def __enter__(self) -> Call:
         self.uow = self._uow_factory().__enter__()
         self._token = _current.set(self)
         return self
@@ -90,7 +94,7 @@ class _Joined:
     def __init__(self, uow: Any) -> None:
         self._uow = uow
 
-    def __enter__(self) -> "_Joined":
+    def __enter__(self) -> _Joined:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -15,13 +15,15 @@ Findings are stored per institution: a person's GR mismatch counts for every ins
 holding a registration of theirs that is not cancelled. Notices are raised as findings
 are stored (``gateway.domain.notices`` says to whom).
 """
+
 from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from gateway.clock import Clock
 from gateway.domain import checks as rules
@@ -99,7 +101,14 @@ class PopulationRegisterCheck:
             done_before = uow.checks.count_checked(run.id)
             uow.checks.set_progress(run.id, done=done_before, total=total)
             uow.commit()
-        summary = CheckSummary(CheckKind.POPULATION_REGISTER, run.id, completed=False, resumed=resumed, total=total, done_before=done_before)
+        summary = CheckSummary(
+            CheckKind.POPULATION_REGISTER,
+            run.id,
+            completed=False,
+            resumed=resumed,
+            total=total,
+            done_before=done_before,
+        )
         if progress:
             progress(done_before, total)
 
@@ -130,7 +139,10 @@ class PopulationRegisterCheck:
                         continue
                     self._store(run, batch, answers, summary)
                     if progress:
-                        progress(summary.done_before + summary.done_now, max(summary.total, summary.done_before + summary.done_now))
+                        progress(
+                            summary.done_before + summary.done_now,
+                            max(summary.total, summary.done_before + summary.done_now),
+                        )
         except KeyboardInterrupt:
             summary.stopped_by = "interrupted"
             for future in in_flight:
@@ -217,7 +229,9 @@ class StudentDataCheck:
         providers: dict[str, Institution] = {}
         while True:
             with self.uow_factory() as uow:
-                page = uow.checks.registrations_page(after=after, limit=STUDENT_DATA_PAGE, provider_code=institution_code)
+                page = uow.checks.registrations_page(
+                    after=after, limit=STUDENT_DATA_PAGE, provider_code=institution_code
+                )
                 if not page:
                     break
                 classifiers = uow.classifiers.load()
@@ -263,7 +277,9 @@ class StudentDataCheck:
             if progress:
                 progress(summary.done_now, max(total, summary.done_now))
         with self.uow_factory() as uow:
-            uow.checks.complete_run(run, at=self.clock.now(), institution_codes=[institution_code] if institution_code else None)
+            uow.checks.complete_run(
+                run, at=self.clock.now(), institution_codes=[institution_code] if institution_code else None
+            )
             uow.commit()
         summary.completed = True
         summary.seconds = time.perf_counter() - started
@@ -303,7 +319,7 @@ class DataChecks:
         self.population_register = population_register
         self.clock = clock
 
-    def status(self, caller: "Caller", institution_code: str | None = None) -> DataCheckStatus:
+    def status(self, caller: Caller, institution_code: str | None = None) -> DataCheckStatus:
         """The "My school" lines of an institution in the caller's scope (by default the caller's own)."""
         code = institution_code or caller.institution_code
         if code is None:
@@ -319,7 +335,7 @@ class DataChecks:
 
     def list_issues(
         self,
-        caller: "Caller",
+        caller: Caller,
         *,
         check: str | None = None,
         code: str | None = None,
@@ -331,19 +347,24 @@ class DataChecks:
         after = int(page_token) if page_token and page_token.isdigit() else 0
         with self.uow_factory() as uow:
             issues = uow.checks.issues_page(
-                caller.institution_code, check=CheckKind(check) if check else None, code=code, after=after, limit=limit + 1
+                caller.institution_code,
+                check=CheckKind(check) if check else None,
+                code=code,
+                after=after,
+                limit=limit + 1,
             )
         more = len(issues) > limit
         issues = issues[:limit]
         return IssuePage(issues, str(issues[-1].id) if more else None)
 
-    def fix_person_data(self, caller: "Caller", personal_code: str | None = None) -> FixResult:
+    def fix_person_data(self, caller: Caller, personal_code: str | None = None) -> FixResult:
         """Apply GR's current data to one person of the caller's institution, or to every one with an open GR mismatch."""
         code = parse_personal_code(personal_code) if personal_code else None
         with self.uow_factory() as uow:
             if code is not None:
                 held = [
-                    r for r in uow.registrations.of_person_at(code, caller.institution_code)
+                    r
+                    for r in uow.registrations.of_person_at(code, caller.institution_code)
                     if r.status is not RegistrationStatus.CANCELLED
                 ]
                 if not held:

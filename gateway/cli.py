@@ -1,5 +1,6 @@
 """``nvs-gateway``: run the gateway, migrate, import reference data and enrolments, manage users, purge the
 access log, run the data checks, export lists, print the sandbox fixture."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gateway.clock import clock_for
-from gateway.config import REPOSITORY_ROOT, Settings
+from gateway.config import Settings
 
 
 def _configure_logging(level: str) -> None:
@@ -105,7 +106,7 @@ def _import_rates(settings: Settings, path: Path) -> int:
 def _accounts(settings: Settings, engine):  # type: ignore[no-untyped-def]
     from gateway.accounts import Accounts
     from gateway.bootstrap import digest_secrets_for, unit_of_work_factory
-    
+
     return Accounts(unit_of_work_factory(engine), digest_secrets_for(settings), clock=clock_for(settings))
 
 
@@ -175,17 +176,24 @@ def users_list(settings: Settings) -> int:
     rows = [("USER", "NAME", "ACTS FOR", "VALID", "STATUS", "RIGHTS")]
     for u in users:
         status = (
-            "disabled" if not u.active
-            else "expired" if u.valid_until and u.valid_until < today
-            else "not yet valid" if u.valid_from and u.valid_from > today
+            "disabled"
+            if not u.active
+            else "expired"
+            if u.valid_until and u.valid_until < today
+            else "not yet valid"
+            if u.valid_from and u.valid_from > today
             else "active"
         )
         valid = f"{u.valid_from or '-'}..{u.valid_until or '-'}"
-        rights = ", ".join(f"{r.area.value}:{r.level.value}" for r in sorted(u.rights, key=lambda r: list(Area).index(r.area)))
-        rows.append((u.username, f"{u.first_name} {u.last_name}".strip() or "-", str(u.acts_for), valid, status, rights or "-"))
+        rights = ", ".join(
+            f"{r.area.value}:{r.level.value}" for r in sorted(u.rights, key=lambda r: list(Area).index(r.area))
+        )
+        rows.append(
+            (u.username, f"{u.first_name} {u.last_name}".strip() or "-", str(u.acts_for), valid, status, rights or "-")
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
     print(f"{len(users)} user(s)")
     return 0
 
@@ -198,7 +206,9 @@ def access_log_purge(settings: Settings) -> int:
     migrate(settings, quiet=True)
     engine = make_engine(settings.database_url)
     try:
-        summary = AccessLog(unit_of_work_factory(engine), clock=clock_for(settings)).purge(settings.access_log_retention_days)
+        summary = AccessLog(unit_of_work_factory(engine), clock=clock_for(settings)).purge(
+            settings.access_log_retention_days
+        )
     finally:
         engine.dispose()
     print(f"retention {settings.access_log_retention_days} day(s): {summary}")
@@ -235,7 +245,9 @@ def _check(settings: Settings, which: str, *, restart: bool, concurrency: int | 
                 summary = check.run(restart=restart, progress=progress)
             else:
                 policy = BasketPolicy(minimum_age=settings.basket_min_age, maximum_age=settings.basket_max_age)
-                summary = StudentDataCheck(uow_factory, policy=policy, clock=clock_for(settings)).run(institution_code=institution, progress=progress)
+                summary = StudentDataCheck(uow_factory, policy=policy, clock=clock_for(settings)).run(
+                    institution_code=institution, progress=progress
+                )
     except KeyboardInterrupt:
         print(f"{which} check interrupted; run the command again to continue.", file=sys.stderr)
         return 130
@@ -271,7 +283,10 @@ def _import_enrolments(settings: Settings, path: Path) -> int:
         try:
             with tqdm(desc=f"checking {path.name}", unit=" records", file=sys.stderr) as bar:
                 enrolments = parse_enrolments(
-                    path, _classifiers(engine), institution_lookup(uow_factory), progress=lambda n: bar.update(n - bar.n)
+                    path,
+                    _classifiers(engine),
+                    institution_lookup(uow_factory),
+                    progress=lambda n: bar.update(n - bar.n),
                 )
         except ImportFileInvalid as invalid:
             print(f"{path}: refused, nothing imported ({len(invalid.errors)} problem(s)):", file=sys.stderr)
@@ -313,7 +328,9 @@ def _print_summary(which: str, summary, settings: Settings) -> None:  # type: ig
         print(f"  {summary.total - done} {things} not checked; the previous completed run's findings still stand")
     if summary.resumed:
         print(f"  continued an interrupted run: {summary.done_before} {things} had been checked before")
-    print(f"  checked now: {summary.done_now} {things} in {summary.seconds:.1f} s ({summary.per_second:.0f} {things}/s)")
+    print(
+        f"  checked now: {summary.done_now} {things} in {summary.seconds:.1f} s ({summary.per_second:.0f} {things}/s)"
+    )
     if summary.findings:
         for code, count in sorted(summary.findings.items()):
             print(f"  {code}: {count}")
@@ -357,11 +374,15 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"--institution {args.institution}: no such institution", file=sys.stderr)
                 return 2
             if args.municipality and uow.classifiers.load().get(cls.MUNICIPALITY, args.municipality) is None:
-                print(f"--municipality {args.municipality}: not a municipality code of the classifiers", file=sys.stderr)
+                print(
+                    f"--municipality {args.municipality}: not a municipality code of the classifiers", file=sys.stderr
+                )
                 return 2
         scope = (
-            Scope.of_institution(args.institution) if args.institution
-            else Scope.of_municipality(args.municipality) if args.municipality
+            Scope.of_institution(args.institution)
+            if args.institution
+            else Scope.of_municipality(args.municipality)
+            if args.municipality
             else Scope.everything()
         )
         use_case = lists.Lists(uow_factory)
@@ -376,8 +397,14 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
             total = use_case.count(scope, name, list_filter)
             with tqdm(total=total, desc=f"exporting {name.value}", unit=" rows", file=sys.stderr) as bar:
                 summary = export_list(
-                    use_case, scope, name, list_filter, args.format, args.output,
-                    progress=lambda n: bar.update(n - bar.n), clock=clock_for(settings),
+                    use_case,
+                    scope,
+                    name,
+                    list_filter,
+                    args.format,
+                    args.output,
+                    progress=lambda n: bar.update(n - bar.n),
+                    clock=clock_for(settings),
                 )
         except GatewayError as error:
             print(f"export {name.value}: {error.message}", file=sys.stderr)
@@ -436,8 +463,12 @@ def serve(settings: Settings, *, sandbox: bool) -> int:
         print(f"  schemas             {base}/xsd/nvs-gateway-v1.xsd")
         if sandbox:
             print(f"  sandbox GR          {base}/population-register   WSDL {base}/population-register?wsdl")
-            print("  GR check            nvs-gateway check population-register (with the same NVS_HOST, NVS_PORT) asks it")
-            print(f"  sandbox users       {len(users)}, e.g. {users[0].username} / {users[0].password} ({users[0].institution_name});")
+            print(
+                "  GR check            nvs-gateway check population-register (with the same NVS_HOST, NVS_PORT) asks it"
+            )
+            print(
+                f"  sandbox users       {len(users)}, e.g. {users[0].username} / {users[0].password} ({users[0].institution_name});"
+            )
             print(f"                      administrator {users[-1].username} / {users[-1].password}")
             print("  all test data       nvs-gateway sandbox --json   (README: 'The sandbox')")
         else:
@@ -460,21 +491,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nvs-gateway", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="run the gateway (migrates first)")
-    run.add_argument("--sandbox", action="store_true", help="also serve the sandbox population register and load sandbox data")
+    run.add_argument(
+        "--sandbox", action="store_true", help="also serve the sandbox population register and load sandbox data"
+    )
     run.add_argument("--host")
     run.add_argument("--port", type=int)
-    run.add_argument("--server", choices=("gunicorn", "waitress"), help="the HTTP server (default NVS_SERVER: gunicorn)")
-    sandbox_gr = commands.add_parser("sandbox-gr", help="run the sandbox population register alone (serve --sandbox starts one itself)")
+    run.add_argument(
+        "--server", choices=("gunicorn", "waitress"), help="the HTTP server (default NVS_SERVER: gunicorn)"
+    )
+    sandbox_gr = commands.add_parser(
+        "sandbox-gr", help="run the sandbox population register alone (serve --sandbox starts one itself)"
+    )
     sandbox_gr.add_argument("--host", default="127.0.0.1")
     sandbox_gr.add_argument("--port", type=int, default=8081)
     sandbox_gr.add_argument("--threads", type=int, default=8)
-    sandbox_gr.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)  # serve --sandbox's child: an inherited socket
+    sandbox_gr.add_argument(
+        "--listen-fd", type=int, help=argparse.SUPPRESS
+    )  # serve --sandbox's child: an inherited socket
     commands.add_parser("migrate", help="apply schema migrations and load the classifiers")
     for kind, register in (("institutions", "ŠMIR"), ("programs", "NŠPR")):
-        command = commands.add_parser(f"import-{kind}", help=f"import {register} {kind} from an XML file (all or nothing)")
+        command = commands.add_parser(
+            f"import-{kind}", help=f"import {register} {kind} from an XML file (all or nothing)"
+        )
         command.add_argument("file", type=Path)
     enrolments = commands.add_parser(
-        "import-enrolments", help="import formal enrolments in general-education schools (xsd/formal-enrolments-v1.xsd; all or nothing)"
+        "import-enrolments",
+        help="import formal enrolments in general-education schools (xsd/formal-enrolments-v1.xsd; all or nothing)",
     )
     enrolments.add_argument("file", type=Path)
     export = commands.add_parser(
@@ -498,17 +540,21 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--month", metavar="YYYY-MM")
     export.add_argument("--provider", metavar="CODE", help="basket-recipients: only this provider's")
     export.add_argument("--direction", metavar="CODE", help="club-attendance: only this NVŠ direction")
-    export.add_argument("--active-on", type=_date_argument, metavar="YYYY-MM-DD", help="club-attendance: marks in force that day")
+    export.add_argument(
+        "--active-on", type=_date_argument, metavar="YYYY-MM-DD", help="club-attendance: marks in force that day"
+    )
     rates = commands.add_parser("rates", help="basket rates")
     rates_commands = rates.add_subparsers(dest="rates_command", required=True)
-    rates_import = rates_commands.add_parser("import", help="replace the basket rates with an XML file's (xsd/basket-rates-v1.xsd)")
+    rates_import = rates_commands.add_parser(
+        "import", help="replace the basket rates with an XML file's (xsd/basket-rates-v1.xsd)"
+    )
     rates_import.add_argument("file", type=Path)
-    users = commands.add_parser("users", help="register users from registration requests, disable, list").add_subparsers(
-        dest="users_command", required=True
-    )
-    users.add_parser("add", help="create a user from a registration request file (xsd/user-registration-request-v1.xsd)").add_argument(
-        "file", type=Path
-    )
+    users = commands.add_parser(
+        "users", help="register users from registration requests, disable, list"
+    ).add_subparsers(dest="users_command", required=True)
+    users.add_parser(
+        "add", help="create a user from a registration request file (xsd/user-registration-request-v1.xsd)"
+    ).add_argument("file", type=Path)
     users.add_parser("disable", help="disable a user: it can no longer log in").add_argument("username")
     users.add_parser("enable", help="enable a disabled user again").add_argument("username")
     users.add_parser("list", help="every user: what it acts for, validity, status, rights")
@@ -519,13 +565,20 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check", help="run a data check (progress bar; a summary at the end)")
     check_commands = check.add_subparsers(dest="check_command", required=True)
     gr_check = check_commands.add_parser(
-        "population-register", help="compare every stored person with the population register (continues an interrupted run)"
+        "population-register",
+        help="compare every stored person with the population register (continues an interrupted run)",
     )
-    gr_check.add_argument("--restart", action="store_true", help="abandon an interrupted run and start from the beginning")
-    gr_check.add_argument("--concurrency", type=int, help="GetPersons calls in flight (default NVS_GR_CHECK_CONCURRENCY)")
+    gr_check.add_argument(
+        "--restart", action="store_true", help="abandon an interrupted run and start from the beginning"
+    )
+    gr_check.add_argument(
+        "--concurrency", type=int, help="GetPersons calls in flight (default NVS_GR_CHECK_CONCURRENCY)"
+    )
     data_check = check_commands.add_parser("data", help="check the registrations against the student-data rules")
     data_check.add_argument("--institution", help="only this institution's registrations (default: all)")
-    fixture = commands.add_parser("sandbox", help="print the sandbox fixture (institutions, programs, users, special persons)")
+    fixture = commands.add_parser(
+        "sandbox", help="print the sandbox fixture (institutions, programs, users, special persons)"
+    )
     fixture.add_argument("--json", action="store_true", required=True)
     faults = commands.add_parser("faults", help="print the fault catalogue")
     faults.add_argument("--markdown", action="store_true", required=True)
@@ -537,10 +590,18 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         _configure_logging(settings.log_level)
         return run_sandbox_gr(
-            listen_fd=args.listen_fd, host=args.host, port=args.port, threads=args.threads,
-            latency=settings.sandbox_gr_latency, failure_rate=settings.sandbox_gr_failure_rate,
+            listen_fd=args.listen_fd,
+            host=args.host,
+            port=args.port,
+            threads=args.threads,
+            latency=settings.sandbox_gr_latency,
+            failure_rate=settings.sandbox_gr_failure_rate,
         )
-    options = (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)), ("server", getattr(args, "server", None)))
+    options = (
+        ("host", getattr(args, "host", None)),
+        ("port", getattr(args, "port", None)),
+        ("server", getattr(args, "server", None)),
+    )
     settings = Settings.from_env(**{k: v for k, v in options if v})
     _configure_logging(settings.log_level)
 

@@ -5,6 +5,7 @@ belongs to that day, whatever the server's time zone), and its instants are awar
 datetimes. Production runs on ``SystemClock``; tests, and a sandbox replaying a given day,
 use a ``FixedClock``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,7 +32,7 @@ class SystemClock:
     """The machine's clock."""
 
     def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
 
     def today(self) -> dt.date:
         return self.now().astimezone(VILNIUS).date()
@@ -51,7 +52,7 @@ class FixedClock:
         self._set(at)
 
     @classmethod
-    def on(cls, day: dt.date, hour: int = 12, *, ticking: bool = False) -> "FixedClock":
+    def on(cls, day: dt.date, hour: int = 12, *, ticking: bool = False) -> FixedClock:
         """Noon (or ``hour``) of a Lithuanian calendar day."""
         return cls(dt.datetime.combine(day, dt.time(hour), VILNIUS), ticking=ticking)
 
@@ -59,7 +60,7 @@ class FixedClock:
         if at.tzinfo is None:
             raise ValueError("a clock is set to an aware datetime")
         with self._lock:
-            self._at = at.astimezone(dt.timezone.utc)
+            self._at = at.astimezone(dt.UTC)
             self._since = time.monotonic()
 
     def now(self) -> dt.datetime:
@@ -81,14 +82,16 @@ class FixedClock:
         return f"FixedClock({self.now().isoformat()}{', ticking' if self._ticking else ''})"
 
 
-def clock_for(settings: "Settings") -> Clock:
+def clock_for(settings: Settings) -> Clock:
     """The machine's clock, or one starting at NVS_CLOCK_START (sandboxes, tests) and running on from there."""
     if not settings.clock_start:
         return SystemClock()
     try:
         start = dt.datetime.fromisoformat(settings.clock_start)
     except ValueError:
-        raise ValueError(f"NVS_CLOCK_START must be an ISO 8601 date and time with an offset, not {settings.clock_start!r}") from None
+        raise ValueError(
+            f"NVS_CLOCK_START must be an ISO 8601 date and time with an offset, not {settings.clock_start!r}"
+        ) from None
     if start.tzinfo is None:
         raise ValueError("NVS_CLOCK_START needs a UTC offset, e.g. 2026-09-01T08:00:00+03:00")
     return FixedClock(start, ticking=True)

@@ -2,25 +2,25 @@
 
 One transaction each; the rules are ``gateway.domain.clubs``'.
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from gateway.clock import Clock
 from gateway import feed
+from gateway.clock import Clock
 from gateway.domain import clubs
+from gateway.domain.access import Caller
 from gateway.domain.calendar import SchoolYear
 from gateway.domain.clubs import ClubAttendance
 from gateway.domain.errors import ClubAttendanceNotFound, PersonNotFound
 from gateway.domain.feed import ChangeKind
 from gateway.domain.lists import ListedClubAttendance, ListedPerson
-from gateway.domain.model import Institution, PersonRecord
-from gateway.ports import PopulationRegister, UnitOfWork
-from gateway.domain.model import check_may_be_learner
-from gateway.domain.access import Caller
+from gateway.domain.model import Institution, PersonRecord, check_may_be_learner
 from gateway.domain.personal_code import PersonalCode
+from gateway.ports import PopulationRegister, UnitOfWork
 
 parse_personal_code = PersonalCode.parse
 
@@ -59,7 +59,9 @@ class Clubs:
         with self.uow_factory() as uow:
             classifiers = uow.classifiers.load()
             school = self._school(uow, caller)
-            clubs.check_club_request(school, new.direction_codes, new.sub_direction_codes, classifiers, self.clock.today())
+            clubs.check_club_request(
+                school, new.direction_codes, new.sub_direction_codes, classifiers, self.clock.today()
+            )
             person = self.population_register.find_person(code)
             if person is None:
                 raise PersonNotFound()

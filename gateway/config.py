@@ -1,4 +1,5 @@
 """Settings, read from the environment once and passed in. Nothing connects at import."""
+
 from __future__ import annotations
 
 import os
@@ -63,14 +64,16 @@ class Settings:
     clock_start: str = ""
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "Settings":
+    def from_env(cls, **overrides: object) -> Settings:
         values: dict[str, object] = dict(
             database_url=os.environ.get("NVS_DATABASE_URL", cls.database_url),
             host=os.environ.get("NVS_HOST", cls.host),
             port=_int("NVS_PORT", cls.port),
             public_url=os.environ.get("NVS_PUBLIC_URL", ""),
             population_register_url=os.environ.get("NVS_POPULATION_REGISTER_URL", ""),
-            population_register_connect_timeout=_float("NVS_GR_CONNECT_TIMEOUT", cls.population_register_connect_timeout),
+            population_register_connect_timeout=_float(
+                "NVS_GR_CONNECT_TIMEOUT", cls.population_register_connect_timeout
+            ),
             population_register_read_timeout=_float("NVS_GR_READ_TIMEOUT", cls.population_register_read_timeout),
             population_register_retries=_int("NVS_GR_RETRIES", cls.population_register_retries),
             population_register_deadline=_float("NVS_GR_DEADLINE", cls.population_register_deadline),

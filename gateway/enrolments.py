@@ -13,6 +13,7 @@ only from this file. Such a child appears in no list by enrolment alone (lists s
 registrations and club marks, whose persons GR gave), and when the child is registered or
 marked, GR's data is stored then; the GR data check refreshes it later.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -51,7 +52,10 @@ def parse_enrolments(
         line = record.sourceline
         code, school_code, year_text = fields.text("personalCode"), fields.text("schoolCode"), fields.text("schoolYear")
         if code is not None and not is_valid_personal_code(code):
-            problems.add(fields.line("personalCode"), "personalCode is not a valid Lithuanian personal code (birth date or check digit)")
+            problems.add(
+                fields.line("personalCode"),
+                "personalCode is not a valid Lithuanian personal code (birth date or check digit)",
+            )
             code = None
         elif code is not None and not _may_be_learner(code):
             problems.add(fields.line("personalCode"), "personalCode gives a birth date before 1900: not a learner")
@@ -61,7 +65,9 @@ def parse_enrolments(
             try:
                 school_year = SchoolYear.parse(year_text)
             except InvalidSchoolYear:
-                problems.add(fields.line("schoolYear"), f"schoolYear '{year_text}' is not two consecutive years, as 2026-2027")
+                problems.add(
+                    fields.line("schoolYear"), f"schoolYear '{year_text}' is not two consecutive years, as 2026-2027"
+                )
         from_date, to_date = fields.date("fromDate", problems), fields.date("toDate", problems)
         if None in (code, school_code, school_year, from_date):
             continue  # its problem is reported already (schema or above)

@@ -9,6 +9,7 @@ measures it; ``tests/storage/test_exports.py`` holds it).
 The file appears only when complete: rows go to ``<output>.partial``, renamed at the end; a
 failed export leaves no half-written file behind.
 """
+
 from __future__ import annotations
 
 import csv

@@ -1,4 +1,5 @@
 """The fault catalogue (``gateway/faults.toml``): loaded for checks, rendered for the README."""
+
 from __future__ import annotations
 
 import tomllib

@@ -10,11 +10,13 @@ Recording is one call from inside a use case's unit of work, before its commit:
 The event is written, and numbered, when that unit of work commits: with the change or
 not at all (storage.feed_checks.SqlFeedRepository explains the numbering).
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from gateway.domain.errors import ChangeSequenceAhead
 from gateway.domain.feed import (
@@ -134,7 +136,7 @@ class Feed:
     def __init__(self, uow_factory: Callable[[], UnitOfWork]) -> None:
         self.uow_factory = uow_factory
 
-    def get_changes(self, caller: "Caller", after: int, limit: int | None = None) -> ChangesPage:
+    def get_changes(self, caller: Caller, after: int, limit: int | None = None) -> ChangesPage:
         return self.read(scope_of(caller), after, limit)
 
     def read(self, scope: ReadScope, after: int, limit: int | None = None) -> ChangesPage:

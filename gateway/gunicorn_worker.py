@@ -6,6 +6,7 @@ application runs, with an HTML page. This worker writes our fault envelope inste
 ``gateway.http`` does for waitress; the body's size is ``RequestBodyGuard``'s, on any server.
 Imported only where gunicorn serves (``gateway/server.py``).
 """
+
 from __future__ import annotations
 
 from gunicorn import util
@@ -13,15 +14,26 @@ from gunicorn.http import errors
 from gunicorn.workers.gthread import ThreadWorker
 
 from gateway.domain.errors import GatewayError, InternalError, MalformedMessage, RequestTooLarge
-from gateway.http import FAULT_STATUS, _NOT_SOAP, _fault_response
+from gateway.http import _NOT_SOAP, FAULT_STATUS, _fault_response
 
 # What gunicorn refuses as the client's fault, beside its limits (errors.LimitRequest*).
 _CLIENT_ERRORS = tuple(
     getattr(errors, name)
     for name in (
-        "InvalidRequestLine", "InvalidRequestMethod", "InvalidHTTPVersion", "InvalidHeader", "InvalidHeaderName",
-        "InvalidProxyLine", "ForbiddenProxyRequest", "InvalidSchemeHeaders", "UnsupportedTransferCoding",
-        "ObsoleteFolding", "ExpectationFailed", "InvalidChunkSize", "ChunkMissingTerminator", "InvalidChunkExtension",
+        "InvalidRequestLine",
+        "InvalidRequestMethod",
+        "InvalidHTTPVersion",
+        "InvalidHeader",
+        "InvalidHeaderName",
+        "InvalidProxyLine",
+        "ForbiddenProxyRequest",
+        "InvalidSchemeHeaders",
+        "UnsupportedTransferCoding",
+        "ObsoleteFolding",
+        "ExpectationFailed",
+        "InvalidChunkSize",
+        "ChunkMissingTerminator",
+        "InvalidChunkExtension",
         "NoMoreData",
     )
     if hasattr(errors, name)
@@ -33,9 +45,13 @@ def error_of(exc: BaseException) -> GatewayError:
     if isinstance(exc, (errors.LimitRequestLine, errors.LimitRequestHeaders)):
         return RequestTooLarge("The request line or the HTTP headers are larger than this gateway accepts.")
     if isinstance(exc, errors.UnsupportedTransferCoding):
-        return MalformedMessage("The request's Transfer-Encoding is not supported: send the body with Content-Length or chunked.")
+        return MalformedMessage(
+            "The request's Transfer-Encoding is not supported: send the body with Content-Length or chunked."
+        )
     if isinstance(exc, _CLIENT_ERRORS):
-        return MalformedMessage("The HTTP request is malformed (request line, headers, Content-Length or chunked encoding).")
+        return MalformedMessage(
+            "The HTTP request is malformed (request line, headers, Content-Length or chunked encoding)."
+        )
     return InternalError()
 
 

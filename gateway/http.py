@@ -14,16 +14,22 @@ Two layers, because some requests never reach a WSGI application:
 gunicorn's equivalent of the second layer is its worker class, ``gateway.gunicorn_worker``; it reads
 chunked bodies only as the application reads them, so a broken chunk is refused by the first layer.
 """
+
 from __future__ import annotations
 
 import io
 import logging
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from waitress import server as waitress_server
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
-from waitress.utilities import InternalServerError, RequestEntityTooLarge, RequestHeaderFieldsTooLarge, ServerNotImplemented
+from waitress.utilities import (
+    InternalServerError,
+    RequestEntityTooLarge,
+    RequestHeaderFieldsTooLarge,
+    ServerNotImplemented,
+)
 
 from gateway.domain.errors import GatewayError, InternalError, MalformedMessage, RequestTooLarge
 from gateway.soap.app import GatewayFault
@@ -85,10 +91,14 @@ def _error_of(refusal: object) -> GatewayError:
     if isinstance(refusal, RequestHeaderFieldsTooLarge):
         return RequestTooLarge("The request's HTTP headers are larger than this gateway accepts.")
     if isinstance(refusal, ServerNotImplemented):
-        return MalformedMessage("The request's Transfer-Encoding is not supported: send the body with Content-Length or chunked.")
+        return MalformedMessage(
+            "The request's Transfer-Encoding is not supported: send the body with Content-Length or chunked."
+        )
     if isinstance(refusal, InternalServerError):
         return InternalError()
-    return MalformedMessage("The HTTP request is malformed (request line, headers, Content-Length or chunked encoding).")
+    return MalformedMessage(
+        "The HTTP request is malformed (request line, headers, Content-Length or chunked encoding)."
+    )
 
 
 class SoapErrorTask(ErrorTask):

@@ -15,6 +15,7 @@ The reading helpers (:class:`Problems`, :func:`load_validated`, :func:`iter_reco
 (``gateway.rates``), so every file gets the same DTD refusal, line numbers and
 all-or-nothing rejection.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -291,7 +292,7 @@ def load_validated(
         if not entries:
             problems.add(exc.lineno or None, f"not well-formed XML: {exc.msg}")
         problems.raise_if_any()
-        raise AssertionError("unreachable")  # pragma: no cover
+        raise AssertionError("unreachable") from exc  # pragma: no cover
 
     if root.getroottree().docinfo.doctype:
         # Refused outright: nothing in a file that declares a DTD is looked at further.
@@ -342,7 +343,7 @@ class RecordFields:
         for child in record.iterchildren(tag=etree.Element):
             if not (isinstance(child.tag, str) and child.tag.startswith(prefix)):
                 continue
-            name = child.tag[len(prefix):]
+            name = child.tag[len(prefix) :]
             if (child.sourceline, name) in invalid or (child.sourceline, None) in invalid:
                 continue
             self._by_name.setdefault(name, []).append(child)
@@ -465,7 +466,8 @@ def parse_user_request(path: Path | str) -> UserRequest:
         ),
         acts_for=scope,
         rights=tuple(
-            Right(Area(text(right, "area")), Level(text(right, "level"))) for right in root.iterfind(f"{ns}rights/{ns}right")
+            Right(Area(text(right, "area")), Level(text(right, "level")))
+            for right in root.iterfind(f"{ns}rights/{ns}right")
         ),
         username=text(root, "username") or None,
     )

@@ -5,12 +5,13 @@ batches (``ListRepository``). A page is one short read transaction; so is every 
 export, which therefore never holds a lock for long (on SQLite a transaction holds the
 write lock) and never holds more than one batch in memory.
 """
+
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from gateway.domain import classifiers as cls
 from gateway.domain.calendar import Month, SchoolYear, check_plausible
@@ -60,7 +61,9 @@ def basket_filter(month: str, institution_code: str | None = None) -> BasketFilt
 
 
 def club_filter(school_year: str, direction_code: str | None = None, active_on: dt.date | None = None) -> ClubFilter:
-    return ClubFilter(SchoolYear.parse(school_year), direction_code, active_on and check_plausible(active_on, field="activeOn"))
+    return ClubFilter(
+        SchoolYear.parse(school_year), direction_code, active_on and check_plausible(active_on, field="activeOn")
+    )
 
 
 class Lists:
@@ -93,7 +96,9 @@ class Lists:
         after: tuple[Any, ...] | None = None
         while True:
             with self.uow_factory() as uow:
-                rows = uow.lists.rows(ListQuery(name, list_filter, scope, PageRequest(batch_size, after)), limit=batch_size)
+                rows = uow.lists.rows(
+                    ListQuery(name, list_filter, scope, PageRequest(batch_size, after)), limit=batch_size
+                )
             if rows:
                 yield rows
             if len(rows) < batch_size:

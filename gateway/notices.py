@@ -2,11 +2,13 @@
 
 Who is told what is decided in ``gateway.domain.notices``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from gateway.clock import Clock
 from gateway.domain import classifiers as cls
@@ -29,7 +31,9 @@ def raise_notice(uow: UnitOfWork, notice: Notice) -> bool:
     return uow.notices.add(notice)
 
 
-def released_basket_months(before: list[FundingMark], change: FundingChange, classifiers: cls.Classifiers) -> list[Month]:
+def released_basket_months(
+    before: list[FundingMark], change: FundingChange, classifiers: cls.Classifiers
+) -> list[Month]:
     """The basket months a funding change frees: months of basket marks that are gone or no longer covered."""
     old = {m.id: m for m in before}
     released: set[Month] = set()
@@ -89,7 +93,7 @@ class Notices:
 
     def list_notices(
         self,
-        caller: "Caller",
+        caller: Caller,
         *,
         state: str | None = None,
         kind: str | None = None,
@@ -115,13 +119,15 @@ class Notices:
             token = f"{int(last.acknowledged)}.{last.id}"
         return NoticePage(notices=notices, unacknowledged=unacknowledged, next_page_token=token)
 
-    def acknowledge(self, caller: "Caller", notice_ids: list[int]) -> list[Notice]:
+    def acknowledge(self, caller: Caller, notice_ids: list[int]) -> list[Notice]:
         """Mark the caller's notices as seen (again: no change). Another institution's notice is not found."""
         with self.uow_factory() as uow:
             for index, notice_id in enumerate(notice_ids):
                 notice = uow.notices.get(notice_id)
                 if notice is None or notice.institution_code != caller.institution_code:
                     raise NoticeNotFound(field=f"noticeId[{index + 1}]" if len(notice_ids) > 1 else "noticeId")
-            acknowledged = [uow.notices.acknowledge(i, at=self.clock.now(), by=caller.username) for i in dict.fromkeys(notice_ids)]
+            acknowledged = [
+                uow.notices.acknowledge(i, at=self.clock.now(), by=caller.username) for i in dict.fromkeys(notice_ids)
+            ]
             uow.commit()
             return acknowledged

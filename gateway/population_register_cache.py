@@ -13,12 +13,13 @@ raises ``PopulationRegisterNeeded``, and the call asks ``fetch`` after its rollb
 current data: outside a call it asks GR and remembers the answers; inside one it is served
 only what this call has fetched.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 from collections import OrderedDict
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from gateway.calls import PopulationRegisterNeeded, current_call
 from gateway.domain.model import PersonRecord

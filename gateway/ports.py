@@ -3,25 +3,27 @@
 Storage (``storage/``) and the population-register client (``clients/``) implement
 these; unit tests use the in-memory fakes in ``tests/fakes.py``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 from gateway.domain.access import Scope
 from gateway.domain.calendar import Month, SchoolYear
 from gateway.domain.checks import CheckKind, CheckRun, CheckStatus, DataIssue, PersonComparison, RunStatus
 from gateway.domain.classifiers import ClassifierEntry, Classifiers
-from gateway.domain.feed import ChangeEvent
 from gateway.domain.clubs import ClubAttendance, Enrolment
+from gateway.domain.feed import ChangeEvent
 from gateway.domain.funding import BasketRate, FundedChildren, FundingMark
 from gateway.domain.lists import ListQuery
 from gateway.domain.model import Group, Institution, PersonRecord, Program, Registration
 from gateway.domain.notices import Notice, NoticeKind, NoticeState
 from gateway.domain.personal_code import PersonalCode
-from gateway.domain.users import User, UserRequest
 from gateway.domain.scope import ReadScope
+from gateway.domain.users import User, UserRequest
 
 
 class PopulationRegister(Protocol):
@@ -94,7 +96,9 @@ class GroupRepository(Protocol):
     def get(self, group_id: int) -> Group | None: ...
     def add(self, group: Group) -> Group: ...
     def update(self, group: Group) -> None: ...
-    def name_taken(self, provider_code: str, school_year: SchoolYear, name: str, *, except_id: int | None = None) -> bool: ...
+    def name_taken(
+        self, provider_code: str, school_year: SchoolYear, name: str, *, except_id: int | None = None
+    ) -> bool: ...
     def of_provider(self, provider_code: str, school_year: SchoolYear) -> list[Group]: ...
     def active_learner_counts(self, group_ids: list[int]) -> dict[int, int]: ...
 
@@ -111,6 +115,7 @@ class RegistrationRepository(Protocol):
     def has_active(self, personal_code: PersonalCode, group_id: int) -> bool: ...
     def latest_of_person(self, personal_code: PersonalCode) -> Registration | None:
         """The person's most recent registration that is not cancelled, with any provider."""
+
     def of_person_at(self, personal_code: PersonalCode, provider_code: str) -> list[Registration]: ...
     def of_person(self, personal_code: PersonalCode) -> list[Registration]:
         """All the person's registrations with any provider, newest first."""
@@ -119,13 +124,16 @@ class RegistrationRepository(Protocol):
 class FundingRepository(Protocol):
     def of_registration(self, registration_id: int) -> list[FundingMark]:
         """The registration's marks in force."""
+
     def add(self, mark: FundingMark) -> FundingMark: ...
     def narrow(self, mark: FundingMark) -> None:
         """The mark now covers only from_month to to_month; basket months outside are free again."""
+
     def remove(self, mark: FundingMark) -> None: ...
     def claimed_months(self, personal_code: PersonalCode, months: list[Month]) -> list[Month]: ...
     def claim_basket(self, personal_code: PersonalCode, mark: FundingMark) -> None:
         """Claim the mark's months for the child atomically, or raise BasketAlreadyClaimed."""
+
     def funded_children(self, provider_codes: list[str] | None, months: list[Month]) -> list[FundedChildren]: ...
 
 
@@ -138,13 +146,23 @@ class RateRepository(Protocol):
 class UserRepository(Protocol):
     def by_username(self, username: str) -> UserAccount | None: ...
     def add(
-        self, user: User, password_hash: str, digest_secret: str | None, request: UserRequest | None = None, *, at: dt.datetime
+        self,
+        user: User,
+        password_hash: str,
+        digest_secret: str | None,
+        request: UserRequest | None = None,
+        *,
+        at: dt.datetime,
     ) -> User:
         """Store a new user (``user.id`` is ignored) and the request it came from, if any."""
-    def set_password(self, user_id: int, password_hash: str, digest_secret: str | None, *, at: dt.datetime | None = None) -> None: ...
+
+    def set_password(
+        self, user_id: int, password_hash: str, digest_secret: str | None, *, at: dt.datetime | None = None
+    ) -> None: ...
     def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
     def set_active(self, username: str, active: bool) -> bool:
         """False when there is no such user."""
+
     def all(self) -> list[User]: ...
     def holds_valid_user(self, personal_code: PersonalCode, scope: Scope, on: dt.date) -> bool:
         """Whether the person already has an active user, valid on that day or later, acting for ``scope``."""
@@ -153,16 +171,19 @@ class UserRepository(Protocol):
 class NonceRepository(Protocol):
     def use(self, digest: str, expires_at: dt.datetime) -> bool:
         """Record a nonce as used; False when it already was (a replay), whichever process saw it first."""
+
     def forget_expired(self, now: dt.datetime) -> int: ...
 
 
 class LoginFailureRepository(Protocol):
     def get(self, username: str) -> tuple[int, dt.datetime | None] | None:
         """(failures counted, locked until) for a user name with failures on record."""
+
     def record_failure(
         self, username: str, *, now: dt.datetime, threshold: int, lock_for: dt.timedelta
     ) -> dt.datetime | None:
         """Count a failure (atomically, across processes); the lock's end when this one locked the name."""
+
     def clear(self, username: str) -> None: ...
     def forget_stale(self, now: dt.datetime, older_than: dt.timedelta) -> int: ...
 
@@ -170,12 +191,21 @@ class LoginFailureRepository(Protocol):
 class AccessLogRepository(Protocol):
     def append(self, record: AccessRecord) -> None: ...
     def of_person(
-        self, personal_code: str, since: dt.datetime, before: dt.datetime, *, offset: int, limit: int, older_than: int | None = None
+        self,
+        personal_code: str,
+        since: dt.datetime,
+        before: dt.datetime,
+        *,
+        offset: int,
+        limit: int,
+        older_than: int | None = None,
     ) -> tuple[int, int, list[AccessRecord]]:
         """The total, how many are newer than ``older_than``, and up to ``limit`` records naming the
         person, newest first (by id): those older than ``older_than`` when given, else after ``offset``."""
+
     def purge(self, before: dt.datetime) -> tuple[int, int]:
         """Delete records older than ``before``: (records, person entries) removed."""
+
     def count(self) -> int: ...
     def persons_concerned(
         self,
@@ -196,6 +226,7 @@ class FeedRepository(Protocol):
     def append(self, event: ChangeEvent) -> None: ...
     def last_sequence(self) -> int:
         """The highest number a reader may be given now, the watermark (0: none yet)."""
+
     def read(self, scope: ReadScope, after: int, limit: int) -> list[ChangeEvent]:
         """Committed events with a sequence above ``after`` that the scope covers, in sequence order."""
 
@@ -203,12 +234,19 @@ class FeedRepository(Protocol):
 class NoticeRepository(Protocol):
     def add(self, notice: Notice) -> bool:
         """Store the notice; False (and nothing stored) when the institution already has one with its dedup key."""
+
     def get(self, notice_id: int) -> Notice | None: ...
     def acknowledge(self, notice_id: int, *, at: dt.datetime, by: str) -> Notice: ...
     def page(
-        self, institution_code: str, state: NoticeState, kind: NoticeKind | None, after: tuple[bool, int] | None, limit: int
+        self,
+        institution_code: str,
+        state: NoticeState,
+        kind: NoticeKind | None,
+        after: tuple[bool, int] | None,
+        limit: int,
     ) -> list[Notice]:
         """Unacknowledged first, newest first within each; ``after`` is the (acknowledged, id) of the last one seen."""
+
     def count_unacknowledged(self, institution_code: str) -> int: ...
 
 
@@ -222,32 +260,43 @@ class CheckRepository(Protocol):
     def complete_run(self, run: CheckRun, *, at: dt.datetime, institution_codes: list[str] | None) -> None:
         """The run becomes the one each institution's status shows (None: every institution);
         their findings of earlier runs of the kind go."""
+
     def count_persons(self) -> int: ...
     def count_checked(self, run_id: int) -> int: ...
     def unchecked_persons(self, run_id: int, *, after: int, limit: int) -> list[tuple[int, PersonRecord]]:
         """Stored persons the run has no result for, by storage order after the position ``after``."""
+
     def save_comparison(self, run_id: int, position: int, comparison: PersonComparison) -> bool:
         """The person at ``position`` (from ``unchecked_persons``) is checked in this run; False when
         it already was (another process continuing the same run got there first)."""
+
     def registrations_of(self, personal_codes: list[PersonalCode]) -> list[Registration]:
         """The persons' registrations that are not cancelled, with any provider."""
+
     def count_registrations(self, provider_code: str | None) -> int: ...
     def registrations_page(self, *, after: int, limit: int, provider_code: str | None) -> list[Registration]:
         """Registrations that are not cancelled, by id after ``after``."""
+
     def add_issue(self, issue: DataIssue) -> None: ...
     def status(self, institution_code: str, kind: CheckKind) -> CheckStatus | None: ...
     def issues_page(
         self, institution_code: str, *, check: CheckKind | None, code: str | None, after: int, limit: int
     ) -> list[DataIssue]:
         """Open findings of the institution's last completed runs, by id after ``after``."""
-    def persons_to_fix(self, institution_code: str, personal_code: PersonalCode | None, limit: int) -> list[PersonalCode]:
+
+    def persons_to_fix(
+        self, institution_code: str, personal_code: PersonalCode | None, limit: int
+    ) -> list[PersonalCode]:
         """Persons of the institution with open population-register findings (one, or all up to limit)."""
+
     def resolve_population_register_issues(self, personal_code: PersonalCode, *, at: dt.datetime) -> None: ...
 
 
 class ClubRepository(Protocol):
     def get(self, attendance_id: int) -> ClubAttendance | None: ...
-    def active_of(self, personal_code: PersonalCode, school_code: str, school_year: SchoolYear) -> ClubAttendance | None: ...
+    def active_of(
+        self, personal_code: PersonalCode, school_code: str, school_year: SchoolYear
+    ) -> ClubAttendance | None: ...
     def save(self, attendance: ClubAttendance) -> ClubAttendance:
         """Insert (id None) or update; a racing second mark in force for the same pupil, school and
         year updates the first instead (one mark in force, held by a unique index)."""
@@ -257,6 +306,7 @@ class EnrolmentRepository(Protocol):
     def of_person(self, personal_code: PersonalCode) -> list[Enrolment]: ...
     def ensure(self, enrolment: Enrolment) -> bool:
         """Add unless the child has an enrolment at that school that year; True when added."""
+
     def upsert_many(self, enrolments: Iterable[Enrolment]) -> dict[str, int]:
         """Imported enrolments: counts of 'created', 'updated', 'unchanged'."""
 
@@ -264,6 +314,7 @@ class EnrolmentRepository(Protocol):
 class ListRepository(Protocol):
     def rows(self, query: ListQuery, limit: int) -> list[Any]:
         """At most ``limit`` rows of the list after ``query.request.after``, in the list's order."""
+
     def count(self, query: ListQuery) -> int:
         """How many rows the whole list has (cursor ignored)."""
 
@@ -290,7 +341,7 @@ class UnitOfWork(Protocol):
     enrolments: EnrolmentRepository
     lists: ListRepository
 
-    def __enter__(self) -> "UnitOfWork": ...
+    def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...

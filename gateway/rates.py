@@ -10,6 +10,7 @@ raised together as :class:`~gateway.imports.ImportFileInvalid`.
 
 Storing the result (replacing every stored rate) is the caller's job.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -21,6 +21,7 @@ kind strings of :mod:`gateway.domain.classifiers`::
 :func:`load_classifier_file` checks the whole file and reports every problem at
 once; a file with any problem is not loaded at all.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,10 +1,11 @@
 """The sandbox integrators test against: ŠMIR/NŠPR sample files, one user per institution,
 a coordinator per municipality that has institutions, a central administrator, and the
 sandbox population register's special persons."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from gateway import administration
 from gateway.accounts import Accounts
@@ -63,16 +64,29 @@ def sandbox_users(institutions: list[Institution], classifiers: Classifiers) -> 
     """One user per active institution, one coordinator per municipality that has institutions,
     and one central administrator. The passwords are public: sandbox only."""
     users = [
-        SandboxUser(f"sandbox-{i.code}", f"Sandbox-{i.code}!", i.code, i.name, Scope.institution(i.code), INSTITUTION_RIGHTS)
+        SandboxUser(
+            f"sandbox-{i.code}", f"Sandbox-{i.code}!", i.code, i.name, Scope.institution(i.code), INSTITUTION_RIGHTS
+        )
         for i in institutions
         if i.deregistered_on is None
     ]
     for code in sorted({i.municipality_code for i in institutions}):
         name = classifiers.name("municipality", code) or code
         users.append(
-            SandboxUser(f"{COORDINATOR_PREFIX}{code}", f"Sandbox-municipality-{code}!", None, name, Scope.municipality(code), READER_RIGHTS)
+            SandboxUser(
+                f"{COORDINATOR_PREFIX}{code}",
+                f"Sandbox-municipality-{code}!",
+                None,
+                name,
+                Scope.municipality(code),
+                READER_RIGHTS,
+            )
         )
-    users.append(SandboxUser(ADMINISTRATOR, "Sandbox-admin-central!", None, "central administrator", Scope.central(), READER_RIGHTS))
+    users.append(
+        SandboxUser(
+            ADMINISTRATOR, "Sandbox-admin-central!", None, "central administrator", Scope.central(), READER_RIGHTS
+        )
+    )
     return users
 
 
@@ -93,7 +107,9 @@ def install_sandbox(
     administration.import_institutions(uow_factory, institutions)
     administration.import_programs(uow_factory, programs)
     users = sandbox_users(institutions, classifiers)
-    accounts = Accounts(uow_factory, digest_secrets or DigestSecrets(SANDBOX_DIGEST_SECRET_KEY), clock=clock or SystemClock())
+    accounts = Accounts(
+        uow_factory, digest_secrets or DigestSecrets(SANDBOX_DIGEST_SECRET_KEY), clock=clock or SystemClock()
+    )
     for user in users:
         accounts.ensure_user(user.username, user.password, user.scope, user.rights)
     _disable_stale_coordinators(accounts, {user.username for user in users})
@@ -128,7 +144,10 @@ def sandbox_fixture(classifiers: Classifiers, base_url: str) -> dict[str, object
     institutions, programs = sandbox_data(classifiers)
     return {
         "registry": {"endpoint": f"{base_url}/registry", "wsdl": f"{base_url}/registry?wsdl"},
-        "populationRegister": {"endpoint": f"{base_url}/population-register", "wsdl": f"{base_url}/population-register?wsdl"},
+        "populationRegister": {
+            "endpoint": f"{base_url}/population-register",
+            "wsdl": f"{base_url}/population-register?wsdl",
+        },
         "institutions": [
             {
                 "code": i.code,
@@ -166,7 +185,10 @@ def sandbox_fixture(classifiers: Classifiers, base_url: str) -> dict[str, object
                 "municipalityCode": u.municipality_code,
                 "name": u.institution_name,
                 "institutionName": u.institution_name if u.institution_code else None,
-                "rights": [{"area": r.area.value, "level": r.level.value} for r in sorted(u.rights, key=lambda r: list(Area).index(r.area))],
+                "rights": [
+                    {"area": r.area.value, "level": r.level.value}
+                    for r in sorted(u.rights, key=lambda r: list(Area).index(r.area))
+                ],
             }
             for u in sandbox_users(institutions, classifiers)
         ],

@@ -5,6 +5,7 @@ or centrally) becomes what its reads cover (``ReadScope``): its institution's da
 coordinator's municipality's (providers and general-education schools located there,
 rules.md "Municipality scope"); or everything.
 """
+
 from __future__ import annotations
 
 from gateway.domain.access import Caller

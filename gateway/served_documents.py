@@ -8,6 +8,7 @@ resolves it against ``http://host/registry?wsdl`` lands above the server root (J
 site mirrored the repository (``<base>/wsdl/<name>.wsdl``, ``<base>/xsd/<name>.xsd``), so every
 stack finds the schemas without resolving anything itself. Nothing else in the bytes changes.
 """
+
 from __future__ import annotations
 
 import re

@@ -11,6 +11,7 @@ The sandbox population register (``serve --sandbox``) runs in a process of its o
 gateway never spends its own GIL's time answering itself; the site's ``/population-register``
 forwards to it, so integrators find it where they always did.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import threading
 import urllib.parse
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from gateway.config import Settings
 
@@ -61,8 +62,12 @@ def serve_wsgi(load: Callable[[], WsgiApp], settings: Settings, *, name: str = "
         from gateway.http import create_server
 
         server = create_server(
-            load(), max_request_bytes=settings.max_request_bytes, host=settings.host, port=settings.port,
-            threads=settings.threads, ident=name,
+            load(),
+            max_request_bytes=settings.max_request_bytes,
+            host=settings.host,
+            port=settings.port,
+            threads=settings.threads,
+            ident=name,
         )
         server.print_listen("Serving on http://{}:{}")
         try:
@@ -171,7 +176,9 @@ class SandboxPopulationRegister:
         threads = max(8, settings.threads * (settings.worker_count if settings.server == "gunicorn" else 1))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gateway.cli", "sandbox-gr", "--listen-fd", str(fd), "--threads", str(threads)],
-            stdin=subprocess.PIPE, pass_fds=(fd,), env=environment,
+            stdin=subprocess.PIPE,
+            pass_fds=(fd,),
+            env=environment,
         )
 
     def stop(self) -> None:
@@ -191,7 +198,9 @@ class SandboxPopulationRegister:
         self._socket.close()
 
 
-def run_sandbox_gr(*, listen_fd: int | None, host: str, port: int, threads: int, latency: float, failure_rate: float) -> int:
+def run_sandbox_gr(
+    *, listen_fd: int | None, host: str, port: int, threads: int, latency: float, failure_rate: float
+) -> int:
     """The sandbox GR alone: on an inherited socket (as ``serve --sandbox``'s child), or on host:port."""
     import waitress.server
 
@@ -217,7 +226,10 @@ def run_sandbox_gr(*, listen_fd: int | None, host: str, port: int, threads: int,
         threading.Thread(target=stop_when_the_parent_goes, name="parent-watch", daemon=True).start()
     else:
         server = waitress.server.create_server(app, host=host, port=port, threads=threads, ident="nvs-sandbox-gr")
-        print(f"sandbox population register on http://{host}:{server.effective_port}/population-register  (Ctrl+C stops it)", flush=True)
+        print(
+            f"sandbox population register on http://{host}:{server.effective_port}/population-register  (Ctrl+C stops it)",
+            flush=True,
+        )
 
     def stop(_signum: int, _frame: object) -> None:
         raise SystemExit(0)
@@ -233,7 +245,16 @@ def run_sandbox_gr(*, listen_fd: int | None, host: str, port: int, threads: int,
 
 
 # --- /population-register on the site's port ---------------------------------------------------
-_HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers", "transfer-encoding", "upgrade"}
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+}
 
 
 def forward_to(url: str, *, timeout: float = 120.0) -> WsgiApp:
@@ -274,9 +295,16 @@ def forward_to(url: str, *, timeout: float = 120.0) -> WsgiApp:
                 local.connection = None
                 if attempt == 2:
                     message = b"The sandbox population register is not answering.\n"
-                    start_response("502 Bad Gateway", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(message)))])
+                    start_response(
+                        "502 Bad Gateway",
+                        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(message)))],
+                    )
                     return [message]
-        reply = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP and k.lower() not in ("content-length", "server", "date")]
+        reply = [
+            (k, v)
+            for k, v in response.getheaders()
+            if k.lower() not in _HOP_BY_HOP and k.lower() not in ("content-length", "server", "date")
+        ]
         reply.append(("Content-Length", str(len(payload))))
         start_response(f"{response.status} {response.reason}", reply)
         return [payload]

@@ -4,11 +4,12 @@ Each use case is one transaction. Rules are decided by the domain
 (``gateway.domain.model``); this layer loads what they need, calls them and stores
 the outcome. Nothing here knows about SOAP, XML or SQL.
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from gateway import feed, notices
 from gateway.clock import Clock
@@ -19,8 +20,8 @@ from gateway.domain.calendar import Month, SchoolYear
 from gateway.domain.errors import (
     AccessDenied,
     GroupNotFound,
-    InvalidFundingPeriod,
     InstitutionCodeRequired,
+    InvalidFundingPeriod,
     PersonNotFound,
     RegistrationNotFound,
     StudentNotFound,
@@ -158,7 +159,9 @@ class Registry:
         with self.uow_factory() as uow:
             registrations, institutions = self._history(uow, code)
             if not access.child_in_scope(caller, registrations, institutions):
-                raise AccessDenied("This person is not registered with a provider of your municipality.", field="personalCode")
+                raise AccessDenied(
+                    "This person is not registered with a provider of your municipality.", field="personalCode"
+                )
         # GR's current data, never a remembered answer (which it then primes for the registration that follows).
         person = self.population_register.find_persons([code]).get(code)
         if person is None:
@@ -178,7 +181,9 @@ class Registry:
                     first_learning_date=latest.first_learning_date,
                     departure_date=departure.date if departure else None,
                     departure_reason_code=departure.reason_code if departure else None,
-                    departure_reason_name=classifiers.name(cls.DEPARTURE_REASON, departure.reason_code) if departure else None,
+                    departure_reason_name=classifiers.name(cls.DEPARTURE_REASON, departure.reason_code)
+                    if departure
+                    else None,
                 )
         return PersonLookup(person=person, last_registration=last)
 
@@ -239,7 +244,9 @@ class Registry:
                 name=change.name,
                 sub_direction_codes=change.sub_direction_codes,
                 leaders=leaders,
-                name_taken=uow.groups.name_taken(group.provider_code, group.school_year, change.name, except_id=group.id),
+                name_taken=uow.groups.name_taken(
+                    group.provider_code, group.school_year, change.name, except_id=group.id
+                ),
                 classifiers=uow.classifiers.load(),
             )
             uow.groups.update(changed)
@@ -267,7 +274,11 @@ class Registry:
                 GroupSection(
                     purpose=p,
                     groups=[
-                        GroupView(group=g, program_name=program_names[g.program_code], active_learners=counts.get(g.id or 0, 0))
+                        GroupView(
+                            group=g,
+                            program_name=program_names[g.program_code],
+                            active_learners=counts.get(g.id or 0, 0),
+                        )
                         for g in groups
                         if g.purpose is p
                     ],
@@ -300,7 +311,9 @@ class Registry:
             )
             uow.persons.save(person, checked_at=self.clock.now())
             registration = uow.registrations.add(registration)
-            feed.registration_changed(uow, ChangeKind.REGISTERED, registration, at=self.clock.now(), group=group, provider=provider)
+            feed.registration_changed(
+                uow, ChangeKind.REGISTERED, registration, at=self.clock.now(), group=group, provider=provider
+            )
             uow.commit()
             return RegistrationView(registration=registration, person=person, group=group), warnings
 
@@ -390,7 +403,9 @@ class Registry:
         with self.uow_factory() as uow:
             registration = self._registration(uow, caller, registration_id)
             uow.classifiers.load().require(cls.FUNDING_TYPE, funding_type, field="fundingTypeCode")
-            change = funding.end_funding_of_type(uow.funding.of_registration(registration_id), funding_type=funding_type, last_month=last)
+            change = funding.end_funding_of_type(
+                uow.funding.of_registration(registration_id), funding_type=funding_type, last_month=last
+            )
             self._apply(uow, registration, change)
             uow.commit()
             return FundingView(registration_id, uow.funding.of_registration(registration_id))
@@ -440,7 +455,9 @@ class Registry:
                 classifiers=uow.classifiers.load(),
             )
             return [
-                BasketReportLine(line, providers[line.provider_code].name, providers[line.provider_code].municipality_code)  # type: ignore[union-attr]
+                BasketReportLine(
+                    line, providers[line.provider_code].name, providers[line.provider_code].municipality_code
+                )  # type: ignore[union-attr]
                 for line in lines
             ]
 

@@ -1,10 +1,11 @@
 """The HTTP site: the registry endpoint, its WSDL and XSDs, and (in the sandbox) the population register."""
+
 from __future__ import annotations
 
 import json
 import logging
 import re
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -53,7 +54,9 @@ def _fault_envelope(fault: GatewayFault) -> bytes:
 
 
 class Site:
-    def __init__(self, registry_app: WsgiApp, *, public_url: str = "", population_register_app: WsgiApp | None = None) -> None:
+    def __init__(
+        self, registry_app: WsgiApp, *, public_url: str = "", population_register_app: WsgiApp | None = None
+    ) -> None:
         self.registry_app = registry_app
         self.population_register_app = population_register_app
         self.public_url = public_url.rstrip("/")
@@ -68,10 +71,14 @@ class Site:
             base = self.public_url or request_base(environ)
             if path == "/registry":
                 if method == "GET" and environ.get("QUERY_STRING", "").lower().startswith("wsdl"):
-                    served = absolute_schema_locations(served_wsdl(self.wsdl, f"{base}/registry"), f"{base}/wsdl/{WSDL_FILE.name}")
+                    served = absolute_schema_locations(
+                        served_wsdl(self.wsdl, f"{base}/registry"), f"{base}/wsdl/{WSDL_FILE.name}"
+                    )
                     return self._send(start_response, "200 OK", "text/xml; charset=utf-8", served)
                 return self.registry_app(environ, start_response)
-            if (path == "/population-register" or path.startswith("/population-register/")) and self.population_register_app is not None:
+            if (
+                path == "/population-register" or path.startswith("/population-register/")
+            ) and self.population_register_app is not None:
                 return self.population_register_app(environ, start_response)
             if path.startswith("/xsd/") and path[len("/xsd/") :] in self.schemas:
                 name = path[len("/xsd/") :]
@@ -80,12 +87,19 @@ class Site:
             if path == "/health":
                 body = json.dumps({"status": "ok"}).encode()
                 return self._send(start_response, "200 OK", "application/json", body)
-            return self._send(start_response, "404 Not Found", "text/plain; charset=utf-8", b"Not found. The registry is at /registry (WSDL: /registry?wsdl).\n")
+            return self._send(
+                start_response,
+                "404 Not Found",
+                "text/plain; charset=utf-8",
+                b"Not found. The registry is at /registry (WSDL: /registry?wsdl).\n",
+            )
         except Exception:
             # Last line of defence: never a bare 500 or a traceback to the caller.
             fault = GatewayFault(InternalError())
             log.exception("unhandled error correlation=%s", fault.correlation_id)
-            return self._send(start_response, "500 Internal Server Error", "text/xml; charset=utf-8", _fault_envelope(fault))
+            return self._send(
+                start_response, "500 Internal Server Error", "text/xml; charset=utf-8", _fault_envelope(fault)
+            )
 
     @staticmethod
     def _send(start_response: Callable, status: str, content_type: str, body: bytes) -> list[bytes]:

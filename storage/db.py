@@ -1,4 +1,5 @@
 """Engines and sessions. Nothing connects at import."""
+
 from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine, event

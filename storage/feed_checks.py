@@ -1,4 +1,5 @@
 """Repositories of the change feed, the data checks and the notices (revision 0300)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,7 +46,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     """SQLite hands timestamps back without their zone; they were written in UTC."""
     if value is None or value.tzinfo is not None:
         return value
-    return value.replace(tzinfo=dt.timezone.utc)
+    return value.replace(tzinfo=dt.UTC)
 
 
 def _months(values: list[str] | None) -> tuple[Month, ...]:
@@ -120,7 +121,10 @@ class SqlFeedRepository:
         else:
             first = (self.session.scalar(select(func.max(ChangeEventRow.sequence))) or 0) + 1
             numbers = list(range(first, first + len(self._pending)))
-            self.session.execute(insert(ChangeEventRow.__table__), [_event_values(e, n) for e, n in zip(self._pending, numbers)])
+            self.session.execute(
+                insert(ChangeEventRow.__table__),
+                [_event_values(e, n) for e, n in zip(self._pending, numbers, strict=False)],
+            )
         self._pending.clear()
         return numbers
 
@@ -136,7 +140,7 @@ class SqlFeedRepository:
         horizon = taken[0][1]
         self.session.execute(
             insert(ChangeEventRow.__table__),
-            [_event_values(e, n) | {"xid_horizon": horizon} for e, n in zip(self._pending, numbers)],
+            [_event_values(e, n) | {"xid_horizon": horizon} for e, n in zip(self._pending, numbers, strict=False)],
         )
         return numbers
 
@@ -165,7 +169,6 @@ class SqlFeedRepository:
             query = query.where(or_(*conditions))
         rows = self.session.scalars(query.order_by(ChangeEventRow.sequence).limit(limit))
         return [_event(row) for row in rows]
-
 
 
 def _watermark() -> Any:
@@ -205,7 +208,11 @@ def _event_values(event: ChangeEvent, sequence: int) -> dict[str, Any]:
             "contract": r.contract
             and {"typeCode": r.contract.type_code, "date": _date(r.contract.signed_on), "number": r.contract.number},
             "departure": r.departure
-            and {"date": _date(r.departure.date), "reasonCode": r.departure.reason_code, "orderNumber": r.departure.order_number},
+            and {
+                "date": _date(r.departure.date),
+                "reasonCode": r.departure.reason_code,
+                "orderNumber": r.departure.order_number,
+            },
             "cancelledOn": _date(r.cancelled_on),
         }
     f = event.funding
@@ -256,7 +263,9 @@ def _event(row: ChangeEventRow) -> ChangeEvent:
             first_learning_date=_day(r["firstLearningDate"]),  # type: ignore[arg-type]
             registered_on=_day(r["registeredOn"]),  # type: ignore[arg-type]
             contract=Contract(contract["typeCode"], _day(contract["date"]), contract["number"]) if contract else None,  # type: ignore[arg-type]
-            departure=Departure(_day(departure["date"]), departure["reasonCode"], departure.get("orderNumber")) if departure else None,  # type: ignore[arg-type]
+            departure=Departure(_day(departure["date"]), departure["reasonCode"], departure.get("orderNumber"))
+            if departure
+            else None,  # type: ignore[arg-type]
             cancelled_on=_day(r.get("cancelledOn")),
         )
     if "funding" in data:
@@ -329,7 +338,12 @@ class SqlNoticeRepository:
         return _notice(row)
 
     def page(
-        self, institution_code: str, state: NoticeState, kind: NoticeKind | None, after: tuple[bool, int] | None, limit: int
+        self,
+        institution_code: str,
+        state: NoticeState,
+        kind: NoticeKind | None,
+        after: tuple[bool, int] | None,
+        limit: int,
     ) -> list[Notice]:
         query = select(NoticeRow).where(NoticeRow.institution_code == institution_code)
         if state is NoticeState.UNACKNOWLEDGED:
@@ -344,15 +358,23 @@ class SqlNoticeRepository:
                 query = query.where(NoticeRow.acknowledged.is_(True), NoticeRow.id < last_id)
             else:
                 query = query.where(
-                    or_(NoticeRow.acknowledged.is_(True), and_(NoticeRow.acknowledged.is_(False), NoticeRow.id < last_id))
+                    or_(
+                        NoticeRow.acknowledged.is_(True),
+                        and_(NoticeRow.acknowledged.is_(False), NoticeRow.id < last_id),
+                    )
                 )
         rows = self.session.scalars(query.order_by(NoticeRow.acknowledged, NoticeRow.id.desc()).limit(limit))
         return [_notice(r) for r in rows]
 
     def count_unacknowledged(self, institution_code: str) -> int:
-        return self.session.scalar(
-            select(func.count()).where(NoticeRow.institution_code == institution_code, NoticeRow.acknowledged.is_(False))
-        ) or 0
+        return (
+            self.session.scalar(
+                select(func.count()).where(
+                    NoticeRow.institution_code == institution_code, NoticeRow.acknowledged.is_(False)
+                )
+            )
+            or 0
+        )
 
 
 def _insert_or_ignore(session: Session, table: type) -> Any:
@@ -416,7 +438,11 @@ class SqlCheckRepository:
 
     def complete_run(self, run: CheckRun, *, at: dt.datetime, institution_codes: list[str] | None) -> None:
         self.finish_run(run.id, RunStatus.COMPLETED, at=at)
-        codes = institution_codes if institution_codes is not None else list(self.session.scalars(select(InstitutionRow.code)))
+        codes = (
+            institution_codes
+            if institution_codes is not None
+            else list(self.session.scalars(select(InstitutionRow.code)))
+        )
         existing = {
             row.institution_code: row
             for row in self.session.scalars(
@@ -426,7 +452,9 @@ class SqlCheckRepository:
         for code in codes:
             row = existing.get(code)
             if row is None:
-                self.session.add(InstitutionCheckRow(institution_code=code, check_kind=run.kind.value, run_id=run.id, checked_at=at))
+                self.session.add(
+                    InstitutionCheckRow(institution_code=code, check_kind=run.kind.value, run_id=run.id, checked_at=at)
+                )
             else:
                 row.run_id, row.checked_at = run.id, at
         self.session.flush()
@@ -449,7 +477,8 @@ class SqlCheckRepository:
             CheckRunRow.kind == run.kind.value, CheckRunRow.status != RunStatus.RUNNING.value, CheckRunRow.id != run.id
         )
         self.session.execute(
-            delete(PersonCheckRow).where(PersonCheckRow.run_id.in_(finished)), execution_options={"synchronize_session": False}
+            delete(PersonCheckRow).where(PersonCheckRow.run_id.in_(finished)),
+            execution_options={"synchronize_session": False},
         )
 
     # the population-register check
@@ -461,7 +490,9 @@ class SqlCheckRepository:
 
     def unchecked_persons(self, run_id: int, *, after: int, limit: int) -> list[tuple[int, PersonRecord]]:
         checked = exists().where(PersonCheckRow.run_id == run_id, PersonCheckRow.person_id == PersonRow.id)
-        rows = self.session.scalars(select(PersonRow).where(PersonRow.id > after, ~checked).order_by(PersonRow.id).limit(limit))
+        rows = self.session.scalars(
+            select(PersonRow).where(PersonRow.id > after, ~checked).order_by(PersonRow.id).limit(limit)
+        )
         return [(row.id, _person(row)) for row in rows]
 
     def save_comparison(self, run_id: int, position: int, comparison: PersonComparison) -> bool:
@@ -573,7 +604,9 @@ class SqlCheckRepository:
         rows = self.session.scalars(query.order_by(DataIssueRow.id).limit(limit))
         return [_issue(r) for r in rows]
 
-    def persons_to_fix(self, institution_code: str, personal_code: PersonalCode | None, limit: int) -> list[PersonalCode]:
+    def persons_to_fix(
+        self, institution_code: str, personal_code: PersonalCode | None, limit: int
+    ) -> list[PersonalCode]:
         query = self._open_issues(institution_code).where(
             DataIssueRow.check_kind == CheckKind.POPULATION_REGISTER.value, DataIssueRow.code.in_(FIXABLE)
         )

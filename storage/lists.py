@@ -6,6 +6,7 @@ list batch after batch (an export of hundreds of thousands of rows) keeps memory
 Every list is keyset-paged over the keys of ``gateway.domain.lists.ORDERS``; the
 indexes of revision 0200 serve those orders.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -57,7 +58,7 @@ CANCELLED = RegistrationStatus.CANCELLED.value
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 # --- club marks -------------------------------------------------------------------------
@@ -66,7 +67,9 @@ class SqlClubRepository:
         self.session = session
 
     def _select(self) -> Select[Any]:
-        return select(ClubAttendanceRow, PersonRow.personal_code).join(PersonRow, PersonRow.id == ClubAttendanceRow.person_id)
+        return select(ClubAttendanceRow, PersonRow.personal_code).join(
+            PersonRow, PersonRow.id == ClubAttendanceRow.person_id
+        )
 
     def get(self, attendance_id: int) -> ClubAttendance | None:
         if not 0 < attendance_id <= LARGEST_ID:  # the column is an int4: PostgreSQL would refuse the parameter
@@ -74,7 +77,9 @@ class SqlClubRepository:
         found = self.session.execute(self._select().where(ClubAttendanceRow.id == attendance_id)).first()
         return self._attendance(*found) if found else None
 
-    def active_of(self, personal_code: PersonalCode, school_code: str, school_year: SchoolYear) -> ClubAttendance | None:
+    def active_of(
+        self, personal_code: PersonalCode, school_code: str, school_year: SchoolYear
+    ) -> ClubAttendance | None:
         found = self.session.execute(
             self._select().where(
                 PersonRow.personal_code == personal_code.value,
@@ -133,7 +138,11 @@ class SqlClubRepository:
         for index, code in enumerate(attendance.sub_direction_codes):
             entry = classifiers.get(cls.NVS_SUB_DIRECTION, code)
             assert entry is not None and entry.parent, "sub-directions are checked by the domain"
-            rows.append(ClubDirectionRow(attendance_id=attendance_id, direction_code=entry.parent, sub_direction_code=code, position=index))
+            rows.append(
+                ClubDirectionRow(
+                    attendance_id=attendance_id, direction_code=entry.parent, sub_direction_code=code, position=index
+                )
+            )
         self.session.add_all(rows)
 
     def _attendance(self, row: ClubAttendanceRow, personal_code: str) -> ClubAttendance:
@@ -233,7 +242,10 @@ class SqlEnrolmentRepository:
                 outcomes["unchanged"] += 1
             else:
                 row.from_date, row.to_date, row.source, row.updated_at = (
-                    enrolment.from_date, enrolment.to_date, enrolment.source.value, _now(),
+                    enrolment.from_date,
+                    enrolment.to_date,
+                    enrolment.source.value,
+                    _now(),
                 )
                 outcomes["updated"] += 1
         self.session.flush()
@@ -303,7 +315,12 @@ def _in_municipality(
         .select_from(r2)
         .join(g2, g2.id == r2.group_id)
         .join(i2, i2.code == r2.provider_code)
-        .where(r2.person_id == person_id, r2.status != CANCELLED, g2.school_year == school_year, i2.municipality_code == municipality)
+        .where(
+            r2.person_id == person_id,
+            r2.status != CANCELLED,
+            g2.school_year == school_year,
+            i2.municipality_code == municipality,
+        )
         .limit(1)
         .scalar_subquery()
     )
@@ -316,13 +333,19 @@ def _in_municipality(
         .scalar_subquery()
     )
     return or_(
-        exists(select(literal(1)).select_from(own).where(own.c.code == own_institution, own.c.municipality_code == municipality)),
+        exists(
+            select(literal(1))
+            .select_from(own)
+            .where(own.c.code == own_institution, own.c.municipality_code == municipality)
+        ),
         registered_there.is_not(None),
         at_school_there.is_not(None),
     )
 
 
-def _scoped(scope: Scope, *, person_id: Any, personal_code: Any, school_year: Any, own_institution: Any) -> ColumnElement[bool]:
+def _scoped(
+    scope: Scope, *, person_id: Any, personal_code: Any, school_year: Any, own_institution: Any
+) -> ColumnElement[bool]:
     if scope.kind is ScopeKind.EVERYTHING:
         return true()
     if scope.kind is ScopeKind.INSTITUTION:
@@ -427,9 +450,21 @@ class SqlListRepository:
         r, p, g, pr = RegistrationRow, PersonRow, GroupRow, ProgramRow
         statement = (
             select(
-                r.id, r.status, r.provider_code, r.group_id, g.name, g.school_year, g.program_code, pr.name,
-                p.personal_code, p.first_name, p.last_name, p.birth_date,
-                r.first_learning_date, r.departure_date, r.departure_reason_code,
+                r.id,
+                r.status,
+                r.provider_code,
+                r.group_id,
+                g.name,
+                g.school_year,
+                g.program_code,
+                pr.name,
+                p.personal_code,
+                p.first_name,
+                p.last_name,
+                p.birth_date,
+                r.first_learning_date,
+                r.departure_date,
+                r.departure_reason_code,
             )
             .select_from(r)
             .join(p, p.id == r.person_id)
@@ -440,7 +475,9 @@ class SqlListRepository:
         f = query.list_filter
         order: tuple[Any, ...] = (r.id,)
         if isinstance(f, LearnerFilter):
-            statement = statement.where(r.status == RegistrationStatus.ACTIVE.value, g.school_year == f.school_year.first_year)
+            statement = statement.where(
+                r.status == RegistrationStatus.ACTIVE.value, g.school_year == f.school_year.first_year
+            )
             if f.group_id is not None:
                 statement = statement.where(r.group_id == f.group_id)
             if f.program_code is not None:
@@ -451,28 +488,61 @@ class SqlListRepository:
             )
         elif isinstance(f, DepartureFilter):
             statement = statement.where(
-                r.status == RegistrationStatus.DEREGISTERED.value, r.departure_date.between(f.departure.first, f.departure.last)
+                r.status == RegistrationStatus.DEREGISTERED.value,
+                r.departure_date.between(f.departure.first, f.departure.last),
             )
             order = (r.departure_date, r.id)
         else:  # pragma: no cover
             raise TypeError(f"not a registration list filter: {f!r}")
         statement = statement.where(
-            _scoped(query.scope, person_id=p.id, personal_code=p.personal_code, school_year=g.school_year, own_institution=r.provider_code),
+            _scoped(
+                query.scope,
+                person_id=p.id,
+                personal_code=p.personal_code,
+                school_year=g.school_year,
+                own_institution=r.provider_code,
+            ),
         )
         window = select(*order).where(r.status != CANCELLED)
         if isinstance(f, DepartureFilter):
-            window = window.where(r.status == RegistrationStatus.DEREGISTERED.value, r.departure_date.between(f.departure.first, f.departure.last))
+            window = window.where(
+                r.status == RegistrationStatus.DEREGISTERED.value,
+                r.departure_date.between(f.departure.first, f.departure.last),
+            )
 
         def build(found: list[Any]) -> list[ListedRegistration]:
             return [
                 ListedRegistration(
-                    registration_id=rid, status=status, institution_code=provider, group_id=group_id, group_name=group_name,
-                    school_year=SchoolYear(year), program_code=program_code, program_name=program_name,
-                    person=_person(code, first, last, born), first_learning_date=first_day,
-                    departure_date=departed, departure_reason_code=reason,
+                    registration_id=rid,
+                    status=status,
+                    institution_code=provider,
+                    group_id=group_id,
+                    group_name=group_name,
+                    school_year=SchoolYear(year),
+                    program_code=program_code,
+                    program_name=program_name,
+                    person=_person(code, first, last, born),
+                    first_learning_date=first_day,
+                    departure_date=departed,
+                    departure_reason_code=reason,
                 )
-                for (rid, status, provider, group_id, group_name, year, program_code, program_name,
-                     code, first, last, born, first_day, departed, reason) in found
+                for (
+                    rid,
+                    status,
+                    provider,
+                    group_id,
+                    group_name,
+                    year,
+                    program_code,
+                    program_name,
+                    code,
+                    first,
+                    last,
+                    born,
+                    first_day,
+                    departed,
+                    reason,
+                ) in found
             ]
 
         return _Plan(statement, build, order, window)
@@ -501,8 +571,16 @@ class SqlListRepository:
         )
         statement = (
             select(
-                r.id, r.provider_code, p.personal_code, p.first_name, p.last_name, p.birth_date,
-                r.first_learning_date, g.program_code, pr.name, school,
+                r.id,
+                r.provider_code,
+                p.personal_code,
+                p.first_name,
+                p.last_name,
+                p.birth_date,
+                r.first_learning_date,
+                g.program_code,
+                pr.name,
+                school,
             )
             .select_from(bc)
             .join(fm, fm.id == bc.funding_mark_id)
@@ -519,7 +597,13 @@ class SqlListRepository:
                 pr.purpose == ProgramPurpose.NVS.value,
                 pr.accredited_on <= first_day,
                 or_(pr.deregistered_on.is_(None), pr.deregistered_on > first_day),
-                _scoped(query.scope, person_id=p.id, personal_code=p.personal_code, school_year=g.school_year, own_institution=r.provider_code),
+                _scoped(
+                    query.scope,
+                    person_id=p.id,
+                    personal_code=p.personal_code,
+                    school_year=g.school_year,
+                    own_institution=r.provider_code,
+                ),
             )
         )
         # Keyset and order on the mark's side of the join (equal to the registration id): the
@@ -535,16 +619,35 @@ class SqlListRepository:
             municipalities: dict[str, str] = {}
             if schools:
                 rows = session.execute(
-                    select(InstitutionRow.code, InstitutionRow.municipality_code).where(InstitutionRow.code.in_(schools))
+                    select(InstitutionRow.code, InstitutionRow.municipality_code).where(
+                        InstitutionRow.code.in_(schools)
+                    )
                 )
                 municipalities = {code: municipality for code, municipality in rows}
             return [
                 BasketRecipient(
-                    registration_id=rid, institution_code=provider, month=f.month, person=_person(code, first, last, born),
-                    first_learning_date=first_learning, program_code=program_code, program_name=program_name,
-                    school_code=school_code, school_municipality_code=municipalities.get(school_code),
+                    registration_id=rid,
+                    institution_code=provider,
+                    month=f.month,
+                    person=_person(code, first, last, born),
+                    first_learning_date=first_learning,
+                    program_code=program_code,
+                    program_name=program_name,
+                    school_code=school_code,
+                    school_municipality_code=municipalities.get(school_code),
                 )
-                for (rid, provider, code, first, last, born, first_learning, program_code, program_name, school_code) in found
+                for (
+                    rid,
+                    provider,
+                    code,
+                    first,
+                    last,
+                    born,
+                    first_learning,
+                    program_code,
+                    program_name,
+                    school_code,
+                ) in found
             ]
 
         return _Plan(statement, build, order, window)
@@ -555,31 +658,58 @@ class SqlListRepository:
         assert isinstance(f, ClubFilter)
         a, p = ClubAttendanceRow, PersonRow
         statement = (
-            select(a.id, a.school_code, a.school_year, p.personal_code, p.first_name, p.last_name, p.birth_date, a.from_date, a.end_date)
+            select(
+                a.id,
+                a.school_code,
+                a.school_year,
+                p.personal_code,
+                p.first_name,
+                p.last_name,
+                p.birth_date,
+                a.from_date,
+                a.end_date,
+            )
             .select_from(a)
             .join(p, p.id == a.person_id)
             .where(
                 a.school_year == f.school_year.first_year,
-                _scoped(query.scope, person_id=p.id, personal_code=p.personal_code, school_year=a.school_year, own_institution=a.school_code),
+                _scoped(
+                    query.scope,
+                    person_id=p.id,
+                    personal_code=p.personal_code,
+                    school_year=a.school_year,
+                    own_institution=a.school_code,
+                ),
             )
         )
         window = select(a.id).where(a.school_year == f.school_year.first_year)
         if f.direction_code is not None:
             d = aliased(ClubDirectionRow)
             statement = statement.where(
-                exists(select(literal(1)).select_from(d).where(d.attendance_id == a.id, d.direction_code == f.direction_code))
+                exists(
+                    select(literal(1))
+                    .select_from(d)
+                    .where(d.attendance_id == a.id, d.direction_code == f.direction_code)
+                )
             )
         if f.active_on is not None:
-            statement = statement.where(a.from_date <= f.active_on, or_(a.end_date.is_(None), a.end_date >= f.active_on))
+            statement = statement.where(
+                a.from_date <= f.active_on, or_(a.end_date.is_(None), a.end_date >= f.active_on)
+            )
         session = self.session
 
         def build(found: list[Any]) -> list[ListedClubAttendance]:
             directions = directions_of(session, [row[0] for row in found])
             return [
                 ListedClubAttendance(
-                    attendance_id=aid, school_code=school, school_year=SchoolYear(year), person=_person(code, first, last, born),
-                    direction_codes=directions.get(aid, ((), ()))[0], sub_direction_codes=directions.get(aid, ((), ()))[1],
-                    from_date=from_date, end_date=end_date,
+                    attendance_id=aid,
+                    school_code=school,
+                    school_year=SchoolYear(year),
+                    person=_person(code, first, last, born),
+                    direction_codes=directions.get(aid, ((), ()))[0],
+                    sub_direction_codes=directions.get(aid, ((), ()))[1],
+                    from_date=from_date,
+                    end_date=end_date,
                 )
                 for (aid, school, year, code, first, last, born, from_date, end_date) in found
             ]

@@ -1,10 +1,28 @@
 """Tables. Rows are not domain objects: repositories translate (see repositories.py)."""
+
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Table, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, func, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -482,7 +500,12 @@ class SchoolEnrolmentRow(Base):
 # The lists' stable orders (gateway/domain/lists.py, ORDERS): a provider's registrations by id and
 # by departure; everyone's by departure (by id: the primary key); arrivals in a short date range.
 Index("ix_registration_provider_id", RegistrationRow.provider_code, RegistrationRow.id)
-Index("ix_registration_provider_departure", RegistrationRow.provider_code, RegistrationRow.departure_date, RegistrationRow.id)
+Index(
+    "ix_registration_provider_departure",
+    RegistrationRow.provider_code,
+    RegistrationRow.departure_date,
+    RegistrationRow.id,
+)
 Index("ix_registration_departure_id", RegistrationRow.departure_date, RegistrationRow.id)
 Index("ix_registration_first_learning", RegistrationRow.first_learning_date)
 # The basket list reads one month's claims.

@@ -1,10 +1,11 @@
 """Repositories speak domain objects; rows stay inside this module."""
+
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Iterable
 
 from sqlalchemy import case, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -62,7 +63,7 @@ RATE_SET = "basket-rates"
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class SqlClassifierRepository:
@@ -84,7 +85,12 @@ class SqlClassifierRepository:
         rows = self.session.scalars(select(ClassifierEntryRow)).all()
         entries = [
             ClassifierEntry(
-                kind=r.kind, code=r.code, name=r.name, name_en=r.name_en or "", parent=r.parent, flags=frozenset(r.flags or [])
+                kind=r.kind,
+                code=r.code,
+                name=r.name,
+                name_en=r.name_en or "",
+                parent=r.parent,
+                flags=frozenset(r.flags or []),
             )
             for r in rows
         ]
@@ -98,7 +104,9 @@ class SqlClassifierRepository:
         count = 0
         for e in entries:
             self.session.add(
-                ClassifierEntryRow(kind=e.kind, code=e.code, name=e.name, name_en=e.name_en, parent=e.parent, flags=sorted(e.flags))
+                ClassifierEntryRow(
+                    kind=e.kind, code=e.code, name=e.name, name_en=e.name_en, parent=e.parent, flags=sorted(e.flags)
+                )
             )
             count += 1
         row = self.session.get(ReferenceDataVersionRow, CLASSIFIER_SET)
@@ -123,10 +131,16 @@ class SqlInstitutionRepository:
         return {row.code: _institution(row) for row in rows}
 
     def codes_in_municipality(self, municipality_code: str) -> list[str]:
-        return list(self.session.scalars(select(InstitutionRow.code).where(InstitutionRow.municipality_code == municipality_code)))
+        return list(
+            self.session.scalars(
+                select(InstitutionRow.code).where(InstitutionRow.municipality_code == municipality_code)
+            )
+        )
 
     def names(self, codes: Iterable[str]) -> dict[str, str]:
-        rows = self.session.execute(select(InstitutionRow.code, InstitutionRow.name).where(InstitutionRow.code.in_(set(codes))))
+        rows = self.session.execute(
+            select(InstitutionRow.code, InstitutionRow.name).where(InstitutionRow.code.in_(set(codes)))
+        )
         return {code: name for code, name in rows}
 
     def upsert(self, institution: Institution) -> str:
@@ -139,7 +153,14 @@ class SqlInstitutionRepository:
             purpose_codes=list(institution.purpose_codes),
             deregistered_on=institution.deregistered_on,
         )
-        return _upsert_reference(self.session, InstitutionRow, row, institution.code, values, unchanged=row is not None and _institution(row) == institution)
+        return _upsert_reference(
+            self.session,
+            InstitutionRow,
+            row,
+            institution.code,
+            values,
+            unchanged=row is not None and _institution(row) == institution,
+        )
 
 
 def _upsert_reference(session: Session, row_class, row, code: str, values: dict, *, unchanged: bool) -> str:  # type: ignore[no-untyped-def]
@@ -189,7 +210,9 @@ class SqlProgramRepository:
             accredited_on=program.accredited_on,
             deregistered_on=program.deregistered_on,
         )
-        return _upsert_reference(self.session, ProgramRow, row, program.code, values, unchanged=row is not None and _program(row) == program)
+        return _upsert_reference(
+            self.session, ProgramRow, row, program.code, values, unchanged=row is not None and _program(row) == program
+        )
 
 
 def _program(row: ProgramRow) -> Program:
@@ -235,7 +258,9 @@ class SqlGroupRepository:
         except IntegrityError as exc:  # a concurrent request renamed another group to this name first
             raise DuplicateGroupName(field="name") from exc
 
-    def name_taken(self, provider_code: str, school_year: SchoolYear, name: str, *, except_id: int | None = None) -> bool:
+    def name_taken(
+        self, provider_code: str, school_year: SchoolYear, name: str, *, except_id: int | None = None
+    ) -> bool:
         """Whether another group of the provider and year has this name, as people read names (``name_key``)."""
         query = select(GroupRow.id).where(
             GroupRow.provider_code == provider_code,
@@ -351,7 +376,9 @@ class SqlPersonRepository:
 def _person(row: PersonRow) -> PersonRecord:
     residence = None
     if row.residence_municipality_code or row.residence_address:
-        residence = DeclaredResidence(row.residence_municipality_code, row.residence_municipality_name, row.residence_address)
+        residence = DeclaredResidence(
+            row.residence_municipality_code, row.residence_municipality_name, row.residence_address
+        )
     return PersonRecord(
         personal_code=PersonalCode(row.personal_code),
         first_name=row.first_name,
@@ -369,7 +396,9 @@ class SqlRegistrationRepository:
         self.session = session
 
     def _select(self):  # type: ignore[no-untyped-def]
-        return select(RegistrationRow, PersonRow.personal_code).join(PersonRow, PersonRow.id == RegistrationRow.person_id)
+        return select(RegistrationRow, PersonRow.personal_code).join(
+            PersonRow, PersonRow.id == RegistrationRow.person_id
+        )
 
     def get(self, registration_id: int) -> Registration | None:
         if not 0 < registration_id <= LARGEST_ID:
@@ -412,7 +441,10 @@ class SqlRegistrationRepository:
     def latest_of_person(self, personal_code: PersonalCode) -> Registration | None:
         found = self.session.execute(
             self._select()
-            .where(PersonRow.personal_code == personal_code.value, RegistrationRow.status != RegistrationStatus.CANCELLED.value)
+            .where(
+                PersonRow.personal_code == personal_code.value,
+                RegistrationRow.status != RegistrationStatus.CANCELLED.value,
+            )
             .order_by(RegistrationRow.first_learning_date.desc(), RegistrationRow.id.desc())
             .limit(1)
         ).first()
@@ -485,7 +517,13 @@ class SqlUserRepository:
         return UserAccount(_user(row), row.password_hash, row.digest_secret) if row else None
 
     def add(
-        self, user: User, password_hash: str, digest_secret: str | None, request: UserRequest | None = None, *, at: dt.datetime
+        self,
+        user: User,
+        password_hash: str,
+        digest_secret: str | None,
+        request: UserRequest | None = None,
+        *,
+        at: dt.datetime,
     ) -> User:
         scope = user.acts_for
         row = UserRow(
@@ -541,7 +579,9 @@ class SqlUserRepository:
             self.session.flush()
         return _user(row)
 
-    def set_password(self, user_id: int, password_hash: str, digest_secret: str | None, *, at: dt.datetime | None = None) -> None:
+    def set_password(
+        self, user_id: int, password_hash: str, digest_secret: str | None, *, at: dt.datetime | None = None
+    ) -> None:
         row = self.session.get(UserRow, user_id)
         assert row is not None
         row.password_hash = password_hash
@@ -581,7 +621,9 @@ class SqlUserRepository:
 
 
 def _rights_out(rights: Iterable[Right]) -> list[dict[str, str]]:
-    return [{"area": r.area.value, "level": r.level.value} for r in sorted(rights, key=lambda r: list(Area).index(r.area))]
+    return [
+        {"area": r.area.value, "level": r.level.value} for r in sorted(rights, key=lambda r: list(Area).index(r.area))
+    ]
 
 
 def _user(row: UserRow) -> User:
@@ -605,7 +647,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     """SQLite hands back naive datetimes; everything stored here is UTC."""
     if value is None or value.tzinfo is not None:
         return value
-    return value.replace(tzinfo=dt.timezone.utc)
+    return value.replace(tzinfo=dt.UTC)
 
 
 def _insert(session: Session, table):  # type: ignore[no-untyped-def]
@@ -642,11 +684,15 @@ class SqlLoginFailureRepository:
         row = self.session.get(LoginFailureRow, username)
         return (row.failures, _utc(row.locked_until)) if row else None
 
-    def record_failure(self, username: str, *, now: dt.datetime, threshold: int, lock_for: dt.timedelta) -> dt.datetime | None:
+    def record_failure(
+        self, username: str, *, now: dt.datetime, threshold: int, lock_for: dt.timedelta
+    ) -> dt.datetime | None:
         # One statement counts the failure; failures older than a lock period start the count afresh.
         table = LoginFailureRow.__table__
         stale = table.c.last_failure_at < now - lock_for
-        insert = _insert(self.session, LoginFailureRow).values(username=username, failures=1, last_failure_at=now, locked_until=None)
+        insert = _insert(self.session, LoginFailureRow).values(
+            username=username, failures=1, last_failure_at=now, locked_until=None
+        )
         self.session.execute(
             insert.on_conflict_do_update(
                 index_elements=[table.c.username],
@@ -689,7 +735,7 @@ class SqlAccessLogRepository:
         # (a list page names 100), instead of an ORM object and a flush each.
         scope = record.scope
         values = dict(
-            at=record.at.astimezone(dt.timezone.utc),  # SQLite keeps no zone: instants are stored in UTC
+            at=record.at.astimezone(dt.UTC),  # SQLite keeps no zone: instants are stored in UTC
             user_id=record.user_id,
             username=record.username,
             scope_kind=scope.kind.value if scope else None,
@@ -708,18 +754,32 @@ class SqlAccessLogRepository:
             self.session.execute(insert(AccessLogPersonRow), persons)
 
     def of_person(
-        self, personal_code: str, since: dt.datetime, before: dt.datetime, *, offset: int, limit: int, older_than: int | None = None
+        self,
+        personal_code: str,
+        since: dt.datetime,
+        before: dt.datetime,
+        *,
+        offset: int,
+        limit: int,
+        older_than: int | None = None,
     ) -> tuple[int, int, list[AccessRecord]]:
         matching = (
             select(AccessLogRow)
             .join(AccessLogPersonRow, AccessLogPersonRow.access_log_id == AccessLogRow.id)
-            .where(AccessLogPersonRow.personal_code == personal_code, AccessLogRow.at >= since, AccessLogRow.at < before)
+            .where(
+                AccessLogPersonRow.personal_code == personal_code, AccessLogRow.at >= since, AccessLogRow.at < before
+            )
         )
         total = self.session.scalar(select(func.count()).select_from(matching.subquery())) or 0
         newer = 0
         page = matching.order_by(AccessLogRow.id.desc())
         if older_than is not None:
-            newer = self.session.scalar(select(func.count()).select_from(matching.where(AccessLogRow.id >= older_than).subquery())) or 0
+            newer = (
+                self.session.scalar(
+                    select(func.count()).select_from(matching.where(AccessLogRow.id >= older_than).subquery())
+                )
+                or 0
+            )
             page = page.where(AccessLogRow.id < older_than)  # a keyset: records written meanwhile shift nothing
         else:
             page = page.offset(offset)
@@ -727,12 +787,14 @@ class SqlAccessLogRepository:
         return total, newer, [_access_record(row) for row in rows]
 
     def purge(self, before: dt.datetime) -> tuple[int, int]:
-        before = before.astimezone(dt.timezone.utc)
+        before = before.astimezone(dt.UTC)
         if self.session.get_bind().dialect.name == "postgresql":
             # The append-only trigger lets this transaction, and only this one, delete.
             self.session.execute(text("SET LOCAL nvs.access_log_purge = 'on'"))
         old = select(AccessLogRow.id).where(AccessLogRow.at < before).scalar_subquery()
-        persons = self.session.execute(delete(AccessLogPersonRow).where(AccessLogPersonRow.access_log_id.in_(old))).rowcount
+        persons = self.session.execute(
+            delete(AccessLogPersonRow).where(AccessLogPersonRow.access_log_id.in_(old))
+        ).rowcount
         records = self.session.execute(delete(AccessLogRow).where(AccessLogRow.at < before)).rowcount
         return records, persons
 
@@ -750,22 +812,27 @@ class SqlAccessLogRepository:
         """The personal codes of the persons the named records are about, whoever's records they are:
         a call refused for another institution's id leaves its trace in that person's log too.
         A group concerns its leaders."""
+
         def ids(values: Iterable[int]) -> list[int]:
             return sorted({v for v in values if 0 < v <= LARGEST_ID})
 
         queries = []
         if registrations := ids(registration_ids):
             queries.append(
-                select(PersonRow.personal_code).join(RegistrationRow, RegistrationRow.person_id == PersonRow.id)
+                select(PersonRow.personal_code)
+                .join(RegistrationRow, RegistrationRow.person_id == PersonRow.id)
                 .where(RegistrationRow.id.in_(registrations))
             )
         if attendances := ids(attendance_ids):
             queries.append(
-                select(PersonRow.personal_code).join(ClubAttendanceRow, ClubAttendanceRow.person_id == PersonRow.id)
+                select(PersonRow.personal_code)
+                .join(ClubAttendanceRow, ClubAttendanceRow.person_id == PersonRow.id)
                 .where(ClubAttendanceRow.id.in_(attendances))
             )
         if notices := ids(notice_ids):
-            queries.append(select(NoticeRow.personal_code).where(NoticeRow.id.in_(notices), NoticeRow.personal_code.is_not(None)))
+            queries.append(
+                select(NoticeRow.personal_code).where(NoticeRow.id.in_(notices), NoticeRow.personal_code.is_not(None))
+            )
         codes = [code for query in queries for code in self.session.scalars(query)]
         if groups := ids(group_ids):
             for leaders in self.session.scalars(select(GroupRow.leaders).where(GroupRow.id.in_(groups))):
@@ -861,7 +928,9 @@ class SqlFundingRepository:
         rows = self.session.scalars(
             select(BasketClaimRow.month)
             .join(PersonRow, PersonRow.id == BasketClaimRow.person_id)
-            .where(PersonRow.personal_code == personal_code.value, BasketClaimRow.month.in_([m.first_day for m in months]))
+            .where(
+                PersonRow.personal_code == personal_code.value, BasketClaimRow.month.in_([m.first_day for m in months])
+            )
         )
         return sorted(_month(day) for day in rows)
 
@@ -902,7 +971,9 @@ class SqlFundingRepository:
             .join(RegistrationRow, RegistrationRow.id == FundingMarkRow.registration_id)
             .join(GroupRow, GroupRow.id == RegistrationRow.group_id)
             .where(BasketClaimRow.month.in_([m.first_day for m in months]))
-            .group_by(RegistrationRow.provider_code, BasketClaimRow.month, GroupRow.program_code, FundingMarkRow.special_needs)
+            .group_by(
+                RegistrationRow.provider_code, BasketClaimRow.month, GroupRow.program_code, FundingMarkRow.special_needs
+            )
         )
         if provider_codes is not None:
             query = query.where(RegistrationRow.provider_code.in_(provider_codes))

@@ -1,4 +1,5 @@
 """One transaction per request: ``with uow: ...; uow.commit()``; anything else rolls back."""
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +27,7 @@ class SqlAlchemyUnitOfWork:
         self.session_factory = session_factory
         self.session: Session | None = None
 
-    def __enter__(self) -> "SqlAlchemyUnitOfWork":
+    def __enter__(self) -> SqlAlchemyUnitOfWork:
         session = self.session = self.session_factory()
         self.classifiers = SqlClassifierRepository(session)
         self.institutions = SqlInstitutionRepository(session)
@@ -66,4 +67,3 @@ class SqlAlchemyUnitOfWork:
         assert self.session is not None
         self.feed.discard_pending()
         self.session.rollback()
-

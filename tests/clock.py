@@ -1,5 +1,6 @@
 """The days the tests live on. Every test pins the clock, so that none depends on the day it runs
 (``.ci/run`` proves it by running the suite with the machine's clock moved far away)."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,5 +1,6 @@
 """Shared fixtures: databases (SQLite always, PostgreSQL when NVS_TEST_DATABASE_URL is set)
 and a live gateway on 127.0.0.1 for end-to-end tests over real HTTP."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,9 +9,9 @@ import shutil
 import socket
 import threading
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine, text
@@ -24,7 +25,16 @@ from tests.clock import E2E_START, e2e_clock
 
 POSTGRES_URL = os.environ.get("NVS_TEST_DATABASE_URL", "")
 # Tables a test may write; reference data, institutions, programs and users stay as the sandbox installed them.
-MUTABLE_TABLES = ("registration", "person", "nvs_group", "change_event", "notice", "check_run", "club_attendance", "school_enrolment")
+MUTABLE_TABLES = (
+    "registration",
+    "person",
+    "nvs_group",
+    "change_event",
+    "notice",
+    "check_run",
+    "club_attendance",
+    "school_enrolment",
+)
 # Written by every call (authentication, access log): emptied between tests, but not part of snapshots.
 ACCOUNTABILITY_TABLES = ("access_log_person", "access_log", "used_nonce", "login_failure", "user_registration_request")
 
@@ -81,7 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if destination:
         import time_machine
 
-        traveller = time_machine.travel(dt.datetime.fromisoformat(destination).replace(tzinfo=dt.timezone.utc), tick=True)
+        traveller = time_machine.travel(dt.datetime.fromisoformat(destination).replace(tzinfo=dt.UTC), tick=True)
         traveller.start()
         config.add_cleanup(traveller.stop)
 
@@ -140,7 +150,9 @@ def open_database(request: pytest.FixtureRequest, kind: str, directory: Path) ->
         engine = make_engine(url)
         with engine.begin() as connection:
             connection.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
-            connection.execute(text("SET LOCAL nvs.access_log_purge = 'on'"))  # the access log's guard lets a purge through
+            connection.execute(
+                text("SET LOCAL nvs.access_log_purge = 'on'")
+            )  # the access log's guard lets a purge through
             connection.execute(text(f"TRUNCATE {', '.join(ACCOUNTABILITY_TABLES)} RESTART IDENTITY"))
             sandbox = {u.username for u in users}
             connection.execute(
@@ -180,7 +192,9 @@ class LiveGateway:
         return f"{self.base_url}/registry?wsdl"
 
 
-def launch_gateway(database: Database, *, clock: FixedClock | None = None, **overrides: object) -> tuple[LiveGateway, Callable[[], None]]:
+def launch_gateway(
+    database: Database, *, clock: FixedClock | None = None, **overrides: object
+) -> tuple[LiveGateway, Callable[[], None]]:
     """The whole site (registry + sandbox GR) with waitress on a free local port, and its stop.
 
     The registry calls the sandbox GR over real HTTP through the zeep client.
@@ -206,7 +220,9 @@ def launch_gateway(database: Database, *, clock: FixedClock | None = None, **ove
     values.update(overrides)
     clock = clock or e2e_clock()
     gateway = build_gateway(Settings(**values), sandbox=True, engine=database.engine, clock=clock)  # type: ignore[arg-type]
-    server = create_server(gateway.site, max_request_bytes=gateway.settings.max_request_bytes, host="127.0.0.1", port=port, threads=8)
+    server = create_server(
+        gateway.site, max_request_bytes=gateway.settings.max_request_bytes, host="127.0.0.1", port=port, threads=8
+    )
     thread = threading.Thread(target=run_waitress, args=(server,), daemon=True)
     thread.start()
     return LiveGateway(f"http://127.0.0.1:{port}", database, clock), lambda: stop_waitress(server, thread)

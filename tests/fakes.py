@@ -18,12 +18,14 @@ state, not mocks (cosmicpython's fake, with the transaction semantics that matte
 Tests arrange data with ``uow.seed(...)`` (written straight into the committed state, not
 counted as a commit) and check the outcome in ``uow.stored`` (the committed state only).
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from stdnum.ee.ik import calc_check_digit
 
@@ -57,9 +59,9 @@ from gateway.domain.model import (
 )
 from gateway.domain.notices import Notice, NoticeKind, NoticeState
 from gateway.domain.personal_code import PersonalCode
+from gateway.domain.scope import ReadScope
 from gateway.domain.text import comparison_key
 from gateway.domain.users import User, UserRequest
-from gateway.domain.scope import ReadScope
 from gateway.ports import UserAccount
 from gateway.reference_data import load_classifiers
 
@@ -202,7 +204,7 @@ class Tables:
     # (institution code, check kind) -> (run id, checked at)
     institution_checks: dict[tuple[str, CheckKind], tuple[int, dt.datetime]] = field(default_factory=dict)
 
-    def copy(self) -> "Tables":
+    def copy(self) -> Tables:
         return Tables(
             classifiers=self.classifiers,
             institutions=dict(self.institutions),
@@ -227,7 +229,7 @@ class Tables:
 
 
 class _Repository:
-    def __init__(self, uow: "FakeUnitOfWork") -> None:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
 
     @property
@@ -298,15 +300,22 @@ class FakeGroupRepository(_Repository):
         assert group.id in self._tables.groups, f"no group {group.id} to update"
         self._tables.groups[group.id] = group  # type: ignore[index]
 
-    def name_taken(self, provider_code: str, school_year: SchoolYear, name: str, *, except_id: int | None = None) -> bool:
+    def name_taken(
+        self, provider_code: str, school_year: SchoolYear, name: str, *, except_id: int | None = None
+    ) -> bool:
         key = comparison_key(name)
         return any(
-            g.provider_code == provider_code and g.school_year == school_year and comparison_key(g.name) == key and g.id != except_id
+            g.provider_code == provider_code
+            and g.school_year == school_year
+            and comparison_key(g.name) == key
+            and g.id != except_id
             for g in self._tables.groups.values()
         )
 
     def of_provider(self, provider_code: str, school_year: SchoolYear) -> list[Group]:
-        groups = [g for g in self._tables.groups.values() if g.provider_code == provider_code and g.school_year == school_year]
+        groups = [
+            g for g in self._tables.groups.values() if g.provider_code == provider_code and g.school_year == school_year
+        ]
         return sorted(groups, key=lambda g: (g.name, g.id))
 
     def active_learner_counts(self, group_ids: list[int]) -> dict[int, int]:
@@ -351,9 +360,7 @@ class FakeRegistrationRepository(_Repository):
         )
 
     def latest_of_person(self, personal_code: PersonalCode) -> Registration | None:
-        candidates = [
-            r for r in self._newest_first(personal_code) if r.status is not RegistrationStatus.CANCELLED
-        ]
+        candidates = [r for r in self._newest_first(personal_code) if r.status is not RegistrationStatus.CANCELLED]
         return candidates[0] if candidates else None
 
     def of_person_at(self, personal_code: PersonalCode, provider_code: str) -> list[Registration]:
@@ -372,7 +379,15 @@ class FakeUserRepository(_Repository):
     def by_username(self, username: str) -> UserAccount | None:
         return next((u for u in self._tables.users.values() if u.username == username), None)
 
-    def add(self, user: User, password_hash: str, digest_secret: str | None, request: UserRequest | None = None, *, at: dt.datetime) -> User:
+    def add(
+        self,
+        user: User,
+        password_hash: str,
+        digest_secret: str | None,
+        request: UserRequest | None = None,
+        *,
+        at: dt.datetime,
+    ) -> User:
         if self.by_username(user.username) is not None:
             raise DuplicateUser("This user name is taken.", field="username")
         stored = replace(user, id=self._uow._next_user_id())
@@ -381,8 +396,12 @@ class FakeUserRepository(_Repository):
             self._tables.user_requests[stored.id] = request
         return stored
 
-    def set_password(self, user_id: int, password_hash: str, digest_secret: str | None, *, at: dt.datetime | None = None) -> None:
-        self._tables.users[user_id] = replace(self._tables.users[user_id], password_hash=password_hash, digest_secret=digest_secret)
+    def set_password(
+        self, user_id: int, password_hash: str, digest_secret: str | None, *, at: dt.datetime | None = None
+    ) -> None:
+        self._tables.users[user_id] = replace(
+            self._tables.users[user_id], password_hash=password_hash, digest_secret=digest_secret
+        )
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
         self._tables.users[user_id] = replace(self._tables.users[user_id], password_hash=password_hash)
@@ -402,7 +421,10 @@ class FakeUserRepository(_Repository):
             request.personal_code == personal_code
             and self._tables.users[user_id].user.active
             and self._tables.users[user_id].user.acts_for == scope
-            and (self._tables.users[user_id].user.valid_until is None or self._tables.users[user_id].user.valid_until >= on)
+            and (
+                self._tables.users[user_id].user.valid_until is None
+                or self._tables.users[user_id].user.valid_until >= on
+            )
             for user_id, request in self._tables.user_requests.items()
         )
 
@@ -467,7 +489,7 @@ class FakeRateRepository(_Repository):
 
 class FakeFeedRepository(_Repository):
     def append(self, event: ChangeEvent) -> None:
-        self._tables  # only inside a transaction
+        _ = self._tables  # only inside a transaction
         self._uow._pending_events.append(event)
 
     def publish_pending(self) -> None:
@@ -482,7 +504,8 @@ class FakeFeedRepository(_Repository):
 
     def read(self, scope: ReadScope, after: int, limit: int) -> list[ChangeEvent]:
         found = [
-            e for e in self._tables.change_events
+            e
+            for e in self._tables.change_events
             if e.sequence > after and scope.covers(e.institution_code, e.municipality_code)  # type: ignore[operator]
         ]
         return found[:limit]
@@ -509,10 +532,16 @@ class FakeNoticeRepository(_Repository):
         return notice
 
     def page(
-        self, institution_code: str, state: NoticeState, kind: NoticeKind | None, after: tuple[bool, int] | None, limit: int
+        self,
+        institution_code: str,
+        state: NoticeState,
+        kind: NoticeKind | None,
+        after: tuple[bool, int] | None,
+        limit: int,
     ) -> list[Notice]:
         found = [
-            n for n in self._tables.notices.values()
+            n
+            for n in self._tables.notices.values()
             if n.institution_code == institution_code
             and (state is NoticeState.ALL or n.acknowledged == (state is NoticeState.ACKNOWLEDGED))
             and (kind is None or n.kind is kind)
@@ -523,7 +552,9 @@ class FakeNoticeRepository(_Repository):
         return ordered[:limit]
 
     def count_unacknowledged(self, institution_code: str) -> int:
-        return sum(1 for n in self._tables.notices.values() if n.institution_code == institution_code and not n.acknowledged)
+        return sum(
+            1 for n in self._tables.notices.values() if n.institution_code == institution_code and not n.acknowledged
+        )
 
 
 class FakeCheckRepository(_Repository):
@@ -550,13 +581,15 @@ class FakeCheckRepository(_Repository):
         for code in institution_codes if institution_codes is not None else list(tables.institutions):
             tables.institution_checks[(code, run.kind)] = (run.id, at)
         tables.data_issues = {
-            i: issue for i, issue in tables.data_issues.items()
+            i: issue
+            for i, issue in tables.data_issues.items()
             if issue.check is not run.kind
             or issue.run_id == run.id
             or tables.institution_checks.get((issue.institution_code, issue.check), (None,))[0] == issue.run_id
         }
         tables.person_checks = {
-            key: c for key, c in tables.person_checks.items()
+            key: c
+            for key, c in tables.person_checks.items()
             if key[0] == run.id or tables.check_runs[key[0]].status is RunStatus.RUNNING
         }
 
@@ -583,8 +616,11 @@ class FakeCheckRepository(_Repository):
     def registrations_of(self, personal_codes: list[PersonalCode]) -> list[Registration]:
         wanted = set(personal_codes)
         return sorted(
-            (r for r in self._tables.registrations.values()
-             if r.personal_code in wanted and r.status is not RegistrationStatus.CANCELLED),
+            (
+                r
+                for r in self._tables.registrations.values()
+                if r.personal_code in wanted and r.status is not RegistrationStatus.CANCELLED
+            ),
             key=lambda r: r.id or 0,
         )
 
@@ -593,9 +629,13 @@ class FakeCheckRepository(_Repository):
 
     def registrations_page(self, *, after: int, limit: int, provider_code: str | None) -> list[Registration]:
         found = sorted(
-            (r for r in self._tables.registrations.values()
-             if (r.id or 0) > after and r.status is not RegistrationStatus.CANCELLED
-             and (provider_code is None or r.provider_code == provider_code)),
+            (
+                r
+                for r in self._tables.registrations.values()
+                if (r.id or 0) > after
+                and r.status is not RegistrationStatus.CANCELLED
+                and (provider_code is None or r.provider_code == provider_code)
+            ),
             key=lambda r: r.id or 0,
         )
         return found[:limit]
@@ -607,9 +647,13 @@ class FakeCheckRepository(_Repository):
     def _open(self, institution_code: str) -> list[DataIssue]:
         shown = self._tables.institution_checks
         return sorted(
-            (i for i in self._tables.data_issues.values()
-             if i.institution_code == institution_code and i.resolved_at is None
-             and shown.get((institution_code, i.check), (None,))[0] == i.run_id),
+            (
+                i
+                for i in self._tables.data_issues.values()
+                if i.institution_code == institution_code
+                and i.resolved_at is None
+                and shown.get((institution_code, i.check), (None,))[0] == i.run_id
+            ),
             key=lambda i: i.id or 0,
         )
 
@@ -627,23 +671,33 @@ class FakeCheckRepository(_Repository):
         self, institution_code: str, *, check: CheckKind | None, code: str | None, after: int, limit: int
     ) -> list[DataIssue]:
         found = [
-            i for i in self._open(institution_code)
+            i
+            for i in self._open(institution_code)
             if (i.id or 0) > after and (check is None or i.check is check) and (code is None or i.code == code)
         ]
         return found[:limit]
 
-    def persons_to_fix(self, institution_code: str, personal_code: PersonalCode | None, limit: int) -> list[PersonalCode]:
+    def persons_to_fix(
+        self, institution_code: str, personal_code: PersonalCode | None, limit: int
+    ) -> list[PersonalCode]:
         codes = {
-            i.personal_code for i in self._open(institution_code)
-            if i.check is CheckKind.POPULATION_REGISTER and i.code in self.FIXABLE and i.personal_code is not None
+            i.personal_code
+            for i in self._open(institution_code)
+            if i.check is CheckKind.POPULATION_REGISTER
+            and i.code in self.FIXABLE
+            and i.personal_code is not None
             and (personal_code is None or i.personal_code == personal_code)
         }
         return sorted(codes, key=lambda c: c.value)[:limit]  # type: ignore[union-attr]
 
     def resolve_population_register_issues(self, personal_code: PersonalCode, *, at: dt.datetime) -> None:
         for key, issue in list(self._tables.data_issues.items()):
-            if (issue.personal_code == personal_code and issue.check is CheckKind.POPULATION_REGISTER
-                    and issue.code in self.FIXABLE and issue.resolved_at is None):
+            if (
+                issue.personal_code == personal_code
+                and issue.check is CheckKind.POPULATION_REGISTER
+                and issue.code in self.FIXABLE
+                and issue.resolved_at is None
+            ):
                 self._tables.data_issues[key] = replace(issue, resolved_at=at)
 
 
@@ -678,7 +732,7 @@ class FakeUnitOfWork:
         self.checks = FakeCheckRepository(self)
 
     # --- the UnitOfWork protocol ----------------------------------------------------
-    def __enter__(self) -> "FakeUnitOfWork":
+    def __enter__(self) -> FakeUnitOfWork:
         assert self._working is None, "FakeUnitOfWork: a transaction is already open (nested `with uow:`)"
         self._working = self._committed.copy()
         self._pending_events.clear()

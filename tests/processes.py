@@ -7,6 +7,7 @@ Their clocks are pinned as the tests' are: NVS_CLOCK_START is ``E2E_START`` (whi
 for every test too, but a module's fixture starts before that), so they start where the test's
 ``e2e_clock()`` does, and run on from there.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,7 +42,9 @@ _SERVE = (
 
 
 class GatewayProcess:
-    def __init__(self, database_url: str, log_dir: Path, *, server: str = "gunicorn", workers: int = 1, **settings: str) -> None:
+    def __init__(
+        self, database_url: str, log_dir: Path, *, server: str = "gunicorn", workers: int = 1, **settings: str
+    ) -> None:
         self.database_url = database_url
         self.port = free_port()
         self.log_path = log_dir / f"gateway-{self.port}.log"
@@ -71,7 +74,7 @@ class GatewayProcess:
     def wsdl_url(self) -> str:
         return f"{self.base_url}/registry?wsdl"
 
-    def start(self, timeout: float = 180.0) -> "GatewayProcess":
+    def start(self, timeout: float = 180.0) -> GatewayProcess:
         """``nvs-gateway serve --sandbox``; returns once the registry and the sandbox GR answer."""
         assert self.process is None or self.process.poll() is not None, "already running"
         self.starts += 1
@@ -80,7 +83,11 @@ class GatewayProcess:
             log.flush()
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _SERVE],
-                cwd=REPOSITORY, env=self.environment, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=REPOSITORY,
+                env=self.environment,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         deadline = time.monotonic() + timeout

@@ -17,14 +17,16 @@
   message: upstream texts may echo a personal code, so they are neither passed on nor
   chained. The reason is logged at WARNING without any code.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import requests
 import zeep
@@ -153,7 +155,7 @@ class ZeepPopulationRegister:
         if self._owns_session:
             self._session.close()
 
-    def __enter__(self) -> "ZeepPopulationRegister":
+    def __enter__(self) -> ZeepPopulationRegister:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -177,10 +179,14 @@ class ZeepPopulationRegister:
                 backoff = RETRY_BACKOFF_SECONDS * attempt
                 if attempt == attempts or time.monotonic() + backoff >= deadline:
                     raise _unavailable(f"{operation}: {type(exc).__name__} in {attempt} attempt(s)") from None
-                logger.info("Population register %s: %s; retry %d of %d", operation, type(exc).__name__, attempt, self.retries)
+                logger.info(
+                    "Population register %s: %s; retry %d of %d", operation, type(exc).__name__, attempt, self.retries
+                )
                 time.sleep(backoff)
             except zeep.exceptions.Fault as exc:
-                raise _unavailable(f"{operation}: SOAP fault {str(exc.code)[:50]} ({_fault_detail_code(exc)})") from None
+                raise _unavailable(
+                    f"{operation}: SOAP fault {str(exc.code)[:50]} ({_fault_detail_code(exc)})"
+                ) from None
             except zeep.exceptions.TransportError as exc:
                 raise _unavailable(f"{operation}: HTTP {exc.status_code} without a SOAP answer") from None
             except (zeep.exceptions.Error, etree.XMLSyntaxError, requests.RequestException) as exc:
@@ -245,4 +251,3 @@ def _date(value: Any) -> dt.date | None:
     if value is None or isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
     raise _BadAnswer("a date field is not a date")
-

@@ -1,7 +1,8 @@
 """An in-memory population register for unit tests (a stateful fake, not a mock)."""
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from gateway.domain.errors import PopulationRegisterUnavailable
 from gateway.domain.model import PersonRecord

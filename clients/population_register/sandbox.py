@@ -34,6 +34,7 @@ request's URL (or the public URL it is served under) and the schema it imports a
 serves the schema. Requests are validated against the checked-in XSD, and responses are checked
 against it before they leave.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,9 +46,10 @@ import threading
 import time
 import tomllib
 import urllib.parse
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -79,27 +81,107 @@ NOT_FOUND = "NOT_FOUND"
 # ---------------------------------------------------------------------------
 
 MALE_FIRST_NAMES = (
-    "Jonas", "Lukas", "Matas", "Nojus", "Dominykas", "Kajus", "Benas", "Herkus",
-    "Jokūbas", "Markas", "Rokas", "Tomas", "Augustas", "Emilis", "Gustas", "Adomas",
-    "Vilius", "Dovydas", "Joris", "Motiejus", "Ignas", "Arnas", "Titas", "Kasparas",
+    "Jonas",
+    "Lukas",
+    "Matas",
+    "Nojus",
+    "Dominykas",
+    "Kajus",
+    "Benas",
+    "Herkus",
+    "Jokūbas",
+    "Markas",
+    "Rokas",
+    "Tomas",
+    "Augustas",
+    "Emilis",
+    "Gustas",
+    "Adomas",
+    "Vilius",
+    "Dovydas",
+    "Joris",
+    "Motiejus",
+    "Ignas",
+    "Arnas",
+    "Titas",
+    "Kasparas",
 )
 FEMALE_FIRST_NAMES = (
-    "Emilija", "Sofija", "Lėja", "Austėja", "Gabija", "Amelija", "Kamilė", "Ugnė",
-    "Liepa", "Miglė", "Gustė", "Urtė", "Rugilė", "Viltė", "Ieva", "Goda",
-    "Smiltė", "Elzė", "Patricija", "Barbora", "Adelė", "Saulė", "Deimantė", "Rusnė",
+    "Emilija",
+    "Sofija",
+    "Lėja",
+    "Austėja",
+    "Gabija",
+    "Amelija",
+    "Kamilė",
+    "Ugnė",
+    "Liepa",
+    "Miglė",
+    "Gustė",
+    "Urtė",
+    "Rugilė",
+    "Viltė",
+    "Ieva",
+    "Goda",
+    "Smiltė",
+    "Elzė",
+    "Patricija",
+    "Barbora",
+    "Adelė",
+    "Saulė",
+    "Deimantė",
+    "Rusnė",
 )
 # Masculine forms; a girl's surname is derived by ``feminine_surname``.
 SURNAMES = (
-    "Kazlauskas", "Jankauskas", "Petrauskas", "Stankevičius", "Vasiliauskas",
-    "Žukauskas", "Butkus", "Paulauskas", "Urbonas", "Kavaliauskas", "Baranauskas",
-    "Pocius", "Navickas", "Ramanauskas", "Rimkus", "Sakalauskas", "Savickas",
-    "Adomaitis", "Grigonis", "Kairys", "Mockus", "Vaitkus", "Lukošius", "Balčiūnas",
-    "Žilinskas", "Jonaitis", "Bernotas", "Gudaitis", "Mažeika", "Šimkus",
+    "Kazlauskas",
+    "Jankauskas",
+    "Petrauskas",
+    "Stankevičius",
+    "Vasiliauskas",
+    "Žukauskas",
+    "Butkus",
+    "Paulauskas",
+    "Urbonas",
+    "Kavaliauskas",
+    "Baranauskas",
+    "Pocius",
+    "Navickas",
+    "Ramanauskas",
+    "Rimkus",
+    "Sakalauskas",
+    "Savickas",
+    "Adomaitis",
+    "Grigonis",
+    "Kairys",
+    "Mockus",
+    "Vaitkus",
+    "Lukošius",
+    "Balčiūnas",
+    "Žilinskas",
+    "Jonaitis",
+    "Bernotas",
+    "Gudaitis",
+    "Mažeika",
+    "Šimkus",
 )
 STREETS = (
-    "Vytauto g.", "Gedimino g.", "Basanavičiaus g.", "Maironio g.", "Laisvės al.",
-    "Sodų g.", "Liepų g.", "Beržų g.", "Mokyklos g.", "Žalgirio g.", "Kęstučio g.",
-    "Dariaus ir Girėno g.", "Taikos pr.", "Parko g.", "Ąžuolų g.", "Pušų g.",
+    "Vytauto g.",
+    "Gedimino g.",
+    "Basanavičiaus g.",
+    "Maironio g.",
+    "Laisvės al.",
+    "Sodų g.",
+    "Liepų g.",
+    "Beržų g.",
+    "Mokyklos g.",
+    "Žalgirio g.",
+    "Kęstučio g.",
+    "Dariaus ir Girėno g.",
+    "Taikos pr.",
+    "Parko g.",
+    "Ąžuolų g.",
+    "Pušų g.",
 )
 # (masculine ending, unmarried woman's ending, married woman's ending), longest first.
 _SURNAME_ENDINGS = (
@@ -190,7 +272,9 @@ class SpecialPerson:
         code = PersonalCode(self.personal_code)
         residence = None
         if self.municipality_code is not None:
-            residence = DeclaredResidence(self.municipality_code, _municipality(self.municipality_code).name, self.address)
+            residence = DeclaredResidence(
+                self.municipality_code, _municipality(self.municipality_code).name, self.address
+            )
         return PersonRecord(
             personal_code=code,
             first_name=self.first_name or "",
@@ -206,39 +290,59 @@ class SpecialPerson:
 # Children born 2008-2020; every code is checksum-valid (a test checks it).
 SPECIAL_PERSONS: tuple[SpecialPerson, ...] = (
     SpecialPerson(
-        "51203159990", KIND_NOT_FOUND,
+        "51203159990",
+        KIND_NOT_FOUND,
         "A valid code the register does not know: GR answers NOT_FOUND ('N').",
     ),
     SpecialPerson(
-        "61006219989", KIND_DECEASED,
+        "61006219989",
+        KIND_DECEASED,
         "A girl born 2010-06-21 who died on 2024-02-11: deceasedDate is set.",
-        first_name="Gabija", last_name="Kazlauskaitė", municipality_code="19",
-        address="Kęstučio g. 14-3", deceased_on=dt.date(2024, 2, 11),
+        first_name="Gabija",
+        last_name="Kazlauskaitė",
+        municipality_code="19",
+        address="Kęstučio g. 14-3",
+        deceased_on=dt.date(2024, 2, 11),
     ),
     SpecialPerson(
-        "51409029977", KIND_DEPARTED_ABROAD,
+        "51409029977",
+        KIND_DEPARTED_ABROAD,
         "A boy born 2014-09-02 whose departure from Lithuania was declared on 2023-08-20: "
         "departedAbroadDate is set and there is no declared residence.",
-        first_name="Matas", last_name="Jankauskas", departed_abroad_on=dt.date(2023, 8, 20),
+        first_name="Matas",
+        last_name="Jankauskas",
+        departed_abroad_on=dt.date(2023, 8, 20),
         previous_municipality_code="21",
     ),
     SpecialPerson(
-        "61111309960", KIND_CHANGED_RESIDENCE,
+        "61111309960",
+        KIND_CHANGED_RESIDENCE,
         "A girl born 2011-11-30 who moved from Kaunas city (19) to Vilnius city (13).",
-        first_name="Ugnė", last_name="Petrauskaitė", municipality_code="13",
-        address="Gedimino pr. 21-8", previous_municipality_code="19",
+        first_name="Ugnė",
+        last_name="Petrauskaitė",
+        municipality_code="13",
+        address="Gedimino pr. 21-8",
+        previous_municipality_code="19",
     ),
     SpecialPerson(
-        "60901129957", KIND_CHANGED_NAME,
+        "60901129957",
+        KIND_CHANGED_NAME,
         "A girl born 2009-01-12 whose surname changed from Urbonaitė to Grigonytė.",
-        first_name="Austėja", last_name="Grigonytė", municipality_code="29",
-        address="Vilniaus g. 112-4", previous_last_name="Urbonaitė",
+        first_name="Austėja",
+        last_name="Grigonytė",
+        municipality_code="29",
+        address="Vilniaus g. 112-4",
+        previous_last_name="Urbonaitė",
     ),
     SpecialPerson(
-        "51604089945", KIND_CHANGED_NAME,
+        "51604089945",
+        KIND_CHANGED_NAME,
         "A boy born 2016-04-08 whose first name changed from Jonas to Joris.",
-        first_name="Joris", last_name="Adomaitis", municipality_code="27",
-        address="Respublikos g. 5", previous_first_name="Jonas",
+        first_name="Joris",
+        last_name="Adomaitis",
+        municipality_code="27",
+        address="Respublikos g. 5",
+        previous_first_name="Jonas",
     ),
 )
 _SPECIAL_BY_CODE = {person.personal_code: person for person in SPECIAL_PERSONS}
@@ -324,8 +428,13 @@ def sandbox_people_fixture() -> list[dict[str, Any]]:
         }
         previous = previous_values if any(v is not None for v in previous_values.values()) else None
         people.append(
-            {"code": person.personal_code, "kind": person.kind, "description": person.description,
-             "current": current, "previous": previous}
+            {
+                "code": person.personal_code,
+                "kind": person.kind,
+                "description": person.description,
+                "current": current,
+                "previous": previous,
+            }
         )
     return people
 
@@ -427,6 +536,7 @@ class PopulationRegisterService(ServiceBase):
 
 # --- faults, protocol, WSDL ----------------------------------------------------
 
+
 def register_fault(faultcode: str, code: str, message: str) -> Fault:
     """A SOAP fault with the contract's typed detail ``tns:RegisterFault``."""
     detail = etree.Element(f"{{{TNS}}}RegisterFault", nsmap={"gr": TNS})
@@ -449,9 +559,7 @@ class NoDtdSoap11(Soap11):
 
     def validate_body(self, ctx: Any, message: Any) -> None:
         if not self.validation_schema.validate(ctx.in_body_doc):
-            raise register_fault(
-                "Client", "InvalidRequest", f"The request does not conform to {XSD_PATH.name}."
-            )
+            raise register_fault("Client", "InvalidRequest", f"The request does not conform to {XSD_PATH.name}.")
 
 
 def _load_schema() -> etree.XMLSchema:
@@ -501,8 +609,12 @@ class SandboxWsgiApplication(WsgiApplication):
         super().__init__(*args, **kwargs)
         self._xsd_bytes = xsd_bytes
 
-    def __call__(self, req_env: dict[str, Any], start_response: Callable[..., Any], wsgi_url: str | None = None) -> Iterable[bytes]:
-        if req_env.get("REQUEST_METHOD", "").upper() == "GET" and req_env.get("PATH_INFO", "").endswith(XSD_ROUTE_SUFFIX):
+    def __call__(
+        self, req_env: dict[str, Any], start_response: Callable[..., Any], wsgi_url: str | None = None
+    ) -> Iterable[bytes]:
+        if req_env.get("REQUEST_METHOD", "").upper() == "GET" and req_env.get("PATH_INFO", "").endswith(
+            XSD_ROUTE_SUFFIX
+        ):
             start_response(
                 "200 OK",
                 [("Content-Type", "application/xml; charset=utf-8"), ("Content-Length", str(len(self._xsd_bytes)))],
@@ -551,7 +663,9 @@ def build_sandbox_app(
         path = urllib.parse.quote(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
         address = (public_url.rstrip("/") or request_base(environ)) + path
         # The import resolved as if the WSDL were <address>/wsdl/<name>: <address>/xsd/<schema>.
-        ctx.transport.wsdl = absolute_schema_locations(served_wsdl(wsdl_bytes, address), f"{address}/wsdl/{WSDL_PATH.name}")
+        ctx.transport.wsdl = absolute_schema_locations(
+            served_wsdl(wsdl_bytes, address), f"{address}/wsdl/{WSDL_PATH.name}"
+        )
 
     wsgi_app.event_manager.add_listener("wsdl", serve_checked_in_wsdl)
     return wsgi_app

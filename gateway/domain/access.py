@@ -16,11 +16,12 @@ child when the child has a registration with a provider located in the municipal
 (``child_in_scope``/``visible_registrations``). The lists also count the pupils of
 general-education schools located in it (gateway/domain/lists.py, ``scope_of``).
 """
+
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from gateway.domain.errors import AccessDenied
 from gateway.domain.model import Institution, Registration, RegistrationStatus
@@ -45,7 +46,13 @@ class Area(enum.StrEnum):
 
 # The areas the NVŠ gateway uses; rights over the others are recorded but grant nothing here.
 USED_BY_NVS = frozenset(
-    {Area.STUDENT_PERSONAL_DATA, Area.STUDENT_LEARNING_DATA, Area.REGISTRATION_CORRECTION, Area.BASKET_CALCULATION, Area.LIST_FORMING}
+    {
+        Area.STUDENT_PERSONAL_DATA,
+        Area.STUDENT_LEARNING_DATA,
+        Area.REGISTRATION_CORRECTION,
+        Area.BASKET_CALCULATION,
+        Area.LIST_FORMING,
+    }
 )
 # The seed offers registration-correction with manager rights only.
 MANAGER_ONLY = frozenset({Area.REGISTRATION_CORRECTION})
@@ -73,7 +80,7 @@ class Right:
     area: Area
     level: Level
 
-    def covers(self, needed: "Right") -> bool:
+    def covers(self, needed: Right) -> bool:
         """A manager's right covers the viewer's right over the same area."""
         return self.area is needed.area and (self.level is Level.MANAGER or needed.level is Level.VIEWER)
 
@@ -99,15 +106,15 @@ class Scope:
             raise ValueError("an institution or municipality scope has a code; the central scope has none")
 
     @classmethod
-    def institution(cls, code: str) -> "Scope":
+    def institution(cls, code: str) -> Scope:
         return cls(ScopeKind.INSTITUTION, code)
 
     @classmethod
-    def municipality(cls, code: str) -> "Scope":
+    def municipality(cls, code: str) -> Scope:
         return cls(ScopeKind.MUNICIPALITY, code)
 
     @classmethod
-    def central(cls) -> "Scope":
+    def central(cls) -> Scope:
         return cls(ScopeKind.CENTRAL)
 
     def __str__(self) -> str:
@@ -132,7 +139,7 @@ class Caller:
             raise ValueError("a caller acts for exactly one institution, one municipality or centrally")
 
     @classmethod
-    def acting_for(cls, scope: Scope, *, user_id: int, username: str, rights: Iterable[Right] = ()) -> "Caller":
+    def acting_for(cls, scope: Scope, *, user_id: int, username: str, rights: Iterable[Right] = ()) -> Caller:
         return cls(
             user_id=user_id,
             username=username,
@@ -157,7 +164,9 @@ class Caller:
         """The institution whose data this caller changes. Coordinators and administrators
         read; changes belong to the institution's own users."""
         if self.institution_code is None:
-            raise AccessDenied("Only a user acting for an institution changes its data; coordinators and administrators read.")
+            raise AccessDenied(
+                "Only a user acting for an institution changes its data; coordinators and administrators read."
+            )
         return self.institution_code
 
     def sees_institution(self, institution: Institution) -> bool:
@@ -190,7 +199,10 @@ def _reads(*areas: Area) -> OperationRule:
 def _changes(*areas: Area) -> OperationRule:
     # Coordinators and administrators never change a provider's data (rules.md: read-only views).
     return OperationRule(
-        tuple(Right(a, Level.MANAGER) for a in areas), frozenset({ScopeKind.INSTITUTION}), personal_data=True, changes=True
+        tuple(Right(a, Level.MANAGER) for a in areas),
+        frozenset({ScopeKind.INSTITUTION}),
+        personal_data=True,
+        changes=True,
     )
 
 
@@ -210,7 +222,9 @@ OPERATIONS: Mapping[str, OperationRule] = {
     # A learner: stored personal data and the registrations (learning data).
     "GetStudent": _reads(Area.STUDENT_PERSONAL_DATA, Area.STUDENT_LEARNING_DATA),
     # Users: issued centrally, or by a municipality for its own institutions (checked by the use case).
-    "RegisterUser": OperationRule((), frozenset({ScopeKind.MUNICIPALITY, ScopeKind.CENTRAL}), personal_data=True, changes=True),
+    "RegisterUser": OperationRule(
+        (), frozenset({ScopeKind.MUNICIPALITY, ScopeKind.CENTRAL}), personal_data=True, changes=True
+    ),
     # Everyone changes their own password; no personal data of anyone is read.
     "ChangePassword": OperationRule((), EVERY_SCOPE, personal_data=False, changes=True),
     # Who accessed a child's data: central administrators only.
@@ -226,11 +240,17 @@ OPERATIONS: Mapping[str, OperationRule] = {
     # The change feed: registrations and funding with natural keys, personal codes included.
     "GetChanges": _reads(Area.STUDENT_PERSONAL_DATA, Area.STUDENT_LEARNING_DATA),
     # "My school": when the checks ran and what they found (counts) of an institution the caller sees.
-    "GetDataCheckStatus": OperationRule((Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER),), EVERY_SCOPE, personal_data=False),
+    "GetDataCheckStatus": OperationRule(
+        (Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER),), EVERY_SCOPE, personal_data=False
+    ),
     # The findings, the fix and the notices are the institution's own work list.
-    "ListDataIssues": OperationRule((Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER),), frozenset({ScopeKind.INSTITUTION}), personal_data=True),
+    "ListDataIssues": OperationRule(
+        (Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER),), frozenset({ScopeKind.INSTITUTION}), personal_data=True
+    ),
     "FixPersonData": _changes(Area.STUDENT_PERSONAL_DATA),
-    "ListNotices": OperationRule((Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER),), frozenset({ScopeKind.INSTITUTION}), personal_data=True),
+    "ListNotices": OperationRule(
+        (Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER),), frozenset({ScopeKind.INSTITUTION}), personal_data=True
+    ),
     # A notice is about a child: acknowledging one (or probing another institution's) is in the child's log.
     "AcknowledgeNotice": OperationRule((), frozenset({ScopeKind.INSTITUTION}), personal_data=True, changes=True),
     # Clubs attended: general-education schools record them for their pupils (learning data).
@@ -285,7 +305,9 @@ def visible_registrations(
     ]
 
 
-def child_in_scope(caller: Caller, registrations: Iterable[Registration], institutions: Mapping[str, Institution]) -> bool:
+def child_in_scope(
+    caller: Caller, registrations: Iterable[Registration], institutions: Mapping[str, Institution]
+) -> bool:
     """Whether the caller may read a child's data at all.
 
     A provider may (registration step 1 is about children it does not have yet); an
@@ -312,5 +334,7 @@ def check_looks_at(caller: Caller, institution: Institution) -> None:
     """A caller naming an institution (ListGroups, GetStudent) must see it."""
     if not caller.sees_institution(institution):
         if caller.institution_code is not None:
-            raise AccessDenied("You act for another institution: you see only your own institution's data.", field="institutionCode")
+            raise AccessDenied(
+                "You act for another institution: you see only your own institution's data.", field="institutionCode"
+            )
         raise AccessDenied("This institution is not located in your municipality.", field="institutionCode")

@@ -6,6 +6,7 @@ restored independence, and a year like 0001 or 9999 is a typing mistake, not a r
 The contract (xsd/nvs-gateway-v1.xsd) says the same for requests; here it holds for every
 other way in (files, command options).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,7 +28,8 @@ def check_plausible(day: dt.date, *, field: str) -> dt.date:
     """``day`` if it lies between 1990-01-01 and 2100-12-31, else DateOutOfRange naming the field."""
     if not FIRST_DAY <= day <= LAST_DAY:
         raise DateOutOfRange(
-            f"{field.rsplit('/', 1)[-1]} must lie between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}.", field=field
+            f"{field.rsplit('/', 1)[-1]} must lie between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}.",
+            field=field,
         )
     return day
 
@@ -39,14 +41,14 @@ class SchoolYear:
     first_year: int
 
     @classmethod
-    def parse(cls, text: str, *, field: str = "schoolYear") -> "SchoolYear":
+    def parse(cls, text: str, *, field: str = "schoolYear") -> SchoolYear:
         match = _SCHOOL_YEAR.fullmatch(text or "")
         if not match or int(match[2]) != int(match[1]) + 1 or not FIRST_YEAR <= int(match[1]) < LAST_YEAR:
             raise InvalidSchoolYear(field=field)
         return cls(int(match[1]))
 
     @classmethod
-    def containing(cls, day: dt.date) -> "SchoolYear":
+    def containing(cls, day: dt.date) -> SchoolYear:
         return cls(day.year if day.month >= 9 else day.year - 1)
 
     @property
@@ -112,7 +114,7 @@ class Month:
     month: int
 
     @classmethod
-    def parse(cls, text: str, *, field: str = "month") -> "Month":
+    def parse(cls, text: str, *, field: str = "month") -> Month:
         from gateway.domain.errors import InvalidMonth
 
         match = _MONTH.fullmatch(text or "")
@@ -121,7 +123,7 @@ class Month:
         return cls(int(match[1]), int(match[2]))
 
     @classmethod
-    def of(cls, day: dt.date) -> "Month":
+    def of(cls, day: dt.date) -> Month:
         return cls(day.year, day.month)
 
     @property
@@ -132,13 +134,13 @@ class Month:
     def last_day(self) -> dt.date:
         return end_of_month(self.first_day)
 
-    def next(self) -> "Month":
+    def next(self) -> Month:
         return Month(self.year + self.month // 12, self.month % 12 + 1)
 
-    def previous(self) -> "Month":
+    def previous(self) -> Month:
         return Month(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
 
-    def through(self, last: "Month") -> list["Month"]:
+    def through(self, last: Month) -> list[Month]:
         """This month and every month after it up to ``last``, inclusive."""
         months, month = [], self
         while month <= last:

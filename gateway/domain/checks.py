@@ -13,6 +13,7 @@ Every rule of rules.md "Data checks" is decided here, in plain Python:
 Each finding has a stable code from ``ISSUE_CATALOGUE`` (public: add codes, never
 rename them; the README's table is rendered from it).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -76,42 +77,92 @@ class IssueType:
 
 
 ISSUE_CATALOGUE: tuple[IssueType, ...] = (
-    IssueType(PERSONAL_DATA_MISMATCH, CheckKind.POPULATION_REGISTER, Category.PERSONAL_DATA,
-              "The stored name, sex, birth date or death differs from the population register's; the message names the fields.",
-              "FixPersonData applies GR's data."),
-    IssueType(PERSON_UNKNOWN_TO_POPULATION_REGISTER, CheckKind.POPULATION_REGISTER, Category.PERSONAL_DATA,
-              "The population register no longer knows the stored personal code (GR status N).",
-              "Check the code against the person's documents; cancel a registration entered with a wrong code."),
-    IssueType(RESIDENCE_MISMATCH, CheckKind.POPULATION_REGISTER, Category.RESIDENCE,
-              "The stored declared residence (municipality) differs from the population register's, or GR records a departure abroad.",
-              "FixPersonData applies GR's data."),
-    IssueType(LATE_REGISTRATION, CheckKind.STUDENT_DATA, Category.STUDENT_DATA,
-              f"Registered more than {REGISTRATION_DEADLINE_WORKING_DAYS} working days after the contract date.",
-              "None required; register on time in future.", deadline=True),
-    IssueType(LATE_DEREGISTRATION, CheckKind.STUDENT_DATA, Category.STUDENT_DATA,
-              f"Deregistered more than {DEREGISTRATION_DEADLINE_WORKING_DAYS} working days after the departure date.",
-              "None required; deregister on time in future.", deadline=True),
-    IssueType(MISSING_CONTRACT, CheckKind.STUDENT_DATA, Category.STUDENT_DATA,
-              "A learner who arrived on or after 2012-09-01 has no contract (type, date, number).",
-              "CorrectRegistration with the contract."),
-    IssueType(BASKET_PROGRAM_NOT_ACCREDITED, CheckKind.STUDENT_DATA, Category.STUDENT_DATA,
-              "The NVŠ basket is marked for months in which the program is not an accredited, registered NVŠ program (or is FŠPU).",
-              "EndFunding for those months, or have the program accredited in NŠPR."),
-    IssueType(BASKET_OUTSIDE_AGE_WINDOW, CheckKind.STUDENT_DATA, Category.STUDENT_DATA,
-              "The NVŠ basket is marked for months in which the child is outside the basket's age window.",
-              "EndFunding for those months."),
-    IssueType(BASKET_AT_GENERAL_EDUCATION_SCHOOL, CheckKind.STUDENT_DATA, Category.STUDENT_DATA,
-              "A general-education school carries the NVŠ basket, which it may not receive.",
-              "EndFunding; mark another funding type."),
-    IssueType(REGISTRATION_IN_DEREGISTERED_PROGRAM, CheckKind.STUDENT_DATA, Category.STUDENT_DATA,
-              "An active registration is in a group whose program is deregistered in NŠPR.",
-              "Deregister the learners or move them to a group of a registered program."),
-    IssueType(REGISTRATION_AT_DEREGISTERED_PROVIDER, CheckKind.STUDENT_DATA, Category.STUDENT_DATA,
-              "An active registration is with a provider that is deregistered from ŠMIR.",
-              "Deregister the learners."),
-    IssueType(ACTIVE_REGISTRATION_OF_DECEASED_PERSON, CheckKind.STUDENT_DATA, Category.STUDENT_DATA,
-              "The stored person data records a death, but the registration is still active.",
-              "Deregister the learner."),
+    IssueType(
+        PERSONAL_DATA_MISMATCH,
+        CheckKind.POPULATION_REGISTER,
+        Category.PERSONAL_DATA,
+        "The stored name, sex, birth date or death differs from the population register's; the message names the fields.",
+        "FixPersonData applies GR's data.",
+    ),
+    IssueType(
+        PERSON_UNKNOWN_TO_POPULATION_REGISTER,
+        CheckKind.POPULATION_REGISTER,
+        Category.PERSONAL_DATA,
+        "The population register no longer knows the stored personal code (GR status N).",
+        "Check the code against the person's documents; cancel a registration entered with a wrong code.",
+    ),
+    IssueType(
+        RESIDENCE_MISMATCH,
+        CheckKind.POPULATION_REGISTER,
+        Category.RESIDENCE,
+        "The stored declared residence (municipality) differs from the population register's, or GR records a departure abroad.",
+        "FixPersonData applies GR's data.",
+    ),
+    IssueType(
+        LATE_REGISTRATION,
+        CheckKind.STUDENT_DATA,
+        Category.STUDENT_DATA,
+        f"Registered more than {REGISTRATION_DEADLINE_WORKING_DAYS} working days after the contract date.",
+        "None required; register on time in future.",
+        deadline=True,
+    ),
+    IssueType(
+        LATE_DEREGISTRATION,
+        CheckKind.STUDENT_DATA,
+        Category.STUDENT_DATA,
+        f"Deregistered more than {DEREGISTRATION_DEADLINE_WORKING_DAYS} working days after the departure date.",
+        "None required; deregister on time in future.",
+        deadline=True,
+    ),
+    IssueType(
+        MISSING_CONTRACT,
+        CheckKind.STUDENT_DATA,
+        Category.STUDENT_DATA,
+        "A learner who arrived on or after 2012-09-01 has no contract (type, date, number).",
+        "CorrectRegistration with the contract.",
+    ),
+    IssueType(
+        BASKET_PROGRAM_NOT_ACCREDITED,
+        CheckKind.STUDENT_DATA,
+        Category.STUDENT_DATA,
+        "The NVŠ basket is marked for months in which the program is not an accredited, registered NVŠ program (or is FŠPU).",
+        "EndFunding for those months, or have the program accredited in NŠPR.",
+    ),
+    IssueType(
+        BASKET_OUTSIDE_AGE_WINDOW,
+        CheckKind.STUDENT_DATA,
+        Category.STUDENT_DATA,
+        "The NVŠ basket is marked for months in which the child is outside the basket's age window.",
+        "EndFunding for those months.",
+    ),
+    IssueType(
+        BASKET_AT_GENERAL_EDUCATION_SCHOOL,
+        CheckKind.STUDENT_DATA,
+        Category.STUDENT_DATA,
+        "A general-education school carries the NVŠ basket, which it may not receive.",
+        "EndFunding; mark another funding type.",
+    ),
+    IssueType(
+        REGISTRATION_IN_DEREGISTERED_PROGRAM,
+        CheckKind.STUDENT_DATA,
+        Category.STUDENT_DATA,
+        "An active registration is in a group whose program is deregistered in NŠPR.",
+        "Deregister the learners or move them to a group of a registered program.",
+    ),
+    IssueType(
+        REGISTRATION_AT_DEREGISTERED_PROVIDER,
+        CheckKind.STUDENT_DATA,
+        Category.STUDENT_DATA,
+        "An active registration is with a provider that is deregistered from ŠMIR.",
+        "Deregister the learners.",
+    ),
+    IssueType(
+        ACTIVE_REGISTRATION_OF_DECEASED_PERSON,
+        CheckKind.STUDENT_DATA,
+        Category.STUDENT_DATA,
+        "The stored person data records a death, but the registration is still active.",
+        "Deregister the learner.",
+    ),
 )
 ISSUE_TYPES = {t.code: t for t in ISSUE_CATALOGUE}
 
@@ -219,14 +270,27 @@ class PersonComparison:
     def findings(self) -> list[Finding]:
         found = []
         if not self.known_to_register:
-            found.append(Finding(PERSON_UNKNOWN_TO_POPULATION_REGISTER, "The population register does not know this personal code."))
+            found.append(
+                Finding(
+                    PERSON_UNKNOWN_TO_POPULATION_REGISTER, "The population register does not know this personal code."
+                )
+            )
         elif self.personal_data:
             found.append(
-                Finding(PERSONAL_DATA_MISMATCH, "Differs from the population register: " + ", ".join(self.personal_data) + ".")
+                Finding(
+                    PERSONAL_DATA_MISMATCH,
+                    "Differs from the population register: " + ", ".join(self.personal_data) + ".",
+                )
             )
         if self.residence:
-            what = "departure abroad declared" if Field.DEPARTED_ABROAD_DATE in self.residence else "declared residence differs"
-            found.append(Finding(RESIDENCE_MISMATCH, f"Population register: {what} (" + ", ".join(self.residence) + ")."))
+            what = (
+                "departure abroad declared"
+                if Field.DEPARTED_ABROAD_DATE in self.residence
+                else "declared residence differs"
+            )
+            found.append(
+                Finding(RESIDENCE_MISMATCH, f"Population register: {what} (" + ", ".join(self.residence) + ").")
+            )
         return found
 
 
@@ -296,7 +360,10 @@ def student_data_issues(
             )
     elif registration.first_learning_date >= CONTRACTS_REQUIRED_FROM:
         found.append(
-            Finding(MISSING_CONTRACT, f"First learning date {registration.first_learning_date.isoformat()} needs a contract.")
+            Finding(
+                MISSING_CONTRACT,
+                f"First learning date {registration.first_learning_date.isoformat()} needs a contract.",
+            )
         )
     departure = registration.departure
     if departure is not None and registration.deregistered_on is not None:
@@ -348,7 +415,11 @@ def _basket_issues(
     found = []
     if provider.is_general_education_school(classifiers):
         found.append(
-            Finding(BASKET_AT_GENERAL_EDUCATION_SCHOOL, f"The basket is marked for {describe_months(months)}.", tuple(months))
+            Finding(
+                BASKET_AT_GENERAL_EDUCATION_SCHOOL,
+                f"The basket is marked for {describe_months(months)}.",
+                tuple(months),
+            )
         )
     not_eligible = [
         m
@@ -358,7 +429,11 @@ def _basket_issues(
         or program.is_deregistered(m.first_day)
     ]
     if not_eligible:
-        why = "supplements formal education (FŠPU)" if program.purpose is not ProgramPurpose.NVS else "is not accredited or is deregistered"
+        why = (
+            "supplements formal education (FŠPU)"
+            if program.purpose is not ProgramPurpose.NVS
+            else "is not accredited or is deregistered"
+        )
         found.append(
             Finding(
                 BASKET_PROGRAM_NOT_ACCREDITED,

@@ -3,6 +3,7 @@
 Rules look codes up here instead of in Python enums, so that a new departure
 reason or sub-direction is a data change, not a release.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

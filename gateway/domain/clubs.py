@@ -12,6 +12,7 @@ is the formal-enrolment import (``nvs-gateway import-enrolments``). The basket l
 shows the municipality of that school; the municipality scope counts it
 (``gateway.domain.lists``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -101,15 +102,21 @@ def check_club_request(
     _check_codes(direction_codes, sub_direction_codes, classifiers)
 
 
-def _check_codes(direction_codes: tuple[str, ...], sub_direction_codes: tuple[str, ...], classifiers: Classifiers) -> None:
+def _check_codes(
+    direction_codes: tuple[str, ...], sub_direction_codes: tuple[str, ...], classifiers: Classifiers
+) -> None:
     if not direction_codes and not sub_direction_codes:
         raise ClubDirectionRequired()
     for index, code in enumerate(direction_codes):
         if classifiers.get(cls.NVS_DIRECTION, code) is None:
-            raise UnknownClassifierCode(f"'{code}' is not a known NVŠ direction code.", field=f"directionCode[{index + 1}]")
+            raise UnknownClassifierCode(
+                f"'{code}' is not a known NVŠ direction code.", field=f"directionCode[{index + 1}]"
+            )
     for index, code in enumerate(sub_direction_codes):
         if classifiers.get(cls.NVS_SUB_DIRECTION, code) is None:
-            raise InvalidSubDirection(f"'{code}' is not a known NVŠ sub-direction code.", field=f"subDirectionCode[{index + 1}]")
+            raise InvalidSubDirection(
+                f"'{code}' is not a known NVŠ sub-direction code.", field=f"subDirectionCode[{index + 1}]"
+            )
 
 
 def _default_from_date(school_year: SchoolYear, today: dt.date) -> dt.date:

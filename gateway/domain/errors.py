@@ -16,6 +16,7 @@ GatewayError
 The catalogue of codes with their meaning and the caller's remedy is data:
 ``gateway/faults.toml``; a test keeps it and these classes in step.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -162,7 +163,9 @@ class ConfidentialityPledgeNotSigned(RequestRejected):
     code = "ConfidentialityPledgeNotSigned"
     default_message = "A user can only be registered once the confidentiality pledge is signed."
 
-    def __init__(self, message: str | None = None, *, field: str | None = "confirmations/confidentialityPledgeSigned") -> None:
+    def __init__(
+        self, message: str | None = None, *, field: str | None = "confirmations/confidentialityPledgeSigned"
+    ) -> None:
         super().__init__(message, field=field)
 
 
@@ -219,7 +222,9 @@ class PersonDeceased(RequestRejected):
 
 class PersonNotALearner(RequestRejected):
     code = "PersonNotALearner"
-    default_message = "The personal code or the population register gives a birth date before 1900: not a learner of this register."
+    default_message = (
+        "The personal code or the population register gives a birth date before 1900: not a learner of this register."
+    )
 
     def __init__(self, message: str | None = None, *, field: str | None = "personalCode") -> None:
         super().__init__(message, field=field)
@@ -236,7 +241,9 @@ class StudentNotFound(RequestRejected):
 # --- providers, programs, groups ----------------------------------------------
 class ProviderNotEligible(RequestRejected):
     code = "ProviderNotEligible"
-    default_message = "The institution is not an NVŠ provider in ŠMIR (group or purpose code) and cannot run NVŠ groups."
+    default_message = (
+        "The institution is not an NVŠ provider in ŠMIR (group or purpose code) and cannot run NVŠ groups."
+    )
 
 
 class UnknownProgram(RequestRejected):
@@ -276,7 +283,9 @@ class DuplicateGroupName(RequestRejected):
 
 class InvalidSchoolYear(RequestRejected):
     code = "InvalidSchoolYear"
-    default_message = "A school year is written YYYY-YYYY with consecutive years, e.g. 2025-2026, from 1990-1991 to 2099-2100."
+    default_message = (
+        "A school year is written YYYY-YYYY with consecutive years, e.g. 2025-2026, from 1990-1991 to 2099-2100."
+    )
 
 
 class GroupNotFound(RequestRejected):
@@ -432,7 +441,6 @@ class ChangeSequenceAhead(RequestRejected):
         super().__init__(message, field=field)
 
 
-
 class NoticeNotFound(RequestRejected):
     code = "NoticeNotFound"
     default_message = "No notice with this id was sent to the caller's institution."
@@ -444,7 +452,9 @@ class NoticeNotFound(RequestRejected):
 # --- clubs and formal enrolments -----------------------------------------------
 class NotGeneralEducationSchool(RequestRejected):
     code = "NotGeneralEducationSchool"
-    default_message = "Only a general-education school (registered in ŠMIR, not deregistered) can mark the clubs its pupils attend."
+    default_message = (
+        "Only a general-education school (registered in ŠMIR, not deregistered) can mark the clubs its pupils attend."
+    )
 
 
 class ClubDirectionRequired(RequestRejected):

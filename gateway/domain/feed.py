@@ -17,6 +17,7 @@ months), so that a follower can keep a copy by applying events in sequence order
 Sequence numbers are assigned when the change commits (``storage`` explains how they
 stay gapless and in commit order); the domain only says what an event holds.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -44,7 +45,9 @@ class ChangeKind(enum.StrEnum):
     CLUB_ATTENDANCE_ENDED = "CLUB_ATTENDANCE_ENDED"
 
 
-REGISTRATION_KINDS = frozenset({ChangeKind.REGISTERED, ChangeKind.CORRECTED, ChangeKind.CANCELLED, ChangeKind.DEREGISTERED})
+REGISTRATION_KINDS = frozenset(
+    {ChangeKind.REGISTERED, ChangeKind.CORRECTED, ChangeKind.CANCELLED, ChangeKind.DEREGISTERED}
+)
 FUNDING_KINDS = frozenset({ChangeKind.FUNDING_MARKED, ChangeKind.FUNDING_ENDED, ChangeKind.FUNDING_REMOVED})
 CLUB_KINDS = frozenset({ChangeKind.CLUB_ATTENDANCE_MARKED, ChangeKind.CLUB_ATTENDANCE_ENDED})
 
@@ -66,7 +69,7 @@ class RegistrationState:
     cancelled_on: dt.date | None = None
 
     @classmethod
-    def of(cls, registration: Registration, group: Group) -> "RegistrationState":
+    def of(cls, registration: Registration, group: Group) -> RegistrationState:
         assert registration.id is not None and group.id is not None
         return cls(
             registration_id=registration.id,
@@ -95,7 +98,7 @@ class FundingState:
     special_needs: bool = False
 
     @classmethod
-    def of(cls, mark: FundingMark) -> "FundingState":
+    def of(cls, mark: FundingMark) -> FundingState:
         assert mark.id is not None
         return cls(mark.id, mark.registration_id, mark.funding_type, mark.from_month, mark.to_month, mark.special_needs)
 

@@ -6,6 +6,7 @@ providers, carries it. This module decides every rule about marks; storage
 enforces the exclusivity once more with a unique key, because two providers'
 requests may race (see ``storage.repositories.SqlFundingRepository.claim_basket``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -107,7 +108,12 @@ def mark_funding(
             )
     if any(is_basket(code, classifiers) for code in types):
         check_basket_eligibility(
-            program=program, provider=provider, person=person, months=sorted(asked), classifiers=classifiers, policy=policy
+            program=program,
+            provider=provider,
+            person=person,
+            months=sorted(asked),
+            classifiers=classifiers,
+            policy=policy,
         )
     return [FundingMark(None, registration.id, code, from_month, last, special_needs) for code in types]  # type: ignore[arg-type]
 
@@ -135,8 +141,12 @@ def check_basket_eligibility(
             field="fundingTypeCode",
         )
     if person.birth_date is None:
-        raise BasketAgeOutOfRange("The population register gives no full birth date, so the basket's age window cannot be checked.")
-    outside = [m for m in months if not policy.minimum_age <= age_on(person.birth_date, m.first_day) <= policy.maximum_age]
+        raise BasketAgeOutOfRange(
+            "The population register gives no full birth date, so the basket's age window cannot be checked."
+        )
+    outside = [
+        m for m in months if not policy.minimum_age <= age_on(person.birth_date, m.first_day) <= policy.maximum_age
+    ]
     if outside:
         raise BasketAgeOutOfRange(
             f"The basket is for children aged {policy.minimum_age} to {policy.maximum_age} on the first day of the month; "
@@ -210,9 +220,7 @@ class BasketRate:
 
 def rate_in_force(rates: list[BasketRate], municipality_code: str, month: Month) -> BasketRate:
     """The newest rate in force that month; on the same date a municipality's own rate beats the general one."""
-    candidates = [
-        r for r in rates if r.effective_from <= month and r.municipality_code in (None, municipality_code)
-    ]
+    candidates = [r for r in rates if r.effective_from <= month and r.municipality_code in (None, municipality_code)]
     if not candidates:
         raise BasketRateMissing(f"No basket rate is in force in municipality {municipality_code} in {month}.")
     return max(candidates, key=lambda r: (r.effective_from, r.municipality_code is not None))
@@ -260,7 +268,11 @@ def calculate_basket(
         if row.special_needs:
             factor *= rate.special_needs_factor
         children, _, amount = lines.get((row.provider_code, row.month), (0, rate.monthly_amount, Decimal("0")))
-        lines[(row.provider_code, row.month)] = (children + row.children, rate.monthly_amount, amount + rate.monthly_amount * factor * row.children)
+        lines[(row.provider_code, row.month)] = (
+            children + row.children,
+            rate.monthly_amount,
+            amount + rate.monthly_amount * factor * row.children,
+        )
     return [
         BasketLine(provider, month, children, rate, amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
         for (provider, month), (children, rate, amount) in sorted(lines.items(), key=lambda kv: (kv[0][0], kv[0][1]))

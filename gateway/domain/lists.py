@@ -23,6 +23,7 @@ Paging
     meanwhile never shift others, and a cursor is refused with other filters or scope
     (``InvalidCursor``). Cursors carry dates and ids only: no personal data.
 """
+
 from __future__ import annotations
 
 import base64
@@ -57,15 +58,15 @@ class Scope:
     code: str | None = None  # the institution's or the municipality's code
 
     @classmethod
-    def of_institution(cls, institution_code: str) -> "Scope":
+    def of_institution(cls, institution_code: str) -> Scope:
         return cls(ScopeKind.INSTITUTION, institution_code)
 
     @classmethod
-    def of_municipality(cls, municipality_code: str) -> "Scope":
+    def of_municipality(cls, municipality_code: str) -> Scope:
         return cls(ScopeKind.MUNICIPALITY, municipality_code)
 
     @classmethod
-    def everything(cls) -> "Scope":
+    def everything(cls) -> Scope:
         return cls(ScopeKind.EVERYTHING)
 
     def __str__(self) -> str:
@@ -113,7 +114,7 @@ class DateRange:
     last: dt.date
 
     @classmethod
-    def of(cls, first: dt.date, last: dt.date) -> "DateRange":
+    def of(cls, first: dt.date, last: dt.date) -> DateRange:
         check_plausible(first, field="fromDate")
         check_plausible(last, field="toDate")
         if first > last:
@@ -304,7 +305,7 @@ def decode_cursor(cursor: str | None, name: ListName, list_filter: ListFilter, s
         expected = ORDERS[name]
         if not isinstance(keys, list) or len(keys) != len(expected):
             raise ValueError("wrong number of keys")
-        return tuple(_decode_key(kind, value) for kind, value in zip(expected, keys))
+        return tuple(_decode_key(kind, value) for kind, value in zip(expected, keys, strict=False))
     except InvalidCursor:
         raise
     except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
@@ -319,9 +320,7 @@ def _decode_key(kind: str, value: Any) -> Any:
     return value
 
 
-def page_of(
-    rows: list[Row], size: int, name: ListName, list_filter: ListFilter, scope: Scope
-) -> Page[Row]:
+def page_of(rows: list[Row], size: int, name: ListName, list_filter: ListFilter, scope: Scope) -> Page[Row]:
     """Storage is asked for ``size + 1`` rows: the extra one only says that there is a next page."""
     if len(rows) <= size:
         return Page(rows)

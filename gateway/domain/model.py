@@ -3,11 +3,12 @@
 Every rule of ``rules.md`` about groups and registrations is decided here, in
 plain Python; the SOAP service and the storage only carry data to and from it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from gateway.domain import classifiers as cls
 from gateway.domain.calendar import SchoolYear, check_plausible, end_of_month, working_days_between
@@ -17,8 +18,8 @@ from gateway.domain.errors import (
     ContractRequired,
     DuplicateGroupName,
     FirstLearningDateOutsideSchoolYear,
-    InvalidGroupName,
     InvalidDepartureDate,
+    InvalidGroupName,
     InvalidSubDirection,
     PersonDeceased,
     PersonNotALearner,
@@ -296,7 +297,7 @@ class Registration:
         contract: Contract | None,
         school_year: SchoolYear,
         classifiers: Classifiers,
-    ) -> "Registration":
+    ) -> Registration:
         """Correct the first learning date and/or the contract of a registration that is not cancelled."""
         if self.status is RegistrationStatus.CANCELLED:
             raise RegistrationNotActive("A cancelled registration cannot be corrected.")
@@ -308,7 +309,7 @@ class Registration:
             )
         return replace(self, first_learning_date=new_date, contract=new_contract)
 
-    def cancel(self, *, reason: str, today: dt.date) -> "Registration":
+    def cancel(self, *, reason: str, today: dt.date) -> Registration:
         """Invalidate a registration entered by mistake; it is kept, never deleted."""
         if self.status is RegistrationStatus.CANCELLED:
             raise RegistrationNotActive("The registration is already cancelled.")
@@ -317,7 +318,7 @@ class Registration:
 
     def deregister(
         self, *, departure: Departure, classifiers: Classifiers, today: dt.date
-    ) -> tuple["Registration", list[Warning]]:
+    ) -> tuple[Registration, list[Warning]]:
         if not self.is_active:
             raise RegistrationNotActive()
         classifiers.require(cls.DEPARTURE_REASON, departure.reason_code, field="departureReasonCode")
@@ -336,7 +337,9 @@ class Registration:
                     f"(the deadline is {DEREGISTRATION_DEADLINE_WORKING_DAYS}).",
                 )
             )
-        return replace(self, status=RegistrationStatus.DEREGISTERED, departure=departure, deregistered_on=today), warnings
+        return replace(
+            self, status=RegistrationStatus.DEREGISTERED, departure=departure, deregistered_on=today
+        ), warnings
 
 
 def _check_arrival(
@@ -380,7 +383,9 @@ def register_student(
     if person.deceased_on is not None:
         raise PersonDeceased()
     if program.is_deregistered(today):
-        raise ProgramDeregistered("The group's program is deregistered in NŠPR; no new learners can join.", field="groupId")
+        raise ProgramDeregistered(
+            "The group's program is deregistered in NŠPR; no new learners can join.", field="groupId"
+        )
     contract = _check_arrival(first_learning_date, contract, group.school_year, classifiers)
     if already_active_in_group:
         raise AlreadyRegistered(field="personalCode")

@@ -17,6 +17,7 @@ Who is told what (the rules; ``gateway.notices`` stores and lists them):
 
 Messages never contain a personal code: the notice carries it in its own element.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -147,7 +148,11 @@ class BasketCandidate:
 
 
 def months_it_could_claim(
-    candidate: BasketCandidate, released: list[Month], person: PersonRecord, classifiers: Classifiers, policy: BasketPolicy
+    candidate: BasketCandidate,
+    released: list[Month],
+    person: PersonRecord,
+    classifiers: Classifiers,
+    policy: BasketPolicy,
 ) -> list[Month]:
     """The released months this registration covers and may carry the basket in (funding rules)."""
     registration, program = candidate.registration, candidate.program

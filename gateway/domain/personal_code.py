@@ -3,6 +3,7 @@
 A personal code is personal data: its repr and str are masked so that it cannot
 end up in a log line or a fault string by accident. Use ``.value`` deliberately.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,7 +31,7 @@ class PersonalCode:
     __str__ = __repr__
 
     @classmethod
-    def parse(cls, value: str, *, field: str = "personalCode") -> "PersonalCode":
+    def parse(cls, value: str, *, field: str = "personalCode") -> PersonalCode:
         """The code a caller sent, or ``InvalidPersonalCode`` naming the field it came in."""
         try:
             return cls(value)

@@ -8,6 +8,7 @@ providers and general-education schools located in the municipality
 (``ReadScope.of_municipality``, rules.md "Municipality scope"), a central administrator
 everything (``ReadScope.all()``). The lists have a scope of their own (gateway/domain/lists.py).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,15 +21,15 @@ class ReadScope:
     everything: bool = False
 
     @classmethod
-    def of_institution(cls, *codes: str) -> "ReadScope":
+    def of_institution(cls, *codes: str) -> ReadScope:
         return cls(institution_codes=frozenset(codes))
 
     @classmethod
-    def of_municipality(cls, *codes: str) -> "ReadScope":
+    def of_municipality(cls, *codes: str) -> ReadScope:
         return cls(municipality_codes=frozenset(codes))
 
     @classmethod
-    def all(cls) -> "ReadScope":
+    def all(cls) -> ReadScope:
         return cls(everything=True)
 
     @property

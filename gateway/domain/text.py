@@ -12,6 +12,7 @@ for caseless matching (UAX #15, UAX #31). So ``Šokis`` typed in NFC or NFD, ``m
 ``MAIN``, or ``Šo\\u00adkis`` are one name. Invisible characters inside a name are kept as sent
 (a zero-width joiner builds an emoji; the bidi controls a right-to-left name needs).
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -38,7 +39,9 @@ def normalise(text: str, *, field: str, blank: type[RequestRejected] = BlankText
     value = _WHITE_SPACE.sub(" ", unicodedata.normalize("NFC", text or ""))
     value = _EDGES.sub("", value)
     if not _INVISIBLE.sub("", value):
-        raise blank(f"{field.rsplit('/', 1)[-1]} is empty or holds only white space or invisible characters.", field=field)
+        raise blank(
+            f"{field.rsplit('/', 1)[-1]} is empty or holds only white space or invisible characters.", field=field
+        )
     return value
 
 

@@ -8,6 +8,7 @@ municipal institution's user are issued by that municipality's coordinator; all
 others (state and non-state institutions, coordinators, administrators) centrally.
 The user's personal code is personal data: stored, never logged, never shown in lists.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,8 +16,8 @@ import re
 import secrets
 import string
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from gateway.domain import classifiers as cls
 from gateway.domain.access import MANAGER_ONLY, MUNICIPAL_OWNERSHIP, Caller, Level, Right, Scope, ScopeKind
@@ -147,7 +148,8 @@ def _check_rights(request: UserRequest) -> None:
             raise InvalidUserRequest(f"{right.area.value} is granted with manager rights only.", field=where)
         if request.acts_for.kind is not ScopeKind.INSTITUTION and right.level is Level.MANAGER:
             raise InvalidUserRequest(
-                "Municipality coordinators and central administrators read: they are granted viewer rights only.", field=where
+                "Municipality coordinators and central administrators read: they are granted viewer rights only.",
+                field=where,
             )
 
 
@@ -157,10 +159,13 @@ def _check_issuer(issuer: Caller, acts_for: Scope, institution: Institution | No
     if issuer.municipality_code is None:
         raise WrongIssuer("Users are registered by the central administrator or a municipality coordinator.")
     if acts_for.kind is not ScopeKind.INSTITUTION or institution is None:
-        raise WrongIssuer("Coordinators and administrators are registered by the central administrator.", field="actsFor")
+        raise WrongIssuer(
+            "Coordinators and administrators are registered by the central administrator.", field="actsFor"
+        )
     if institution.ownership_code != MUNICIPAL_OWNERSHIP:
         raise WrongIssuer(
-            "Users of state and non-state institutions are registered by the central administrator.", field="actsFor/institutionCode"
+            "Users of state and non-state institutions are registered by the central administrator.",
+            field="actsFor/institutionCode",
         )
     if institution.municipality_code != issuer.municipality_code:
         raise WrongIssuer("This institution belongs to another municipality.", field="actsFor/institutionCode")
@@ -169,6 +174,7 @@ def _check_issuer(issuer: Caller, acts_for: Scope, institution: Institution | No
 # --- user names and passwords ----------------------------------------------------
 def username_for(first_name: str, last_name: str, taken: Callable[[str], bool]) -> str:
     """``vardenis.pavardenis`` in ASCII, with -2, -3, ... when taken."""
+
     def ascii_word(text: str) -> str:
         folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
         return re.sub(r"[^a-z0-9]+", "-", folded).strip("-") or "user"
@@ -202,7 +208,9 @@ def check_new_password(password: str, *, username: str, same_as_current: bool) -
         not c.isalnum() for c in password
     )
     if classes < 3:
-        raise PasswordTooWeak("Use at least three of: lower-case letters, upper-case letters, digits, other characters.")
+        raise PasswordTooWeak(
+            "Use at least three of: lower-case letters, upper-case letters, digits, other characters."
+        )
     if username.lower() in password.lower():
         raise PasswordTooWeak("The password must not contain the user name.")
     if same_as_current:

@@ -3,6 +3,7 @@
 As in ``gateway.soap.service``: translate the wire message, call the use case
 (``gateway.accounts.Accounts``, ``gateway.access_log.AccessLog``), translate back.
 """
+
 from __future__ import annotations
 
 from spyne import ServiceBase, rpc
@@ -40,8 +41,22 @@ def acts_for_in(acts_for) -> Scope:  # type: ignore[no-untyped-def]
 
 
 def user_request_in(  # type: ignore[no-untyped-def]
-    personalCode, firstName, lastName, email, phone, position, institutionCode, institutionName, workplaceAddress,
-    validFrom, validUntil, filledOn, confirmations, actsFor, right, username,
+    personalCode,
+    firstName,
+    lastName,
+    email,
+    phone,
+    position,
+    institutionCode,
+    institutionName,
+    workplaceAddress,
+    validFrom,
+    validUntil,
+    filledOn,
+    confirmations,
+    actsFor,
+    right,
+    username,
 ) -> UserRequest:
     code: PersonalCode = parse_personal_code(personalCode)
     return UserRequest(
@@ -86,7 +101,10 @@ def user_out(user: User) -> t.User:
         actsFor=acts_for_out(user.acts_for),
         validFrom=user.valid_from,
         validUntil=user.valid_until,
-        right=[t.UserRight(area=r.area.value, level=r.level.value) for r in sorted(user.rights, key=lambda r: list(Area).index(r.area))],
+        right=[
+            t.UserRight(area=r.area.value, level=r.level.value)
+            for r in sorted(user.rights, key=lambda r: list(Area).index(r.area))
+        ],
     )
 
 
@@ -106,19 +124,61 @@ def access_record_out(record: AccessRecord) -> t.AccessRecord:
 
 class AccessControlService(ServiceBase):
     @rpc(
-        required(t.PersonalCode), required(t.PersonName), required(t.PersonName), required(t.EmailAddress),
-        required(t.PhoneNumber), required(t.PositionTitle), required(t.InstitutionCode), required(t.InstitutionName),
-        required(t.Address), required(t.RegisterDate), required(t.RegisterDate), required(t.RegisterDate), required(t.Confirmations), required(t.ActsFor),
-        many(t.UserRight, 9, at_least=1), optional(t.Username),
-        _returns=(required(t.User), required(t.Password)), _out_variable_names=("user", "initialPassword"),
+        required(t.PersonalCode),
+        required(t.PersonName),
+        required(t.PersonName),
+        required(t.EmailAddress),
+        required(t.PhoneNumber),
+        required(t.PositionTitle),
+        required(t.InstitutionCode),
+        required(t.InstitutionName),
+        required(t.Address),
+        required(t.RegisterDate),
+        required(t.RegisterDate),
+        required(t.RegisterDate),
+        required(t.Confirmations),
+        required(t.ActsFor),
+        many(t.UserRight, 9, at_least=1),
+        optional(t.Username),
+        _returns=(required(t.User), required(t.Password)),
+        _out_variable_names=("user", "initialPassword"),
     )
     def RegisterUser(  # type: ignore[no-untyped-def]
-        ctx, personalCode, firstName, lastName, email, phone, position, institutionCode, institutionName, workplaceAddress,
-        validFrom, validUntil, filledOn, confirmations, actsFor, right, username,
+        ctx,
+        personalCode,
+        firstName,
+        lastName,
+        email,
+        phone,
+        position,
+        institutionCode,
+        institutionName,
+        workplaceAddress,
+        validFrom,
+        validUntil,
+        filledOn,
+        confirmations,
+        actsFor,
+        right,
+        username,
     ):
         request = user_request_in(
-            personalCode, firstName, lastName, email, phone, position, institutionCode, institutionName, workplaceAddress,
-            validFrom, validUntil, filledOn, confirmations, actsFor, right, username,
+            personalCode,
+            firstName,
+            lastName,
+            email,
+            phone,
+            position,
+            institutionCode,
+            institutionName,
+            workplaceAddress,
+            validFrom,
+            validUntil,
+            filledOn,
+            confirmations,
+            actsFor,
+            right,
+            username,
         )
         user, password = ctx.udc.accounts.register_user(_caller(ctx), request)
         return user_out(user), password
@@ -128,10 +188,16 @@ class AccessControlService(ServiceBase):
         ctx.udc.accounts.change_password(_caller(ctx), newPassword)
         return _caller(ctx).username
 
-    @rpc(required(t.PersonalCode), required(t.RegisterDate), required(t.RegisterDate), optional(t.PageNumber), optional(t.PageSize),
-         optional(t.Cursor),
-         _returns=(required(t.Count), required(t.PageNumber), many(t.AccessRecord, 100), optional(t.Cursor)),
-         _out_variable_names=("total", "page", "record", "nextCursor"))
+    @rpc(
+        required(t.PersonalCode),
+        required(t.RegisterDate),
+        required(t.RegisterDate),
+        optional(t.PageNumber),
+        optional(t.PageSize),
+        optional(t.Cursor),
+        _returns=(required(t.Count), required(t.PageNumber), many(t.AccessRecord, 100), optional(t.Cursor)),
+        _out_variable_names=("total", "page", "record", "nextCursor"),
+    )
     def GetAccessLog(ctx, personalCode, dateFrom, dateTo, page, pageSize, cursor):  # type: ignore[no-untyped-def]
         found = ctx.udc.access_log.who_accessed(
             _caller(ctx), personalCode, dateFrom, dateTo, page=page or 1, page_size=pageSize or 50, cursor=cursor

@@ -14,6 +14,7 @@ is allowed (``gateway.domain.access.authorize``), and, for operations on persona
 an access log record written in a transaction of its own, whatever the outcome. The
 X-Road headers are copied into the response and into faults (``echo_xroad_headers``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -22,16 +23,16 @@ import re
 import threading
 import time
 import uuid
-from functools import lru_cache
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from functools import lru_cache
 
 from lxml import etree
 from spyne import Application, Fault
-from sqlalchemy.exc import DBAPIError
 from spyne.model.complex import ComplexModelBase
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
+from sqlalchemy.exc import DBAPIError
 
 from gateway.access_log import AccessLog
 from gateway.accounts import Accounts
@@ -45,8 +46,8 @@ from gateway.domain.errors import (
     AuthenticationFailed,
     ForbiddenXmlConstruct,
     GatewayError,
-    InternalError,
     HeaderNotUnderstood,
+    InternalError,
     InvalidMessage,
     InvalidXRoadHeader,
     MalformedMessage,
@@ -136,11 +137,24 @@ _BUILT_IN_WORDS = {
     "string": "text",
     "token": "text",
 }
-_WHOLE_NUMBERS = {"integer", "long", "int", "short", "byte", "nonNegativeInteger", "positiveInteger", "unsignedLong",
-                  "unsignedInt", "unsignedShort", "unsignedByte", "nonPositiveInteger", "negativeInteger"}
+_WHOLE_NUMBERS = {
+    "integer",
+    "long",
+    "int",
+    "short",
+    "byte",
+    "nonNegativeInteger",
+    "positiveInteger",
+    "unsignedLong",
+    "unsignedInt",
+    "unsignedShort",
+    "unsignedByte",
+    "nonPositiveInteger",
+    "negativeInteger",
+}
 
 
-def describe_schema_error(entry: "etree._LogEntry", body: "etree._Element") -> InvalidMessage:
+def describe_schema_error(entry: etree._LogEntry, body: etree._Element) -> InvalidMessage:
     """A message for people and the field path (local names, whatever prefixes the caller chose)
     from libxml2's first error, without the values sent.
 
@@ -158,10 +172,18 @@ def describe_schema_error(entry: "etree._LogEntry", body: "etree._Element") -> I
     wanted = [_local_name(name.strip()) for name in expected.group("names").split(",")] if expected else []
     if "Missing child element" in raw and wanted:
         parts = parts + [wanted[0]]
-        message = f"'{_path(parts)}' is missing." if len(wanted) == 1 else f"One of {_names(wanted)} is missing in '{_path(parts[:-1]) or operation}'."
+        message = (
+            f"'{_path(parts)}' is missing."
+            if len(wanted) == 1
+            else f"One of {_names(wanted)} is missing in '{_path(parts[:-1]) or operation}'."
+        )
     elif "This element is not expected" in raw and found is not None:
         here = _path(parts)
-        if len(wanted) == 1 and _is_missing(found, wanted[0]) and _required_in_contract(operation, parts[:-1], wanted[0]):
+        if (
+            len(wanted) == 1
+            and _is_missing(found, wanted[0])
+            and _required_in_contract(operation, parts[:-1], wanted[0])
+        ):
             if etree.QName(found).localname == wanted[0]:  # the right name in the wrong (or no) namespace
                 namespace = etree.QName(found).namespace
                 message = f"'{here}' is in {'the namespace ' + namespace if namespace else 'no namespace'}; the contract has it in {TNS}."
@@ -201,7 +223,12 @@ def _value_problem(raw: str, subject: str) -> str:
             return f"'{subject}' must be one of {allowed['set'].replace(chr(39), '')}."
         bound = _BOUND.search(text)
         limit = bound and (bound["bound"] or bound["exclusive"])
-        comparisons = {"minInclusive": "at least", "maxInclusive": "at most", "minExclusive": "more than", "maxExclusive": "less than"}
+        comparisons = {
+            "minInclusive": "at least",
+            "maxInclusive": "at most",
+            "minExclusive": "more than",
+            "maxExclusive": "less than",
+        }
         if kind in comparisons and limit:
             return f"'{subject}' must be {comparisons[kind]} {limit}."
         if kind == "totalDigits" and limit:
@@ -211,7 +238,11 @@ def _value_problem(raw: str, subject: str) -> str:
     atomic = _ATOMIC.search(raw)
     if atomic:
         words = _type_words(atomic["type"])
-        return f"'{subject}' must be {words}." if words else f"'{subject}' is not a valid value of its type in the contract."
+        return (
+            f"'{subject}' must be {words}."
+            if words
+            else f"'{subject}' is not a valid value of its type in the contract."
+        )
     if "is not 'nillable'" in raw:
         return f"'{subject}' must have a value (xsi:nil is not allowed)."
     if "xsi:type" in raw:
@@ -287,7 +318,11 @@ def _contract_types() -> dict[str, dict[str, tuple[str | None, int, str]]]:
         children = {}
         for element in complex_type.iter(f"{xs}element"):
             type_name = (element.get("type") or "").split(":")[-1] or None
-            children[element.get("name")] = (type_name, int(element.get("minOccurs", "1")), element.get("maxOccurs", "1"))
+            children[element.get("name")] = (
+                type_name,
+                int(element.get("minOccurs", "1")),
+                element.get("maxOccurs", "1"),
+            )
         types[complex_type.get("name")] = children
     return types
 
@@ -310,7 +345,7 @@ def _max_occurs_in_contract(operation: str, parent_parts: list[str], child: str)
     return declared[2] if declared is not None and declared[2] != "unbounded" else None
 
 
-def _element_at_path(body: "etree._Element", path: str) -> "etree._Element | None":
+def _element_at_path(body: etree._Element, path: str) -> etree._Element | None:
     """The element libxml2's node path names, the validated element being the path's root.
 
     libxml2 writes ``prefix:name[n]`` (n counting siblings of that name and prefix), ``name[n]`` for
@@ -328,8 +363,10 @@ def _element_at_path(body: "etree._Element", path: str) -> "etree._Element | Non
         candidates = [body] if number == 0 else [c for c in element if isinstance(c.tag, str)]  # type: ignore[union-attr]
         if match["name"] != "*":
             candidates = [
-                c for c in candidates
-                if etree.QName(c).localname == match["name"] and (c.prefix if etree.QName(c).namespace else None) == match["prefix"]
+                c
+                for c in candidates
+                if etree.QName(c).localname == match["name"]
+                and (c.prefix if etree.QName(c).namespace else None) == match["prefix"]
             ]
         position = int(match["index"]) - 1 if match["index"] else 0
         if position >= len(candidates):
@@ -338,21 +375,27 @@ def _element_at_path(body: "etree._Element", path: str) -> "etree._Element | Non
     return element
 
 
-def _repeats_predecessor(found: "etree._Element") -> bool:
+def _repeats_predecessor(found: etree._Element) -> bool:
     previous = found.getprevious()
     while previous is not None and not isinstance(previous.tag, str):
         previous = previous.getprevious()
     return previous is not None and previous.tag == found.tag
 
 
-def _is_missing(found: "etree._Element", wanted: str) -> bool:
+def _is_missing(found: etree._Element, wanted: str) -> bool:
     if _repeats_predecessor(found):
         return False  # one more of a repeated element than maxOccurs allows
     later = [found] + list(found.itersiblings())
-    return all(not isinstance(e.tag, str) or etree.QName(e).localname != wanted or etree.QName(e).namespace != TNS for e in later)
+    return all(
+        not isinstance(e.tag, str) or etree.QName(e).localname != wanted or etree.QName(e).namespace != TNS
+        for e in later
+    )
+
 
 # A DOCTYPE in the prolog, found before parsing: entity bombs must not get as far as the parser.
-_DOCTYPE_IN_PROLOG = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*|<\?.*?\?>\s*)*<!DOCTYPE", re.S)
+_DOCTYPE_IN_PROLOG = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*|<\?.*?\?>\s*)*<!DOCTYPE", re.S
+)
 
 
 class ContractSoap11(Soap11):
@@ -437,7 +480,9 @@ def check_envelope(envelope) -> None:  # type: ignore[no-untyped-def]
     names = [c.tag for c in children]
     header, body = f"{{{SOAP_ENV}}}Header", f"{{{SOAP_ENV}}}Body"
     if names not in ([body], [header, body]):
-        raise GatewayFault(MalformedMessage("The envelope must hold an optional Header, then exactly one Body, and nothing else."))
+        raise GatewayFault(
+            MalformedMessage("The envelope must hold an optional Header, then exactly one Body, and nothing else.")
+        )
     body_element = children[-1]
     if (body_element.text or "").strip() or any((c.tail or "").strip() for c in body_element):
         raise GatewayFault(MalformedMessage("The SOAP Body holds text besides its request element."))
@@ -464,9 +509,14 @@ def check_headers_understood(header_elements) -> None:  # type: ignore[no-untype
     for header in header_elements or ():
         if not isinstance(header.tag, str):
             continue
-        if header.get(f"{{{SOAP_ENV}}}mustUnderstand") in ("1", "true") and etree.QName(header).namespace not in UNDERSTOOD_HEADERS:
+        if (
+            header.get(f"{{{SOAP_ENV}}}mustUnderstand") in ("1", "true")
+            and etree.QName(header).namespace not in UNDERSTOOD_HEADERS
+        ):
             raise GatewayFault(
-                HeaderNotUnderstood(f"The header {etree.QName(header).localname} is marked mustUnderstand and is not processed here.")
+                HeaderNotUnderstood(
+                    f"The header {etree.QName(header).localname} is marked mustUnderstand and is not processed here."
+                )
             )
 
 
@@ -479,7 +529,9 @@ def check_gateway_headers(header_elements) -> None:  # type: ignore[no-untyped-d
             continue
         name = etree.QName(header).localname
         if name != "accessPurpose":
-            raise GatewayFault(InvalidMessage(f"{name} is not a SOAP header of this service (nvs:accessPurpose is).", field=name))
+            raise GatewayFault(
+                InvalidMessage(f"{name} is not a SOAP header of this service (nvs:accessPurpose is).", field=name)
+            )
         if name in seen:
             raise GatewayFault(InvalidMessage(f"The {name} header is sent twice.", field=f"{name}[2]"))
         seen.add(name)
@@ -555,7 +607,10 @@ def xroad_elements(header_elements) -> list:  # type: ignore[no-untyped-def,type
 
 
 def _identifier(element) -> str:  # type: ignore[no-untyped-def]
-    parts = [element.findtext(f"{{{XROAD_IDENTIFIERS}}}{name}") for name in ("xRoadInstance", "memberClass", "memberCode", "subsystemCode")]
+    parts = [
+        element.findtext(f"{{{XROAD_IDENTIFIERS}}}{name}")
+        for name in ("xRoadInstance", "memberClass", "memberCode", "subsystemCode")
+    ]
     return "/".join(p.strip() for p in parts if p)[:300]
 
 
@@ -576,13 +631,17 @@ def xroad_headers(header_elements, operation: str) -> XRoadHeaders:  # type: ign
     if "service" in found:
         code = (found["service"].findtext(f"{{{XROAD_IDENTIFIERS}}}serviceCode") or "").strip()
         if code != operation:
-            raise InvalidXRoadHeader(f"The X-Road service header names '{code[:50]}', not {operation}.", field="service/serviceCode")
+            raise InvalidXRoadHeader(
+                f"The X-Road service header names '{code[:50]}', not {operation}.", field="service/serviceCode"
+            )
 
     def text(name: str, limit: int) -> str | None:
         value = (found[name].text or "").strip() if name in found else ""
         return value[:limit] or None
 
-    return XRoadHeaders(id=message_id, user_id=text("userId", 100), issue=text("issue", 500), client=_identifier(found["client"]))
+    return XRoadHeaders(
+        id=message_id, user_id=text("userId", 100), issue=text("issue", 500), client=_identifier(found["client"])
+    )
 
 
 def access_purpose(header_elements) -> str | None:  # type: ignore[no-untyped-def]
@@ -709,14 +768,18 @@ class RegistryApplication(Application):
                         context.caller = self.authenticator.authenticate(token)
                         access.authorize(context.caller, operation)
                         result = super().call_wrapper(ctx)
-                        record = self._access_record(rule, operation, ctx, context, xroad, purpose, claimed, "ok", result, call.uow)
+                        record = self._access_record(
+                            rule, operation, ctx, context, xroad, purpose, claimed, "ok", result, call.uow
+                        )
                         if record is not None:
                             call.uow.access_log.append(record)
                         call.commit()
                     break
                 except PopulationRegisterNeeded as needed:
                     if needed.personal_codes <= answers.keys():
-                        raise RuntimeError("the use case asked again for persons GR has answered for in this call") from None
+                        raise RuntimeError(
+                            "the use case asked again for persons GR has answered for in this call"
+                        ) from None
                     answers = {**answers, **self.registry.population_register.fetch(needed.personal_codes)}  # type: ignore[attr-defined]
                 except DBAPIError as error:
                     # A pooled connection the database dropped (a restart, an idle timeout): the pool is not
@@ -738,7 +801,10 @@ class RegistryApplication(Application):
         # The X-Road userId is a country code and a personal code: the access log has it, the log never.
         log.info(
             "%s user=%s request=%s%s ok in %.0f ms",
-            operation, _who(context, claimed), request_id, f" xroad-client={xroad.client}" if xroad.client else "",
+            operation,
+            _who(context, claimed),
+            request_id,
+            f" xroad-client={xroad.client}" if xroad.client else "",
             (time.perf_counter() - started) * 1000,
         )
         return result
@@ -756,7 +822,9 @@ class RegistryApplication(Application):
         except Exception:
             log.exception("%s request=%s: the record of a refused call was not written", operation, context.request_id)
 
-    def _access_record(self, rule, operation, ctx, context, xroad, purpose, claimed, outcome, result, uow) -> AccessRecord | None:  # type: ignore[no-untyped-def]
+    def _access_record(
+        self, rule, operation, ctx, context, xroad, purpose, claimed, outcome, result, uow
+    ) -> AccessRecord | None:  # type: ignore[no-untyped-def]
         """The access-log record of an operation on personal data: the persons named in the request,
         those its records are about, and those in the answer."""
         if rule is not None and not rule.personal_data:
@@ -869,7 +937,9 @@ class RegistryWsgiApplication(WsgiApplication):
         fault = as_gateway_fault(error, request_id_of(p_ctx))
         if fault is not error:
             if fault.error.role == "Server":
-                log.error("request failed before dispatch: %s correlation=%s", type(error).__name__, fault.correlation_id)
+                log.error(
+                    "request failed before dispatch: %s correlation=%s", type(error).__name__, fault.correlation_id
+                )
             else:
                 log.info("request rejected: fault=%s correlation=%s", fault.error.code, fault.correlation_id)
         p_ctx.out_error = fault
@@ -889,7 +959,12 @@ def build_registry_app(
     access_log: AccessLog | None = None,
 ) -> RegistryWsgiApplication:
     application = RegistryApplication(
-        registry, uow_factory, clock=registry.clock, authenticator=authenticator, accounts=accounts, access_log=access_log
+        registry,
+        uow_factory,
+        clock=registry.clock,
+        authenticator=authenticator,
+        accounts=accounts,
+        access_log=access_log,
     )
     if validate_responses:
         application.event_manager.add_listener("method_return_document", _assert_response_valid)

@@ -3,6 +3,7 @@
 Translate, delegate, translate: the use cases are ``gateway.feed``, ``gateway.checks``
 and ``gateway.notices``, bound to the request's ``Registry`` dependencies.
 """
+
 from __future__ import annotations
 
 from spyne import Boolean, ServiceBase, rpc
@@ -48,10 +49,13 @@ def event_out(event: ChangeEvent) -> f.ChangeEvent:
             schoolYear=r.school_year,
             programCode=r.program_code,
             firstLearningDate=r.first_learning_date,
-            contract=r.contract and t.Contract(typeCode=r.contract.type_code, date=r.contract.signed_on, number=r.contract.number),
+            contract=r.contract
+            and t.Contract(typeCode=r.contract.type_code, date=r.contract.signed_on, number=r.contract.number),
             registeredOn=r.registered_on,
             departure=r.departure
-            and t.Departure(date=r.departure.date, reasonCode=r.departure.reason_code, orderNumber=r.departure.order_number),
+            and t.Departure(
+                date=r.departure.date, reasonCode=r.departure.reason_code, orderNumber=r.departure.order_number
+            ),
             cancelledOn=r.cancelled_on,
         )
     m = event.funding
@@ -116,22 +120,33 @@ def _student_data_status(status: CheckStatus | None) -> f.StudentDataCheckStatus
 
 
 class NvsFeedService(ServiceBase):
-    @rpc(required(f.ChangeSequence), optional(f.FeedLimit),
-         _returns=(many(f.ChangeEvent, 1000), required(f.ChangeSequence), required(Boolean)),
-         _out_variable_names=("event", "lastSequence", "more"))
+    @rpc(
+        required(f.ChangeSequence),
+        optional(f.FeedLimit),
+        _returns=(many(f.ChangeEvent, 1000), required(f.ChangeSequence), required(Boolean)),
+        _out_variable_names=("event", "lastSequence", "more"),
+    )
     def GetChanges(ctx, after, limit):  # type: ignore[no-untyped-def]
         page = feed.Feed(_registry(ctx).uow_factory).get_changes(_caller(ctx), after, limit)
         return [event_out(e) for e in page.events], page.last_sequence, page.more
 
-    @rpc(optional(t.InstitutionCode),
-         _returns=(optional(f.PopulationRegisterCheckStatus), optional(f.StudentDataCheckStatus)),
-         _out_variable_names=("populationRegisterCheck", "studentDataCheck"))
+    @rpc(
+        optional(t.InstitutionCode),
+        _returns=(optional(f.PopulationRegisterCheckStatus), optional(f.StudentDataCheckStatus)),
+        _out_variable_names=("populationRegisterCheck", "studentDataCheck"),
+    )
     def GetDataCheckStatus(ctx, institutionCode):  # type: ignore[no-untyped-def]
         status = _data_checks(ctx).status(_caller(ctx), institutionCode)
         return _population_register_status(status.population_register), _student_data_status(status.student_data)
 
-    @rpc(optional(f.DataCheckKind), optional(f.DataIssueCode), optional(f.InboxPageToken), optional(f.InboxLimit),
-         _returns=(many(f.DataIssue, 500), optional(f.InboxPageToken)), _out_variable_names=("issue", "nextPageToken"))
+    @rpc(
+        optional(f.DataCheckKind),
+        optional(f.DataIssueCode),
+        optional(f.InboxPageToken),
+        optional(f.InboxLimit),
+        _returns=(many(f.DataIssue, 500), optional(f.InboxPageToken)),
+        _out_variable_names=("issue", "nextPageToken"),
+    )
     def ListDataIssues(ctx, check, code, pageToken, limit):  # type: ignore[no-untyped-def]
         page = _data_checks(ctx).list_issues(_caller(ctx), check=check, code=code, page_token=pageToken, limit=limit)
         issues = [
@@ -149,16 +164,23 @@ class NvsFeedService(ServiceBase):
         ]
         return issues, page.next_page_token
 
-    @rpc(optional(t.PersonalCode),
-         _returns=(required(t.Count), required(t.Count), required(Boolean), many(t.Person, 1000)),
-         _out_variable_names=("fixed", "notFixed", "more", "person"))
+    @rpc(
+        optional(t.PersonalCode),
+        _returns=(required(t.Count), required(t.Count), required(Boolean), many(t.Person, 1000)),
+        _out_variable_names=("fixed", "notFixed", "more", "person"),
+    )
     def FixPersonData(ctx, personalCode):  # type: ignore[no-untyped-def]
         result = _data_checks(ctx).fix_person_data(_caller(ctx), personalCode)
         return len(result.fixed), result.not_fixed, result.more, [person_out(p) for p in result.fixed]
 
-    @rpc(optional(f.NoticeState), optional(f.NoticeKind), optional(f.InboxPageToken), optional(f.InboxLimit),
-         _returns=(required(t.Count), many(f.Notice, 500), optional(f.InboxPageToken)),
-         _out_variable_names=("unacknowledged", "notice", "nextPageToken"))
+    @rpc(
+        optional(f.NoticeState),
+        optional(f.NoticeKind),
+        optional(f.InboxPageToken),
+        optional(f.InboxLimit),
+        _returns=(required(t.Count), many(f.Notice, 500), optional(f.InboxPageToken)),
+        _out_variable_names=("unacknowledged", "notice", "nextPageToken"),
+    )
     def ListNotices(ctx, state, kind, pageToken, limit):  # type: ignore[no-untyped-def]
         page = _notices(ctx).list_notices(_caller(ctx), state=state, kind=kind, page_token=pageToken, limit=limit)
         return page.unacknowledged, [notice_out(n) for n in page.notices], page.next_page_token

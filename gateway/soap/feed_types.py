@@ -3,6 +3,7 @@
 Kept beside ``gateway/soap/types.py`` (which they build on) so that each part of the
 contract has its own module; ``tests/contract/test_wsdl_equivalence.py`` holds them to the XSD.
 """
+
 from __future__ import annotations
 
 from spyne import Boolean, ComplexModel, Date, DateTime, Integer, Integer64, Unicode
@@ -31,8 +32,15 @@ ChangeSequence = Integer64(ge=0, type_name="ChangeSequence")
 ChangeKind = Unicode(
     max_len=30,
     values=[
-        "REGISTERED", "CORRECTED", "CANCELLED", "DEREGISTERED", "FUNDING_MARKED", "FUNDING_ENDED", "FUNDING_REMOVED",
-        "CLUB_ATTENDANCE_MARKED", "CLUB_ATTENDANCE_ENDED",
+        "REGISTERED",
+        "CORRECTED",
+        "CANCELLED",
+        "DEREGISTERED",
+        "FUNDING_MARKED",
+        "FUNDING_ENDED",
+        "FUNDING_REMOVED",
+        "CLUB_ATTENDANCE_MARKED",
+        "CLUB_ATTENDANCE_ENDED",
     ],
     type_name="ChangeKind",
 )

@@ -1,6 +1,7 @@
 """The clubs and lists operations (contract 1.2): translate the wire message, call the use case,
 translate back. No rule is decided here; the caller's scope is ``gateway.domain.lists.scope_of``'s.
 """
+
 from __future__ import annotations
 
 from spyne import ServiceBase, rpc
@@ -40,7 +41,9 @@ def _lists(ctx) -> lists.Lists:  # type: ignore[no-untyped-def]
 
 # --- domain -> wire -------------------------------------------------------------------
 def person_out(p: ListedPerson) -> t.ListedPerson:
-    return t.ListedPerson(personalCode=p.personal_code.value, firstName=p.first_name, lastName=p.last_name, birthDate=p.birth_date)
+    return t.ListedPerson(
+        personalCode=p.personal_code.value, firstName=p.first_name, lastName=p.last_name, birthDate=p.birth_date
+    )
 
 
 def registration_row_out(r: ListedRegistration, reason_names: dict[str, str]) -> t.ListedRegistration:
@@ -102,35 +105,74 @@ def _page_of(row, at_most: int = 500):  # type: ignore[no-untyped-def]
 
 class NvsListsService(ServiceBase):
     # --- clubs (general-education schools) ----------------------------------------------
-    @rpc(required(t.PersonalCode), required(t.SchoolYear), many(t.ClassifierCode, 20), many(t.ClassifierCode, 40), optional(t.RegisterDate),
-         _returns=required(t.ClubAttendance), _out_variable_name="attendance")
+    @rpc(
+        required(t.PersonalCode),
+        required(t.SchoolYear),
+        many(t.ClassifierCode, 20),
+        many(t.ClassifierCode, 40),
+        optional(t.RegisterDate),
+        _returns=required(t.ClubAttendance),
+        _out_variable_name="attendance",
+    )
     def MarkClubAttendance(ctx, personalCode, schoolYear, directionCode, subDirectionCode, fromDate):  # type: ignore[no-untyped-def]
-        new = NewClubAttendance(personalCode, schoolYear, tuple(directionCode or ()), tuple(subDirectionCode or ()), fromDate)
+        new = NewClubAttendance(
+            personalCode, schoolYear, tuple(directionCode or ()), tuple(subDirectionCode or ()), fromDate
+        )
         return club_out(_clubs(ctx).mark(_caller(ctx), new))
 
-    @rpc(required(t.Identifier), required(t.RegisterDate), _returns=required(t.ClubAttendance), _out_variable_name="attendance")
+    @rpc(
+        required(t.Identifier),
+        required(t.RegisterDate),
+        _returns=required(t.ClubAttendance),
+        _out_variable_name="attendance",
+    )
     def EndClubAttendance(ctx, attendanceId, endDate):  # type: ignore[no-untyped-def]
         return club_out(_clubs(ctx).end(_caller(ctx), attendanceId, endDate))
 
     # --- lists ---------------------------------------------------------------------------
-    @rpc(required(t.SchoolYear), optional(t.Identifier), optional(t.ProgramCode), optional(t.ListPageSize), optional(t.Cursor),
-         _out_variable_names=("learner", "nextCursor"), **_page_of(t.ListedRegistration))
+    @rpc(
+        required(t.SchoolYear),
+        optional(t.Identifier),
+        optional(t.ProgramCode),
+        optional(t.ListPageSize),
+        optional(t.Cursor),
+        _out_variable_names=("learner", "nextCursor"),
+        **_page_of(t.ListedRegistration),
+    )
     def ListLearners(ctx, schoolYear, groupId, programCode, pageSize, cursor):  # type: ignore[no-untyped-def]
         list_filter = lists.learner_filter(schoolYear, groupId, programCode)
         return _registrations(ctx, ListName.LEARNERS, list_filter, pageSize, cursor)
 
-    @rpc(required(t.RegisterDate), required(t.RegisterDate), optional(t.ListPageSize), optional(t.Cursor),
-         _out_variable_names=("arrival", "nextCursor"), **_page_of(t.ListedRegistration))
+    @rpc(
+        required(t.RegisterDate),
+        required(t.RegisterDate),
+        optional(t.ListPageSize),
+        optional(t.Cursor),
+        _out_variable_names=("arrival", "nextCursor"),
+        **_page_of(t.ListedRegistration),
+    )
     def ListArrivals(ctx, fromDate, toDate, pageSize, cursor):  # type: ignore[no-untyped-def]
         return _registrations(ctx, ListName.ARRIVALS, lists.arrival_filter(fromDate, toDate), pageSize, cursor)
 
-    @rpc(required(t.RegisterDate), required(t.RegisterDate), optional(t.ListPageSize), optional(t.Cursor),
-         _out_variable_names=("departure", "nextCursor"), **_page_of(t.ListedRegistration))
+    @rpc(
+        required(t.RegisterDate),
+        required(t.RegisterDate),
+        optional(t.ListPageSize),
+        optional(t.Cursor),
+        _out_variable_names=("departure", "nextCursor"),
+        **_page_of(t.ListedRegistration),
+    )
     def ListDepartures(ctx, fromDate, toDate, pageSize, cursor):  # type: ignore[no-untyped-def]
         return _registrations(ctx, ListName.DEPARTURES, lists.departure_filter(fromDate, toDate), pageSize, cursor)
 
-    @rpc(required(t.Month), optional(t.InstitutionCode), optional(t.ListPageSize), optional(t.Cursor),
-         _out_variable_names=("recipient", "nextCursor"), **_page_of(t.BasketRecipient))
+    @rpc(
+        required(t.Month),
+        optional(t.InstitutionCode),
+        optional(t.ListPageSize),
+        optional(t.Cursor),
+        _out_variable_names=("recipient", "nextCursor"),
+        **_page_of(t.BasketRecipient),
+    )
     def ListBasketRecipients(ctx, month, institutionCode, pageSize, cursor):  # type: ignore[no-untyped-def]
         use_case = _lists(ctx)
         list_filter = lists.basket_filter(month, institutionCode)
@@ -138,8 +180,15 @@ class NvsListsService(ServiceBase):
         names = use_case.names().municipalities if page.rows else {}
         return [basket_row_out(r, names) for r in page.rows], page.next_cursor
 
-    @rpc(required(t.SchoolYear), optional(t.ClassifierCode), optional(t.RegisterDate), optional(t.ListPageSize), optional(t.Cursor),
-         _out_variable_names=("attendance", "nextCursor"), **_page_of(t.ClubAttendance))
+    @rpc(
+        required(t.SchoolYear),
+        optional(t.ClassifierCode),
+        optional(t.RegisterDate),
+        optional(t.ListPageSize),
+        optional(t.Cursor),
+        _out_variable_names=("attendance", "nextCursor"),
+        **_page_of(t.ClubAttendance),
+    )
     def ListClubAttendance(ctx, schoolYear, directionCode, activeOn, pageSize, cursor):  # type: ignore[no-untyped-def]
         list_filter = lists.club_filter(schoolYear, directionCode, activeOn)
         page = _lists(ctx).page(scope_of(_caller(ctx)), ListName.CLUB_ATTENDANCE, list_filter, pageSize, cursor)

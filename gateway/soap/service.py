@@ -3,6 +3,7 @@
 No rule is decided here. ``ctx.udc`` carries the authenticated caller and the
 ``Registry`` (set by ``gateway.soap.app.RegistryApplication.call_wrapper``).
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -69,7 +70,9 @@ def group_out(view: services.GroupView) -> t.Group:
 
 def registration_out(view: services.RegistrationView) -> t.Registration:
     r = view.registration
-    contract = r.contract and t.Contract(typeCode=r.contract.type_code, date=r.contract.signed_on, number=r.contract.number)
+    contract = r.contract and t.Contract(
+        typeCode=r.contract.type_code, date=r.contract.signed_on, number=r.contract.number
+    )
     departure = r.departure and t.Departure(
         date=r.departure.date,
         reasonCode=r.departure.reason_code,
@@ -104,7 +107,9 @@ def contract_in(c) -> Contract | None:  # type: ignore[no-untyped-def]
 
 
 def leaders_in(leaders) -> tuple[services.LeaderInput, ...]:  # type: ignore[no-untyped-def]
-    return tuple(services.LeaderInput(l.firstName, l.lastName, l.personalCode) for l in leaders or ())
+    return tuple(
+        services.LeaderInput(leader.firstName, leader.lastName, leader.personalCode) for leader in leaders or ()
+    )
 
 
 def funding_out(view: services.FundingView, names: dict[str, str]) -> tuple[int, list[t.FundingMark]]:
@@ -130,8 +135,11 @@ REGISTRATION_AND_MARKS = dict(
 
 
 class NvsRegistryService(ServiceBase):
-    @rpc(required(t.PersonalCode), _returns=(required(t.Person), optional(t.LastRegistration)),
-         _out_variable_names=("person", "lastRegistration"))
+    @rpc(
+        required(t.PersonalCode),
+        _returns=(required(t.Person), optional(t.LastRegistration)),
+        _out_variable_names=("person", "lastRegistration"),
+    )
     def LookupPerson(ctx, personalCode):  # type: ignore[no-untyped-def]
         found = _registry(ctx).lookup_person(_caller(ctx), personalCode)
         last = found.last_registration
@@ -145,9 +153,16 @@ class NvsRegistryService(ServiceBase):
         )
         return person_out(found.person), last_out or None
 
-    @rpc(required(t.SchoolYear), required(t.ProgramCode), optional(t.ProgramPurpose), required(t.GroupName),
-         many(t.ClassifierCode, 20, at_least=1), many(t.Leader, 50),
-         _returns=required(t.Group), _out_variable_name="group")
+    @rpc(
+        required(t.SchoolYear),
+        required(t.ProgramCode),
+        optional(t.ProgramPurpose),
+        required(t.GroupName),
+        many(t.ClassifierCode, 20, at_least=1),
+        many(t.Leader, 50),
+        _returns=required(t.Group),
+        _out_variable_name="group",
+    )
     def CreateGroup(ctx, schoolYear, programCode, purpose, name, subDirectionCode, leader):  # type: ignore[no-untyped-def]
         new = services.NewGroup(
             school_year=schoolYear,
@@ -159,14 +174,27 @@ class NvsRegistryService(ServiceBase):
         )
         return group_out(_registry(ctx).create_group(_caller(ctx), new))
 
-    @rpc(required(t.Identifier), required(t.GroupName), many(t.ClassifierCode, 20, at_least=1), many(t.Leader, 50),
-         _returns=required(t.Group), _out_variable_name="group")
+    @rpc(
+        required(t.Identifier),
+        required(t.GroupName),
+        many(t.ClassifierCode, 20, at_least=1),
+        many(t.Leader, 50),
+        _returns=required(t.Group),
+        _out_variable_name="group",
+    )
     def UpdateGroup(ctx, groupId, name, subDirectionCode, leader):  # type: ignore[no-untyped-def]
-        change = services.GroupInput(name=name, sub_direction_codes=tuple(subDirectionCode or ()), leaders=leaders_in(leader))
+        change = services.GroupInput(
+            name=name, sub_direction_codes=tuple(subDirectionCode or ()), leaders=leaders_in(leader)
+        )
         return group_out(_registry(ctx).update_group(_caller(ctx), groupId, change))
 
-    @rpc(required(t.SchoolYear), optional(t.ProgramPurpose), optional(t.InstitutionCode),
-         _returns=(required(t.SchoolYear), many(t.GroupSection, 2)), _out_variable_names=("schoolYear", "section"))
+    @rpc(
+        required(t.SchoolYear),
+        optional(t.ProgramPurpose),
+        optional(t.InstitutionCode),
+        _returns=(required(t.SchoolYear), many(t.GroupSection, 2)),
+        _out_variable_names=("schoolYear", "section"),
+    )
     def ListGroups(ctx, schoolYear, purpose, institutionCode):  # type: ignore[no-untyped-def]
         sections = _registry(ctx).list_groups(_caller(ctx), schoolYear, purpose, institutionCode)
         return schoolYear, [
@@ -174,7 +202,13 @@ class NvsRegistryService(ServiceBase):
             for s in sections
         ]
 
-    @rpc(required(t.PersonalCode), required(t.Identifier), required(t.RegisterDate), optional(t.Contract), **REGISTRATION_AND_WARNINGS)
+    @rpc(
+        required(t.PersonalCode),
+        required(t.Identifier),
+        required(t.RegisterDate),
+        optional(t.Contract),
+        **REGISTRATION_AND_WARNINGS,
+    )
     def RegisterStudent(ctx, personalCode, groupId, firstLearningDate, contract):  # type: ignore[no-untyped-def]
         new = services.NewRegistration(personalCode, groupId, firstLearningDate, contract_in(contract))
         view, warnings = _registry(ctx).register_student(_caller(ctx), new)
@@ -187,25 +221,46 @@ class NvsRegistryService(ServiceBase):
         )
         return registration_out(view), warnings_out(warnings)
 
-    @rpc(required(t.Identifier), required(t.ReasonText), _returns=required(t.Registration), _out_variable_name="registration")
+    @rpc(
+        required(t.Identifier),
+        required(t.ReasonText),
+        _returns=required(t.Registration),
+        _out_variable_name="registration",
+    )
     def CancelRegistration(ctx, registrationId, reason):  # type: ignore[no-untyped-def]
         return registration_out(_registry(ctx).cancel_registration(_caller(ctx), registrationId, reason))
 
-    @rpc(required(t.Identifier), required(t.RegisterDate), required(t.ClassifierCode), optional(t.OrderNumber), **REGISTRATION_AND_WARNINGS)
+    @rpc(
+        required(t.Identifier),
+        required(t.RegisterDate),
+        required(t.ClassifierCode),
+        optional(t.OrderNumber),
+        **REGISTRATION_AND_WARNINGS,
+    )
     def DeregisterStudent(ctx, registrationId, departureDate, departureReasonCode, orderNumber):  # type: ignore[no-untyped-def]
         departure = Departure(date=departureDate, reason_code=departureReasonCode, order_number=orderNumber)
         view, warnings = _registry(ctx).deregister_student(_caller(ctx), registrationId, departure)
         return registration_out(view), warnings_out(warnings)
 
-    @rpc(required(t.PersonalCode), optional(t.InstitutionCode), _returns=(required(t.Person), many(t.Registration, 100)),
-         _out_variable_names=("person", "registration"))
+    @rpc(
+        required(t.PersonalCode),
+        optional(t.InstitutionCode),
+        _returns=(required(t.Person), many(t.Registration, 100)),
+        _out_variable_names=("person", "registration"),
+    )
     def GetStudent(ctx, personalCode, institutionCode):  # type: ignore[no-untyped-def]
         record = _registry(ctx).get_student(_caller(ctx), personalCode, institutionCode)
         return person_out(record.person), [registration_out(r) for r in record.registrations]
 
     # --- funding ---------------------------------------------------------------
-    @rpc(required(t.Identifier), many(t.ClassifierCode, 4, at_least=1), required(t.Month), optional(t.Month),
-         optional(Boolean), **REGISTRATION_AND_MARKS)
+    @rpc(
+        required(t.Identifier),
+        many(t.ClassifierCode, 4, at_least=1),
+        required(t.Month),
+        optional(t.Month),
+        optional(Boolean),
+        **REGISTRATION_AND_MARKS,
+    )
     def MarkFunding(ctx, registrationId, fundingTypeCode, fromMonth, toMonth, specialNeeds):  # type: ignore[no-untyped-def]
         new = services.NewFunding(registrationId, tuple(fundingTypeCode or ()), fromMonth, toMonth, bool(specialNeeds))
         registry = _registry(ctx)
@@ -222,14 +277,25 @@ class NvsRegistryService(ServiceBase):
         registry = _registry(ctx)
         return funding_out(registry.get_funding(_caller(ctx), registrationId), registry.funding_type_names())
 
-    @rpc(required(t.PersonalCode), required(t.Month), required(t.Month),
-         _returns=(required(Boolean), many(t.MonthAvailability, 24, at_least=1)), _out_variable_names=("available", "month"))
+    @rpc(
+        required(t.PersonalCode),
+        required(t.Month),
+        required(t.Month),
+        _returns=(required(Boolean), many(t.MonthAvailability, 24, at_least=1)),
+        _out_variable_names=("available", "month"),
+    )
     def CheckBasketAvailability(ctx, personalCode, fromMonth, toMonth):  # type: ignore[no-untyped-def]
         months = _registry(ctx).check_basket_availability(_caller(ctx), personalCode, fromMonth, toMonth)
-        return all(free for _, free in months), [t.MonthAvailability(month=str(m), available=free) for m, free in months]
+        return all(free for _, free in months), [
+            t.MonthAvailability(month=str(m), available=free) for m, free in months
+        ]
 
-    @rpc(required(t.Month), required(t.Month),
-         _returns=(many(t.BasketLine, "unbounded"), required(t.Amount)), _out_variable_names=("line", "totalAmount"))
+    @rpc(
+        required(t.Month),
+        required(t.Month),
+        _returns=(many(t.BasketLine, "unbounded"), required(t.Amount)),
+        _out_variable_names=("line", "totalAmount"),
+    )
     def CalculateBasket(ctx, fromMonth, toMonth):  # type: ignore[no-untyped-def]
         report = _registry(ctx).calculate_basket(_caller(ctx), fromMonth, toMonth)
         lines = [

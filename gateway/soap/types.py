@@ -6,6 +6,7 @@ because Spyne cannot serialise a namespaced ComplexModel as fault detail.
 The XSD is the contract; these classes only let Spyne (de)serialise it.
 ``tests/contract/test_wsdl_equivalence.py`` proves the two agree.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,7 +29,9 @@ def many(t, at_most: int | str, at_least: int = 0):  # type: ignore[no-untyped-d
 
 
 PersonalCode = Unicode(min_len=11, max_len=11, pattern="[0-9]{11}", type_name="PersonalCode")
-SchoolYear = Unicode(min_len=9, max_len=9, pattern="(199[0-9]|20[0-9]{2})-(199[1-9]|20[0-9]{2}|2100)", type_name="SchoolYear")
+SchoolYear = Unicode(
+    min_len=9, max_len=9, pattern="(199[0-9]|20[0-9]{2})-(199[1-9]|20[0-9]{2}|2100)", type_name="SchoolYear"
+)
 RegisterDate = Date(ge=dt.date(1990, 1, 1), le=dt.date(2100, 12, 31), type_name="RegisterDate")
 ProgramCode = Unicode(min_len=9, max_len=9, pattern="[0-9]{9}", type_name="ProgramCode")
 InstitutionCode = Unicode(min_len=6, max_len=9, pattern="[0-9]{6,9}", type_name="InstitutionCode")
@@ -211,8 +214,15 @@ PositionTitle = Unicode(min_len=1, max_len=200, type_name="PositionTitle")
 FunctionalArea = Unicode(
     max_len=30,
     values=[
-        "student-personal-data", "student-learning-data", "registration-correction", "blank-distribution", "certificates",
-        "basket-calculation", "exam-planning", "list-forming", "competence-assessor",
+        "student-personal-data",
+        "student-learning-data",
+        "registration-correction",
+        "blank-distribution",
+        "certificates",
+        "basket-calculation",
+        "exam-planning",
+        "list-forming",
+        "competence-assessor",
     ],
     type_name="FunctionalArea",
 )

@@ -1,10 +1,10 @@
 """Alembic environment: the URL comes from the caller (nvs-gateway migrate) or alembic.ini / NVS_DATABASE_URL."""
+
 from __future__ import annotations
 
 import os
 
 from alembic import context
-from sqlalchemy import pool
 
 from storage.db import make_engine
 from storage.models import Base

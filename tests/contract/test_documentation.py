@@ -1,4 +1,5 @@
 """The fault catalogue, the error classes and the README say the same thing."""
+
 from __future__ import annotations
 
 import re
@@ -46,7 +47,11 @@ def rights_table() -> str:
     """The README's rights table, as gateway/domain/access.py's OPERATIONS says it."""
     from gateway.domain.access import OPERATIONS, ScopeKind
 
-    callers = {ScopeKind.INSTITUTION: "institution users", ScopeKind.MUNICIPALITY: "coordinators", ScopeKind.CENTRAL: "administrators"}
+    callers = {
+        ScopeKind.INSTITUTION: "institution users",
+        ScopeKind.MUNICIPALITY: "coordinators",
+        ScopeKind.CENTRAL: "administrators",
+    }
     lines = ["| operation | right needed | who may call | access log |", "|---|---|---|---|"]
     for name, rule in OPERATIONS.items():
         needs = ", ".join(str(r) for r in rule.needs) or "(none)"

@@ -1,4 +1,5 @@
 """The README's table of data-issue codes is the catalogue in gateway/domain/checks.py."""
+
 from __future__ import annotations
 
 import re
@@ -16,6 +17,14 @@ def test_the_readme_shows_the_issue_catalogue_as_it_is() -> None:
 
 
 def test_the_readme_documents_the_check_commands_and_the_new_operations() -> None:
-    for text in ("nvs-gateway check population-register", "nvs-gateway check data", "`GetChanges`", "`ListNotices`",
-                 "`AcknowledgeNotice`", "`FixPersonData`", "`GetDataCheckStatus`", "`ListDataIssues`"):
+    for text in (
+        "nvs-gateway check population-register",
+        "nvs-gateway check data",
+        "`GetChanges`",
+        "`ListNotices`",
+        "`AcknowledgeNotice`",
+        "`FixPersonData`",
+        "`GetDataCheckStatus`",
+        "`ListDataIssues`",
+    ):
         assert text in README, text

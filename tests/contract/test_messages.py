@@ -10,6 +10,7 @@
 * the WSDL loads in zeep, binds every operation document/literal with the GatewayFault
   fault, and zeep reads and writes the golden payloads exactly as they are.
 """
+
 from __future__ import annotations
 
 import collections
@@ -192,8 +193,21 @@ def test_schema_header(xsd_tree: etree._ElementTree) -> None:
 
 
 def test_schema_uses_only_sequences_and_elements(xsd_tree: etree._ElementTree) -> None:
-    forbidden = ("all", "choice", "any", "anyAttribute", "attribute", "attributeGroup", "group",
-                 "extension", "union", "list", "include", "import", "redefine")
+    forbidden = (
+        "all",
+        "choice",
+        "any",
+        "anyAttribute",
+        "attribute",
+        "attributeGroup",
+        "group",
+        "extension",
+        "union",
+        "list",
+        "include",
+        "import",
+        "redefine",
+    )
     for name in forbidden:
         assert xsd_tree.findall(f".//{{{XS}}}{name}") == [], f"xs:{name} is not allowed"
     assert xsd_tree.xpath("//*[@mixed='true' or @substitutionGroup or @abstract='true' or @nillable='true']") == []
@@ -312,9 +326,15 @@ def test_zeep_round_trips_the_golden_payload(entry: ManifestLine, client: Client
 def test_the_golden_x_road_headers_are_valid_x_road_message_protocol_4_headers() -> None:
     xroad = xmlschema.XMLSchema(str(ROOT / "xsd" / "xroad.xsd"), allow="sandbox")
     envelope = etree.parse(str(MESSAGES / "GetStudent.xroad-headers.request.xml"), PARSER).getroot()
-    headers = [h for h in envelope.find(f"{{{SOAP_ENV}}}Header") if etree.QName(h).namespace == "http://x-road.eu/xsd/xroad.xsd"]
+    headers = [
+        h
+        for h in envelope.find(f"{{{SOAP_ENV}}}Header")
+        if etree.QName(h).namespace == "http://x-road.eu/xsd/xroad.xsd"
+    ]
     assert [local(h.tag) for h in headers] == ["client", "service", "id", "userId", "issue", "protocolVersion"]
     for header in headers:
         xroad.validate(xmlschema.XMLResource(header, base_url=str(MESSAGES), allow="sandbox"))
     purpose = envelope.find(f"{{{SOAP_ENV}}}Header/{{{TNS}}}accessPurpose")
-    xmlschema.XMLSchema(str(XSD_FILE), allow="sandbox").validate(xmlschema.XMLResource(purpose, base_url=str(MESSAGES), allow="sandbox"))
+    xmlschema.XMLSchema(str(XSD_FILE), allow="sandbox").validate(
+        xmlschema.XMLResource(purpose, base_url=str(MESSAGES), allow="sandbox")
+    )

@@ -7,6 +7,7 @@ XML attacks) is tested on that side. The sample messages in
 ``tests/messages/population_register`` are validated against the XSD and compared with
 what the sandbox really answers.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,9 +17,10 @@ import re
 import socket
 import socketserver
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
@@ -88,6 +90,7 @@ def pc(value: str) -> PersonalCode:
 # ---------------------------------------------------------------------------
 # A real HTTP server for the sandbox
 # ---------------------------------------------------------------------------
+
 
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
@@ -214,6 +217,7 @@ def unavailable_register(request: pytest.FixtureRequest) -> Iterator[Any]:
 # Behaviour: the fake and the zeep client against the sandbox
 # ---------------------------------------------------------------------------
 
+
 def test_found_person_has_the_sandbox_data(register: Any) -> None:
     record = register.find_person(GIRL)
 
@@ -325,6 +329,7 @@ def test_unavailable_register_raises_without_the_code(unavailable_register: Any)
 # The zeep client: transport behaviour
 # ---------------------------------------------------------------------------
 
+
 @pytest.mark.e2e
 def test_batches_are_sent_in_chunks_of_a_hundred(sandbox_url: str) -> None:
     with zeep_register(sandbox_url) as (register, adapter):
@@ -402,6 +407,7 @@ def test_an_html_error_page_makes_the_register_unavailable() -> None:
 @pytest.mark.e2e
 def test_an_answer_about_another_person_is_refused() -> None:
     """A register answering for the wrong code must not be believed."""
+
     def wrong_person(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         body = (MESSAGES / "GetPerson-response-found.xml").read_bytes()
         start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
@@ -416,7 +422,10 @@ def test_an_answer_about_another_person_is_refused() -> None:
 @pytest.mark.e2e
 def test_failure_rate_is_deterministic_with_a_seed() -> None:
     def outcomes(seed: int) -> list[bool]:
-        with serving(build_sandbox_app(failure_rate=0.5, random_seed=seed)) as url, zeep_register(url, retries=0) as (register, _):
+        with (
+            serving(build_sandbox_app(failure_rate=0.5, random_seed=seed)) as url,
+            zeep_register(url, retries=0) as (register, _),
+        ):
             result = []
             for _ in range(12):
                 try:
@@ -462,6 +471,7 @@ def test_the_wsdl_is_parsed_once_per_process() -> None:
 # ---------------------------------------------------------------------------
 # The sandbox over HTTP: raw messages and the served WSDL
 # ---------------------------------------------------------------------------
+
 
 def _post(url: str, body: bytes) -> requests.Response:
     return requests.post(url, data=body, headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=5)
@@ -581,6 +591,7 @@ def test_a_client_can_load_the_served_wsdl_and_its_schema(sandbox_url: str) -> N
 # Contract files and sample messages
 # ---------------------------------------------------------------------------
 
+
 def _schema() -> xmlschema.XMLSchema:
     # a bare file name with an absolute base_url (soap-stack.md §1.5: a relative path resolves to xsd/xsd/)
     return xmlschema.XMLSchema(XSD_NAME, base_url=str(XSD_DIR), allow="sandbox")
@@ -647,6 +658,7 @@ def test_wsdl_declares_both_operations_with_a_typed_fault() -> None:
 # ---------------------------------------------------------------------------
 # Sandbox data, without SOAP
 # ---------------------------------------------------------------------------
+
 
 def test_special_persons_are_valid_codes_of_children_of_every_kind() -> None:
     assert {person.kind for person in SPECIAL_PERSONS} == set(SPECIAL_KINDS)
@@ -725,6 +737,7 @@ def test_sandbox_rejects_impossible_settings() -> None:
 # ---------------------------------------------------------------------------
 # The fake's own bookkeeping
 # ---------------------------------------------------------------------------
+
 
 def test_fake_counts_calls_and_can_be_switched_off() -> None:
     fake = InMemoryPopulationRegister()

@@ -5,6 +5,7 @@ Spyne builds its own WSDL from gateway/soap/types.py; clients only ever see
 wsdl/nvs-gateway-v1.wsdl and xsd/nvs-gateway-v1.xsd. If the two drift apart, Spyne
 would (de)serialise something other than what the contract promises.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """zeep clients for the end-to-end tests."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -50,8 +51,14 @@ XROAD = "http://x-road.eu/xsd/xroad.xsd"
 IDENTIFIERS = "http://x-road.eu/xsd/identifiers"
 
 
-def xroad_headers(service_code: str, message_id: str, *, user_id: str = "LT38001010010", issue: str | None = "NVS-2026/117",
-                  protocol_version: str = "4.0") -> list:
+def xroad_headers(
+    service_code: str,
+    message_id: str,
+    *,
+    user_id: str = "LT38001010010",
+    issue: str | None = "NVS-2026/117",
+    protocol_version: str = "4.0",
+) -> list:
     """client, service, id, userId, issue, protocolVersion as lxml elements (zeep's ``_soapheaders``)."""
     from lxml import etree
 
@@ -68,9 +75,24 @@ def xroad_headers(service_code: str, message_id: str, *, user_id: str = "LT38001
         return element
 
     headers = [
-        identifier("client", "SUBSYSTEM", xRoadInstance="LT", memberClass="GOV", memberCode="188710061", subsystemCode="nvs-client"),
-        identifier("service", "SERVICE", xRoadInstance="LT", memberClass="GOV", memberCode="111959192",
-                   subsystemCode="mokiniu-registras", serviceCode=service_code, serviceVersion="v1"),
+        identifier(
+            "client",
+            "SUBSYSTEM",
+            xRoadInstance="LT",
+            memberClass="GOV",
+            memberCode="188710061",
+            subsystemCode="nvs-client",
+        ),
+        identifier(
+            "service",
+            "SERVICE",
+            xRoadInstance="LT",
+            memberClass="GOV",
+            memberCode="111959192",
+            subsystemCode="mokiniu-registras",
+            serviceCode=service_code,
+            serviceVersion="v1",
+        ),
         simple("id", message_id),
         simple("userId", user_id),
     ]
@@ -83,7 +105,12 @@ def xroad_headers(service_code: str, message_id: str, *, user_id: str = "LT38001
 def shape(element) -> tuple:
     """A namespace-prefix-independent form of an element: tag, attributes, text, children."""
     children = tuple(shape(c) for c in element if isinstance(c.tag, str))
-    return element.tag, tuple(sorted(element.attrib.items())), (element.text or "").strip() if not children else "", children
+    return (
+        element.tag,
+        tuple(sorted(element.attrib.items())),
+        (element.text or "").strip() if not children else "",
+        children,
+    )
 
 
 def xroad_headers_of(envelope) -> list[tuple]:

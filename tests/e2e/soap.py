@@ -11,14 +11,15 @@ anything, so that the tests can see what the gateway answers to bad input:
   ``GatewayFault`` detail and returns (status, faultcode, faultstring, detail dict);
 * ``parse_success``: asserts a 200 SOAP 1.1 response and returns the Body's element.
 """
+
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 from xml.sax.saxutils import escape
 
 import requests
@@ -46,7 +47,7 @@ def security_header(username: str, password: str, *, digest_created: dt.datetime
     """A ``wsse:Security`` header with a UsernameToken: PasswordText, or PasswordDigest created at ``digest_created``."""
     if digest_created is not None:
         nonce = os.urandom(16)
-        created = digest_created.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        created = digest_created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         value = base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest()).decode()
         password_element = (
             f'<wsse:Password Type="{PASSWORD_DIGEST}">{value}</wsse:Password>'
@@ -142,7 +143,9 @@ def _document(response: requests.Response) -> etree._Element:
     try:
         root = etree.fromstring(response.content, _PARSER)
     except etree.XMLSyntaxError as exc:  # pragma: no cover - the assertion is the point
-        raise AssertionError(f"HTTP {response.status_code}: the body is not XML ({exc}): {response.text[:300]!r}") from None
+        raise AssertionError(
+            f"HTTP {response.status_code}: the body is not XML ({exc}): {response.text[:300]!r}"
+        ) from None
     assert root.getroottree().docinfo.doctype == "", "a response with a DOCTYPE"
     assert root.tag == f"{{{SOAP11_ENV}}}Envelope", f"not a SOAP 1.1 envelope: {root.tag}"
     return root
@@ -166,10 +169,14 @@ def parse_fault(response: requests.Response) -> SoapFault:
     names = [c.tag for c in children]
     # SOAP 1.1 §4.4: faultcode, faultstring, optional faultactor, optional detail; all unqualified.
     assert names[:2] == ["faultcode", "faultstring"], f"SOAP 1.1 fault layout: {names}"
-    assert set(names[2:]) <= {"faultactor", "detail"} and len(names) == len(set(names)), f"SOAP 1.1 fault layout: {names}"
+    assert set(names[2:]) <= {"faultactor", "detail"} and len(names) == len(set(names)), (
+        f"SOAP 1.1 fault layout: {names}"
+    )
     faultcode = (children[0].text or "").strip()
     prefix, _, local = faultcode.rpartition(":")
-    assert prefix and fault.nsmap.get(prefix) == SOAP11_ENV, f"faultcode {faultcode!r} is not a QName in the SOAP 1.1 namespace"
+    assert prefix and fault.nsmap.get(prefix) == SOAP11_ENV, (
+        f"faultcode {faultcode!r} is not a QName in the SOAP 1.1 namespace"
+    )
     detail = fault.find("detail")
     assert detail is not None, "fault without detail"
     gateway_fault = detail.find(f"{{{TNS}}}GatewayFault")

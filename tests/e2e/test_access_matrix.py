@@ -12,12 +12,14 @@ Each call carries the X-Road headers with a fresh message id; for each, the test
 
 One gateway per database serves all the calls (module scope).
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import zeep
@@ -42,7 +44,14 @@ SCHOOL = "300000011"  # Anykščių muzikos mokykla: municipal (20), Anykščiai
 OTHER_SCHOOL = "300000012"  # Vilniaus Pušyno muzikos mokykla: Vilnius (13)
 PROGRAM = "100000112"
 
-VIEWER, MANAGER, OTHER, COORDINATOR, OTHER_COORDINATOR, ADMIN = "viewer", "manager", "other", "coordinator", "other-coord", "admin"
+VIEWER, MANAGER, OTHER, COORDINATOR, OTHER_COORDINATOR, ADMIN = (
+    "viewer",
+    "manager",
+    "other",
+    "coordinator",
+    "other-coord",
+    "admin",
+)
 EXPIRED, NO_TOKEN, WRONG_PASSWORD, REPLAYED = "expired", "no-token", "wrong-password", "replayed-digest"
 KINDS = (VIEWER, MANAGER, OTHER, COORDINATOR, OTHER_COORDINATOR, ADMIN, EXPIRED, NO_TOKEN, WRONG_PASSWORD, REPLAYED)
 
@@ -59,31 +68,89 @@ EXPECTED: dict[str, dict[str, str]] = {
     "CancelRegistration": {**CHANGES_OF_THE_SCHOOL, OTHER: "RegistrationNotFound"},
     "DeregisterStudent": {**CHANGES_OF_THE_SCHOOL, OTHER: "RegistrationNotFound"},
     "GetStudent": {VIEWER: OK, MANAGER: OK, OTHER: DENIED, COORDINATOR: OK, OTHER_COORDINATOR: DENIED, ADMIN: OK},
-    "RegisterUser": {VIEWER: DENIED, MANAGER: DENIED, OTHER: DENIED, COORDINATOR: OK, OTHER_COORDINATOR: "WrongIssuer", ADMIN: OK},
+    "RegisterUser": {
+        VIEWER: DENIED,
+        MANAGER: DENIED,
+        OTHER: DENIED,
+        COORDINATOR: OK,
+        OTHER_COORDINATOR: "WrongIssuer",
+        ADMIN: OK,
+    },
     "ChangePassword": {VIEWER: OK, MANAGER: OK, OTHER: OK, COORDINATOR: OK, OTHER_COORDINATOR: OK, ADMIN: OK},
-    "GetAccessLog": {VIEWER: DENIED, MANAGER: DENIED, OTHER: DENIED, COORDINATOR: DENIED, OTHER_COORDINATOR: DENIED, ADMIN: OK},
+    "GetAccessLog": {
+        VIEWER: DENIED,
+        MANAGER: DENIED,
+        OTHER: DENIED,
+        COORDINATOR: DENIED,
+        OTHER_COORDINATOR: DENIED,
+        ADMIN: OK,
+    },
     "MarkFunding": {**CHANGES_OF_THE_SCHOOL, OTHER: "RegistrationNotFound"},
     "EndFunding": {**CHANGES_OF_THE_SCHOOL, OTHER: "RegistrationNotFound"},
-    "GetFunding": {VIEWER: DENIED, MANAGER: OK, OTHER: "RegistrationNotFound", COORDINATOR: OK,
-                   OTHER_COORDINATOR: "RegistrationNotFound", ADMIN: OK},
+    "GetFunding": {
+        VIEWER: DENIED,
+        MANAGER: OK,
+        OTHER: "RegistrationNotFound",
+        COORDINATOR: OK,
+        OTHER_COORDINATOR: "RegistrationNotFound",
+        ADMIN: OK,
+    },
     "CheckBasketAvailability": {VIEWER: OK, MANAGER: OK, OTHER: OK, COORDINATOR: OK, OTHER_COORDINATOR: OK, ADMIN: OK},
     "CalculateBasket": {VIEWER: DENIED, MANAGER: OK, OTHER: OK, COORDINATOR: OK, OTHER_COORDINATOR: OK, ADMIN: OK},
     "GetChanges": {VIEWER: OK, MANAGER: OK, OTHER: OK, COORDINATOR: OK, OTHER_COORDINATOR: OK, ADMIN: OK},
-    "GetDataCheckStatus": {VIEWER: OK, MANAGER: OK, OTHER: DENIED, COORDINATOR: OK, OTHER_COORDINATOR: DENIED, ADMIN: OK},
-    "ListDataIssues": {VIEWER: OK, MANAGER: OK, OTHER: OK, COORDINATOR: DENIED, OTHER_COORDINATOR: DENIED, ADMIN: DENIED},
-    "FixPersonData": {VIEWER: DENIED, MANAGER: OK, OTHER: "StudentNotFound", COORDINATOR: DENIED, OTHER_COORDINATOR: DENIED,
-                      ADMIN: DENIED},
+    "GetDataCheckStatus": {
+        VIEWER: OK,
+        MANAGER: OK,
+        OTHER: DENIED,
+        COORDINATOR: OK,
+        OTHER_COORDINATOR: DENIED,
+        ADMIN: OK,
+    },
+    "ListDataIssues": {
+        VIEWER: OK,
+        MANAGER: OK,
+        OTHER: OK,
+        COORDINATOR: DENIED,
+        OTHER_COORDINATOR: DENIED,
+        ADMIN: DENIED,
+    },
+    "FixPersonData": {
+        VIEWER: DENIED,
+        MANAGER: OK,
+        OTHER: "StudentNotFound",
+        COORDINATOR: DENIED,
+        OTHER_COORDINATOR: DENIED,
+        ADMIN: DENIED,
+    },
     "ListNotices": {VIEWER: OK, MANAGER: OK, OTHER: OK, COORDINATOR: DENIED, OTHER_COORDINATOR: DENIED, ADMIN: DENIED},
-    "MarkClubAttendance": {**CHANGES_OF_THE_SCHOOL, MANAGER: "NotGeneralEducationSchool", OTHER: "NotGeneralEducationSchool"},
+    "MarkClubAttendance": {
+        **CHANGES_OF_THE_SCHOOL,
+        MANAGER: "NotGeneralEducationSchool",
+        OTHER: "NotGeneralEducationSchool",
+    },
     "EndClubAttendance": {**CHANGES_OF_THE_SCHOOL, MANAGER: "ClubAttendanceNotFound", OTHER: "ClubAttendanceNotFound"},
-    **{name: {VIEWER: OK, MANAGER: OK, OTHER: OK, COORDINATOR: OK, OTHER_COORDINATOR: OK, ADMIN: OK}
-       for name in ("ListLearners", "ListArrivals", "ListDepartures", "ListBasketRecipients", "ListClubAttendance")},
-    "AcknowledgeNotice": {VIEWER: "NoticeNotFound", MANAGER: "NoticeNotFound", OTHER: "NoticeNotFound", COORDINATOR: DENIED,
-                          OTHER_COORDINATOR: DENIED, ADMIN: DENIED},
+    **{
+        name: {VIEWER: OK, MANAGER: OK, OTHER: OK, COORDINATOR: OK, OTHER_COORDINATOR: OK, ADMIN: OK}
+        for name in ("ListLearners", "ListArrivals", "ListDepartures", "ListBasketRecipients", "ListClubAttendance")
+    },
+    "AcknowledgeNotice": {
+        VIEWER: "NoticeNotFound",
+        MANAGER: "NoticeNotFound",
+        OTHER: "NoticeNotFound",
+        COORDINATOR: DENIED,
+        OTHER_COORDINATOR: DENIED,
+        ADMIN: DENIED,
+    },
 }
 for _expected in EXPECTED.values():
-    _expected.update({EXPIRED: "CredentialsExpired", NO_TOKEN: "AuthenticationFailed", WRONG_PASSWORD: "AuthenticationFailed",
-                      REPLAYED: "TokenReplayed"})
+    _expected.update(
+        {
+            EXPIRED: "CredentialsExpired",
+            NO_TOKEN: "AuthenticationFailed",
+            WRONG_PASSWORD: "AuthenticationFailed",
+            REPLAYED: "TokenReplayed",
+        }
+    )
 
 
 def wsdl_operations() -> list[str]:
@@ -131,14 +198,25 @@ class Matrix:
         if operation not in self.arrangements:
             manager = self.kinds[MANAGER]
             service = self.client(Kind("arranger", manager.username, manager.password, manager.scope)).service
-            group = service.CreateGroup(schoolYear=str(self.year), programCode=PROGRAM, name=f"Matrica {operation}",
-                                        subDirectionCode=["MUSIC.PIANO"])
+            group = service.CreateGroup(
+                schoolYear=str(self.year),
+                programCode=PROGRAM,
+                name=f"Matrica {operation}",
+                subDirectionCode=["MUSIC.PIANO"],
+            )
             child = child_code(dt.date(2015, 4, 4), next(self.serial))
-            registration = service.RegisterStudent(personalCode=child, groupId=group.groupId, firstLearningDate=self.year.starts_on,
-                                                   contract=contract(self.year.starts_on)).registration
+            registration = service.RegisterStudent(
+                personalCode=child,
+                groupId=group.groupId,
+                firstLearningDate=self.year.starts_on,
+                contract=contract(self.year.starts_on),
+            ).registration
             if operation == "EndFunding":  # something to end
-                service.MarkFunding(registrationId=registration.registrationId, fundingTypeCode=["MUNICIPAL"],
-                                    fromMonth=month_of(self.year.starts_on))
+                service.MarkFunding(
+                    registrationId=registration.registrationId,
+                    fundingTypeCode=["MUNICIPAL"],
+                    fromMonth=month_of(self.year.starts_on),
+                )
             self.arrangements[operation] = Arrangement(child, group.groupId, registration.registrationId)
         return self.arrangements[operation]
 
@@ -168,18 +246,33 @@ def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     gateway, stop = launch_gateway(database, lockout_threshold=1_000_000)
     accounts = Accounts(database.uow_factory, DigestSecrets(SANDBOX_DIGEST_SECRET_KEY), clock=gateway.clock)
     today = gateway.clock.today()
-    viewer_rights = [Right(a, Level.VIEWER) for a in (Area.STUDENT_PERSONAL_DATA, Area.STUDENT_LEARNING_DATA, Area.LIST_FORMING)]
+    viewer_rights = [
+        Right(a, Level.VIEWER) for a in (Area.STUDENT_PERSONAL_DATA, Area.STUDENT_LEARNING_DATA, Area.LIST_FORMING)
+    ]
     accounts.ensure_user("matrix-viewer", "Matrix-viewer-2026!", Scope.institution(SCHOOL), viewer_rights)
-    accounts.ensure_user("matrix-expired", "Matrix-expired-2026!", Scope.institution(SCHOOL), INSTITUTION_RIGHTS,
-                         valid_from=today - dt.timedelta(days=400), valid_until=today - dt.timedelta(days=1))
+    accounts.ensure_user(
+        "matrix-expired",
+        "Matrix-expired-2026!",
+        Scope.institution(SCHOOL),
+        INSTITUTION_RIGHTS,
+        valid_from=today - dt.timedelta(days=400),
+        valid_until=today - dt.timedelta(days=1),
+    )
     manager = database.user(SCHOOL)
     kinds = {
         VIEWER: Kind(VIEWER, "matrix-viewer", "Matrix-viewer-2026!", Scope.institution(SCHOOL)),
         # The manager logs in with PasswordDigest (a fresh nonce per call): digest success on every operation.
         MANAGER: Kind(MANAGER, manager.username, manager.password, manager.scope, digest=True),
-        OTHER: Kind(OTHER, database.user(OTHER_SCHOOL).username, database.user(OTHER_SCHOOL).password, Scope.institution(OTHER_SCHOOL)),
+        OTHER: Kind(
+            OTHER,
+            database.user(OTHER_SCHOOL).username,
+            database.user(OTHER_SCHOOL).password,
+            Scope.institution(OTHER_SCHOOL),
+        ),
         COORDINATOR: Kind(COORDINATOR, "sandbox-municipality-34", "Sandbox-municipality-34!", Scope.municipality("34")),
-        OTHER_COORDINATOR: Kind(OTHER_COORDINATOR, "sandbox-municipality-13", "Sandbox-municipality-13!", Scope.municipality("13")),
+        OTHER_COORDINATOR: Kind(
+            OTHER_COORDINATOR, "sandbox-municipality-13", "Sandbox-municipality-13!", Scope.municipality("13")
+        ),
         ADMIN: Kind(ADMIN, "sandbox-admin", database.user_named("sandbox-admin").password, Scope.central()),
         EXPIRED: Kind(EXPIRED, "matrix-expired", "Matrix-expired-2026!", Scope.institution(SCHOOL)),
         NO_TOKEN: Kind(NO_TOKEN, None, None, None),
@@ -195,37 +288,85 @@ def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
     year, today = matrix.year, matrix.gateway.clock.today()
-    if operation in ("RegisterUser", "ChangePassword", "CreateGroup", "CalculateBasket", "GetChanges", "GetDataCheckStatus",
-                     "ListDataIssues", "ListNotices", "AcknowledgeNotice", "MarkClubAttendance", "EndClubAttendance",
-                     "ListLearners", "ListArrivals", "ListDepartures", "ListBasketRecipients", "ListClubAttendance"):
+    if operation in (
+        "RegisterUser",
+        "ChangePassword",
+        "CreateGroup",
+        "CalculateBasket",
+        "GetChanges",
+        "GetDataCheckStatus",
+        "ListDataIssues",
+        "ListNotices",
+        "AcknowledgeNotice",
+        "MarkClubAttendance",
+        "EndClubAttendance",
+        "ListLearners",
+        "ListArrivals",
+        "ListDepartures",
+        "ListBasketRecipients",
+        "ListClubAttendance",
+    ):
         arranged = None
     else:
         arranged = matrix.arrangement(operation)
     serial = next(matrix.serial)
     requests: dict[str, Callable[[], dict[str, Any]]] = {
         "LookupPerson": lambda: {"personalCode": arranged.child},
-        "CreateGroup": lambda: {"schoolYear": str(year), "programCode": PROGRAM, "name": f"Nauja {kind}", "subDirectionCode": ["MUSIC.PIANO"]},
-        "UpdateGroup": lambda: {"groupId": arranged.group_id, "name": f"Pervadinta {kind}", "subDirectionCode": ["MUSIC.PIANO"]},
+        "CreateGroup": lambda: {
+            "schoolYear": str(year),
+            "programCode": PROGRAM,
+            "name": f"Nauja {kind}",
+            "subDirectionCode": ["MUSIC.PIANO"],
+        },
+        "UpdateGroup": lambda: {
+            "groupId": arranged.group_id,
+            "name": f"Pervadinta {kind}",
+            "subDirectionCode": ["MUSIC.PIANO"],
+        },
         "ListGroups": lambda: {"schoolYear": str(year), "institutionCode": SCHOOL},
-        "RegisterStudent": lambda: {"personalCode": child_code(dt.date(2014, 2, 2), serial), "groupId": arranged.group_id,
-                                    "firstLearningDate": year.starts_on, "contract": contract(year.starts_on)},
-        "CorrectRegistration": lambda: {"registrationId": arranged.registration_id, "firstLearningDate": year.starts_on},
+        "RegisterStudent": lambda: {
+            "personalCode": child_code(dt.date(2014, 2, 2), serial),
+            "groupId": arranged.group_id,
+            "firstLearningDate": year.starts_on,
+            "contract": contract(year.starts_on),
+        },
+        "CorrectRegistration": lambda: {
+            "registrationId": arranged.registration_id,
+            "firstLearningDate": year.starts_on,
+        },
         "CancelRegistration": lambda: {"registrationId": arranged.registration_id, "reason": "Įvesta per klaidą"},
-        "DeregisterStudent": lambda: {"registrationId": arranged.registration_id, "departureDate": today, "departureReasonCode": "PARENTS_REQUEST"},
+        "DeregisterStudent": lambda: {
+            "registrationId": arranged.registration_id,
+            "departureDate": today,
+            "departureReasonCode": "PARENTS_REQUEST",
+        },
         "GetStudent": lambda: {"personalCode": arranged.child, "institutionCode": SCHOOL},
         "RegisterUser": lambda: user_request(serial, kind, today),
         "ChangePassword": lambda: {"newPassword": f"Naujas-slaptazodis-{serial}"},
-        "MarkFunding": lambda: {"registrationId": arranged.registration_id, "fundingTypeCode": ["MUNICIPAL"],
-                                "fromMonth": month_of(year.starts_on), "toMonth": month_of(year.starts_on)},
-        "EndFunding": lambda: {"registrationId": arranged.registration_id, "fundingTypeCode": "MUNICIPAL",
-                               "lastFundedMonth": month_of(year.starts_on)},
+        "MarkFunding": lambda: {
+            "registrationId": arranged.registration_id,
+            "fundingTypeCode": ["MUNICIPAL"],
+            "fromMonth": month_of(year.starts_on),
+            "toMonth": month_of(year.starts_on),
+        },
+        "EndFunding": lambda: {
+            "registrationId": arranged.registration_id,
+            "fundingTypeCode": "MUNICIPAL",
+            "lastFundedMonth": month_of(year.starts_on),
+        },
         "GetFunding": lambda: {"registrationId": arranged.registration_id},
-        "CheckBasketAvailability": lambda: {"personalCode": arranged.child, "fromMonth": month_of(year.starts_on),
-                                            "toMonth": month_of(year.starts_on)},
+        "CheckBasketAvailability": lambda: {
+            "personalCode": arranged.child,
+            "fromMonth": month_of(year.starts_on),
+            "toMonth": month_of(year.starts_on),
+        },
         "CalculateBasket": lambda: {"fromMonth": month_of(year.starts_on), "toMonth": month_of(year.starts_on)},
         "GetChanges": lambda: {"after": 0, "limit": 10},
-        "MarkClubAttendance": lambda: {"personalCode": child_code(dt.date(2014, 2, 2), serial), "schoolYear": str(year),
-                                       "directionCode": ["MUSIC"]},
+        "MarkClubAttendance": lambda: {
+            "personalCode": child_code(dt.date(2014, 2, 2), serial),
+            "schoolYear": str(year),
+            "directionCode": ["MUSIC"],
+        },
         "EndClubAttendance": lambda: {"attendanceId": 999_999, "endDate": today},
         "ListLearners": lambda: {"schoolYear": str(year)},
         "ListArrivals": lambda: {"fromDate": year.starts_on, "toDate": today},
@@ -237,21 +378,37 @@ def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
         "FixPersonData": lambda: {"personalCode": arranged.child},
         "ListNotices": lambda: {},
         "AcknowledgeNotice": lambda: {"noticeId": [999_999]},
-        "GetAccessLog": lambda: {"personalCode": matrix.arrangement(operation).child, "dateFrom": today - dt.timedelta(days=1),
-                                 "dateTo": today + dt.timedelta(days=1)},
+        "GetAccessLog": lambda: {
+            "personalCode": matrix.arrangement(operation).child,
+            "dateFrom": today - dt.timedelta(days=1),
+            "dateTo": today + dt.timedelta(days=1),
+        },
     }
     return requests[operation]()
 
 
 def user_request(serial: int, kind: str, today: dt.date) -> dict[str, Any]:
     return {
-        "personalCode": child_code(dt.date(1985, 3, 3), serial), "firstName": "Rūta", "lastName": f"Matricaitė{serial}",
-        "email": "ruta@example.lt", "phone": "+370 600 00000", "position": "Mokytoja", "institutionCode": SCHOOL,
-        "institutionName": "Anykščių muzikos mokykla", "workplaceAddress": "Anykščiai", "validFrom": today,
-        "validUntil": today + dt.timedelta(days=365), "filledOn": today,
-        "confirmations": {"lawOnPersonalDataProtectionRead": True, "registerRegulationsRead": True, "userManualRead": True,
-                          "confidentialityPledgeSigned": True},
-        "actsFor": {"institutionCode": SCHOOL}, "right": [{"area": "student-personal-data", "level": "viewer"}],
+        "personalCode": child_code(dt.date(1985, 3, 3), serial),
+        "firstName": "Rūta",
+        "lastName": f"Matricaitė{serial}",
+        "email": "ruta@example.lt",
+        "phone": "+370 600 00000",
+        "position": "Mokytoja",
+        "institutionCode": SCHOOL,
+        "institutionName": "Anykščių muzikos mokykla",
+        "workplaceAddress": "Anykščiai",
+        "validFrom": today,
+        "validUntil": today + dt.timedelta(days=365),
+        "filledOn": today,
+        "confirmations": {
+            "lawOnPersonalDataProtectionRead": True,
+            "registerRegulationsRead": True,
+            "userManualRead": True,
+            "confidentialityPledgeSigned": True,
+        },
+        "actsFor": {"institutionCode": SCHOOL},
+        "right": [{"area": "student-personal-data", "level": "viewer"}],
         "username": f"matrix-user-{kind}-{serial}",
     }
 
@@ -278,7 +435,9 @@ def test_operation_by_caller(matrix: Matrix, operation: str, kind: str) -> None:
     if kind == REPLAYED:
         # A token already used once (its nonce is spent): replaying it must fail, whatever the operation.
         created = matrix.gateway.clock.now().replace(microsecond=0)
-        client.wsse = UsernameToken(caller.username, caller.password, use_digest=True, nonce=uuid.uuid4().hex, created=created)
+        client.wsse = UsernameToken(
+            caller.username, caller.password, use_digest=True, nonce=uuid.uuid4().hex, created=created
+        )
         service.ListGroups(schoolYear=str(matrix.year), _soapheaders=xroad_headers("ListGroups", uuid.uuid4().hex))
 
     message_id = str(uuid.uuid4())
@@ -312,8 +471,12 @@ def test_operation_by_caller(matrix: Matrix, operation: str, kind: str) -> None:
     scope = (caller.scope.kind.value, caller.scope.code) if authenticated else (None, None)
     assert (record.scope_kind, record.scope_code) == scope
     assert (record.xroad_user_id, record.xroad_issue) == ("LT38001010010", f"matrix/{operation}/{kind}")
-    persons = {row.personal_code for row in matrix.database.rows(
-        "SELECT personal_code FROM access_log_person WHERE access_log_id = :id", id=record.id)}
+    persons = {
+        row.personal_code
+        for row in matrix.database.rows(
+            "SELECT personal_code FROM access_log_person WHERE access_log_id = :id", id=record.id
+        )
+    }
     if "personalCode" in request:
         assert request["personalCode"] in persons
 
@@ -322,4 +485,3 @@ def shape_of(element) -> tuple:
     from tests.e2e.helpers import shape
 
     return shape(etree.fromstring(etree.tostring(element)))
-

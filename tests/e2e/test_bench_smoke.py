@@ -1,5 +1,6 @@
 """bench/request_path.py runs end to end, with tiny numbers (the benchmark itself is `make bench`,
 never part of the suite: no timing is asserted here)."""
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,29 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 
 def test_the_benchmark_measures_every_operation_against_the_echo_and_counts_their_sql(tmp_path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bench.request_path", "--databases", "sqlite", "--clients", "2", "--rounds", "1", "--seconds", "0.3",
-         "--large", "0", "--setup-registrations", "4", "--json", str(tmp_path / "runs.json")],
-        cwd=REPOSITORY, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "bench.request_path",
+            "--databases",
+            "sqlite",
+            "--clients",
+            "2",
+            "--rounds",
+            "1",
+            "--seconds",
+            "0.3",
+            "--large",
+            "0",
+            "--setup-registrations",
+            "4",
+            "--json",
+            str(tmp_path / "runs.json"),
+        ],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = {row["operation"]: row for row in json.loads((tmp_path / "runs.json").read_text())["summary"]}

@@ -8,6 +8,7 @@ real HTTP with zeep, on SQLite and PostgreSQL.
   written, nothing of the change is kept.
 * The population register is asked outside any database transaction, within one deadline.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -59,11 +60,16 @@ def registered_child(service, serial: int) -> tuple[str, int, int]:  # type: ign
     """A new child registered in a new group: (personal code, group id, registration id)."""
     child = child_code(dt.date(2015, 5, 5), serial)
     group = service.CreateGroup(
-        schoolYear=str(YEAR), programCode=PROGRAM, name=f"Probe {serial}", subDirectionCode=["MUSIC.PIANO"],
+        schoolYear=str(YEAR),
+        programCode=PROGRAM,
+        name=f"Probe {serial}",
+        subDirectionCode=["MUSIC.PIANO"],
         leader=[{"firstName": "Ona", "lastName": "Vadovė", "personalCode": LEADER}],
     )
     registered = service.RegisterStudent(
-        personalCode=child, groupId=group.groupId, firstLearningDate=YEAR.starts_on,
+        personalCode=child,
+        groupId=group.groupId,
+        firstLearningDate=YEAR.starts_on,
         contract={"typeCode": "BILATERAL", "date": YEAR.starts_on, "number": "S-1"},
     )
     return child, group.groupId, registered.registration.registrationId
@@ -73,7 +79,9 @@ def test_funding_calls_name_the_child_in_the_access_log(live_gateway) -> None:
     provider = service_of(live_gateway, SCHOOL)
     username = live_gateway.database.user(SCHOOL).username
     child, _, registration_id = registered_child(provider, 11)
-    provider.MarkFunding(registrationId=registration_id, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-09", toMonth="2026-12")
+    provider.MarkFunding(
+        registrationId=registration_id, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-09", toMonth="2026-12"
+    )
     provider.GetFunding(registrationId=registration_id)
     provider.EndFunding(registrationId=registration_id, fundingTypeCode="NVS_BASKET", lastFundedMonth="2026-11")
     assert log_of(live_gateway.database, child)[-3:] == [
@@ -91,8 +99,12 @@ def test_a_probe_of_another_institutions_ids_leaves_a_trace_and_learns_nothing(l
 
     probes = {
         "GetFunding": lambda: prober.GetFunding(registrationId=registration_id),
-        "MarkFunding": lambda: prober.MarkFunding(registrationId=registration_id, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-09"),
-        "CorrectRegistration": lambda: prober.CorrectRegistration(registrationId=registration_id, firstLearningDate=YEAR.starts_on),
+        "MarkFunding": lambda: prober.MarkFunding(
+            registrationId=registration_id, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-09"
+        ),
+        "CorrectRegistration": lambda: prober.CorrectRegistration(
+            registrationId=registration_id, firstLearningDate=YEAR.starts_on
+        ),
         "CancelRegistration": lambda: prober.CancelRegistration(registrationId=registration_id, reason="Klaida"),
     }
     answers = {operation: refused(probe) for operation, probe in probes.items()}
@@ -106,7 +118,10 @@ def test_a_probe_of_another_institutions_ids_leaves_a_trace_and_learns_nothing(l
     assert trace == [(prober_name, operation, "RegistrationNotFound") for operation in probes]
 
     # A group names its leaders: a probe of another institution's group is in the leader's log.
-    assert refused(lambda: prober.UpdateGroup(groupId=group_id, name="Perimta", subDirectionCode=["MUSIC.PIANO"]))["code"] == "GroupNotFound"
+    assert (
+        refused(lambda: prober.UpdateGroup(groupId=group_id, name="Perimta", subDirectionCode=["MUSIC.PIANO"]))["code"]
+        == "GroupNotFound"
+    )
     assert log_of(live_gateway.database, LEADER)[-1] == (prober_name, "UpdateGroup", "GroupNotFound")
 
 
@@ -118,8 +133,10 @@ def test_a_call_the_contract_refuses_is_recorded_with_the_codes_it_names(live_ga
         "<nvs:firstLearningDate>not a date</nvs:firstLearningDate></nvs:RegisterStudent>"
     )
     answer = requests.post(
-        live_gateway.registry_url, data=envelope(body, username=user.username, password=user.password),
-        headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=10,
+        live_gateway.registry_url,
+        data=envelope(body, username=user.username, password=user.password),
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+        timeout=10,
     )
     assert answer.status_code == 500 and b"InvalidMessage" in answer.content and child.encode() not in answer.content
     # Who the message claims to be (it was never authenticated), what it asked, and the outcome.
@@ -130,7 +147,9 @@ def test_a_call_the_contract_refuses_is_recorded_with_the_codes_it_names(live_ga
 
 def test_a_change_whose_access_log_record_cannot_be_written_is_not_kept(live_gateway, monkeypatch) -> None:
     provider = service_of(live_gateway, SCHOOL)
-    group = provider.CreateGroup(schoolYear=str(YEAR), programCode=PROGRAM, name="Be žurnalo", subDirectionCode=["MUSIC.PIANO"])
+    group = provider.CreateGroup(
+        schoolYear=str(YEAR), programCode=PROGRAM, name="Be žurnalo", subDirectionCode=["MUSIC.PIANO"]
+    )
     before = live_gateway.database.snapshot()
     events_before = live_gateway.database.count("change_event")
 
@@ -142,21 +161,29 @@ def test_a_change_whose_access_log_record_cannot_be_written_is_not_kept(live_gat
     real_append = SqlAccessLogRepository.append
     monkeypatch.setattr(SqlAccessLogRepository, "append", broken)
     child = child_code(dt.date(2015, 7, 7), 14)
-    detail = refused(lambda: provider.RegisterStudent(
-        personalCode=child, groupId=group.groupId, firstLearningDate=YEAR.starts_on,
-        contract={"typeCode": "BILATERAL", "date": YEAR.starts_on, "number": "S-1"},
-    ))
+    detail = refused(
+        lambda: provider.RegisterStudent(
+            personalCode=child,
+            groupId=group.groupId,
+            firstLearningDate=YEAR.starts_on,
+            contract={"typeCode": "BILATERAL", "date": YEAR.starts_on, "number": "S-1"},
+        )
+    )
     assert detail["code"] == "InternalError"
     assert live_gateway.database.snapshot() == before  # no registration, no person
     assert live_gateway.database.count("change_event") == events_before  # and no event of a change that is not there
-    assert log_of(live_gateway.database, child) == [(live_gateway.database.user(SCHOOL).username, "RegisterStudent", "InternalError")]
+    assert log_of(live_gateway.database, child) == [
+        (live_gateway.database.user(SCHOOL).username, "RegisterStudent", "InternalError")
+    ]
 
 
 def test_a_failed_login_is_counted_although_its_call_is_rolled_back(live_gateway) -> None:
     user = live_gateway.database.user(SCHOOL)
     wrong = registry_client(live_gateway.wsdl_url, user.username, "not the password").service
     assert refused(lambda: wrong.ListGroups(schoolYear=str(YEAR)))["code"] == "AuthenticationFailed"
-    assert live_gateway.database.rows("SELECT failures FROM login_failure WHERE username = :u", u=user.username) == [(1,)]
+    assert live_gateway.database.rows("SELECT failures FROM login_failure WHERE username = :u", u=user.username) == [
+        (1,)
+    ]
 
 
 class GatedPopulationRegister:
@@ -176,14 +203,18 @@ class GatedPopulationRegister:
 
 def test_other_writers_go_on_while_a_registration_waits_for_the_population_register(live_gateway, monkeypatch) -> None:
     provider, other = service_of(live_gateway, SCHOOL), service_of(live_gateway, OTHER_SCHOOL)
-    group = provider.CreateGroup(schoolYear=str(YEAR), programCode=PROGRAM, name="Laukia GR", subDirectionCode=["MUSIC.PIANO"])
+    group = provider.CreateGroup(
+        schoolYear=str(YEAR), programCode=PROGRAM, name="Laukia GR", subDirectionCode=["MUSIC.PIANO"]
+    )
     gr = GatedPopulationRegister(monkeypatch)
     outcome: dict[str, object] = {}
 
     def register() -> None:
         try:
             outcome["answer"] = provider.RegisterStudent(
-                personalCode=child_code(dt.date(2015, 8, 8), 15), groupId=group.groupId, firstLearningDate=YEAR.starts_on,
+                personalCode=child_code(dt.date(2015, 8, 8), 15),
+                groupId=group.groupId,
+                firstLearningDate=YEAR.starts_on,
                 contract={"typeCode": "BILATERAL", "date": YEAR.starts_on, "number": "S-1"},
             )
         except Exception as error:  # reported below
@@ -207,15 +238,24 @@ def test_other_writers_go_on_while_a_registration_waits_for_the_population_regis
 def test_the_population_register_deadline_bounds_the_wait_whatever_the_timeouts(start_gateway) -> None:
     # Each attempt would wait up to 30 s and GR answers in 3: only the 1-second deadline can refuse it.
     gateway = start_gateway(
-        sandbox_gr_latency=3.0, population_register_read_timeout=30.0, population_register_retries=2, population_register_deadline=1.0
+        sandbox_gr_latency=3.0,
+        population_register_read_timeout=30.0,
+        population_register_retries=2,
+        population_register_deadline=1.0,
     )
     provider = service_of(gateway, SCHOOL)
-    group = provider.CreateGroup(schoolYear=str(YEAR), programCode=PROGRAM, name="Lėtas GR", subDirectionCode=["MUSIC.PIANO"])
+    group = provider.CreateGroup(
+        schoolYear=str(YEAR), programCode=PROGRAM, name="Lėtas GR", subDirectionCode=["MUSIC.PIANO"]
+    )
     before = gateway.database.snapshot()
-    detail = refused(lambda: provider.RegisterStudent(
-        personalCode=child_code(dt.date(2015, 9, 9), 16), groupId=group.groupId, firstLearningDate=YEAR.starts_on,
-        contract={"typeCode": "BILATERAL", "date": YEAR.starts_on, "number": "S-1"},
-    ))
+    detail = refused(
+        lambda: provider.RegisterStudent(
+            personalCode=child_code(dt.date(2015, 9, 9), 16),
+            groupId=group.groupId,
+            firstLearningDate=YEAR.starts_on,
+            contract={"typeCode": "BILATERAL", "date": YEAR.starts_on, "number": "S-1"},
+        )
+    )
     assert detail["code"] == "PopulationRegisterUnavailable"
     assert gateway.database.snapshot() == before
     # A call that does not need GR is neither slowed nor failed by it.
@@ -232,11 +272,15 @@ def test_a_connection_the_database_dropped_costs_the_caller_nothing(live_gateway
     assert pooled, "no pooled connection to drop"
     outside = create_engine(database.url, poolclass=NullPool)  # not one of the pool's own connections
     with outside.connect() as admin:
-        terminated = [admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one() for pid in pooled]
+        terminated = [
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one() for pid in pooled
+        ]
     outside.dispose()
     assert all(terminated)
     # The pool does not ping before each use: the call meets a dead connection, and runs again on a new one.
-    group = provider.CreateGroup(schoolYear=str(YEAR), programCode=PROGRAM, name="Po ryšio nutrūkimo", subDirectionCode=["MUSIC.PIANO"])
+    group = provider.CreateGroup(
+        schoolYear=str(YEAR), programCode=PROGRAM, name="Po ryšio nutrūkimo", subDirectionCode=["MUSIC.PIANO"]
+    )
     assert group.groupId > 0
     assert database.rows("SELECT count(*) FROM nvs_group WHERE name = :n", n="Po ryšio nutrūkimo") == [(1,)]
 
@@ -249,10 +293,13 @@ def test_access_log_pages_follow_a_cursor_and_records_written_meanwhile_shift_no
     child, _, _ = registered_child(provider, 17)
     for _ in range(6):
         provider.GetStudent(personalCode=child)
-    written_before = [row[0] for row in database.rows(
-        "SELECT l.id FROM access_log l JOIN access_log_person p ON p.access_log_id = l.id WHERE p.personal_code = :c ORDER BY l.id DESC",
-        c=child,
-    )]
+    written_before = [
+        row[0]
+        for row in database.rows(
+            "SELECT l.id FROM access_log l JOIN access_log_person p ON p.access_log_id = l.id WHERE p.personal_code = :c ORDER BY l.id DESC",
+            c=child,
+        )
+    ]
 
     seen, cursor, pages = [], None, 0
     while True:
@@ -269,5 +316,7 @@ def test_access_log_pages_follow_a_cursor_and_records_written_meanwhile_shift_no
     assert len(seen) == len(set(seen)) == len(written_before)
     assert operations == ["GetStudent"] * 6 + ["RegisterStudent"]
     assert pages == 3
-    detail = refused(lambda: admin.GetAccessLog(personalCode=child, dateFrom=E2E_TODAY, dateTo=E2E_TODAY, cursor="somewhere-else"))
+    detail = refused(
+        lambda: admin.GetAccessLog(personalCode=child, dateFrom=E2E_TODAY, dateTo=E2E_TODAY, cursor="somewhere-else")
+    )
     assert (detail["code"], detail["field"]) == ("InvalidCursor", "cursor")

@@ -1,5 +1,6 @@
 """The change feed, the data checks and the notices as a provider and an operator meet them:
 real HTTP, zeep clients, the sandbox population register and its special persons, the CLI."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,7 +52,7 @@ def held_earlier(database, code: str) -> None:  # type: ignore[no-untyped-def]
                 departed_abroad_on=None,
                 residence=residence,
             ),
-            checked_at=dt.datetime(2023, 1, 1, tzinfo=dt.timezone.utc),
+            checked_at=dt.datetime(2023, 1, 1, tzinfo=dt.UTC),
         )
         uow.commit()
 
@@ -61,26 +62,42 @@ def special_learners(live_gateway):  # type: ignore[no-untyped-def]
     """The music school holds all five special persons GR knows, the engineers the girl who moved;
     the register still has the data GR had before (time has passed)."""
     school, engineers = service_of(live_gateway, SCHOOL), service_of(live_gateway, ENGINEERS)
-    group = school.CreateGroup(schoolYear=YEAR, programCode=SCHOOL_PROGRAM, name="Fortepijonas", subDirectionCode=["MUSIC.PIANO"]).groupId
+    group = school.CreateGroup(
+        schoolYear=YEAR, programCode=SCHOOL_PROGRAM, name="Fortepijonas", subDirectionCode=["MUSIC.PIANO"]
+    ).groupId
     registrations = {}
     for kind in ("changed-name", "changed-name-first", "changed-residence", "departed-abroad"):
-        registered = school.RegisterStudent(personalCode=SPECIAL[kind].personal_code, groupId=group, firstLearningDate=FIRST_DAY, contract=CONTRACT)
+        registered = school.RegisterStudent(
+            personalCode=SPECIAL[kind].personal_code, groupId=group, firstLearningDate=FIRST_DAY, contract=CONTRACT
+        )
         registrations[kind] = registered.registration.registrationId
     # The girl who died in 2024 was registered while GR still had her alive: stored directly.
     deceased = SPECIAL["deceased"]
     database = live_gateway.database
     with database.uow_factory() as uow:
-        uow.persons.save(deceased.record(), checked_at=dt.datetime(2023, 1, 1, tzinfo=dt.timezone.utc))  # type: ignore[arg-type]
+        uow.persons.save(deceased.record(), checked_at=dt.datetime(2023, 1, 1, tzinfo=dt.UTC))  # type: ignore[arg-type]
         stored = uow.registrations.add(
-            Registration(None, PersonalCode(deceased.personal_code), group, SCHOOL, FIRST_DAY, Contract("BILATERAL", FIRST_DAY, "S-1"), FIRST_DAY)
+            Registration(
+                None,
+                PersonalCode(deceased.personal_code),
+                group,
+                SCHOOL,
+                FIRST_DAY,
+                Contract("BILATERAL", FIRST_DAY, "S-1"),
+                FIRST_DAY,
+            )
         )
         uow.commit()
     registrations["deceased"] = stored.id
     engineers_group = engineers.CreateGroup(
         schoolYear=YEAR, programCode=ENGINEERS_PROGRAM, name="Robotika", subDirectionCode=[engineers_sub_direction()]
     ).groupId
-    engineers.RegisterStudent(personalCode=SPECIAL["changed-residence"].personal_code, groupId=engineers_group,
-                              firstLearningDate=FIRST_DAY, contract=CONTRACT)
+    engineers.RegisterStudent(
+        personalCode=SPECIAL["changed-residence"].personal_code,
+        groupId=engineers_group,
+        firstLearningDate=FIRST_DAY,
+        contract=CONTRACT,
+    )
     for special in SPECIAL.values():
         held_earlier(database, special.personal_code)
     return registrations
@@ -115,20 +132,24 @@ def test_the_gr_check_finds_the_special_persons_counts_them_raises_notices_and_t
     assert fault_detail(refused.value)["code"] == "AccessDenied"
 
     issues = school.ListDataIssues(check="POPULATION_REGISTER").issue
-    assert sorted((i.code, i.personalCode) for i in issues) == sorted([
-        ("PersonalDataMismatch", SPECIAL["changed-name"].personal_code),
-        ("PersonalDataMismatch", SPECIAL["changed-name-first"].personal_code),
-        ("PersonalDataMismatch", SPECIAL["deceased"].personal_code),
-        ("ResidenceMismatch", SPECIAL["changed-residence"].personal_code),
-        ("ResidenceMismatch", SPECIAL["departed-abroad"].personal_code),
-    ])
+    assert sorted((i.code, i.personalCode) for i in issues) == sorted(
+        [
+            ("PersonalDataMismatch", SPECIAL["changed-name"].personal_code),
+            ("PersonalDataMismatch", SPECIAL["changed-name-first"].personal_code),
+            ("PersonalDataMismatch", SPECIAL["deceased"].personal_code),
+            ("ResidenceMismatch", SPECIAL["changed-residence"].personal_code),
+            ("ResidenceMismatch", SPECIAL["departed-abroad"].personal_code),
+        ]
+    )
 
     notices = school.ListNotices(state="UNACKNOWLEDGED")
     assert notices.unacknowledged == 2
-    assert sorted((n.kind, n.personalCode, n.registrationId) for n in notices.notice) == sorted([
-        ("PERSON_DECEASED", SPECIAL["deceased"].personal_code, special_learners["deceased"]),
-        ("PERSON_DEPARTED_ABROAD", SPECIAL["departed-abroad"].personal_code, special_learners["departed-abroad"]),
-    ])
+    assert sorted((n.kind, n.personalCode, n.registrationId) for n in notices.notice) == sorted(
+        [
+            ("PERSON_DECEASED", SPECIAL["deceased"].personal_code, special_learners["deceased"]),
+            ("PERSON_DEPARTED_ABROAD", SPECIAL["departed-abroad"].personal_code, special_learners["departed-abroad"]),
+        ]
+    )
     assert engineers.ListNotices().notice == []  # the engineers hold no one who died or left
 
     renamed = SPECIAL["changed-name"].personal_code
@@ -162,9 +183,11 @@ def test_the_gr_check_finds_the_special_persons_counts_them_raises_notices_and_t
     assert [n.kind for n in school.ListNotices(state="UNACKNOWLEDGED").notice] == ["DATA_ISSUE"]
 
 
-def test_a_gr_check_interrupted_by_gr_continues_on_the_next_run(live_gateway, special_learners, monkeypatch, capsys) -> None:
-    from gateway.checks import PopulationRegisterCheck
+def test_a_gr_check_interrupted_by_gr_continues_on_the_next_run(
+    live_gateway, special_learners, monkeypatch, capsys
+) -> None:
     from clients.population_register.client import ZeepPopulationRegister
+    from gateway.checks import PopulationRegisterCheck
 
     class FailsOnSecondBatch(ZeepPopulationRegister):
         calls = 0
@@ -180,7 +203,9 @@ def test_a_gr_check_interrupted_by_gr_continues_on_the_next_run(live_gateway, sp
     database = live_gateway.database
     gr_url = f"{live_gateway.base_url}/population-register"
     with FailsOnSecondBatch(gr_url) as gr:
-        first = PopulationRegisterCheck(database.uow_factory, gr, batch_size=2, concurrency=1, clock=live_gateway.clock).run()
+        first = PopulationRegisterCheck(
+            database.uow_factory, gr, batch_size=2, concurrency=1, clock=live_gateway.clock
+        ).run()
     assert not first.completed and first.done_now == 2
     assert service_of(live_gateway, SCHOOL).GetDataCheckStatus().populationRegisterCheck is None
 
@@ -191,7 +216,9 @@ def test_a_gr_check_interrupted_by_gr_continues_on_the_next_run(live_gateway, sp
     assert (status.personalDataMismatches, status.residenceMismatches) == (3, 2)
 
 
-def test_a_gr_check_that_cannot_reach_gr_stops_resumably_with_a_message(live_gateway, special_learners, monkeypatch, capsys) -> None:
+def test_a_gr_check_that_cannot_reach_gr_stops_resumably_with_a_message(
+    live_gateway, special_learners, monkeypatch, capsys
+) -> None:
     monkeypatch.setenv("NVS_GR_RETRIES", "0")
     monkeypatch.setenv("NVS_DATABASE_URL", live_gateway.database.url)
     monkeypatch.setenv("NVS_POPULATION_REGISTER_URL", "http://127.0.0.1:9/population-register")  # nothing listens
@@ -204,11 +231,19 @@ def test_a_gr_check_that_cannot_reach_gr_stops_resumably_with_a_message(live_gat
 
 def test_a_provider_follows_its_changes_over_http(live_gateway) -> None:
     school, engineers = service_of(live_gateway, SCHOOL), service_of(live_gateway, ENGINEERS)
-    group = school.CreateGroup(schoolYear=YEAR, programCode=SCHOOL_PROGRAM, name="Smuikas", subDirectionCode=["MUSIC.VIOLIN"]).groupId
-    other = engineers.CreateGroup(schoolYear=YEAR, programCode=ENGINEERS_PROGRAM, name="Robotika", subDirectionCode=[engineers_sub_direction()]).groupId
+    group = school.CreateGroup(
+        schoolYear=YEAR, programCode=SCHOOL_PROGRAM, name="Smuikas", subDirectionCode=["MUSIC.VIOLIN"]
+    ).groupId
+    other = engineers.CreateGroup(
+        schoolYear=YEAR, programCode=ENGINEERS_PROGRAM, name="Robotika", subDirectionCode=[engineers_sub_direction()]
+    ).groupId
     first, second = child_code(dt.date(2015, 2, 3), 41), child_code(dt.date(2016, 4, 5), 42)
-    kept = school.RegisterStudent(personalCode=first, groupId=group, firstLearningDate=FIRST_DAY, contract=CONTRACT).registration.registrationId
-    mistake = school.RegisterStudent(personalCode=second, groupId=group, firstLearningDate=FIRST_DAY, contract=CONTRACT).registration.registrationId
+    kept = school.RegisterStudent(
+        personalCode=first, groupId=group, firstLearningDate=FIRST_DAY, contract=CONTRACT
+    ).registration.registrationId
+    mistake = school.RegisterStudent(
+        personalCode=second, groupId=group, firstLearningDate=FIRST_DAY, contract=CONTRACT
+    ).registration.registrationId
     engineers.RegisterStudent(personalCode=first, groupId=other, firstLearningDate=FIRST_DAY, contract=CONTRACT)
     school.MarkFunding(registrationId=kept, fundingTypeCode=["MUNICIPAL"], fromMonth="2026-09")
     school.CorrectRegistration(registrationId=kept, firstLearningDate=dt.date(2026, 10, 1))
@@ -220,25 +255,45 @@ def test_a_provider_follows_its_changes_over_http(live_gateway) -> None:
     assert [e.kind for e in rest.event] == ["CORRECTED", "FUNDING_ENDED", "CANCELLED"] and not rest.more
     assert {e.institutionCode for e in page.event + rest.event} == {SCHOOL}  # the engineers' change is not the school's
     tombstone = rest.event[-1]
-    assert (tombstone.personalCode, tombstone.registration.registrationId, tombstone.registration.status) == (second, mistake, "cancelled")
+    assert (tombstone.personalCode, tombstone.registration.registrationId, tombstone.registration.status) == (
+        second,
+        mistake,
+        "cancelled",
+    )
     ended = rest.event[1]
-    assert (ended.funding.fundingTypeCode, ended.funding.fromMonth, ended.funding.toMonth) == ("MUNICIPAL", "2026-10", "2027-08")
-    assert rest.event[0].registration.groupName == "Smuikas" and rest.event[0].registration.programCode == SCHOOL_PROGRAM
+    assert (ended.funding.fundingTypeCode, ended.funding.fromMonth, ended.funding.toMonth) == (
+        "MUNICIPAL",
+        "2026-10",
+        "2027-08",
+    )
+    assert (
+        rest.event[0].registration.groupName == "Smuikas" and rest.event[0].registration.programCode == SCHOOL_PROGRAM
+    )
     idle = school.GetChanges(after=rest.lastSequence)
     assert idle.event == [] and idle.lastSequence == rest.lastSequence and idle.more is False
     assert [e.kind for e in engineers.GetChanges(after=0).event] == ["REGISTERED"]
     with pytest.raises(Fault) as refused:
         school.GetChanges(after=rest.lastSequence + 1000)
-    assert fault_detail(refused.value)["code"] == "ChangeSequenceAhead" and fault_detail(refused.value)["field"] == "after"
+    assert (
+        fault_detail(refused.value)["code"] == "ChangeSequenceAhead" and fault_detail(refused.value)["field"] == "after"
+    )
 
 
 def test_the_other_provider_is_told_when_the_basket_is_released_without_learning_by_whom(live_gateway) -> None:
     school, engineers = service_of(live_gateway, SCHOOL), service_of(live_gateway, ENGINEERS)
-    group = school.CreateGroup(schoolYear=YEAR, programCode=SCHOOL_PROGRAM, name="Gitara", subDirectionCode=["MUSIC.GUITAR"]).groupId
-    other = engineers.CreateGroup(schoolYear=YEAR, programCode=ENGINEERS_PROGRAM, name="Robotika", subDirectionCode=[engineers_sub_direction()]).groupId
+    group = school.CreateGroup(
+        schoolYear=YEAR, programCode=SCHOOL_PROGRAM, name="Gitara", subDirectionCode=["MUSIC.GUITAR"]
+    ).groupId
+    other = engineers.CreateGroup(
+        schoolYear=YEAR, programCode=ENGINEERS_PROGRAM, name="Robotika", subDirectionCode=[engineers_sub_direction()]
+    ).groupId
     child = child_code(dt.date(2015, 6, 7), 43)
-    at_school = school.RegisterStudent(personalCode=child, groupId=group, firstLearningDate=FIRST_DAY, contract=CONTRACT).registration.registrationId
-    at_engineers = engineers.RegisterStudent(personalCode=child, groupId=other, firstLearningDate=FIRST_DAY, contract=CONTRACT).registration.registrationId
+    at_school = school.RegisterStudent(
+        personalCode=child, groupId=group, firstLearningDate=FIRST_DAY, contract=CONTRACT
+    ).registration.registrationId
+    at_engineers = engineers.RegisterStudent(
+        personalCode=child, groupId=other, firstLearningDate=FIRST_DAY, contract=CONTRACT
+    ).registration.registrationId
     school.MarkFunding(registrationId=at_school, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-09", toMonth="2027-02")
     school.EndFunding(registrationId=at_school, fundingTypeCode="NVS_BASKET", lastFundedMonth="2026-12")
 
@@ -246,4 +301,6 @@ def test_the_other_provider_is_told_when_the_basket_is_released_without_learning
     assert (notice.registrationId, notice.personalCode, notice.month) == (at_engineers, child, ["2027-01", "2027-02"])
     assert SCHOOL not in notice.message and "Anykšči" not in notice.message
     assert school.ListNotices().notice == []
-    engineers.MarkFunding(registrationId=at_engineers, fundingTypeCode=["NVS_BASKET"], fromMonth="2027-01", toMonth="2027-02")
+    engineers.MarkFunding(
+        registrationId=at_engineers, fundingTypeCode=["NVS_BASKET"], fromMonth="2027-01", toMonth="2027-02"
+    )

@@ -1,4 +1,5 @@
 """The NVŠ basket as two providers live it, over real HTTP (issue: funding)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,7 +26,9 @@ def service_of(gateway, institution_code: str):
 def register(service, child: str, program: str, sub_direction: str, group_name: str = "G") -> int:
     group = service.CreateGroup(schoolYear=YEAR, programCode=program, name=group_name, subDirectionCode=[sub_direction])
     registered = service.RegisterStudent(
-        personalCode=child, groupId=group.groupId, firstLearningDate=FIRST_DAY,
+        personalCode=child,
+        groupId=group.groupId,
+        firstLearningDate=FIRST_DAY,
         contract={"typeCode": "BILATERAL", "date": FIRST_DAY, "number": "S-1"},
     )
     return registered.registration.registrationId
@@ -45,13 +48,17 @@ def test_two_providers_share_a_child_and_switch_the_basket_at_a_month_boundary(l
     second_registration = register(second, child, ENGINEERS_PROGRAM, _sub_direction_of_it())
     assert availability(second, child) == {"2026-09": True, "2026-10": True, "2026-11": True, "2026-12": True}
 
-    marked = first.MarkFunding(registrationId=first_registration, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-09", toMonth="2026-12")
+    marked = first.MarkFunding(
+        registrationId=first_registration, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-09", toMonth="2026-12"
+    )
     assert [(m.fundingTypeCode, m.fromMonth, m.toMonth) for m in marked.mark] == [("NVS_BASKET", "2026-09", "2026-12")]
     assert availability(second, child) == {"2026-09": False, "2026-10": False, "2026-11": False, "2026-12": False}
 
     before = live_gateway.database.snapshot()
     with pytest.raises(Fault) as refused:
-        second.MarkFunding(registrationId=second_registration, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-11", toMonth="2026-12")
+        second.MarkFunding(
+            registrationId=second_registration, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-11", toMonth="2026-12"
+        )
     detail = fault_detail(refused.value)
     assert detail["code"] == "BasketAlreadyClaimed"
     assert "2026-11 to 2026-12" in detail["message"]
@@ -63,21 +70,29 @@ def test_two_providers_share_a_child_and_switch_the_basket_at_a_month_boundary(l
     assert [(m.fromMonth, m.toMonth) for m in ended.mark] == [("2026-09", "2026-10")]
     assert availability(second, child) == {"2026-09": False, "2026-10": False, "2026-11": True, "2026-12": True}
 
-    switched = second.MarkFunding(registrationId=second_registration, fundingTypeCode=["NVS_BASKET", "MUNICIPAL"], fromMonth="2026-11", toMonth="2026-12")
+    switched = second.MarkFunding(
+        registrationId=second_registration,
+        fundingTypeCode=["NVS_BASKET", "MUNICIPAL"],
+        fromMonth="2026-11",
+        toMonth="2026-12",
+    )
     assert sorted((m.fundingTypeCode, m.fromMonth, m.toMonth) for m in switched.mark) == [
-        ("MUNICIPAL", "2026-11", "2026-12"), ("NVS_BASKET", "2026-11", "2026-12"),
+        ("MUNICIPAL", "2026-11", "2026-12"),
+        ("NVS_BASKET", "2026-11", "2026-12"),
     ]
     assert availability(first, child) == {"2026-09": False, "2026-10": False, "2026-11": False, "2026-12": False}
-    assert [(m.fundingTypeCode, m.toMonth) for m in first.GetFunding(registrationId=first_registration).mark] == [("NVS_BASKET", "2026-10")]
+    assert [(m.fundingTypeCode, m.toMonth) for m in first.GetFunding(registrationId=first_registration).mark] == [
+        ("NVS_BASKET", "2026-10")
+    ]
 
     first_report = first.CalculateBasket(fromMonth="2026-09", toMonth="2026-12")
-    assert [(l.month, l.fundedChildren, l.rate, l.amount) for l in first_report.line] == [
+    assert [(line.month, line.fundedChildren, line.rate, line.amount) for line in first_report.line] == [
         ("2026-09", 1, Decimal("20.00"), Decimal("20.00")),
         ("2026-10", 1, Decimal("20.00"), Decimal("20.00")),
     ]
     assert first_report.totalAmount == Decimal("40.00")
     second_report = second.CalculateBasket(fromMonth="2026-09", toMonth="2026-12")
-    assert [(l.institutionCode, l.month, l.fundedChildren, l.amount) for l in second_report.line] == [
+    assert [(line.institutionCode, line.month, line.fundedChildren, line.amount) for line in second_report.line] == [
         (ENGINEERS, "2026-11", 1, Decimal("25.00")),
         (ENGINEERS, "2026-12", 1, Decimal("25.00")),
     ]
@@ -98,8 +113,12 @@ def test_deregistration_ends_the_basket_with_the_month_of_departure_and_cancella
     first.MarkFunding(registrationId=registration, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-09")
     assert first.GetFunding(registrationId=registration).mark[0].toMonth == "2027-08"  # to the end of the school year
 
-    first.DeregisterStudent(registrationId=registration, departureDate=dt.date(2026, 10, 15), departureReasonCode="PARENTS_REQUEST")
-    assert [(m.fromMonth, m.toMonth) for m in first.GetFunding(registrationId=registration).mark] == [("2026-09", "2026-10")]
+    first.DeregisterStudent(
+        registrationId=registration, departureDate=dt.date(2026, 10, 15), departureReasonCode="PARENTS_REQUEST"
+    )
+    assert [(m.fromMonth, m.toMonth) for m in first.GetFunding(registrationId=registration).mark] == [
+        ("2026-09", "2026-10")
+    ]
     assert availability(first, child) == {"2026-09": False, "2026-10": False, "2026-11": True, "2026-12": True}
 
     other = register(first, child, MUSIC_PROGRAM, "MUSIC.PIANO", group_name="G2")
@@ -112,22 +131,75 @@ def test_deregistration_ends_the_basket_with_the_month_of_departure_and_cancella
 @pytest.mark.parametrize(
     "institution, program, sub_direction, born, months, expected",
     [
-        (MUSIC_SCHOOL, FSPU_PROGRAM, "MUSIC.PIANO", dt.date(2015, 1, 1), ("2026-09", "2026-12"), "BasketProgramNotEligible"),
-        ("300000012", NOT_ACCREDITED_PROGRAM, "MUSIC.PIANO", dt.date(2015, 1, 1), ("2026-09", "2026-12"), "BasketProgramNotEligible"),
-        (MUSIC_SCHOOL, MUSIC_PROGRAM, "MUSIC.PIANO", dt.date(2006, 10, 15), ("2026-09", "2026-12"), "BasketAgeOutOfRange"),  # 20 from 2026-10-15
-        (MUSIC_SCHOOL, MUSIC_PROGRAM, "MUSIC.PIANO", dt.date(2020, 12, 2), ("2026-09", "2026-12"), "BasketAgeOutOfRange"),  # 5 on 2026-12-01
-        (MUSIC_SCHOOL, MUSIC_PROGRAM, "MUSIC.PIANO", dt.date(2015, 1, 1), ("2026-08", "2026-12"), "FundingOutsideRegistration"),
-        (MUSIC_SCHOOL, MUSIC_PROGRAM, "MUSIC.PIANO", dt.date(2015, 1, 1), ("2026-09", "2027-09"), "FundingOutsideRegistration"),
-        (MUSIC_SCHOOL, MUSIC_PROGRAM, "MUSIC.PIANO", dt.date(2015, 1, 1), ("2026-12", "2026-09"), "InvalidFundingPeriod"),
+        (
+            MUSIC_SCHOOL,
+            FSPU_PROGRAM,
+            "MUSIC.PIANO",
+            dt.date(2015, 1, 1),
+            ("2026-09", "2026-12"),
+            "BasketProgramNotEligible",
+        ),
+        (
+            "300000012",
+            NOT_ACCREDITED_PROGRAM,
+            "MUSIC.PIANO",
+            dt.date(2015, 1, 1),
+            ("2026-09", "2026-12"),
+            "BasketProgramNotEligible",
+        ),
+        (
+            MUSIC_SCHOOL,
+            MUSIC_PROGRAM,
+            "MUSIC.PIANO",
+            dt.date(2006, 10, 15),
+            ("2026-09", "2026-12"),
+            "BasketAgeOutOfRange",
+        ),  # 20 from 2026-10-15
+        (
+            MUSIC_SCHOOL,
+            MUSIC_PROGRAM,
+            "MUSIC.PIANO",
+            dt.date(2020, 12, 2),
+            ("2026-09", "2026-12"),
+            "BasketAgeOutOfRange",
+        ),  # 5 on 2026-12-01
+        (
+            MUSIC_SCHOOL,
+            MUSIC_PROGRAM,
+            "MUSIC.PIANO",
+            dt.date(2015, 1, 1),
+            ("2026-08", "2026-12"),
+            "FundingOutsideRegistration",
+        ),
+        (
+            MUSIC_SCHOOL,
+            MUSIC_PROGRAM,
+            "MUSIC.PIANO",
+            dt.date(2015, 1, 1),
+            ("2026-09", "2027-09"),
+            "FundingOutsideRegistration",
+        ),
+        (
+            MUSIC_SCHOOL,
+            MUSIC_PROGRAM,
+            "MUSIC.PIANO",
+            dt.date(2015, 1, 1),
+            ("2026-12", "2026-09"),
+            "InvalidFundingPeriod",
+        ),
     ],
     ids=["fspu", "not-accredited", "too-old", "too-young", "before-registration", "after-school-year", "backwards"],
 )
-def test_basket_claims_the_rules_forbid_are_refused_with_their_fault(live_gateway, institution, program, sub_direction, born, months, expected) -> None:
+def test_basket_claims_the_rules_forbid_are_refused_with_their_fault(
+    live_gateway, institution, program, sub_direction, born, months, expected
+) -> None:
     service = service_of(live_gateway, institution)
     registration = register(service, child_code(born, 19), program, sub_direction)
     before = live_gateway.database.snapshot()
     with pytest.raises(Fault) as refused:
-        service.MarkFunding(registrationId=registration, fundingTypeCode=["NVS_BASKET"], fromMonth=months[0], toMonth=months[1])
+        service.MarkFunding(
+            registrationId=registration, fundingTypeCode=["NVS_BASKET"], fromMonth=months[0], toMonth=months[1]
+        )
     assert fault_detail(refused.value)["code"] == expected
     assert live_gateway.database.snapshot() == before and live_gateway.database.count("funding_mark") == 0
 
@@ -135,9 +207,14 @@ def test_basket_claims_the_rules_forbid_are_refused_with_their_fault(live_gatewa
 def test_other_funding_types_are_not_exclusive(live_gateway) -> None:
     first, second = service_of(live_gateway, MUSIC_SCHOOL), service_of(live_gateway, ENGINEERS)
     child = child_code(dt.date(2013, 3, 3), 20)
-    for service, program, sub in ((first, MUSIC_PROGRAM, "MUSIC.PIANO"), (second, ENGINEERS_PROGRAM, _sub_direction_of_it())):
+    for service, program, sub in (
+        (first, MUSIC_PROGRAM, "MUSIC.PIANO"),
+        (second, ENGINEERS_PROGRAM, _sub_direction_of_it()),
+    ):
         registration = register(service, child, program, sub)
-        marked = service.MarkFunding(registrationId=registration, fundingTypeCode=["MUNICIPAL", "STATE"], fromMonth="2026-09", toMonth="2026-12")
+        marked = service.MarkFunding(
+            registrationId=registration, fundingTypeCode=["MUNICIPAL", "STATE"], fromMonth="2026-09", toMonth="2026-12"
+        )
         assert len(marked.mark) == 2
     assert availability(first, child) == {"2026-09": True, "2026-10": True, "2026-11": True, "2026-12": True}
 

@@ -17,6 +17,7 @@ The persons' names, sex, birth dates and residences are the sandbox population r
 The golden messages are for school year 2026-2027; on a day when their dates are no longer valid
 (or their warnings could not yet arise) the test is skipped with the reason.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,11 +37,16 @@ MESSAGES = Path(__file__).resolve().parents[1] / "messages" / "registry"
 MANIFEST = MESSAGES / "MANIFEST"
 SOAP_ENV = soap.SOAP11_ENV
 
-PARSER = etree.XMLParser(remove_blank_text=True, remove_comments=True, resolve_entities=False, load_dtd=False, no_network=True)
+PARSER = etree.XMLParser(
+    remove_blank_text=True, remove_comments=True, resolve_entities=False, load_dtd=False, no_network=True
+)
 PREFIXES = {SOAP_ENV: "soap", TNS: "nvs"}
 DAY_OF_RUN = ("registeredOn", "cancelledOn")
 WARNING_TEXT = re.compile(r"^(Registered|Deregistered) (\d+) (working days after the (?:contract|departure) date.*)$")
-DEADLINES = {"LateRegistration": REGISTRATION_DEADLINE_WORKING_DAYS, "LateDeregistration": DEREGISTRATION_DEADLINE_WORKING_DAYS}
+DEADLINES = {
+    "LateRegistration": REGISTRATION_DEADLINE_WORKING_DAYS,
+    "LateDeregistration": DEREGISTRATION_DEADLINE_WORKING_DAYS,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +96,7 @@ def canonical_lines(element: etree._Element, depth: int = 0) -> list[str]:
     attributes = "".join(f" @{_name(k)}={v!r}" for k, v in sorted(element.attrib.items()))
     children = [c for c in element if isinstance(c.tag, str)]
     line = "  " * depth + _name(element.tag) + attributes + (f" = {text!r}" if text or not children else "")
-    return [line] + [l for child in children for l in canonical_lines(child, depth + 1)]
+    return [line] + [sub_line for child in children for sub_line in canonical_lines(child, depth + 1)]
 
 
 def stabilise(envelope: etree._Element, today: dt.date | None) -> list[str]:
@@ -136,19 +142,25 @@ def stale_reason(today: dt.date) -> str | None:
     """Why the golden messages cannot be replayed today (None: they can)."""
     year = SchoolYear.parse(body_child(load("CreateGroup.request.xml")).findtext(q("schoolYear")))
     if today > year.ends_on:
-        return (f"the golden messages are written for school year {year}, which ended on {year.ends_on}: "
-                "move their dates to the current school year (tests/messages/registry)")
+        return (
+            f"the golden messages are written for school year {year}, which ended on {year.ends_on}: "
+            "move their dates to the current school year (tests/messages/registry)"
+        )
     for step in STEPS:
         payload = body_child(load(step.request))
         departure = payload.findtext(q("departureDate"))
         if departure and dt.date.fromisoformat(departure) > end_of_month(today):
-            return (f"{step.request}: departureDate {departure} is after the end of the current month, "
-                    f"which the gateway refuses before {dt.date.fromisoformat(departure).replace(day=1)}")
+            return (
+                f"{step.request}: departureDate {departure} is after the end of the current month, "
+                f"which the gateway refuses before {dt.date.fromisoformat(departure).replace(day=1)}"
+            )
         for warning in load(step.response).iter(f"{{{TNS}}}warning"):
             code = warning.findtext(q("code"))
             days = late_by(warning, today)
             if code in DEADLINES and days is not None and days <= DEADLINES[code]:
-                return f"{step.response} shows a {code} warning, which does not arise yet on {today} ({days} working days)"
+                return (
+                    f"{step.response} shows a {code} warning, which does not arise yet on {today} ({days} working days)"
+                )
     return None
 
 
@@ -160,13 +172,20 @@ def institution_user(gateway):  # type: ignore[no-untyped-def]
 # --- the tests ----------------------------------------------------------------------------------
 def test_every_golden_request_and_response_is_replayed():
     """A golden request or response the replay does not use would be an untested promise."""
-    listed = [line.split()[0] for line in MANIFEST.read_text(encoding="utf-8").splitlines()
-              if line.strip() and not line.startswith("#") and line.split()[1] == "valid"]
+    listed = [
+        line.split()[0]
+        for line in MANIFEST.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#") and line.split()[1] == "valid"
+    ]
     replayed = {step.request for step in STEPS} | {step.response for step in STEPS}
     # "#= <file> <why>": exercised live elsewhere (their answers carry generated passwords, times and ids).
-    elsewhere = {line[2:].split()[0] for line in MANIFEST.read_text(encoding="utf-8").splitlines() if line.startswith("#=")}
+    elsewhere = {
+        line[2:].split()[0] for line in MANIFEST.read_text(encoding="utf-8").splitlines() if line.startswith("#=")
+    }
     assert elsewhere <= set(listed), "a #= line names a file that is not a valid golden message"
-    assert sorted(set(listed) - replayed - elsewhere) == [], "valid golden messages missing from the MANIFEST's replay (#> lines)"
+    assert sorted(set(listed) - replayed - elsewhere) == [], (
+        "valid golden messages missing from the MANIFEST's replay (#> lines)"
+    )
     assert sorted(replayed - set(listed) - {s.request for s in STEPS if s.request.endswith(".invalid.xml")}) == []
 
 
@@ -177,12 +196,18 @@ def test_the_gateway_answers_the_golden_requests_with_the_golden_responses(live_
     user = institution_user(live_gateway)
     for step in STEPS:
         request = soap.add_security((MESSAGES / step.request).read_bytes(), user.username, user.password)
-        response = soap.post(live_gateway.registry_url, request, soap_action=etree.QName(body_child(load(step.request))).localname)
+        response = soap.post(
+            live_gateway.registry_url, request, soap_action=etree.QName(body_child(load(step.request))).localname
+        )
         expected = load(step.response)
         is_fault = body_child(expected).tag == f"{{{SOAP_ENV}}}Fault"
         where = f"step {step.number} on {live_gateway.database.kind}: {step.request} -> {step.response}"
-        assert response.status_code == (500 if is_fault else 200), f"{where}: HTTP {response.status_code}: {response.text[:800]}"
-        assert response.headers.get("Content-Type", "").startswith("text/xml"), f"{where}: {response.headers.get('Content-Type')}"
+        assert response.status_code == (500 if is_fault else 200), (
+            f"{where}: HTTP {response.status_code}: {response.text[:800]}"
+        )
+        assert response.headers.get("Content-Type", "").startswith("text/xml"), (
+            f"{where}: {response.headers.get('Content-Type')}"
+        )
         actual = etree.fromstring(response.content, PARSER)
         problems = stabilise(actual, today)
         assert not problems, f"{where}: " + "; ".join(problems)

@@ -15,14 +15,15 @@ with its access-log record and its feed event. Kills go on past the third (up to
 as none has left a change without its access-log record, so that a short window between two
 commits is hit, if there is one, whatever the luck of the first three.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import pytest
 import requests
@@ -37,7 +38,9 @@ from tests.processes import GatewayProcess
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.postgres,
-    pytest.mark.skipif(not POSTGRES_URL, reason="the kill -9 harness runs on PostgreSQL; NVS_TEST_DATABASE_URL is not set"),
+    pytest.mark.skipif(
+        not POSTGRES_URL, reason="the kill -9 harness runs on PostgreSQL; NVS_TEST_DATABASE_URL is not set"
+    ),
 ]
 WRITERS, MIN_KILLS, MAX_KILLS = 8, 3, 6
 PROVIDER = "300000011"
@@ -57,7 +60,8 @@ class Outcome:
 
 def _registrations_without_access_log(database: Database, group_id: int) -> list[int]:
     return [
-        row[0] for row in database.rows(
+        row[0]
+        for row in database.rows(
             "SELECT r.id FROM registration r JOIN person p ON p.id = r.person_id WHERE r.group_id = :group AND p.personal_code NOT IN ("
             " SELECT lp.personal_code FROM access_log a JOIN access_log_person lp ON lp.access_log_id = a.id"
             " WHERE a.operation = 'RegisterStudent' AND a.outcome = 'ok')",
@@ -68,7 +72,8 @@ def _registrations_without_access_log(database: Database, group_id: int) -> list
 
 def _marks_without_access_log(database: Database, group_id: int) -> int:
     marks = database.rows(
-        "SELECT count(*) FROM funding_mark m JOIN registration r ON r.id = m.registration_id WHERE r.group_id = :group", group=group_id
+        "SELECT count(*) FROM funding_mark m JOIN registration r ON r.id = m.registration_id WHERE r.group_id = :group",
+        group=group_id,
     )[0][0]
     recorded = database.rows("SELECT count(*) FROM access_log WHERE operation = 'MarkFunding' AND outcome = 'ok'")[0][0]
     return max(0, marks - recorded)
@@ -81,11 +86,17 @@ def after_kills(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     user = database.user(PROVIDER)
     gateway = GatewayProcess(database.url, directory, server="gunicorn", workers=2).start()
     try:
-        answer = requests.post(gateway.registry_url, envelope(
-            "<nvs:CreateGroup><nvs:schoolYear>2026-2027</nvs:schoolYear><nvs:programCode>100000112</nvs:programCode>"
-            "<nvs:name>Kill nine</nvs:name><nvs:subDirectionCode>MUSIC.PIANO</nvs:subDirectionCode></nvs:CreateGroup>",
-            username=user.username, password=user.password,
-        ), headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30)
+        answer = requests.post(
+            gateway.registry_url,
+            envelope(
+                "<nvs:CreateGroup><nvs:schoolYear>2026-2027</nvs:schoolYear><nvs:programCode>100000112</nvs:programCode>"
+                "<nvs:name>Kill nine</nvs:name><nvs:subDirectionCode>MUSIC.PIANO</nvs:subDirectionCode></nvs:CreateGroup>",
+                username=user.username,
+                password=user.password,
+            ),
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+            timeout=30,
+        )
         group_id = int(re.search(rb"groupId>(\d+)<", answer.content).group(1))  # type: ignore[union-attr]
         outcome = Outcome(database, group_id, kills=0)
         stop = threading.Event()
@@ -95,8 +106,10 @@ def after_kills(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         def post(session: requests.Session, body: str) -> requests.Response | None:
             try:
                 return session.post(
-                    gateway.registry_url, envelope(body, username=user.username, password=user.password),
-                    headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=(2, 30),
+                    gateway.registry_url,
+                    envelope(body, username=user.username, password=user.password),
+                    headers={"Content-Type": "text/xml; charset=utf-8"},
+                    timeout=(2, 30),
                 )
             except requests.RequestException:
                 return None
@@ -106,13 +119,22 @@ def after_kills(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
             for n in range(100_000):
                 if stop.is_set():
                     return
-                code = child_code(dt.date(2012, 1, 1) + dt.timedelta(days=(index * 100_000 + n) % 1800), (index * 100_000 + n) // 1800)
-                answer = post(session, (
-                    f"<nvs:RegisterStudent><nvs:personalCode>{code}</nvs:personalCode><nvs:groupId>{group_id}</nvs:groupId>"
-                    "<nvs:firstLearningDate>2026-09-01</nvs:firstLearningDate><nvs:contract><nvs:typeCode>BILATERAL</nvs:typeCode>"
-                    f"<nvs:date>2026-08-28</nvs:date><nvs:number>K-{index}-{n}</nvs:number></nvs:contract></nvs:RegisterStudent>"
-                ))
-                found = _REGISTRATION_ID.search(answer.content) if answer is not None and answer.status_code == 200 else None
+                code = child_code(
+                    dt.date(2012, 1, 1) + dt.timedelta(days=(index * 100_000 + n) % 1800), (index * 100_000 + n) // 1800
+                )
+                answer = post(
+                    session,
+                    (
+                        f"<nvs:RegisterStudent><nvs:personalCode>{code}</nvs:personalCode><nvs:groupId>{group_id}</nvs:groupId>"
+                        "<nvs:firstLearningDate>2026-09-01</nvs:firstLearningDate><nvs:contract><nvs:typeCode>BILATERAL</nvs:typeCode>"
+                        f"<nvs:date>2026-08-28</nvs:date><nvs:number>K-{index}-{n}</nvs:number></nvs:contract></nvs:RegisterStudent>"
+                    ),
+                )
+                found = (
+                    _REGISTRATION_ID.search(answer.content)
+                    if answer is not None and answer.status_code == 200
+                    else None
+                )
                 if found is None:
                     with lock:
                         outcome.unanswered += answer is None
@@ -123,11 +145,14 @@ def after_kills(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
                 with lock:
                     outcome.acknowledged_registrations[registration_id] = code
                     acknowledged_since_start[0] += 1
-                answer = post(session, (
-                    f"<nvs:MarkFunding><nvs:registrationId>{registration_id}</nvs:registrationId>"
-                    "<nvs:fundingTypeCode>NVS_BASKET</nvs:fundingTypeCode><nvs:fromMonth>2026-12</nvs:fromMonth>"
-                    "<nvs:toMonth>2027-01</nvs:toMonth></nvs:MarkFunding>"
-                ))
+                answer = post(
+                    session,
+                    (
+                        f"<nvs:MarkFunding><nvs:registrationId>{registration_id}</nvs:registrationId>"
+                        "<nvs:fundingTypeCode>NVS_BASKET</nvs:fundingTypeCode><nvs:fromMonth>2026-12</nvs:fromMonth>"
+                        "<nvs:toMonth>2027-01</nvs:toMonth></nvs:MarkFunding>"
+                    ),
+                )
                 with lock:
                     if answer is not None and answer.status_code == 200:
                         outcome.acknowledged_marks.add(registration_id)
@@ -138,7 +163,9 @@ def after_kills(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         def follow(until: threading.Event) -> None:
             session, cursor = requests.Session(), 0
             for _ in range(1_000_000):
-                answer = post(session, f"<nvs:GetChanges><nvs:after>{cursor}</nvs:after><nvs:limit>7</nvs:limit></nvs:GetChanges>")
+                answer = post(
+                    session, f"<nvs:GetChanges><nvs:after>{cursor}</nvs:after><nvs:limit>7</nvs:limit></nvs:GetChanges>"
+                )
                 if answer is None or answer.status_code != 200:
                     session = requests.Session()
                     time.sleep(0.1)
@@ -177,7 +204,9 @@ def after_kills(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
             thread.join(timeout=90)
         following.set()  # the follower reads to the end, then stops
         follower.join(timeout=120)
-        assert not follower.is_alive() and not any(t.is_alive() for t in writers), "a client of the harness did not stop"
+        assert not follower.is_alive() and not any(t.is_alive() for t in writers), (
+            "a client of the harness did not stop"
+        )
     finally:
         gateway.stop()
     print(
@@ -191,28 +220,50 @@ def after_kills(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 def test_every_acknowledged_write_survives_the_kills(after_kills: Outcome) -> None:
     outcome = after_kills
     assert outcome.kills >= MIN_KILLS and len(outcome.acknowledged_registrations) >= 3 * WRITERS
-    stored = dict(outcome.database.rows(
-        "SELECT r.id, p.personal_code FROM registration r JOIN person p ON p.id = r.person_id WHERE r.group_id = :group",
-        group=outcome.group_id,
-    ))
+    stored = dict(
+        outcome.database.rows(
+            "SELECT r.id, p.personal_code FROM registration r JOIN person p ON p.id = r.person_id WHERE r.group_id = :group",
+            group=outcome.group_id,
+        )
+    )
     lost = {rid: code for rid, code in outcome.acknowledged_registrations.items() if stored.get(rid) != code}
     assert lost == {}, f"{len(lost)} acknowledged registrations are not stored"
-    marked = {row[0] for row in outcome.database.rows("SELECT registration_id FROM funding_mark WHERE funding_type = 'NVS_BASKET'")}
+    marked = {
+        row[0]
+        for row in outcome.database.rows("SELECT registration_id FROM funding_mark WHERE funding_type = 'NVS_BASKET'")
+    }
     assert outcome.acknowledged_marks - marked == set(), "acknowledged basket marks are not stored"
 
 
 def test_every_stored_change_has_its_feed_event_and_the_follower_skipped_none(after_kills: Outcome) -> None:
     database = after_kills.database
-    registrations = {row[0] for row in database.rows("SELECT id FROM registration WHERE group_id = :group", group=after_kills.group_id)}
+    registrations = {
+        row[0]
+        for row in database.rows("SELECT id FROM registration WHERE group_id = :group", group=after_kills.group_id)
+    }
     registered = {row[0] for row in database.rows("SELECT registration_id FROM change_event WHERE kind = 'REGISTERED'")}
     assert registrations - registered == set(), "registrations without their REGISTERED event"
-    marks = dict(database.rows(
-        "SELECT m.registration_id, count(*) FROM funding_mark m JOIN registration r ON r.id = m.registration_id "
-        "WHERE r.group_id = :group GROUP BY m.registration_id", group=after_kills.group_id,
-    ))
-    events = dict(database.rows("SELECT registration_id, count(*) FROM change_event WHERE kind = 'FUNDING_MARKED' GROUP BY registration_id"))
-    assert {r for r, n in marks.items() if events.get(r, 0) < n} == set(), "funding marks without their FUNDING_MARKED event"
-    stored = [row[0] for row in database.rows("SELECT sequence FROM change_event WHERE institution_code = :code ORDER BY sequence", code=PROVIDER)]
+    marks = dict(
+        database.rows(
+            "SELECT m.registration_id, count(*) FROM funding_mark m JOIN registration r ON r.id = m.registration_id "
+            "WHERE r.group_id = :group GROUP BY m.registration_id",
+            group=after_kills.group_id,
+        )
+    )
+    events = dict(
+        database.rows(
+            "SELECT registration_id, count(*) FROM change_event WHERE kind = 'FUNDING_MARKED' GROUP BY registration_id"
+        )
+    )
+    assert {r for r, n in marks.items() if events.get(r, 0) < n} == set(), (
+        "funding marks without their FUNDING_MARKED event"
+    )
+    stored = [
+        row[0]
+        for row in database.rows(
+            "SELECT sequence FROM change_event WHERE institution_code = :code ORDER BY sequence", code=PROVIDER
+        )
+    ]
     assert len(after_kills.followed) == len(set(after_kills.followed)), "the follower received an event twice"
     assert after_kills.followed == stored, "the follower of GetChanges skipped events (or saw some that are not stored)"
 
@@ -220,4 +271,6 @@ def test_every_stored_change_has_its_feed_event_and_the_follower_skipped_none(af
 def test_every_stored_change_has_its_access_log_record(after_kills: Outcome) -> None:
     unrecorded = _registrations_without_access_log(after_kills.database, after_kills.group_id)
     assert unrecorded == [], f"{len(unrecorded)} stored registrations have no access-log record (RegisterStudent, ok)"
-    assert _marks_without_access_log(after_kills.database, after_kills.group_id) == 0, "stored basket marks without their access-log record"
+    assert _marks_without_access_log(after_kills.database, after_kills.group_id) == 0, (
+        "stored basket marks without their access-log record"
+    )

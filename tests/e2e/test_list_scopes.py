@@ -1,12 +1,22 @@
 """A municipality coordinator's lists show exactly its municipality; an administrator's, everything
 (rules.md, Municipality scope), over real HTTP."""
+
 from __future__ import annotations
 
 import datetime as dt
 
 from tests.clock import E2E_TODAY
 from tests.e2e.helpers import child_code, registry_client
-from tests.e2e.test_lists import FIRST_DAY, MUSIC_PROGRAM, MUSIC_SCHOOL, VILNIUS_MUSIC, YEAR, all_pages, contract, service_of
+from tests.e2e.test_lists import (
+    FIRST_DAY,
+    MUSIC_PROGRAM,
+    MUSIC_SCHOOL,
+    VILNIUS_MUSIC,
+    YEAR,
+    all_pages,
+    contract,
+    service_of,
+)
 
 VILNIUS_PROGRAM = "100000122"
 ANYKSCIAI_COORDINATOR = ("sandbox-municipality-34", "Sandbox-municipality-34!")
@@ -15,12 +25,16 @@ VILNIUS_COORDINATOR = ("sandbox-municipality-13", "Sandbox-municipality-13!")
 
 def register(service, program: str, child: str) -> None:
     group = service.CreateGroup(schoolYear=YEAR, programCode=program, name="Apimtis", subDirectionCode=["MUSIC.PIANO"])
-    service.RegisterStudent(personalCode=child, groupId=group.groupId, firstLearningDate=FIRST_DAY, contract=contract(FIRST_DAY))
+    service.RegisterStudent(
+        personalCode=child, groupId=group.groupId, firstLearningDate=FIRST_DAY, contract=contract(FIRST_DAY)
+    )
 
 
 def learners_seen_by(gateway, username: str, password: str) -> set[tuple[str, str]]:
     service = registry_client(gateway.wsdl_url, username, password).service
-    return {(r.institutionCode, r.person.personalCode) for r in all_pages(service.ListLearners, "learner", schoolYear=YEAR)}
+    return {
+        (r.institutionCode, r.person.personalCode) for r in all_pages(service.ListLearners, "learner", schoolYear=YEAR)
+    }
 
 
 def test_a_coordinator_lists_exactly_its_municipality_and_an_administrator_everything(live_gateway) -> None:

@@ -1,5 +1,6 @@
 """Lists and clubs as a new user of the sandbox lives them, over real HTTP (zeep -> waitress -> Spyne),
 on SQLite and PostgreSQL. Responses are validated against the XSD on the way out."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,7 +41,9 @@ def all_pages(operation, row_name: str, **request) -> list:
 
 def test_a_providers_learners_arrivals_and_departures_match_what_it_registered(live_gateway) -> None:
     provider = service_of(live_gateway, MUSIC_SCHOOL)
-    group = provider.CreateGroup(schoolYear=YEAR, programCode=MUSIC_PROGRAM, name="Ansamblis", subDirectionCode=["MUSIC.PIANO"])
+    group = provider.CreateGroup(
+        schoolYear=YEAR, programCode=MUSIC_PROGRAM, name="Ansamblis", subDirectionCode=["MUSIC.PIANO"]
+    )
     registered = {}
     for n in range(5):
         day = FIRST_DAY + dt.timedelta(days=7 * n)
@@ -49,20 +52,35 @@ def test_a_providers_learners_arrivals_and_departures_match_what_it_registered(l
             personalCode=child, groupId=group.groupId, firstLearningDate=day, contract=contract(day)
         ).registration
     children = list(registered)
-    provider.DeregisterStudent(registrationId=registered[children[1]].registrationId, departureDate=dt.date(2026, 10, 20), departureReasonCode="PARENTS_REQUEST")
+    provider.DeregisterStudent(
+        registrationId=registered[children[1]].registrationId,
+        departureDate=dt.date(2026, 10, 20),
+        departureReasonCode="PARENTS_REQUEST",
+    )
     provider.CancelRegistration(registrationId=registered[children[2]].registrationId, reason="Entered by mistake")
 
     learners = all_pages(provider.ListLearners, "learner", schoolYear=YEAR, pageSize=2)
     assert [r.person.personalCode for r in learners] == [children[0], children[3], children[4]]
     first = learners[0]
     assert (first.status, first.institutionCode, first.groupId, first.groupName, first.programName) == (
-        "active", MUSIC_SCHOOL, group.groupId, "Ansamblis", "Ansamblinis muzikavimas",
+        "active",
+        MUSIC_SCHOOL,
+        group.groupId,
+        "Ansamblis",
+        "Ansamblinis muzikavimas",
     )
     assert first.person.firstName == registered[children[0]].person.firstName
     assert first.firstLearningDate == FIRST_DAY and first.departureDate is None
 
-    september = all_pages(provider.ListArrivals, "arrival", fromDate=dt.date(2026, 9, 1), toDate=dt.date(2026, 9, 30), pageSize=1)
-    assert [r.person.personalCode for r in september] == [children[0], children[1], children[3], children[4]]  # not the cancelled one
+    september = all_pages(
+        provider.ListArrivals, "arrival", fromDate=dt.date(2026, 9, 1), toDate=dt.date(2026, 9, 30), pageSize=1
+    )
+    assert [r.person.personalCode for r in september] == [
+        children[0],
+        children[1],
+        children[3],
+        children[4],
+    ]  # not the cancelled one
     assert [r.status for r in september] == ["active", "deregistered", "active", "active"]
 
     departures = provider.ListDepartures(fromDate=dt.date(2026, 10, 1), toDate=dt.date(2026, 10, 31))
@@ -79,20 +97,36 @@ def test_a_providers_learners_arrivals_and_departures_match_what_it_registered(l
 def test_a_general_education_school_marks_clubs_and_the_clubs_list_shows_them(live_gateway) -> None:
     school = service_of(live_gateway, VILNIUS_SCHOOL)
     pupil, other_pupil = child_code(dt.date(2014, 6, 1), 301), child_code(dt.date(2013, 3, 3), 302)
-    marked = school.MarkClubAttendance(personalCode=pupil, schoolYear=YEAR, directionCode=["SPORT"], subDirectionCode=["MUSIC.PIANO"], fromDate=dt.date(2026, 9, 15))
-    assert (marked.institutionCode, marked.schoolYear, marked.directionCode, marked.subDirectionCode) == (VILNIUS_SCHOOL, YEAR, ["SPORT"], ["MUSIC.PIANO"])
+    marked = school.MarkClubAttendance(
+        personalCode=pupil,
+        schoolYear=YEAR,
+        directionCode=["SPORT"],
+        subDirectionCode=["MUSIC.PIANO"],
+        fromDate=dt.date(2026, 9, 15),
+    )
+    assert (marked.institutionCode, marked.schoolYear, marked.directionCode, marked.subDirectionCode) == (
+        VILNIUS_SCHOOL,
+        YEAR,
+        ["SPORT"],
+        ["MUSIC.PIANO"],
+    )
     assert marked.person.personalCode == pupil and marked.person.firstName and marked.endDate is None
     school.MarkClubAttendance(personalCode=other_pupil, schoolYear=YEAR, directionCode=["ART"])
 
     listed = school.ListClubAttendance(schoolYear=YEAR)
     assert [(a.person.personalCode, a.directionCode, a.subDirectionCode) for a in listed.attendance] == [
-        (pupil, ["SPORT"], ["MUSIC.PIANO"]), (other_pupil, ["ART"], []),
+        (pupil, ["SPORT"], ["MUSIC.PIANO"]),
+        (other_pupil, ["ART"], []),
     ]
     music = school.ListClubAttendance(schoolYear=YEAR, directionCode="MUSIC")  # through the sub-direction
     assert [a.person.personalCode for a in music.attendance] == [pupil]
 
     again = school.MarkClubAttendance(personalCode=pupil, schoolYear=YEAR, directionCode=["SPORT", "DANCE"])
-    assert again.attendanceId == marked.attendanceId and again.directionCode == ["SPORT", "DANCE"] and again.subDirectionCode == []
+    assert (
+        again.attendanceId == marked.attendanceId
+        and again.directionCode == ["SPORT", "DANCE"]
+        and again.subDirectionCode == []
+    )
     ended = school.EndClubAttendance(attendanceId=marked.attendanceId, endDate=dt.date(2026, 11, 27))
     assert ended.endDate == dt.date(2026, 11, 27)
     on_the_last_day = school.ListClubAttendance(schoolYear=YEAR, activeOn=dt.date(2026, 11, 28))
@@ -116,13 +150,20 @@ def test_a_general_education_school_marks_clubs_and_the_clubs_list_shows_them(li
         (VILNIUS_SCHOOL, {}, "ClubDirectionRequired", "directionCode"),
         (VILNIUS_SCHOOL, {"directionCode": ["SPORT", "CHESS"]}, "UnknownClassifierCode", "directionCode[2]"),
         (VILNIUS_SCHOOL, {"subDirectionCode": ["MUSIC.KAZOO"]}, "InvalidSubDirection", "subDirectionCode[1]"),
-        (VILNIUS_SCHOOL, {"directionCode": ["SPORT"], "fromDate": dt.date(2027, 9, 1)}, "InvalidClubPeriod", "fromDate"),
+        (
+            VILNIUS_SCHOOL,
+            {"directionCode": ["SPORT"], "fromDate": dt.date(2027, 9, 1)},
+            "InvalidClubPeriod",
+            "fromDate",
+        ),
         (VILNIUS_SCHOOL, {"directionCode": ["SPORT"], "schoolYear": "2026-2028"}, "InvalidSchoolYear", "schoolYear"),
         (VILNIUS_SCHOOL, {"directionCode": ["SPORT"], "personalCode": "61006219989"}, "PersonDeceased", "personalCode"),
         (VILNIUS_SCHOOL, {"directionCode": ["SPORT"], "personalCode": "51203159990"}, "PersonNotFound", "personalCode"),
     ],
 )
-def test_club_rules_reach_the_school_as_faults_and_nothing_is_written(live_gateway, institution, request_, code, field) -> None:
+def test_club_rules_reach_the_school_as_faults_and_nothing_is_written(
+    live_gateway, institution, request_, code, field
+) -> None:
     service = service_of(live_gateway, institution)
     before = live_gateway.database.snapshot()
     request = {"personalCode": child_code(dt.date(2014, 6, 1), 303), "schoolYear": YEAR, **request_}
@@ -137,19 +178,36 @@ def test_club_rules_reach_the_school_as_faults_and_nothing_is_written(live_gatew
 def test_the_basket_list_shows_the_municipality_where_the_child_does_general_education(live_gateway) -> None:
     provider, school = service_of(live_gateway, MUSIC_SCHOOL), service_of(live_gateway, VILNIUS_SCHOOL)
     child, unknown_school = child_code(dt.date(2015, 5, 5), 401), child_code(dt.date(2015, 6, 6), 402)
-    group = provider.CreateGroup(schoolYear=YEAR, programCode=MUSIC_PROGRAM, name="Krepšelis", subDirectionCode=["MUSIC.PIANO"])
+    group = provider.CreateGroup(
+        schoolYear=YEAR, programCode=MUSIC_PROGRAM, name="Krepšelis", subDirectionCode=["MUSIC.PIANO"]
+    )
     for code in (child, unknown_school):
-        registration = provider.RegisterStudent(personalCode=code, groupId=group.groupId, firstLearningDate=FIRST_DAY, contract=contract(FIRST_DAY)).registration
-        provider.MarkFunding(registrationId=registration.registrationId, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-09", toMonth="2026-12")
+        registration = provider.RegisterStudent(
+            personalCode=code, groupId=group.groupId, firstLearningDate=FIRST_DAY, contract=contract(FIRST_DAY)
+        ).registration
+        provider.MarkFunding(
+            registrationId=registration.registrationId,
+            fundingTypeCode=["NVS_BASKET"],
+            fromMonth="2026-09",
+            toMonth="2026-12",
+        )
     school.MarkClubAttendance(personalCode=child, schoolYear=YEAR, directionCode=["SPORT"])  # a Vilnius pupil
 
     october = provider.ListBasketRecipients(month="2026-10")
     rows = {r.person.personalCode: r for r in october.recipient}
     assert set(rows) == {child, unknown_school}
     known = rows[child]
-    assert (known.schoolCode, known.schoolMunicipalityCode, known.schoolMunicipalityName) == (VILNIUS_SCHOOL, "13", "Vilniaus miesto savivaldybė")
+    assert (known.schoolCode, known.schoolMunicipalityCode, known.schoolMunicipalityName) == (
+        VILNIUS_SCHOOL,
+        "13",
+        "Vilniaus miesto savivaldybė",
+    )
     assert (known.institutionCode, known.programCode, known.programName, known.firstLearningDate, known.month) == (
-        MUSIC_SCHOOL, MUSIC_PROGRAM, "Ansamblinis muzikavimas", FIRST_DAY, "2026-10",
+        MUSIC_SCHOOL,
+        MUSIC_PROGRAM,
+        "Ansamblinis muzikavimas",
+        FIRST_DAY,
+        "2026-10",
     )
     assert known.person.birthDate == dt.date(2015, 5, 5)
     assert rows[unknown_school].schoolMunicipalityCode is None
@@ -162,16 +220,37 @@ def test_a_cursor_is_for_its_own_list_and_filters_and_bad_requests_are_client_fa
     provider = service_of(live_gateway, MUSIC_SCHOOL)
     group = provider.CreateGroup(schoolYear=YEAR, programCode=MUSIC_PROGRAM, name="G", subDirectionCode=["MUSIC.PIANO"])
     for n in range(3):
-        provider.RegisterStudent(personalCode=child_code(dt.date(2016, 1, 1 + n), 500 + n), groupId=group.groupId, firstLearningDate=FIRST_DAY, contract=contract(FIRST_DAY))
+        provider.RegisterStudent(
+            personalCode=child_code(dt.date(2016, 1, 1 + n), 500 + n),
+            groupId=group.groupId,
+            firstLearningDate=FIRST_DAY,
+            contract=contract(FIRST_DAY),
+        )
     page = provider.ListLearners(schoolYear=YEAR, pageSize=1)
     assert len(page.learner) == 1 and page.nextCursor
     cases = [
         (lambda: provider.ListLearners(schoolYear="2025-2026", cursor=page.nextCursor), "InvalidCursor", "cursor"),
-        (lambda: provider.ListArrivals(fromDate=FIRST_DAY, toDate=FIRST_DAY, cursor=page.nextCursor), "InvalidCursor", "cursor"),
-        (lambda: service_of(live_gateway, VILNIUS_MUSIC).ListLearners(schoolYear=YEAR, cursor=page.nextCursor), "InvalidCursor", "cursor"),
+        (
+            lambda: provider.ListArrivals(fromDate=FIRST_DAY, toDate=FIRST_DAY, cursor=page.nextCursor),
+            "InvalidCursor",
+            "cursor",
+        ),
+        (
+            lambda: service_of(live_gateway, VILNIUS_MUSIC).ListLearners(schoolYear=YEAR, cursor=page.nextCursor),
+            "InvalidCursor",
+            "cursor",
+        ),
         (lambda: provider.ListLearners(schoolYear=YEAR, cursor="bm90LWEtY3Vyc29y"), "InvalidCursor", "cursor"),
-        (lambda: provider.ListDepartures(fromDate=dt.date(2026, 10, 2), toDate=dt.date(2026, 10, 1)), "InvalidDateRange", "toDate"),
-        (lambda: provider.ListClubAttendance(schoolYear=YEAR, directionCode="CHESS"), "UnknownClassifierCode", "directionCode"),
+        (
+            lambda: provider.ListDepartures(fromDate=dt.date(2026, 10, 2), toDate=dt.date(2026, 10, 1)),
+            "InvalidDateRange",
+            "toDate",
+        ),
+        (
+            lambda: provider.ListClubAttendance(schoolYear=YEAR, directionCode="CHESS"),
+            "UnknownClassifierCode",
+            "directionCode",
+        ),
         (lambda: provider.ListLearners(schoolYear=YEAR, pageSize=501), "InvalidMessage", "pageSize"),
     ]
     for call, code, field in cases:
@@ -189,10 +268,19 @@ def test_with_the_sandbox_enrolments_alone_the_basket_list_knows_where_adomas_go
     an Anykščiai provider registering him and marking the basket sees Vilnius city next to him."""
     adomas = "51509150009"
     provider = service_of(live_gateway, MUSIC_SCHOOL)
-    group = provider.CreateGroup(schoolYear=YEAR, programCode=MUSIC_PROGRAM, name="Fortepijonas 1", subDirectionCode=["MUSIC.PIANO"])
-    registration = provider.RegisterStudent(personalCode=adomas, groupId=group.groupId, firstLearningDate=FIRST_DAY, contract=contract(FIRST_DAY)).registration
-    provider.MarkFunding(registrationId=registration.registrationId, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-09")
+    group = provider.CreateGroup(
+        schoolYear=YEAR, programCode=MUSIC_PROGRAM, name="Fortepijonas 1", subDirectionCode=["MUSIC.PIANO"]
+    )
+    registration = provider.RegisterStudent(
+        personalCode=adomas, groupId=group.groupId, firstLearningDate=FIRST_DAY, contract=contract(FIRST_DAY)
+    ).registration
+    provider.MarkFunding(
+        registrationId=registration.registrationId, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-09"
+    )
     (row,) = provider.ListBasketRecipients(month="2026-11").recipient
     assert (row.person.personalCode, row.person.firstName, row.schoolCode, row.schoolMunicipalityName) == (
-        adomas, "Adomas", VILNIUS_SCHOOL, "Vilniaus miesto savivaldybė",
+        adomas,
+        "Adomas",
+        VILNIUS_SCHOOL,
+        "Vilniaus miesto savivaldybė",
     )

@@ -1,6 +1,7 @@
 """The README's instructions, run as a reader would run them: its zeep example (taken from the README
 itself, so that the two cannot drift apart) and ``nvs-gateway check population-register`` against the
 gateway that ``make serve`` starts."""
+
 from __future__ import annotations
 
 import contextlib
@@ -10,8 +11,8 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
@@ -64,7 +65,11 @@ def make_serve(tmp_path: Path) -> Iterator[dict[str, str]]:
     env.update(NVS_PORT=str(port), NVS_DATABASE_URL=f"sqlite:///{tmp_path / 'nvs-gateway.db'}", NVS_LOG_LEVEL="WARNING")
     server = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--sandbox"],
-        cwd=REPOSITORY_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPOSITORY_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -95,7 +100,11 @@ def test_the_gr_check_works_against_make_serve_as_the_readme_shows_it(make_serve
 
     check = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "check", "population-register"],
-        cwd=REPOSITORY_ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPOSITORY_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "completed, 1 persons checked" in check.stdout

@@ -1,5 +1,6 @@
 """The provider's day, as an integrator's system would live it: zeep over real HTTP to the
 gateway, which asks the sandbox population register over real HTTP."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -78,7 +79,10 @@ def test_lookup_register_correct_deregister_and_cancel(live_gateway, provider, s
 
     today = E2E_TODAY
     departed = provider.DeregisterStudent(
-        registrationId=registration.registrationId, departureDate=today, departureReasonCode="PARENTS_REQUEST", orderNumber="V-12"
+        registrationId=registration.registrationId,
+        departureDate=today,
+        departureReasonCode="PARENTS_REQUEST",
+        orderNumber="V-12",
     )
     assert departed.registration.status == "deregistered"
     assert departed.registration.departure.date == today and departed.registration.departure.orderNumber == "V-12"
@@ -91,7 +95,10 @@ def test_lookup_register_correct_deregister_and_cancel(live_gateway, provider, s
     # CancelRegistration on another registration: invalidated, kept, gone from counts.
     other_child = child_code(dt.date(2014, 3, 2), 321, male=False)
     mistaken = provider.RegisterStudent(
-        personalCode=other_child, groupId=group.groupId, firstLearningDate=first_day, contract=contract(first_day, "S-2")
+        personalCode=other_child,
+        groupId=group.groupId,
+        firstLearningDate=first_day,
+        contract=contract(first_day, "S-2"),
     ).registration
     assert provider.ListGroups(schoolYear=str(school_year)).section[1].group[0].activeLearners == 1
     cancelled = provider.CancelRegistration(registrationId=mistaken.registrationId, reason="Entered by mistake")
@@ -114,8 +121,12 @@ def test_another_institution_can_neither_see_nor_touch_the_records(live_gateway,
 
     attempts = {
         "StudentNotFound": lambda: other_provider.GetStudent(personalCode=child),
-        "GroupNotFound": lambda: other_provider.UpdateGroup(groupId=group.groupId, name="Mine now", subDirectionCode=["MUSIC.PIANO"]),
-        "RegistrationNotFound": lambda: other_provider.CancelRegistration(registrationId=registration.registrationId, reason="x"),
+        "GroupNotFound": lambda: other_provider.UpdateGroup(
+            groupId=group.groupId, name="Mine now", subDirectionCode=["MUSIC.PIANO"]
+        ),
+        "RegistrationNotFound": lambda: other_provider.CancelRegistration(
+            registrationId=registration.registrationId, reason="x"
+        ),
     }
     for expected, attempt in attempts.items():
         with pytest.raises(Fault) as refused:
@@ -131,7 +142,9 @@ def test_another_institution_can_neither_see_nor_touch_the_records(live_gateway,
             getattr(other_provider, operation)(**kwargs)
         assert fault_detail(refused.value)["code"] == "RegistrationNotFound"
     with pytest.raises(Fault) as refused:
-        other_provider.RegisterStudent(personalCode=child, groupId=group.groupId, firstLearningDate=first_day, contract=contract(first_day))
+        other_provider.RegisterStudent(
+            personalCode=child, groupId=group.groupId, firstLearningDate=first_day, contract=contract(first_day)
+        )
     assert fault_detail(refused.value)["code"] == "GroupNotFound"
     assert other_provider.ListGroups(schoolYear=str(school_year)).section[1].count == 0
     assert live_gateway.database.snapshot() == before
@@ -140,7 +153,9 @@ def test_another_institution_can_neither_see_nor_touch_the_records(live_gateway,
 def test_list_groups_splits_by_purpose_with_counts(provider, school_year):
     piano_group(provider, school_year, "Fortepijonas 1")
     piano_group(provider, school_year, "Fortepijonas 2")
-    provider.CreateGroup(schoolYear=str(school_year), programCode=FSPU_PROGRAM, name="Solfedžio klasė", subDirectionCode=["MUSIC.PIANO"])
+    provider.CreateGroup(
+        schoolYear=str(school_year), programCode=FSPU_PROGRAM, name="Solfedžio klasė", subDirectionCode=["MUSIC.PIANO"]
+    )
     listed = provider.ListGroups(schoolYear=str(school_year))
     assert [(s.purpose, s.count) for s in listed.section] == [("FSPU", 1), ("NVS", 2)]
     assert [g.name for g in listed.section[1].group] == ["Fortepijonas 1", "Fortepijonas 2"]
@@ -165,12 +180,16 @@ def test_update_group_changes_name_sub_directions_and_leaders(provider, school_y
     "personal_code, expected",
     [(DECEASED_CHILD, "PersonDeceased"), (UNKNOWN_TO_GR, "PersonNotFound"), ("51509150008", "InvalidPersonalCode")],
 )
-def test_registration_refused_for_persons_gr_does_not_allow(live_gateway, provider, school_year, personal_code, expected):
+def test_registration_refused_for_persons_gr_does_not_allow(
+    live_gateway, provider, school_year, personal_code, expected
+):
     group = piano_group(provider, school_year)
     before = live_gateway.database.snapshot()
     first_day = school_year.starts_on
     with pytest.raises(Fault) as refused:
-        provider.RegisterStudent(personalCode=personal_code, groupId=group.groupId, firstLearningDate=first_day, contract=contract(first_day))
+        provider.RegisterStudent(
+            personalCode=personal_code, groupId=group.groupId, firstLearningDate=first_day, contract=contract(first_day)
+        )
     detail = fault_detail(refused.value)
     assert refused.value.code.endswith("Client")
     assert detail["code"] == expected and detail["field"] == "personalCode"
@@ -183,7 +202,10 @@ def test_late_registration_is_accepted_with_a_warning(provider, school_year):
     first_day = school_year.starts_on
     signed_long_ago = first_day - dt.timedelta(days=60)
     registered = provider.RegisterStudent(
-        personalCode=child_code(dt.date(2013, 5, 5), 77), groupId=group.groupId, firstLearningDate=first_day, contract=contract(signed_long_ago)
+        personalCode=child_code(dt.date(2013, 5, 5), 77),
+        groupId=group.groupId,
+        firstLearningDate=first_day,
+        contract=contract(signed_long_ago),
     )
     assert registered.registration.status == "active"
     assert [w.code for w in registered.warning] == ["LateRegistration"]
@@ -193,9 +215,13 @@ def test_the_same_child_cannot_be_registered_twice_in_a_group(live_gateway, prov
     group = piano_group(provider, school_year)
     first_day = school_year.starts_on
     child = child_code(dt.date(2012, 12, 12), 5)
-    provider.RegisterStudent(personalCode=child, groupId=group.groupId, firstLearningDate=first_day, contract=contract(first_day))
+    provider.RegisterStudent(
+        personalCode=child, groupId=group.groupId, firstLearningDate=first_day, contract=contract(first_day)
+    )
     with pytest.raises(Fault) as refused:
-        provider.RegisterStudent(personalCode=child, groupId=group.groupId, firstLearningDate=first_day, contract=contract(first_day))
+        provider.RegisterStudent(
+            personalCode=child, groupId=group.groupId, firstLearningDate=first_day, contract=contract(first_day)
+        )
     assert fault_detail(refused.value)["code"] == "AlreadyRegistered"
     assert live_gateway.database.count("registration") == 1
 
@@ -209,7 +235,12 @@ def test_group_rules_reach_the_caller_as_faults(provider, live_gateway, school_y
         ({"schoolYear": "2025-2027"}, "InvalidSchoolYear", "schoolYear"),
     ]
     for overrides, code, field in cases:
-        request = {"schoolYear": str(school_year), "programCode": ACCREDITED_NVS_PROGRAM, "name": "G", "subDirectionCode": ["MUSIC.PIANO"]}
+        request = {
+            "schoolYear": str(school_year),
+            "programCode": ACCREDITED_NVS_PROGRAM,
+            "name": "G",
+            "subDirectionCode": ["MUSIC.PIANO"],
+        }
         request.update(overrides)
         with pytest.raises(Fault) as refused:
             provider.CreateGroup(**request)
@@ -222,7 +253,9 @@ def test_a_provider_not_eligible_for_nvs_cannot_open_groups(live_gateway, school
     preschool_only = live_gateway.database.user("300000025")  # other provider with purpose 31714101 only
     service = registry_client(live_gateway.wsdl_url, preschool_only.username, preschool_only.password).service
     with pytest.raises(Fault) as refused:
-        service.CreateGroup(schoolYear=str(school_year), programCode="100000251", name="G", subDirectionCode=["MUSIC.PIANO"])
+        service.CreateGroup(
+            schoolYear=str(school_year), programCode="100000251", name="G", subDirectionCode=["MUSIC.PIANO"]
+        )
     assert fault_detail(refused.value)["code"] == "ProviderNotEligible"
 
 
@@ -235,15 +268,21 @@ def test_wrong_or_missing_credentials_are_refused_without_saying_which(live_gate
             service.LookupPerson(personalCode=child_code(dt.date(2015, 1, 1), 1))
         detail = fault_detail(refused.value)
         assert detail["code"] == "AuthenticationFailed"
-        assert "nobody" not in refused.value.message and "password" not in detail["message"].lower().replace("usernametoken", "")
+        assert "nobody" not in refused.value.message and "password" not in detail["message"].lower().replace(
+            "usernametoken", ""
+        )
 
 
-def test_two_providers_registering_the_same_new_child_at_once_both_succeed(live_gateway, provider, other_provider, school_year):
+def test_two_providers_registering_the_same_new_child_at_once_both_succeed(
+    live_gateway, provider, other_provider, school_year
+):
     """The person row is written by both: an upsert, not a unique-key failure for the second."""
     first_day = school_year.starts_on
     child = child_code(dt.date(2015, 6, 6), 606)
     groups = [
-        service.CreateGroup(schoolYear=str(school_year), programCode=program, name="Lenktynės", subDirectionCode=["MUSIC.PIANO"])
+        service.CreateGroup(
+            schoolYear=str(school_year), programCode=program, name="Lenktynės", subDirectionCode=["MUSIC.PIANO"]
+        )
         for service, program in ((provider, ACCREDITED_NVS_PROGRAM), (other_provider, "100000122"))
     ]
     outcomes: list[str] = []
@@ -252,12 +291,17 @@ def test_two_providers_registering_the_same_new_child_at_once_both_succeed(live_
     def register(service, group_id: int) -> None:  # type: ignore[no-untyped-def]
         start.wait()
         try:
-            service.RegisterStudent(personalCode=child, groupId=group_id, firstLearningDate=first_day, contract=contract(first_day))
+            service.RegisterStudent(
+                personalCode=child, groupId=group_id, firstLearningDate=first_day, contract=contract(first_day)
+            )
             outcomes.append("registered")
         except Fault as fault:
             outcomes.append(fault_detail(fault)["code"])
 
-    threads = [threading.Thread(target=register, args=(s, g.groupId)) for s, g in zip((provider, other_provider), groups)]
+    threads = [
+        threading.Thread(target=register, args=(s, g.groupId))
+        for s, g in zip((provider, other_provider), groups, strict=False)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -1,4 +1,5 @@
 """``nvs-gateway serve --sandbox`` as `make serve` runs it: real processes, the README's URLs, Ctrl+C."""
+
 from __future__ import annotations
 
 import re
@@ -16,7 +17,9 @@ pytestmark = pytest.mark.e2e
 ADDRESS = re.compile(rb'<(?:[\w.-]+:)?address\b[^>]*?\blocation="([^"]*)"')
 
 
-def test_serve_sandbox_answers_at_the_readme_addresses_with_prefork_workers_and_stops_on_ctrl_c(database, tmp_path) -> None:
+def test_serve_sandbox_answers_at_the_readme_addresses_with_prefork_workers_and_stops_on_ctrl_c(
+    database, tmp_path
+) -> None:
     gateway = GatewayProcess(database.url, tmp_path, server="gunicorn", workers=2).start()
     try:
         processes = gateway.group()
@@ -27,11 +30,20 @@ def test_serve_sandbox_answers_at_the_readme_addresses_with_prefork_workers_and_
         # The sandbox GR runs in a process of its own; the site forwards /population-register to it,
         # so its WSDL names the address the integrator used.
         gr_wsdl = requests.get(f"{gateway.base_url}/population-register?wsdl", timeout=10)
-        assert gr_wsdl.ok and ADDRESS.search(gr_wsdl.content).group(1) == f"{gateway.base_url}/population-register".encode()
-        answer = zeep.Client(f"{gateway.base_url}/population-register?wsdl").service.GetPerson(personalCode="51509150009")
+        assert (
+            gr_wsdl.ok
+            and ADDRESS.search(gr_wsdl.content).group(1) == f"{gateway.base_url}/population-register".encode()
+        )
+        answer = zeep.Client(f"{gateway.base_url}/population-register?wsdl").service.GetPerson(
+            personalCode="51509150009"
+        )
         assert answer.status == "FOUND" and answer.person.firstName == "Adomas"  # a SOAP call forwarded there and back
         provider = database.user("300000011")
-        person = registry_client(gateway.wsdl_url, provider.username, provider.password).service.LookupPerson(personalCode="51509150009").person
+        person = (
+            registry_client(gateway.wsdl_url, provider.username, provider.password)
+            .service.LookupPerson(personalCode="51509150009")
+            .person
+        )
         assert (person.firstName, person.birthDate.isoformat()) == ("Adomas", "2015-09-15")
         assert gateway.interrupt() == 0, gateway.log()
         assert gateway.group() == [], "a process of the gateway outlived Ctrl+C"

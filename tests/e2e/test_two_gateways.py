@@ -6,6 +6,7 @@ state that must be shared between processes and hosts (failed log-ins, used nonc
 claims, the feed's numbers) lives in the database, so a caller cannot tell which one it reached.
 SQLite is embedded and one host's; several gateway hosts mean PostgreSQL, so these run there.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,7 +26,10 @@ from tests.processes import GatewayProcess
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.postgres,
-    pytest.mark.skipif(not POSTGRES_URL, reason="several gateway processes share a PostgreSQL database; NVS_TEST_DATABASE_URL is not set"),
+    pytest.mark.skipif(
+        not POSTGRES_URL,
+        reason="several gateway processes share a PostgreSQL database; NVS_TEST_DATABASE_URL is not set",
+    ),
 ]
 YEAR, FIRST_DAY = "2026-2027", dt.date(2026, 9, 1)
 LIST_GROUPS = f"<nvs:ListGroups><nvs:schoolYear>{YEAR}</nvs:schoolYear></nvs:ListGroups>"
@@ -59,12 +63,16 @@ def test_failed_log_ins_on_one_gateway_lock_the_user_name_on_the_other(two_gatew
     for gateway in (first, second):
         assert parse_fault(call(gateway, LIST_GROUPS, spread.username, spread.password)).code == "AccountLocked"
     for _ in range(5):  # all five on the first gateway ...
-        assert parse_fault(call(first, LIST_GROUPS, one_sided.username, "not-the-password")).code == "AuthenticationFailed"
+        assert (
+            parse_fault(call(first, LIST_GROUPS, one_sided.username, "not-the-password")).code == "AuthenticationFailed"
+        )
     # ... and the right password on the second is refused too.
     assert parse_fault(call(second, LIST_GROUPS, one_sided.username, one_sided.password)).code == "AccountLocked"
 
 
-def test_a_digest_envelope_used_on_one_gateway_is_refused_on_the_other_even_when_both_get_it_at_once(two_gateways) -> None:
+def test_a_digest_envelope_used_on_one_gateway_is_refused_on_the_other_even_when_both_get_it_at_once(
+    two_gateways,
+) -> None:
     database, first, second = two_gateways
     user = database.user("300000014")
     clock = e2e_clock()  # where the gateways' clocks started (NVS_CLOCK_START), running on
@@ -96,22 +104,33 @@ def test_of_two_providers_claiming_one_basket_month_through_different_gateways_e
     for gateway, user, program, sub_direction in providers:
         service = registry_client(gateway.wsdl_url, user.username, user.password).service
         services.append(service)
-        groups.append(service.CreateGroup(schoolYear=YEAR, programCode=program, name="Dviese", subDirectionCode=[sub_direction]).groupId)
+        groups.append(
+            service.CreateGroup(
+                schoolYear=YEAR, programCode=program, name="Dviese", subDirectionCode=[sub_direction]
+            ).groupId
+        )
     for round_number in range(6):
         child = child_code(dt.date(2014, 2, 1 + round_number), 700 + round_number)
         registrations = [
             service.RegisterStudent(
-                personalCode=child, groupId=group, firstLearningDate=FIRST_DAY,
+                personalCode=child,
+                groupId=group,
+                firstLearningDate=FIRST_DAY,
                 contract={"typeCode": "BILATERAL", "date": FIRST_DAY, "number": f"D-{round_number}"},
             ).registration.registrationId
-            for service, group in zip(services, groups)
+            for service, group in zip(services, groups, strict=False)
         ]
         start = threading.Barrier(2)
 
         def claim(service, registration_id: int) -> str:  # type: ignore[no-untyped-def]
             start.wait()
             try:
-                service.MarkFunding(registrationId=registration_id, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-12", toMonth="2027-01")
+                service.MarkFunding(
+                    registrationId=registration_id,
+                    fundingTypeCode=["NVS_BASKET"],
+                    fromMonth="2026-12",
+                    toMonth="2027-01",
+                )
                 return "won"
             except Fault as fault:
                 return fault_detail(fault)["code"]
@@ -120,7 +139,8 @@ def test_of_two_providers_claiming_one_basket_month_through_different_gateways_e
             outcomes = sorted(pool.map(claim, services, registrations))
         assert outcomes == ["BasketAlreadyClaimed", "won"], f"round {round_number}"
         claims = database.rows(
-            "SELECT count(*) FROM basket_claim c JOIN person p ON p.id = c.person_id WHERE p.personal_code = :code", code=child
+            "SELECT count(*) FROM basket_claim c JOIN person p ON p.id = c.person_id WHERE p.personal_code = :code",
+            code=child,
         )
         assert claims[0][0] == 2  # December and January, once each
 
@@ -129,7 +149,9 @@ def test_the_feed_read_through_either_gateway_is_the_same_gapless_sequence_of_wh
     database, first, second = two_gateways
     user = database.user("300000013")
     setup = registry_client(first.wsdl_url, user.username, user.password).service
-    group = setup.CreateGroup(schoolYear=YEAR, programCode="100000132", name="Keramika", subDirectionCode=["ART.CERAMICS"]).groupId
+    group = setup.CreateGroup(
+        schoolYear=YEAR, programCode="100000132", name="Keramika", subDirectionCode=["ART.CERAMICS"]
+    ).groupId
     acknowledged: list[int] = []
     lock = threading.Lock()
 
@@ -138,7 +160,9 @@ def test_the_feed_read_through_either_gateway_is_the_same_gapless_sequence_of_wh
         service = registry_client(gateway.wsdl_url, user.username, user.password).service
         for n in range(6):
             made = service.RegisterStudent(
-                personalCode=child_code(dt.date(2013, 3, 1 + index), 100 + n), groupId=group, firstLearningDate=FIRST_DAY,
+                personalCode=child_code(dt.date(2013, 3, 1 + index), 100 + n),
+                groupId=group,
+                firstLearningDate=FIRST_DAY,
                 contract={"typeCode": "BILATERAL", "date": FIRST_DAY, "number": f"F-{index}-{n}"},
             ).registration.registrationId
             with lock:

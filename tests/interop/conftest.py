@@ -5,12 +5,13 @@ WS-Security headers, dates, faults). Below the HTTP layer a call is the same whi
 it, and tests/e2e runs the same operations through zeep on SQLite and PostgreSQL, so a second
 database would only double the time (the JAX-WS run alone takes ~20 s).
 """
+
 from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -41,7 +42,9 @@ def gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveGate
     stop()  # type: ignore[operator]
 
 
-def run(command: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run(
+    command: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -61,7 +64,9 @@ def node() -> str:
     if executable is None:
         pytest.skip("Node.js is not installed (Node 18 or later; Debian: apt-get install nodejs)")
     if not (NODE_DIR / "node_modules" / "soap" / "package.json").exists():
-        pytest.skip(f"the npm 'soap' package is not installed: run `npm ci` in {NODE_DIR.relative_to(HERE.parents[1])} (.ci/run does)")
+        pytest.skip(
+            f"the npm 'soap' package is not installed: run `npm ci` in {NODE_DIR.relative_to(HERE.parents[1])} (.ci/run does)"
+        )
     return executable
 
 

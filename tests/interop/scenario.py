@@ -12,6 +12,7 @@ saw as ``key=value`` lines (``parse_report``); the test compares them with ``EXP
 database. The dates lie in school year 2026-2027, in November 2026: they hold for a gateway whose
 clock reads any day from 2026-11-01 on (a departure may not be later than the current month's end).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -109,5 +110,6 @@ def check_scenario(gateway: LiveGateway, stack: str, report: dict[str, str], out
     assert [row.name for row in database.rows("SELECT name FROM nvs_group")] == [group_name(stack)]
     statuses = database.rows("SELECT status, cancellation_reason FROM registration ORDER BY id")
     assert [(row.status, row.cancellation_reason) for row in statuses] == [
-        ("deregistered", None), ("cancelled", INPUTS["NVS_CANCEL_REASON"])
+        ("deregistered", None),
+        ("cancelled", INPUTS["NVS_CANCEL_REASON"]),
     ]

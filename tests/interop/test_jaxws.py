@@ -3,6 +3,7 @@
 The stubs are generated once per session, from a gateway of their own, exactly as an integrator
 would: `wsimport -keep -s src -d classes http://host/registry?wsdl`, no binding file, no flags.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,7 +17,9 @@ from tests.interop.conftest import HERE, JAXWS_RUNTIME, run, start_sqlite_gatewa
 
 pytestmark = pytest.mark.e2e
 
-GENERATED_PACKAGE = Path("lt/mokiniu_registras/nvs_gateway/v1")  # from the namespace urn:lt:mokiniu-registras:nvs-gateway:v1
+GENERATED_PACKAGE = Path(
+    "lt/mokiniu_registras/nvs_gateway/v1"
+)  # from the namespace urn:lt:mokiniu-registras:nvs-gateway:v1
 CLASSPATH_SEPARATOR = ":"
 # Debian's SAAJ looks itself up by a deprecated property and says so on every message.
 JAVA_OPTIONS = ["-Djavax.xml.soap.SAAJMetaFactory=com.sun.xml.messaging.saaj.soap.SAAJMetaFactoryImpl"]
@@ -34,13 +37,17 @@ class Stubs:
 
 
 @pytest.fixture(scope="session")
-def stubs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, java_tools: dict[str, str]) -> Stubs:
+def stubs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, java_tools: dict[str, str]
+) -> Stubs:
     directory = tmp_path_factory.mktemp("jaxws")
     for output in ("src", "classes"):  # wsimport writes only into directories that exist
         (directory / output).mkdir()
     live, stop = start_sqlite_gateway(request, tmp_path_factory.mktemp("jaxws-gateway"))
     try:
-        done = run([java_tools["wsimport"], "-keep", "-s", "src", "-d", "classes", live.wsdl_url], cwd=directory, timeout=300)
+        done = run(
+            [java_tools["wsimport"], "-keep", "-s", "src", "-d", "classes", live.wsdl_url], cwd=directory, timeout=300
+        )
     finally:
         stop()  # type: ignore[operator]
     return Stubs(directory, done.stdout + done.stderr, done.returncode)
@@ -64,19 +71,38 @@ def test_jaxws_stubs_run_the_scenario(stubs: Stubs, gateway, java_tools: dict[st
         pytest.fail(f"no stubs: wsimport failed\n{stubs.wsimport[-2000:]}")
     classpath = CLASSPATH_SEPARATOR.join([str(JAXWS_RUNTIME), str(stubs.classes)])
     program = stubs.directory / "program"
-    compiled = run([java_tools["javac"], "-encoding", "UTF-8", "-cp", classpath, "-d", str(program), str(HERE / "java" / "Scenario.java")])
+    compiled = run(
+        [
+            java_tools["javac"],
+            "-encoding",
+            "UTF-8",
+            "-cp",
+            classpath,
+            "-d",
+            str(program),
+            str(HERE / "java" / "Scenario.java"),
+        ]
+    )
     assert compiled.returncode == 0, f"javac failed:\n{compiled.stdout}\n{compiled.stderr[-3000:]}"
     done = run(
         [java_tools["java"], *JAVA_OPTIONS, "-cp", CLASSPATH_SEPARATOR.join([classpath, str(program)]), "Scenario"],
-        env=scenario.environment(gateway, "JAX-WS"), timeout=120,
+        env=scenario.environment(gateway, "JAX-WS"),
+        timeout=120,
     )
     assert done.returncode == 0, f"java failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     scenario.check_scenario(gateway, "JAX-WS", scenario.parse_report(done.stdout), done.stdout + done.stderr)
 
 
-def test_wsimport_reads_the_sandbox_population_register_wsdl_from_its_url(gateway, java_tools: dict[str, str], tmp_path: Path) -> None:
+def test_wsimport_reads_the_sandbox_population_register_wsdl_from_its_url(
+    gateway, java_tools: dict[str, str], tmp_path: Path
+) -> None:
     # Its import "../xsd/population-register-v1.xsd" is served absolute too (it climbed above the root as well).
-    done = run([java_tools["wsimport"], "-Xnocompile", "-d", str(tmp_path), f"{gateway.base_url}/population-register?wsdl"], timeout=120)
+    done = run(
+        [java_tools["wsimport"], "-Xnocompile", "-d", str(tmp_path), f"{gateway.base_url}/population-register?wsdl"],
+        timeout=120,
+    )
     problems = [line for line in (done.stdout + done.stderr).splitlines() if re.match(r"\s*\[(ERROR|WARNING)\]", line)]
-    assert done.returncode == 0 and not problems, f"wsimport exited {done.returncode}:\n{(done.stdout + done.stderr)[-3000:]}"
+    assert done.returncode == 0 and not problems, (
+        f"wsimport exited {done.returncode}:\n{(done.stdout + done.stderr)[-3000:]}"
+    )
     assert list(tmp_path.rglob("PopulationRegister*.java"))

@@ -1,4 +1,5 @@
 """The npm 'soap' package (Node.js) runs the scenario: node/scenario.js, with the versions of node/package-lock.json."""
+
 from __future__ import annotations
 
 import pytest

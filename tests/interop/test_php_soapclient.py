@@ -1,4 +1,5 @@
 """PHP's SoapClient (Debian php-cli, php-soap) runs the scenario: php/scenario.php."""
+
 from __future__ import annotations
 
 import pytest

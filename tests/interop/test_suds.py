@@ -1,4 +1,5 @@
 """suds-community (PyPI), a SOAP client written apart from zeep, runs the scenario in this process."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,7 +30,12 @@ def run_scenario(service, inputs: dict[str, str]) -> dict[str, str]:  # type: ig
 
     def registration(child: str, group_id: object, number: str) -> dict[str, object]:
         contract = {"typeCode": inputs["NVS_CONTRACT_TYPE"], "date": day(inputs["NVS_CONTRACT_DATE"]), "number": number}
-        return {"personalCode": child, "groupId": group_id, "firstLearningDate": day(inputs["NVS_FIRST_LEARNING_DATE"]), "contract": contract}
+        return {
+            "personalCode": child,
+            "groupId": group_id,
+            "firstLearningDate": day(inputs["NVS_FIRST_LEARNING_DATE"]),
+            "contract": contract,
+        }
 
     def fault(key: str, call) -> None:  # type: ignore[no-untyped-def]
         try:
@@ -45,32 +51,52 @@ def run_scenario(service, inputs: dict[str, str]) -> dict[str, str]:  # type: ig
 
     # suds hands back the only child of a response itself: CreateGroup gives the Group.
     group = service.CreateGroup(
-        schoolYear=inputs["NVS_SCHOOL_YEAR"], programCode=inputs["NVS_PROGRAM"], name=inputs["NVS_GROUP_NAME"],
+        schoolYear=inputs["NVS_SCHOOL_YEAR"],
+        programCode=inputs["NVS_PROGRAM"],
+        name=inputs["NVS_GROUP_NAME"],
         subDirectionCode=[inputs["NVS_SUB_DIRECTION"]],
         leader=[{"firstName": inputs["NVS_LEADER_FIRST_NAME"], "lastName": inputs["NVS_LEADER_LAST_NAME"]}],
     )
     seen["group.name"], seen["group.purpose"] = str(group.name), str(group.purpose)
 
-    registered = service.RegisterStudent(**registration(child, group.groupId, inputs["NVS_CONTRACT_NUMBER"])).registration
-    seen["registered.status"], seen["registered.firstLearningDate"] = str(registered.status), str(registered.firstLearningDate)
+    registered = service.RegisterStudent(
+        **registration(child, group.groupId, inputs["NVS_CONTRACT_NUMBER"])
+    ).registration
+    seen["registered.status"], seen["registered.firstLearningDate"] = (
+        str(registered.status),
+        str(registered.firstLearningDate),
+    )
 
-    corrected = service.CorrectRegistration(registrationId=registered.registrationId, firstLearningDate=day(inputs["NVS_CORRECTED_DATE"]))
+    corrected = service.CorrectRegistration(
+        registrationId=registered.registrationId, firstLearningDate=day(inputs["NVS_CORRECTED_DATE"])
+    )
     seen["corrected.firstLearningDate"] = str(corrected.registration.firstLearningDate)
 
     mark = service.MarkFunding(
-        registrationId=registered.registrationId, fundingTypeCode=[inputs["NVS_FUNDING_TYPE"]],
-        fromMonth=inputs["NVS_FUNDING_MONTH"], toMonth=inputs["NVS_FUNDING_MONTH"],
+        registrationId=registered.registrationId,
+        fundingTypeCode=[inputs["NVS_FUNDING_TYPE"]],
+        fromMonth=inputs["NVS_FUNDING_MONTH"],
+        toMonth=inputs["NVS_FUNDING_MONTH"],
     ).mark[0]
-    seen["funding.fundingTypeCode"], seen["funding.months"] = str(mark.fundingTypeCode), f"{mark.fromMonth}..{mark.toMonth}"
+    seen["funding.fundingTypeCode"], seen["funding.months"] = (
+        str(mark.fundingTypeCode),
+        f"{mark.fromMonth}..{mark.toMonth}",
+    )
 
     departed = service.DeregisterStudent(
-        registrationId=registered.registrationId, departureDate=day(inputs["NVS_DEPARTURE_DATE"]),
-        departureReasonCode=inputs["NVS_DEPARTURE_REASON"], orderNumber=inputs["NVS_ORDER_NUMBER"],
+        registrationId=registered.registrationId,
+        departureDate=day(inputs["NVS_DEPARTURE_DATE"]),
+        departureReasonCode=inputs["NVS_DEPARTURE_REASON"],
+        orderNumber=inputs["NVS_ORDER_NUMBER"],
     ).registration
     seen["deregistered.status"], seen["deregistered.departureDate"] = str(departed.status), str(departed.departure.date)
 
-    mistaken = service.RegisterStudent(**registration(inputs["NVS_MISTAKEN_CHILD"], group.groupId, inputs["NVS_CONTRACT_NUMBER"])).registration
-    cancelled = service.CancelRegistration(registrationId=mistaken.registrationId, reason=inputs["NVS_CANCEL_REASON"])  # the Registration
+    mistaken = service.RegisterStudent(
+        **registration(inputs["NVS_MISTAKEN_CHILD"], group.groupId, inputs["NVS_CONTRACT_NUMBER"])
+    ).registration
+    cancelled = service.CancelRegistration(
+        registrationId=mistaken.registrationId, reason=inputs["NVS_CANCEL_REASON"]
+    )  # the Registration
     seen["cancelled.status"], seen["cancelled.reason"] = str(cancelled.status), str(cancelled.cancellationReason)
 
     registrations = service.GetStudent(personalCode=child).registration
@@ -81,8 +107,16 @@ def run_scenario(service, inputs: dict[str, str]) -> dict[str, str]:  # type: ig
             if listed.groupId == group.groupId:
                 seen["listed.section"], seen["listed.activeLearners"] = str(section.purpose), str(listed.activeLearners)
 
-    fault("fault.schema", lambda: service.RegisterStudent(**registration(child, group.groupId, inputs["NVS_TOO_LONG_CONTRACT_NUMBER"])))
-    fault("fault.domain", lambda: service.RegisterStudent(**registration(child, inputs["NVS_MISSING_GROUP"], inputs["NVS_CONTRACT_NUMBER"])))
+    fault(
+        "fault.schema",
+        lambda: service.RegisterStudent(**registration(child, group.groupId, inputs["NVS_TOO_LONG_CONTRACT_NUMBER"])),
+    )
+    fault(
+        "fault.domain",
+        lambda: service.RegisterStudent(
+            **registration(child, inputs["NVS_MISSING_GROUP"], inputs["NVS_CONTRACT_NUMBER"])
+        ),
+    )
     return seen
 
 

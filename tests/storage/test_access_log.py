@@ -1,5 +1,6 @@
 """GetAccessLog's question on SQLite and PostgreSQL: Lithuanian days, newest first, a keyset cursor
 that records written between page reads never shift."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +12,7 @@ from gateway.domain.access import Caller, Scope
 from gateway.ports import AccessRecord
 from tests.e2e.helpers import child_code
 
-NOW = dt.datetime(2026, 9, 20, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 9, 20, 12, 0, tzinfo=dt.UTC)
 ADMIN = Caller(user_id=1, username="admin", central=True)
 CHILD = child_code(dt.date(2016, 6, 6), 61)
 OTHER_CHILD = child_code(dt.date(2016, 6, 6), 62)
@@ -21,18 +22,27 @@ requests = itertools.count(1)
 
 def logged(log: AccessLog, at: dt.datetime, *codes: str) -> str:
     request_id = f"request-{next(requests)}"
-    log.record(AccessRecord(at=at, operation="GetStudent", request_id=request_id, outcome="ok", username="school",
-                            scope=Scope.institution("300000011"), personal_codes=codes or (CHILD,)))
+    log.record(
+        AccessRecord(
+            at=at,
+            operation="GetStudent",
+            request_id=request_id,
+            outcome="ok",
+            username="school",
+            scope=Scope.institution("300000011"),
+            personal_codes=codes or (CHILD,),
+        )
+    )
     return request_id
 
 
 def test_the_days_are_lithuanian_days(database) -> None:  # type: ignore[no-untyped-def]
     # SQLite keeps no time zone: the bounds must be compared in UTC, as the records are stored.
     log = AccessLog(database.uow_factory, clock=FixedClock(NOW))
-    logged(log, dt.datetime(2026, 8, 31, 20, 30, tzinfo=dt.timezone.utc))  # 23:30 on 31 August in Vilnius
-    first = logged(log, dt.datetime(2026, 8, 31, 21, 30, tzinfo=dt.timezone.utc))  # 00:30 on 1 September
-    last = logged(log, dt.datetime(2026, 9, 30, 20, 30, tzinfo=dt.timezone.utc))  # 23:30 on 30 September
-    logged(log, dt.datetime(2026, 9, 30, 21, 30, tzinfo=dt.timezone.utc))  # 00:30 on 1 October
+    logged(log, dt.datetime(2026, 8, 31, 20, 30, tzinfo=dt.UTC))  # 23:30 on 31 August in Vilnius
+    first = logged(log, dt.datetime(2026, 8, 31, 21, 30, tzinfo=dt.UTC))  # 00:30 on 1 September
+    last = logged(log, dt.datetime(2026, 9, 30, 20, 30, tzinfo=dt.UTC))  # 23:30 on 30 September
+    logged(log, dt.datetime(2026, 9, 30, 21, 30, tzinfo=dt.UTC))  # 00:30 on 1 October
     assert [r.request_id for r in log.who_accessed(ADMIN, CHILD, *SEPTEMBER).records] == [last, first]
 
 

@@ -1,4 +1,5 @@
 """`nvs-gateway import-enrolments` on SQLite and PostgreSQL: all or nothing, progress, summary, re-import."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,7 +29,10 @@ def enrolments_file(tmp_path: Path, records: list[tuple[str, str, str, str | Non
         for school, code, from_date, to_date in records
     ]
     path = tmp_path / "enrolments.xml"
-    path.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<enrolments xmlns="{NS}">\n' + "\n".join(lines) + "\n</enrolments>\n", encoding="utf-8")
+    path.write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<enrolments xmlns="{NS}">\n' + "\n".join(lines) + "\n</enrolments>\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -54,10 +58,15 @@ def test_import_creates_then_updates_and_reports_the_summary(cli_database, tmp_p
 def test_a_bad_file_is_refused_whole_and_no_person_is_created(cli_database, tmp_path, capsys) -> None:
     good, bad = child_code(dt.date(2014, 2, 2), 701), child_code(dt.date(2014, 2, 3), 702)
     before = cli_database.snapshot()
-    path = enrolments_file(tmp_path, [(VILNIUS_SCHOOL, good, "2026-09-01", None), (VILNIUS_SCHOOL, bad, "2027-09-01", None)])
+    path = enrolments_file(
+        tmp_path, [(VILNIUS_SCHOOL, good, "2026-09-01", None), (VILNIUS_SCHOOL, bad, "2027-09-01", None)]
+    )
     assert main(["import-enrolments", str(path)]) == 1
     err = capsys.readouterr().err
-    assert "refused, nothing imported (1 problem(s))" in err and "line 4: fromDate 2027-09-01 is outside school year 2026-2027" in err
+    assert (
+        "refused, nothing imported (1 problem(s))" in err
+        and "line 4: fromDate 2027-09-01 is outside school year 2026-2027" in err
+    )
     assert good not in err and bad not in err
     assert cli_database.snapshot() == before
 

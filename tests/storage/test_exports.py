@@ -1,6 +1,7 @@
 """`nvs-gateway export` on SQLite and PostgreSQL: XML valid against xsd/nvs-export-v1.xsd, the CSV's
 shape, the scope options, and constant memory (asserted by what is read and held, never by time).
 The data comes from bench/datasets.py (bulk inserts, like the benchmark's)."""
+
 from __future__ import annotations
 
 import csv
@@ -18,7 +19,6 @@ from gateway.domain.lists import ListName, Scope
 from gateway.exports import COLUMNS, EXPORT_NS, export_list
 from gateway.lists import Lists, arrival_filter, basket_filter, club_filter, departure_filter, learner_filter
 from storage.lists import SqlListRepository
-
 from tests.clock import e2e_clock
 
 CLOCK = e2e_clock()
@@ -26,8 +26,14 @@ EXPORT_XSD = REPOSITORY_ROOT / "xsd" / "nvs-export-v1.xsd"
 NS = {"x": EXPORT_NS}
 LISTS = {
     ListName.LEARNERS: (learner_filter("2026-2027"), ["--school-year", "2026-2027"]),
-    ListName.ARRIVALS: (arrival_filter(dt.date(2026, 9, 1), dt.date(2026, 10, 31)), ["--from-date", "2026-09-01", "--to-date", "2026-10-31"]),
-    ListName.DEPARTURES: (departure_filter(dt.date(2026, 9, 1), dt.date(2027, 8, 31)), ["--from-date", "2026-09-01", "--to-date", "2027-08-31"]),
+    ListName.ARRIVALS: (
+        arrival_filter(dt.date(2026, 9, 1), dt.date(2026, 10, 31)),
+        ["--from-date", "2026-09-01", "--to-date", "2026-10-31"],
+    ),
+    ListName.DEPARTURES: (
+        departure_filter(dt.date(2026, 9, 1), dt.date(2027, 8, 31)),
+        ["--from-date", "2026-09-01", "--to-date", "2027-08-31"],
+    ),
     ListName.BASKET_RECIPIENTS: (basket_filter("2026-10"), ["--month", "2026-10"]),
     ListName.CLUB_ATTENDANCE: (club_filter("2026-2027"), ["--school-year", "2026-2027"]),
 }
@@ -47,7 +53,11 @@ def cli_database(generated, monkeypatch):
 
 
 def every_id(lists: Lists, scope: Scope, name: ListName, list_filter) -> list[int]:  # type: ignore[no-untyped-def]
-    return [getattr(r, "registration_id", None) or r.attendance_id for batch in lists.batches(scope, name, list_filter) for r in batch]
+    return [
+        getattr(r, "registration_id", None) or r.attendance_id
+        for batch in lists.batches(scope, name, list_filter)
+        for r in batch
+    ]
 
 
 @pytest.mark.parametrize("name", list(LISTS), ids=lambda n: n.value)
@@ -56,7 +66,11 @@ def test_the_xml_export_is_valid_and_holds_the_whole_list_in_its_order(cli_datab
     output = tmp_path / f"{name.value}.xml"
     assert main(["export", name.value, *options, "--format", "xml", "--output", str(output)]) == 0
     captured = capsys.readouterr()
-    assert f"{name.value}: " in captured.out and "row(s) written to" in captured.out and "scope: everything" in captured.out
+    assert (
+        f"{name.value}: " in captured.out
+        and "row(s) written to" in captured.out
+        and "scope: everything" in captured.out
+    )
     assert "exporting" in captured.err  # the progress bar
 
     document = etree.parse(str(output))
@@ -69,7 +83,10 @@ def test_the_xml_export_is_valid_and_holds_the_whole_list_in_its_order(cli_datab
     assert int(document.findtext("x:rowCount", namespaces=NS)) == len(expected)
     assert document.findtext("x:list", namespaces=NS) == name.value
     assert document.findtext("x:scope/x:kind", namespaces=NS) == "everything"
-    filters = {f.findtext("x:name", namespaces=NS): f.findtext("x:value", namespaces=NS) for f in document.findall("x:filter", namespaces=NS)}
+    filters = {
+        f.findtext("x:name", namespaces=NS): f.findtext("x:value", namespaces=NS)
+        for f in document.findall("x:filter", namespaces=NS)
+    }
     assert set(filters.values()) >= {v for v in options if not v.startswith("--")}
 
 
@@ -77,7 +94,9 @@ def test_the_xml_export_is_valid_and_holds_the_whole_list_in_its_order(cli_datab
 def test_the_csv_export_has_a_header_and_a_line_per_row(cli_database, tmp_path, name) -> None:
     list_filter, options = LISTS[name]
     output = tmp_path / f"{name.value}.csv"
-    assert main(["export", name.value, *options, "--format", "csv", "--output", str(output), "--municipality", "13"]) == 0
+    assert (
+        main(["export", name.value, *options, "--format", "csv", "--output", str(output), "--municipality", "13"]) == 0
+    )
     with output.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
     header, body = rows[0], rows[1:]
@@ -96,9 +115,28 @@ def test_the_csv_export_has_a_header_and_a_line_per_row(cli_database, tmp_path, 
 def test_the_scope_options_export_what_that_institution_or_municipality_sees(cli_database, tmp_path) -> None:
     lists = Lists(cli_database.uow_factory)
     learners = learner_filter("2026-2027")
-    for option, scope in (("--institution", Scope.of_institution("300000011")), ("--municipality", Scope.of_municipality("19"))):
+    for option, scope in (
+        ("--institution", Scope.of_institution("300000011")),
+        ("--municipality", Scope.of_municipality("19")),
+    ):
         output = tmp_path / "scoped.csv"
-        assert main(["export", "learners", "--school-year", "2026-2027", "--format", "csv", "--output", str(output), option, scope.code]) == 0
+        assert (
+            main(
+                [
+                    "export",
+                    "learners",
+                    "--school-year",
+                    "2026-2027",
+                    "--format",
+                    "csv",
+                    "--output",
+                    str(output),
+                    option,
+                    scope.code,
+                ]
+            )
+            == 0
+        )
         with output.open(encoding="utf-8", newline="") as handle:
             exported = [int(row[0]) for row in list(csv.reader(handle))[1:]]
         everything = every_id(lists, Scope.everything(), ListName.LEARNERS, learners)
@@ -118,7 +156,9 @@ def test_the_scope_options_export_what_that_institution_or_municipality_sees(cli
         (["club-attendance", "--school-year", "2026-2027", "--direction", "CHESS"], 1, "not a known NVŠ direction"),
     ],
 )
-def test_bad_export_requests_are_refused_and_write_nothing(cli_database, tmp_path, capsys, arguments, code, message) -> None:
+def test_bad_export_requests_are_refused_and_write_nothing(
+    cli_database, tmp_path, capsys, arguments, code, message
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     assert main(["export", *arguments, "--format", "xml", "--output", str(out / "list.xml")]) == code
@@ -140,7 +180,16 @@ def test_a_failed_export_leaves_no_file_behind(generated, tmp_path, monkeypatch)
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(RuntimeError):
-        export_list(lists, Scope.everything(), ListName.LEARNERS, learner_filter("2026-2027"), "xml", out / "l.xml", batch_size=100, clock=CLOCK)
+        export_list(
+            lists,
+            Scope.everything(),
+            ListName.LEARNERS,
+            learner_filter("2026-2027"),
+            "xml",
+            out / "l.xml",
+            batch_size=100,
+            clock=CLOCK,
+        )
     assert list(out.iterdir()) == []
 
 
@@ -157,7 +206,16 @@ def test_an_export_reads_the_list_in_batches_of_a_bounded_size(generated, tmp_pa
 
     monkeypatch.setattr(SqlListRepository, "rows", counting)
     lists = Lists(generated.uow_factory)
-    summary = export_list(lists, Scope.everything(), ListName.ARRIVALS, LISTS[ListName.ARRIVALS][0], "csv", tmp_path / "a.csv", batch_size=50, clock=CLOCK)
+    summary = export_list(
+        lists,
+        Scope.everything(),
+        ListName.ARRIVALS,
+        LISTS[ListName.ARRIVALS][0],
+        "csv",
+        tmp_path / "a.csv",
+        batch_size=50,
+        clock=CLOCK,
+    )
     assert summary.rows > 200
     assert {limit for limit, _ in asked} == {50}
     assert max(found for _, found in asked) <= 50

@@ -6,6 +6,7 @@ cursors. At the end each follower's replayed copy equals the register exactly, a
 sequence number was seen twice or missed. On PostgreSQL, two transactions held open show
 that a number committed before a lower one stays unseen until the lower one commits.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import text
 
-from gateway.clock import FixedClock
 from gateway import feed
+from gateway.clock import FixedClock
 from gateway.domain.errors import GatewayError
 from gateway.domain.feed import ChangeEvent, ChangeKind, FundingState, RegistrationState
 from gateway.domain.model import Contract, Departure, PersonRecord, RegistrationStatus
@@ -30,7 +31,7 @@ from gateway.services import Caller, NewFunding, NewGroup, NewRegistration, Regi
 from tests.e2e.helpers import child_code
 
 TODAY = dt.date(2026, 11, 2)
-NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 # Four sandbox providers with an accredited NVŠ program each.
 PROVIDERS = {"300000011": "100000112", "300000012": "100000122", "300000013": "100000132", "300000014": "100000142"}
 
@@ -68,7 +69,12 @@ def groups(database, registry: Registry) -> dict[str, int]:  # type: ignore[no-u
     for provider, program in PROVIDERS.items():
         view = registry.create_group(
             caller_of(provider),
-            NewGroup(name="Srautas", sub_direction_codes=(sub_direction_of(program, database),), school_year="2026-2027", program_code=program),
+            NewGroup(
+                name="Srautas",
+                sub_direction_codes=(sub_direction_of(program, database),),
+                school_year="2026-2027",
+                program_code=program,
+            ),
         )
         created[provider] = view.group.id
     return created
@@ -140,9 +146,14 @@ def registrations_in_copy(follower: Follower) -> dict[int, tuple]:
     for r in follower.registrations.values():
         contract, departure = r.contract, r.departure
         copy[r.registration_id] = (
-            r.status, r.group_id, r.first_learning_date,
-            contract.type_code if contract else None, contract.signed_on if contract else None, contract.number if contract else None,
-            departure.date if departure else None, departure.reason_code if departure else None,
+            r.status,
+            r.group_id,
+            r.first_learning_date,
+            contract.type_code if contract else None,
+            contract.signed_on if contract else None,
+            contract.number if contract else None,
+            departure.date if departure else None,
+            departure.reason_code if departure else None,
             departure.order_number if departure else None,
         )
     return copy
@@ -163,7 +174,10 @@ def marks_in_database(database, provider: str | None = None) -> dict[int, tuple]
 
 
 def marks_in_copy(follower: Follower) -> dict[int, tuple]:
-    return {m.mark_id: (m.registration_id, m.funding_type, str(m.from_month), str(m.to_month)) for m in follower.marks.values()}
+    return {
+        m.mark_id: (m.registration_id, m.funding_type, str(m.from_month), str(m.to_month))
+        for m in follower.marks.values()
+    }
 
 
 def _day(value):  # type: ignore[no-untyped-def]
@@ -172,7 +186,9 @@ def _day(value):  # type: ignore[no-untyped-def]
     return value
 
 
-def run_writers(registry: Registry, groups: dict[str, int], *, writers: int, steps: int, children: list[str]) -> Counter:
+def run_writers(
+    registry: Registry, groups: dict[str, int], *, writers: int, steps: int, children: list[str]
+) -> Counter:
     outcomes: Counter[str] = Counter()
     lock = threading.Lock()
     start = threading.Barrier(writers)
@@ -185,31 +201,47 @@ def run_writers(registry: Registry, groups: dict[str, int], *, writers: int, ste
         mine: list[int] = []
         start.wait()
         for step in range(steps):
-            action = "register" if len(mine) < 2 else rng.choice(
-                ["register", "correct", "mark", "mark", "end", "deregister", "cancel", "mark-basket"]
+            action = (
+                "register"
+                if len(mine) < 2
+                else rng.choice(["register", "correct", "mark", "mark", "end", "deregister", "cancel", "mark-basket"])
             )
             try:
                 if action == "register":
                     first = dt.date(2026, 9, 1) + dt.timedelta(days=rng.randrange(0, 40))
                     view, _ = registry.register_student(
                         caller,
-                        NewRegistration(rng.choice(children), groups[provider], first, Contract("BILATERAL", first, f"S-{index}-{step}")),
+                        NewRegistration(
+                            rng.choice(children),
+                            groups[provider],
+                            first,
+                            Contract("BILATERAL", first, f"S-{index}-{step}"),
+                        ),
                     )
                     mine.append(view.registration.id)  # type: ignore[arg-type]
                 else:
                     registration_id = rng.choice(mine)
                     if action == "correct":
                         first = dt.date(2026, 9, 1) + dt.timedelta(days=rng.randrange(0, 40))
-                        registry.correct_registration(caller, registration_id, first, Contract("BILATERAL", first, f"C-{index}-{step}"))
+                        registry.correct_registration(
+                            caller, registration_id, first, Contract("BILATERAL", first, f"C-{index}-{step}")
+                        )
                     elif action == "mark":
-                        registry.mark_funding(caller, NewFunding(registration_id, (rng.choice(["MUNICIPAL", "STATE", "OTHER"]),), "2026-10"))
+                        registry.mark_funding(
+                            caller,
+                            NewFunding(registration_id, (rng.choice(["MUNICIPAL", "STATE", "OTHER"]),), "2026-10"),
+                        )
                     elif action == "mark-basket":
                         month = rng.choice(["2026-10", "2026-11", "2026-12"])
                         registry.mark_funding(caller, NewFunding(registration_id, ("NVS_BASKET",), month, "2027-02"))
                     elif action == "end":
-                        registry.end_funding(caller, registration_id, rng.choice(["MUNICIPAL", "NVS_BASKET", "STATE"]), "2026-12")
+                        registry.end_funding(
+                            caller, registration_id, rng.choice(["MUNICIPAL", "NVS_BASKET", "STATE"]), "2026-12"
+                        )
                     elif action == "deregister":
-                        registry.deregister_student(caller, registration_id, Departure(dt.date(2026, 11, 1), "PARENTS_REQUEST", f"V-{step}"))
+                        registry.deregister_student(
+                            caller, registration_id, Departure(dt.date(2026, 11, 1), "PARENTS_REQUEST", f"V-{step}")
+                        )
                     elif action == "cancel":
                         registry.cancel_registration(caller, registration_id, "Įvesta per klaidą")
                         mine.remove(registration_id)
@@ -273,15 +305,22 @@ def test_followers_reproduce_the_register_exactly_after_a_burst_of_concurrent_ch
     assert registrations_in_copy(everyone) == registrations_in_database(database)
     assert marks_in_copy(everyone) == marks_in_database(database)
 
-    for follower, provider in zip(followers[1:], groups):
+    for follower, provider in zip(followers[1:], groups, strict=False):
         assert len(set(follower.sequences)) == len(follower.sequences)
         assert follower.sequences == sorted(follower.sequences)
         assert registrations_in_copy(follower) == registrations_in_database(database, provider)
         assert marks_in_copy(follower) == marks_in_database(database, provider)
 
     kinds = Counter(e for e in _kinds(database))
-    for kind in (ChangeKind.REGISTERED, ChangeKind.CORRECTED, ChangeKind.CANCELLED, ChangeKind.DEREGISTERED,
-                 ChangeKind.FUNDING_MARKED, ChangeKind.FUNDING_ENDED, ChangeKind.FUNDING_REMOVED):
+    for kind in (
+        ChangeKind.REGISTERED,
+        ChangeKind.CORRECTED,
+        ChangeKind.CANCELLED,
+        ChangeKind.DEREGISTERED,
+        ChangeKind.FUNDING_MARKED,
+        ChangeKind.FUNDING_ENDED,
+        ChangeKind.FUNDING_REMOVED,
+    ):
         assert kinds[kind.value] > 0, (kind, kinds, outcomes)
     assert everyone.polls > 1
 
@@ -293,14 +332,23 @@ def _kinds(database) -> list[str]:  # type: ignore[no-untyped-def]
 
 def mark_club(uow, attendance_id: int) -> None:  # type: ignore[no-untyped-def]
     feed.club_attendance_changed(
-        uow, ChangeKind.CLUB_ATTENDANCE_MARKED, institution_code="300000043",
+        uow,
+        ChangeKind.CLUB_ATTENDANCE_MARKED,
+        institution_code="300000043",
         personal_code=PersonalCode(child_code(dt.date(2015, 5, 5), 700 + attendance_id % 100)),
-        attendance_id=attendance_id, school_year="2026-2027", direction_codes=("MUSIC",), at=NOW,
+        attendance_id=attendance_id,
+        school_year="2026-2027",
+        direction_codes=("MUSIC",),
+        at=NOW,
     )
 
 
-@pytest.mark.parametrize("higher_began_first", [True, False], ids=["higher-number-older-transaction", "higher-number-newer-transaction"])
-def test_a_higher_number_committed_first_stays_unseen_until_the_lower_one_commits(database, higher_began_first: bool) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "higher_began_first", [True, False], ids=["higher-number-older-transaction", "higher-number-newer-transaction"]
+)
+def test_a_higher_number_committed_first_stays_unseen_until_the_lower_one_commits(
+    database, higher_began_first: bool
+) -> None:  # type: ignore[no-untyped-def]
     """Two real transactions: one takes N and stays open, the other takes N+1 and commits. A
     reader polling in between sees neither; after the first commits it sees both, in order.
     With ``higher_began_first`` the writer of N+1 got its transaction id first (an earlier
@@ -314,7 +362,7 @@ def test_a_higher_number_committed_first_stays_unseen_until_the_lower_one_commit
     high.__enter__()
     try:
         ids = {}
-        for uow in ((high, low) if higher_began_first else (low, high)):
+        for uow in (high, low) if higher_began_first else (low, high):
             ids[uow] = int(uow.session.execute(text("SELECT pg_current_xact_id()::text")).scalar_one())
         assert (ids[high] < ids[low]) == higher_began_first
         mark_club(low, 1)
@@ -401,7 +449,9 @@ def test_a_rolled_back_change_leaves_no_event_and_its_number_is_not_seen(databas
     child = child_code(dt.date(2015, 5, 6), 779)
     registry.register_student(
         caller_of("300000011"),
-        NewRegistration(child, groups["300000011"], dt.date(2026, 9, 1), Contract("BILATERAL", dt.date(2026, 9, 1), "S-2")),
+        NewRegistration(
+            child, groups["300000011"], dt.date(2026, 9, 1), Contract("BILATERAL", dt.date(2026, 9, 1), "S-2")
+        ),
     )
     events = reader.read(ReadScope.all(), before, 10).events
     expected = before + (2 if database.kind == "postgresql" else 1)

@@ -2,21 +2,22 @@
 0 reproduces the registrations and funding marks made before the feed existed. On SQLite and
 PostgreSQL (a scratch schema: the test goes down to 0100, the revision before the feed, and back).
 Revision 0500 (numbers from a sequence) keeps the numbering going, down and up again."""
+
 from __future__ import annotations
 
 import datetime as dt
 import os
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
-from gateway.clock import FixedClock
 from gateway import feed
 from gateway.bootstrap import prepare_database, unit_of_work_factory
+from gateway.clock import FixedClock
 from gateway.config import REPOSITORY_ROOT
 from gateway.domain.model import Contract, Departure
 from gateway.domain.scope import ReadScope
@@ -83,12 +84,16 @@ def test_the_feed_starts_with_a_snapshot_of_what_was_registered_before_it(scratc
     registry = Registry(scratch.uow_factory, SandboxPeople(), clock=FixedClock.on(TODAY))
     school = caller_of("300000011")
     group = registry.create_group(
-        school, NewGroup(name="Prieš srautą", sub_direction_codes=("MUSIC.PIANO",), school_year="2026-2027", program_code="100000112")
+        school,
+        NewGroup(
+            name="Prieš srautą", sub_direction_codes=("MUSIC.PIANO",), school_year="2026-2027", program_code="100000112"
+        ),
     ).group.id
     contract = Contract("BILATERAL", dt.date(2026, 9, 1), "S-1")
     ids = [
-        registry.register_student(school, NewRegistration(child_code(dt.date(2015, 1, 1 + n), 600 + n), group, dt.date(2026, 9, 1), contract))[0]
-        .registration.id
+        registry.register_student(
+            school, NewRegistration(child_code(dt.date(2015, 1, 1 + n), 600 + n), group, dt.date(2026, 9, 1), contract)
+        )[0].registration.id
         for n in range(4)
     ]
     registry.mark_funding(school, NewFunding(ids[0], ("NVS_BASKET", "MUNICIPAL"), "2026-09"))
@@ -107,7 +112,9 @@ def test_the_feed_starts_with_a_snapshot_of_what_was_registered_before_it(scratc
     assert marks_in_copy(follower) == marks_in_database(scratch)  # type: ignore[arg-type]
     assert follower.sequences == list(range(1, 7))  # 3 registrations (not the cancelled one) and 3 marks
     with scratch.engine.connect() as connection:
-        deregistered_on = connection.execute(text("SELECT deregistered_on FROM registration WHERE id = :id"), {"id": ids[1]}).scalar_one()
+        deregistered_on = connection.execute(
+            text("SELECT deregistered_on FROM registration WHERE id = :id"), {"id": ids[1]}
+        ).scalar_one()
     assert deregistered_on is not None
 
     # New changes continue the sequence.

@@ -1,6 +1,7 @@
 """A group name is unique per provider and school year as people read names, in the database too
 (revision 0410): the unique index on name_key holds when two requests race past the domain's
 check, and the migration normalises existing names, suffixing those that collide."""
+
 from __future__ import annotations
 
 import pytest
@@ -43,8 +44,10 @@ def test_the_migration_normalises_names_and_suffixes_colliding_ones(scratch) -> 
     with scratch.engine.begin() as connection:
         for name in names:
             connection.execute(
-                text("INSERT INTO nvs_group (provider_code, school_year, program_code, purpose, name, sub_direction_codes, leaders) "
-                     "VALUES (:provider, 2026, :program, 'NVS', :name, '[\"MUSIC.PIANO\"]', '[]')"),
+                text(
+                    "INSERT INTO nvs_group (provider_code, school_year, program_code, purpose, name, sub_direction_codes, leaders) "
+                    "VALUES (:provider, 2026, :program, 'NVS', :name, '[\"MUSIC.PIANO\"]', '[]')"
+                ),
                 {"provider": SCHOOL, "program": PROGRAM, "name": name},
             )
     migrate_to(scratch, "head")

@@ -1,4 +1,5 @@
 """`nvs-gateway import-institutions` and `import-programs`: all or nothing, re-import updates."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,7 +21,12 @@ def cli_database(database, monkeypatch):
 
 def institutions_file(tmp_path: Path, *records: str) -> Path:
     path = tmp_path / "institutions.xml"
-    path.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<institutions xmlns="{NS_INSTITUTIONS}">\n' + "\n".join(records) + "\n</institutions>\n", encoding="utf-8")
+    path.write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<institutions xmlns="{NS_INSTITUTIONS}">\n'
+        + "\n".join(records)
+        + "\n</institutions>\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -41,9 +47,25 @@ def test_reimporting_the_sandbox_files_changes_nothing(cli_database, capsys) -> 
 
 
 def test_import_creates_then_updates(cli_database, tmp_path, capsys) -> None:
-    assert main(["import-institutions", str(institutions_file(tmp_path, record("300000901", "Pirmoji"), record("300000902", "Antroji")))]) == 0
+    assert (
+        main(
+            [
+                "import-institutions",
+                str(institutions_file(tmp_path, record("300000901", "Pirmoji"), record("300000902", "Antroji"))),
+            ]
+        )
+        == 0
+    )
     assert "2 created, 0 updated, 0 unchanged" in capsys.readouterr().out
-    assert main(["import-institutions", str(institutions_file(tmp_path, record("300000901", "Pirmoji"), record("300000902", "Antroji nauja")))]) == 0
+    assert (
+        main(
+            [
+                "import-institutions",
+                str(institutions_file(tmp_path, record("300000901", "Pirmoji"), record("300000902", "Antroji nauja"))),
+            ]
+        )
+        == 0
+    )
     assert "0 created, 1 updated, 1 unchanged" in capsys.readouterr().out
     with cli_database.uow_factory() as uow:
         assert uow.institutions.get("300000902").name == "Antroji nauja"
@@ -51,7 +73,12 @@ def test_import_creates_then_updates(cli_database, tmp_path, capsys) -> None:
 
 def test_a_bad_file_is_refused_whole_with_line_numbers(cli_database, tmp_path, capsys) -> None:
     before = cli_database.snapshot()
-    path = institutions_file(tmp_path, record("300000903", "Gera"), record("300000904", "Bloga", municipality="99"), record("300000905", "Gera"))
+    path = institutions_file(
+        tmp_path,
+        record("300000903", "Gera"),
+        record("300000904", "Bloga", municipality="99"),
+        record("300000905", "Gera"),
+    )
     assert main(["import-institutions", str(path)]) == 1
     err = capsys.readouterr().err
     assert "nothing imported" in err and "line 4" in err
@@ -59,7 +86,9 @@ def test_a_bad_file_is_refused_whole_with_line_numbers(cli_database, tmp_path, c
 
 
 def test_programs_of_providers_unknown_to_smir_are_refused_whole(cli_database, tmp_path, capsys) -> None:
-    text = PROGRAMS_FILE.read_text(encoding="utf-8").replace("<providerCode>300000011</providerCode>", "<providerCode>399999999</providerCode>", 1)
+    text = PROGRAMS_FILE.read_text(encoding="utf-8").replace(
+        "<providerCode>300000011</providerCode>", "<providerCode>399999999</providerCode>", 1
+    )
     path = tmp_path / "programs.xml"
     path.write_text(text, encoding="utf-8")
     before = cli_database.snapshot()

@@ -1,6 +1,7 @@
 """The lists on SQLite and PostgreSQL: each list's filters, the three kinds of scope, keyset
 paging while others write, and cancelled records never listed. The data is made through the
 use cases (Registry, Clubs) with the sandbox population register's synthetic persons."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,8 +10,8 @@ from typing import Any
 
 import pytest
 from alembic import command
-from alembic.script import ScriptDirectory
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from clients.population_register.sandbox import generated_person
@@ -66,10 +67,19 @@ class World:
             self.groups[key] = view.group.id
         return self.groups[key]
 
-    def register(self, label: str, provider: str, first_day: dt.date = dt.date(2026, 9, 1), group: str = "G", serial: int = 0) -> int:
-        code = self.children.setdefault(label, child_code(dt.date(2015, 1 + len(self.children) % 12, 1 + len(self.children) % 28), serial or 100 + len(self.children)))
+    def register(
+        self, label: str, provider: str, first_day: dt.date = dt.date(2026, 9, 1), group: str = "G", serial: int = 0
+    ) -> int:
+        code = self.children.setdefault(
+            label,
+            child_code(
+                dt.date(2015, 1 + len(self.children) % 12, 1 + len(self.children) % 28),
+                serial or 100 + len(self.children),
+            ),
+        )
         view, _ = self.registry.register_student(
-            caller(provider), NewRegistration(code, self.group(provider, group), first_day, Contract("BILATERAL", first_day, "S-1"))
+            caller(provider),
+            NewRegistration(code, self.group(provider, group), first_day, Contract("BILATERAL", first_day, "S-1")),
         )
         self.registrations[f"{label}@{provider}/{group}"] = view.registration.id
         return view.registration.id
@@ -99,15 +109,26 @@ def populated(world: World, database) -> World:
     w.register("C", ANYKSCIAI_MUSIC)
     w.register("D", ANYKSCIAI_MUSIC)
     w.register("F", ANYKSCIAI_MUSIC, dt.date(2026, 10, 5), group="G2")
-    w.registry.deregister_student(caller(ANYKSCIAI_MUSIC), w.registrations["C@300000011/G"], Departure(dt.date(2026, 10, 15), "PARENTS_REQUEST"))
+    w.registry.deregister_student(
+        caller(ANYKSCIAI_MUSIC), w.registrations["C@300000011/G"], Departure(dt.date(2026, 10, 15), "PARENTS_REQUEST")
+    )
     w.registry.cancel_registration(caller(ANYKSCIAI_MUSIC), w.registrations["D@300000011/G"], "Entered by mistake")
-    w.registry.mark_funding(caller(ANYKSCIAI_MUSIC), NewFunding(w.registrations["A@300000011/G"], ("NVS_BASKET",), "2026-09", "2026-12"))
-    w.registry.mark_funding(caller(VILNIUS_MUSIC), NewFunding(w.registrations["B@300000012/G"], ("MUNICIPAL",), "2026-09", "2026-12"))
+    w.registry.mark_funding(
+        caller(ANYKSCIAI_MUSIC), NewFunding(w.registrations["A@300000011/G"], ("NVS_BASKET",), "2026-09", "2026-12")
+    )
+    w.registry.mark_funding(
+        caller(VILNIUS_MUSIC), NewFunding(w.registrations["B@300000012/G"], ("MUNICIPAL",), "2026-09", "2026-12")
+    )
     with database.uow_factory() as uow:
-        uow.enrolments.upsert_many([Enrolment(PersonalCode(w.children["A"]), VILNIUS_SCHOOL, SchoolYear(2026), dt.date(2026, 9, 1))])
+        uow.enrolments.upsert_many(
+            [Enrolment(PersonalCode(w.children["A"]), VILNIUS_SCHOOL, SchoolYear(2026), dt.date(2026, 9, 1))]
+        )
         uow.commit()
     w.children["E"] = child_code(dt.date(2014, 5, 5), 555)
-    w.clubs.mark(caller(KAUNAS_SCHOOL), NewClubAttendance(w.children["E"], YEAR, ("SPORT",), ("MUSIC.PIANO",), dt.date(2026, 9, 15)))
+    w.clubs.mark(
+        caller(KAUNAS_SCHOOL),
+        NewClubAttendance(w.children["E"], YEAR, ("SPORT",), ("MUSIC.PIANO",), dt.date(2026, 9, 15)),
+    )
     return w
 
 
@@ -119,13 +140,27 @@ def reg(w: World, key: str) -> int:
 def test_learners_are_the_active_registrations_of_the_school_year(populated: World) -> None:
     w, mine = populated, Scope.of_institution(ANYKSCIAI_MUSIC)
     assert w.ids(mine, ListName.LEARNERS, learner_filter(YEAR)) == [reg(w, "A@300000011/G"), reg(w, "F@300000011/G2")]
-    assert w.ids(mine, ListName.LEARNERS, learner_filter(YEAR, group_id=w.groups["300000011/G2"])) == [reg(w, "F@300000011/G2")]
-    assert w.ids(mine, ListName.LEARNERS, learner_filter(YEAR, program_code="100000112")) == [reg(w, "A@300000011/G"), reg(w, "F@300000011/G2")]
+    assert w.ids(mine, ListName.LEARNERS, learner_filter(YEAR, group_id=w.groups["300000011/G2"])) == [
+        reg(w, "F@300000011/G2")
+    ]
+    assert w.ids(mine, ListName.LEARNERS, learner_filter(YEAR, program_code="100000112")) == [
+        reg(w, "A@300000011/G"),
+        reg(w, "F@300000011/G2"),
+    ]
     assert w.ids(mine, ListName.LEARNERS, learner_filter(YEAR, program_code="100000111")) == []
     assert w.ids(mine, ListName.LEARNERS, learner_filter("2025-2026")) == []
     row = w.page(mine, ListName.LEARNERS, learner_filter(YEAR)).rows[0]
-    assert (row.status, row.institution_code, row.group_name, str(row.school_year)) == ("active", ANYKSCIAI_MUSIC, "G", YEAR)
-    assert (row.program_code, row.program_name, row.first_learning_date) == ("100000112", "Ansamblinis muzikavimas", dt.date(2026, 9, 1))
+    assert (row.status, row.institution_code, row.group_name, str(row.school_year)) == (
+        "active",
+        ANYKSCIAI_MUSIC,
+        "G",
+        YEAR,
+    )
+    assert (row.program_code, row.program_name, row.first_learning_date) == (
+        "100000112",
+        "Ansamblinis muzikavimas",
+        dt.date(2026, 9, 1),
+    )
     assert row.person.personal_code.value == w.children["A"] and row.person.first_name and row.person.birth_date
 
 
@@ -152,32 +187,53 @@ def test_basket_recipients_of_a_month_show_the_municipality_of_the_general_educa
     assert [(r.registration_id, r.school_code, r.school_municipality_code) for r in rows] == [
         (reg(w, "A@300000011/G"), VILNIUS_SCHOOL, "13")
     ]
-    assert (rows[0].program_code, rows[0].first_learning_date, rows[0].institution_code) == ("100000112", dt.date(2026, 9, 1), ANYKSCIAI_MUSIC)
+    assert (rows[0].program_code, rows[0].first_learning_date, rows[0].institution_code) == (
+        "100000112",
+        dt.date(2026, 9, 1),
+        ANYKSCIAI_MUSIC,
+    )
     assert w.ids(Scope.everything(), ListName.BASKET_RECIPIENTS, basket_filter("2027-01")) == []  # not funded then
-    assert w.ids(Scope.everything(), ListName.BASKET_RECIPIENTS, basket_filter("2026-10", VILNIUS_MUSIC)) == []  # B: municipal funds only
-    assert w.ids(Scope.everything(), ListName.BASKET_RECIPIENTS, basket_filter("2026-10", ANYKSCIAI_MUSIC)) == [reg(w, "A@300000011/G")]
+    assert (
+        w.ids(Scope.everything(), ListName.BASKET_RECIPIENTS, basket_filter("2026-10", VILNIUS_MUSIC)) == []
+    )  # B: municipal funds only
+    assert w.ids(Scope.everything(), ListName.BASKET_RECIPIENTS, basket_filter("2026-10", ANYKSCIAI_MUSIC)) == [
+        reg(w, "A@300000011/G")
+    ]
 
 
 def test_a_basket_recipient_without_a_known_school_has_no_municipality(world: World) -> None:
     registration = world.register("X", ANYKSCIAI_MUSIC)
-    world.registry.mark_funding(caller(ANYKSCIAI_MUSIC), NewFunding(registration, ("NVS_BASKET",), "2026-09", "2026-10"))
+    world.registry.mark_funding(
+        caller(ANYKSCIAI_MUSIC), NewFunding(registration, ("NVS_BASKET",), "2026-09", "2026-10")
+    )
     (row,) = world.page(Scope.everything(), ListName.BASKET_RECIPIENTS, basket_filter("2026-09")).rows
     assert (row.school_code, row.school_municipality_code) == (None, None)
 
 
 def test_the_school_that_month_is_the_enrolment_covering_it_the_latest_to_start(world: World, database) -> None:
     registration = world.register("M", ANYKSCIAI_MUSIC)
-    world.registry.mark_funding(caller(ANYKSCIAI_MUSIC), NewFunding(registration, ("NVS_BASKET",), "2026-09", "2027-02"))
+    world.registry.mark_funding(
+        caller(ANYKSCIAI_MUSIC), NewFunding(registration, ("NVS_BASKET",), "2026-09", "2027-02")
+    )
     code = PersonalCode(world.children["M"])
     with database.uow_factory() as uow:
-        uow.enrolments.upsert_many([
-            Enrolment(code, VILNIUS_SCHOOL, SchoolYear(2026), dt.date(2026, 9, 1), dt.date(2026, 12, 31)),
-            Enrolment(code, KAUNAS_SCHOOL, SchoolYear(2026), dt.date(2026, 12, 15)),
-            Enrolment(code, VILNIUS_SCHOOL, SchoolYear(2025), dt.date(2025, 9, 1)),  # last year's: never this year's school
-        ])
+        uow.enrolments.upsert_many(
+            [
+                Enrolment(code, VILNIUS_SCHOOL, SchoolYear(2026), dt.date(2026, 9, 1), dt.date(2026, 12, 31)),
+                Enrolment(code, KAUNAS_SCHOOL, SchoolYear(2026), dt.date(2026, 12, 15)),
+                Enrolment(
+                    code, VILNIUS_SCHOOL, SchoolYear(2025), dt.date(2025, 9, 1)
+                ),  # last year's: never this year's school
+            ]
+        )
         uow.commit()
-    school = {m: [(r.school_code, r.school_municipality_code) for r in world.page(Scope.everything(), ListName.BASKET_RECIPIENTS, basket_filter(m)).rows]
-              for m in ("2026-11", "2026-12", "2027-01")}
+    school = {
+        m: [
+            (r.school_code, r.school_municipality_code)
+            for r in world.page(Scope.everything(), ListName.BASKET_RECIPIENTS, basket_filter(m)).rows
+        ]
+        for m in ("2026-11", "2026-12", "2027-01")
+    }
     assert school == {
         "2026-11": [(VILNIUS_SCHOOL, "13")],
         "2026-12": [(KAUNAS_SCHOOL, "19")],  # both cover December: the later start wins
@@ -187,7 +243,9 @@ def test_the_school_that_month_is_the_enrolment_covering_it_the_latest_to_start(
 
 def test_the_basket_list_is_only_of_accredited_programs(world: World, database) -> None:
     registration = world.register("Q", ANYKSCIAI_MUSIC)
-    world.registry.mark_funding(caller(ANYKSCIAI_MUSIC), NewFunding(registration, ("NVS_BASKET",), "2026-09", "2026-12"))
+    world.registry.mark_funding(
+        caller(ANYKSCIAI_MUSIC), NewFunding(registration, ("NVS_BASKET",), "2026-09", "2026-12")
+    )
     with database.engine.begin() as connection:  # NŠPR deregisters the program from November
         connection.execute(text("UPDATE program SET deregistered_on = '2026-11-01' WHERE code = '100000112'"))
     try:
@@ -219,7 +277,9 @@ def test_club_attendance_by_school_year_direction_and_day(populated: World) -> N
 # --- scopes ----------------------------------------------------------------------------------------
 def test_an_institution_sees_only_its_own_rows(populated: World) -> None:
     w = populated
-    assert w.ids(Scope.of_institution(VILNIUS_MUSIC), ListName.LEARNERS, learner_filter(YEAR)) == [reg(w, "B@300000012/G")]
+    assert w.ids(Scope.of_institution(VILNIUS_MUSIC), ListName.LEARNERS, learner_filter(YEAR)) == [
+        reg(w, "B@300000012/G")
+    ]
     assert w.ids(Scope.of_institution(KAUNAS_ART), ListName.LEARNERS, learner_filter(YEAR)) == []
     assert w.ids(Scope.of_institution(VILNIUS_MUSIC), ListName.BASKET_RECIPIENTS, basket_filter("2026-10")) == []
     assert w.ids(Scope.of_institution(VILNIUS_SCHOOL), ListName.CLUB_ATTENDANCE, club_filter(YEAR)) == []
@@ -228,30 +288,45 @@ def test_an_institution_sees_only_its_own_rows(populated: World) -> None:
 
 def test_a_municipality_sees_children_of_its_providers_and_pupils_of_its_schools(populated: World) -> None:
     w = populated
-    learners = {m: w.ids(Scope.of_municipality(m), ListName.LEARNERS, learner_filter(YEAR)) for m in ("34", "13", "19", "21")}
+    learners = {
+        m: w.ids(Scope.of_municipality(m), ListName.LEARNERS, learner_filter(YEAR)) for m in ("34", "13", "19", "21")
+    }
     assert learners == {
         "34": [reg(w, "A@300000011/G"), reg(w, "F@300000011/G2")],  # its provider's learners
         "13": [reg(w, "A@300000011/G"), reg(w, "B@300000012/G")],  # its provider's B, and A: a pupil of its school
         "19": [],  # E attends clubs at a Kaunas school but learns with no provider
         "21": [],
     }
-    assert w.ids(Scope.of_municipality("13"), ListName.BASKET_RECIPIENTS, basket_filter("2026-10")) == [reg(w, "A@300000011/G")]
-    assert w.ids(Scope.of_municipality("34"), ListName.BASKET_RECIPIENTS, basket_filter("2026-10")) == [reg(w, "A@300000011/G")]
+    assert w.ids(Scope.of_municipality("13"), ListName.BASKET_RECIPIENTS, basket_filter("2026-10")) == [
+        reg(w, "A@300000011/G")
+    ]
+    assert w.ids(Scope.of_municipality("34"), ListName.BASKET_RECIPIENTS, basket_filter("2026-10")) == [
+        reg(w, "A@300000011/G")
+    ]
     assert w.ids(Scope.of_municipality("19"), ListName.BASKET_RECIPIENTS, basket_filter("2026-10")) == []
     september = departure_filter(dt.date(2026, 9, 1), dt.date(2026, 12, 31))
     assert w.ids(Scope.of_municipality("34"), ListName.DEPARTURES, september) == [reg(w, "C@300000011/G")]
     assert w.ids(Scope.of_municipality("13"), ListName.DEPARTURES, september) == []
-    clubs = {m: len(w.ids(Scope.of_municipality(m), ListName.CLUB_ATTENDANCE, club_filter(YEAR))) for m in ("19", "13", "34")}
+    clubs = {
+        m: len(w.ids(Scope.of_municipality(m), ListName.CLUB_ATTENDANCE, club_filter(YEAR))) for m in ("19", "13", "34")
+    }
     assert clubs == {"19": 1, "13": 0, "34": 0}
 
 
-def test_a_pupil_of_a_school_is_seen_with_a_provider_of_another_municipality_and_the_other_way_round(populated: World) -> None:
+def test_a_pupil_of_a_school_is_seen_with_a_provider_of_another_municipality_and_the_other_way_round(
+    populated: World,
+) -> None:
     w = populated
     # E, a Kaunas pupil, joins the Vilnius music school: Kaunas now sees that registration, and
     # Vilnius sees E's club mark at the Kaunas school.
     registration = w.registry.register_student(
         caller(VILNIUS_MUSIC),
-        NewRegistration(w.children["E"], w.group(VILNIUS_MUSIC), dt.date(2026, 11, 2), Contract("BILATERAL", dt.date(2026, 11, 2), "S-9")),
+        NewRegistration(
+            w.children["E"],
+            w.group(VILNIUS_MUSIC),
+            dt.date(2026, 11, 2),
+            Contract("BILATERAL", dt.date(2026, 11, 2), "S-9"),
+        ),
     )[0].registration.id
     assert w.ids(Scope.of_municipality("19"), ListName.LEARNERS, learner_filter(YEAR)) == [registration]
     assert len(w.ids(Scope.of_municipality("13"), ListName.CLUB_ATTENDANCE, club_filter(YEAR))) == 1
@@ -260,7 +335,9 @@ def test_a_pupil_of_a_school_is_seen_with_a_provider_of_another_municipality_and
 def test_a_municipality_sees_a_child_only_in_the_school_year_that_puts_it_in_scope(world: World, database) -> None:
     registration = world.register("Y", ANYKSCIAI_MUSIC)
     with database.uow_factory() as uow:  # Y attended the Vilnius school last year, not this year
-        uow.enrolments.upsert_many([Enrolment(PersonalCode(world.children["Y"]), VILNIUS_SCHOOL, SchoolYear(2025), dt.date(2025, 9, 1))])
+        uow.enrolments.upsert_many(
+            [Enrolment(PersonalCode(world.children["Y"]), VILNIUS_SCHOOL, SchoolYear(2025), dt.date(2025, 9, 1))]
+        )
         uow.commit()
     assert world.ids(Scope.of_municipality("13"), ListName.LEARNERS, learner_filter(YEAR)) == []
     assert world.ids(Scope.of_municipality("34"), ListName.LEARNERS, learner_filter(YEAR)) == [registration]
@@ -291,7 +368,10 @@ def test_cancelled_registrations_never_appear_in_any_list_or_count(populated: Wo
             assert w.lists.count(scope, name, list_filter) == len(w.ids(scope, name, list_filter))
     # A deregistered registration cancelled afterwards leaves the departures too.
     w.registry.cancel_registration(caller(ANYKSCIAI_MUSIC), reg(w, "C@300000011/G"), "Entered by mistake")
-    assert w.ids(Scope.everything(), ListName.DEPARTURES, departure_filter(dt.date(2026, 9, 1), dt.date(2027, 8, 31))) == []
+    assert (
+        w.ids(Scope.everything(), ListName.DEPARTURES, departure_filter(dt.date(2026, 9, 1), dt.date(2027, 8, 31)))
+        == []
+    )
 
 
 def test_a_cancelled_registration_does_not_put_a_child_in_a_municipalitys_scope(world: World) -> None:
@@ -351,19 +431,25 @@ def test_departures_page_by_departure_date_without_duplicates_while_others_leave
     mine = Scope.of_institution(ANYKSCIAI_MUSIC)
     ids = [world.register(f"L{i}", ANYKSCIAI_MUSIC) for i in range(8)]
     for i, registration in enumerate(ids[:6]):
-        world.registry.deregister_student(caller(ANYKSCIAI_MUSIC), registration, Departure(dt.date(2026, 10, 1 + i % 3), "PARENTS_REQUEST"))
+        world.registry.deregister_student(
+            caller(ANYKSCIAI_MUSIC), registration, Departure(dt.date(2026, 10, 1 + i % 3), "PARENTS_REQUEST")
+        )
     late = iter(ids[6:])
 
     def meanwhile(page_number: int) -> None:  # one more leaves, on the earliest date (before the cursor)
         registration = next(late, None)
         if registration is not None:
-            world.registry.deregister_student(caller(ANYKSCIAI_MUSIC), registration, Departure(dt.date(2026, 10, 1), "PARENTS_REQUEST"))
+            world.registry.deregister_student(
+                caller(ANYKSCIAI_MUSIC), registration, Departure(dt.date(2026, 10, 1), "PARENTS_REQUEST")
+            )
 
     october = departure_filter(dt.date(2026, 10, 1), dt.date(2026, 10, 31))
     seen = walk(world, mine, ListName.DEPARTURES, october, 2, between=meanwhile)
     assert len(seen) == len(set(seen)) and set(ids[:6]) <= set(seen)
     rows = world.page(mine, ListName.DEPARTURES, october).rows
-    assert [(r.departure_date, r.registration_id) for r in rows] == sorted((r.departure_date, r.registration_id) for r in rows)
+    assert [(r.departure_date, r.registration_id) for r in rows] == sorted(
+        (r.departure_date, r.registration_id) for r in rows
+    )
 
 
 def test_every_list_pages_with_its_cursor(populated: World) -> None:
@@ -394,7 +480,9 @@ def test_one_club_mark_in_force_per_pupil_school_and_year_is_held_by_the_databas
     does not add a second mark in force: the unique index turns it into an update of the first."""
     code = child_code(dt.date(2014, 3, 3), 31)
     first = world.clubs.mark(caller(VILNIUS_SCHOOL), NewClubAttendance(code, YEAR, ("SPORT",)))
-    racing = ClubAttendance(None, PersonalCode(code), VILNIUS_SCHOOL, SchoolYear(2026), ("ART",), (), dt.date(2026, 9, 1), TODAY)
+    racing = ClubAttendance(
+        None, PersonalCode(code), VILNIUS_SCHOOL, SchoolYear(2026), ("ART",), (), dt.date(2026, 9, 1), TODAY
+    )
     with database.uow_factory() as uow:
         saved = uow.clubs.save(racing)
         uow.commit()
@@ -420,7 +508,9 @@ def test_importing_enrolments_again_counts_created_updated_and_unchanged(databas
     with database.uow_factory() as uow:
         assert uow.enrolments.upsert_many(first) == {"created": 3, "updated": 0, "unchanged": 0}
         uow.commit()
-    second = first[:2] + [Enrolment(codes[2], VILNIUS_SCHOOL, SchoolYear(2026), dt.date(2026, 9, 1), dt.date(2027, 1, 31))]
+    second = first[:2] + [
+        Enrolment(codes[2], VILNIUS_SCHOOL, SchoolYear(2026), dt.date(2026, 9, 1), dt.date(2027, 1, 31))
+    ]
     with database.uow_factory() as uow:
         assert uow.enrolments.upsert_many(second) == {"created": 0, "updated": 1, "unchanged": 2}
         uow.commit()

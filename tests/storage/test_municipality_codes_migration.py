@@ -1,14 +1,15 @@
 """Revision 0400 replaces the provisional municipality codes (01-60, alphabetical) with the address
 register's in every table that holds one, and back on downgrade. A database at revision 0200 is
 filled with rows in the old codes, then upgraded, on SQLite and PostgreSQL (a scratch schema)."""
+
 from __future__ import annotations
 
 import datetime as dt
 import importlib.util
 import os
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -23,12 +24,16 @@ from storage.db import make_engine
 from tests.e2e.helpers import child_code
 
 MIGRATIONS = REPOSITORY_ROOT / "storage" / "migrations"
-AT = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc)
-VILNIUS_PERSON, KAUNAS_PERSON, OFFICIAL_PERSON, ABROAD_PERSON = (child_code(dt.date(2015, 3, 1 + n), 700 + n) for n in range(4))
+AT = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+VILNIUS_PERSON, KAUNAS_PERSON, OFFICIAL_PERSON, ABROAD_PERSON = (
+    child_code(dt.date(2015, 3, 1 + n), 700 + n) for n in range(4)
+)
 
 
 def the_migration():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("m0400", MIGRATIONS / "versions" / "0400_official_municipality_codes.py")
+    spec = importlib.util.spec_from_file_location(
+        "m0400", MIGRATIONS / "versions" / "0400_official_municipality_codes.py"
+    )
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
@@ -69,58 +74,175 @@ def fill_with_provisional_codes(engine: Engine) -> None:
     """What a 2026.1 register holds: every table with a municipality code, in the old codes."""
     old_municipalities = the_migration().PROVISIONAL
     with engine.begin() as c:
-        c.execute(sa.insert(models.ClassifierEntryRow.__table__), [
-            *({"kind": "municipality", "code": old, "name": name} for old, (_, name) in old_municipalities.items()),
-            {"kind": "ownership-type", "code": "20", "name": "Savivaldybės"},  # not a municipality: stays
-        ])
-        c.execute(sa.insert(models.InstitutionRow.__table__), [
-            {"code": "300000012", "name": "Vilniaus Pušyno muzikos mokykla", "municipality_code": "57", "ownership_code": "20",
-             "group_code": "NVS_SCHOOL", "purpose_codes": ["MUSIC_SCHOOL"]},
-            {"code": "300000099", "name": "Kaišiadorių meno mokykla", "municipality_code": "13", "ownership_code": "20",
-             "group_code": "NVS_SCHOOL", "purpose_codes": ["ART_SCHOOL"]},
-        ])
-        c.execute(sa.insert(models.UserRow.__table__), [
-            {"id": 1, "username": "vilniaus.koordinatorius", "password_hash": "x", "scope_kind": "municipality",
-             "institution_code": None, "municipality_code": "57"},
-            {"id": 2, "username": "muzikos.mokykla", "password_hash": "x", "scope_kind": "institution",
-             "institution_code": "300000012", "municipality_code": None},
-        ])
+        c.execute(
+            sa.insert(models.ClassifierEntryRow.__table__),
+            [
+                *({"kind": "municipality", "code": old, "name": name} for old, (_, name) in old_municipalities.items()),
+                {"kind": "ownership-type", "code": "20", "name": "Savivaldybės"},  # not a municipality: stays
+            ],
+        )
+        c.execute(
+            sa.insert(models.InstitutionRow.__table__),
+            [
+                {
+                    "code": "300000012",
+                    "name": "Vilniaus Pušyno muzikos mokykla",
+                    "municipality_code": "57",
+                    "ownership_code": "20",
+                    "group_code": "NVS_SCHOOL",
+                    "purpose_codes": ["MUSIC_SCHOOL"],
+                },
+                {
+                    "code": "300000099",
+                    "name": "Kaišiadorių meno mokykla",
+                    "municipality_code": "13",
+                    "ownership_code": "20",
+                    "group_code": "NVS_SCHOOL",
+                    "purpose_codes": ["ART_SCHOOL"],
+                },
+            ],
+        )
+        c.execute(
+            sa.insert(models.UserRow.__table__),
+            [
+                {
+                    "id": 1,
+                    "username": "vilniaus.koordinatorius",
+                    "password_hash": "x",
+                    "scope_kind": "municipality",
+                    "institution_code": None,
+                    "municipality_code": "57",
+                },
+                {
+                    "id": 2,
+                    "username": "muzikos.mokykla",
+                    "password_hash": "x",
+                    "scope_kind": "institution",
+                    "institution_code": "300000012",
+                    "municipality_code": None,
+                },
+            ],
+        )
         request = {
-            "personal_code": child_code(dt.date(1980, 1, 1), 1), "first_name": "Ona", "last_name": "Kairienė", "email": "ona@example.lt",
-            "phone": "+37060000000", "position": "specialistė", "employer_code": "188710061", "employer_name": "Savivaldybė",
-            "workplace_address": "Vilnius", "valid_from": dt.date(2026, 9, 1), "valid_until": dt.date(2027, 8, 31),
-            "filled_on": dt.date(2026, 8, 20), "law_read": True, "regulations_read": True, "manual_read": True,
-            "pledge_signed": True, "rights": [], "issued_by": "console", "received_at": AT,
+            "personal_code": child_code(dt.date(1980, 1, 1), 1),
+            "first_name": "Ona",
+            "last_name": "Kairienė",
+            "email": "ona@example.lt",
+            "phone": "+37060000000",
+            "position": "specialistė",
+            "employer_code": "188710061",
+            "employer_name": "Savivaldybė",
+            "workplace_address": "Vilnius",
+            "valid_from": dt.date(2026, 9, 1),
+            "valid_until": dt.date(2027, 8, 31),
+            "filled_on": dt.date(2026, 8, 20),
+            "law_read": True,
+            "regulations_read": True,
+            "manual_read": True,
+            "pledge_signed": True,
+            "rights": [],
+            "issued_by": "console",
+            "received_at": AT,
         }
-        c.execute(sa.insert(models.UserRegistrationRequestRow.__table__), [
-            {**request, "user_id": 1, "scope_kind": "municipality", "scope_code": "04"},
-            {**request, "user_id": 2, "scope_kind": "institution", "scope_code": "300000012"},
-        ])
+        c.execute(
+            sa.insert(models.UserRegistrationRequestRow.__table__),
+            [
+                {**request, "user_id": 1, "scope_kind": "municipality", "scope_code": "04"},
+                {**request, "user_id": 2, "scope_kind": "institution", "scope_code": "300000012"},
+            ],
+        )
         rate = {"priority_factor": Decimal("1"), "special_needs_factor": Decimal("2")}
-        c.execute(sa.insert(models.BasketRateRow.__table__), [
-            {**rate, "municipality_code": None, "effective_from": dt.date(2022, 3, 1), "monthly_amount": Decimal("20.00")},
-            # Vilnius (57) and Kaišiadorys (13) from the same month: 57 becomes 13 while 13 becomes 49.
-            {**rate, "municipality_code": "57", "effective_from": dt.date(2024, 4, 1), "monthly_amount": Decimal("25.00")},
-            {**rate, "municipality_code": "13", "effective_from": dt.date(2024, 4, 1), "monthly_amount": Decimal("21.00")},
-        ])
-        event = {"kind": "REGISTERED", "occurred_at": AT, "personal_code": VILNIUS_PERSON, "registration_id": 1, "data": {}}
-        c.execute(sa.insert(models.ChangeEventRow.__table__), [
-            {**event, "sequence": 1, "institution_code": "300000012", "municipality_code": "57"},
-            {**event, "sequence": 2, "institution_code": "300000099", "municipality_code": "13"},
-        ])
+        c.execute(
+            sa.insert(models.BasketRateRow.__table__),
+            [
+                {
+                    **rate,
+                    "municipality_code": None,
+                    "effective_from": dt.date(2022, 3, 1),
+                    "monthly_amount": Decimal("20.00"),
+                },
+                # Vilnius (57) and Kaišiadorys (13) from the same month: 57 becomes 13 while 13 becomes 49.
+                {
+                    **rate,
+                    "municipality_code": "57",
+                    "effective_from": dt.date(2024, 4, 1),
+                    "monthly_amount": Decimal("25.00"),
+                },
+                {
+                    **rate,
+                    "municipality_code": "13",
+                    "effective_from": dt.date(2024, 4, 1),
+                    "monthly_amount": Decimal("21.00"),
+                },
+            ],
+        )
+        event = {
+            "kind": "REGISTERED",
+            "occurred_at": AT,
+            "personal_code": VILNIUS_PERSON,
+            "registration_id": 1,
+            "data": {},
+        }
+        c.execute(
+            sa.insert(models.ChangeEventRow.__table__),
+            [
+                {**event, "sequence": 1, "institution_code": "300000012", "municipality_code": "57"},
+                {**event, "sequence": 2, "institution_code": "300000099", "municipality_code": "13"},
+            ],
+        )
         entry = {"at": AT, "operation": "GetStudent", "request_id": "r", "outcome": "ok"}
-        c.execute(sa.insert(models.AccessLogRow.__table__), [
-            {**entry, "id": 1, "user_id": 1, "username": "vilniaus.koordinatorius", "scope_kind": "municipality", "scope_code": "57"},
-            {**entry, "id": 2, "user_id": 2, "username": "muzikos.mokykla", "scope_kind": "institution", "scope_code": "300000012"},
-        ])
+        c.execute(
+            sa.insert(models.AccessLogRow.__table__),
+            [
+                {
+                    **entry,
+                    "id": 1,
+                    "user_id": 1,
+                    "username": "vilniaus.koordinatorius",
+                    "scope_kind": "municipality",
+                    "scope_code": "57",
+                },
+                {
+                    **entry,
+                    "id": 2,
+                    "user_id": 2,
+                    "username": "muzikos.mokykla",
+                    "scope_kind": "institution",
+                    "scope_code": "300000012",
+                },
+            ],
+        )
         person = {"first_name": "Vaikas", "last_name": "Vaikaitis", "checked_in_population_register_at": AT}
-        c.execute(sa.insert(models.PersonRow.__table__), [
-            {**person, "personal_code": VILNIUS_PERSON, "residence_municipality_code": "57", "residence_municipality_name": "Vilniaus miesto savivaldybė"},
-            {**person, "personal_code": KAUNAS_PERSON, "residence_municipality_code": "15", "residence_municipality_name": "Kauno miesto savivaldybė"},
-            # GR's own code and name for Vilnius city: not a provisional pair, so it is left as GR gave it.
-            {**person, "personal_code": OFFICIAL_PERSON, "residence_municipality_code": "13", "residence_municipality_name": "Vilniaus m. sav."},
-            {**person, "personal_code": ABROAD_PERSON, "residence_municipality_code": None, "residence_municipality_name": None},
-        ])
+        c.execute(
+            sa.insert(models.PersonRow.__table__),
+            [
+                {
+                    **person,
+                    "personal_code": VILNIUS_PERSON,
+                    "residence_municipality_code": "57",
+                    "residence_municipality_name": "Vilniaus miesto savivaldybė",
+                },
+                {
+                    **person,
+                    "personal_code": KAUNAS_PERSON,
+                    "residence_municipality_code": "15",
+                    "residence_municipality_name": "Kauno miesto savivaldybė",
+                },
+                # GR's own code and name for Vilnius city: not a provisional pair, so it is left as GR gave it.
+                {
+                    **person,
+                    "personal_code": OFFICIAL_PERSON,
+                    "residence_municipality_code": "13",
+                    "residence_municipality_name": "Vilniaus m. sav.",
+                },
+                {
+                    **person,
+                    "personal_code": ABROAD_PERSON,
+                    "residence_municipality_code": None,
+                    "residence_municipality_name": None,
+                },
+            ],
+        )
 
 
 def stored(engine: Engine) -> dict[str, object]:
@@ -201,7 +323,16 @@ def test_the_mapping_keeps_every_municipality_and_matches_the_classifier_file() 
     assert {name: new for new, name in migration.PROVISIONAL.values()} == official
     assert sorted(migration.PROVISIONAL) == [f"{n:02d}" for n in range(1, 61)]
     # a few, as the address register has them
-    for old, new in {"57": "13", "58": "41", "15": "19", "20": "21", "44": "29", "32": "27", "02": "11", "12": "94"}.items():
+    for old, new in {
+        "57": "13",
+        "58": "41",
+        "15": "19",
+        "20": "21",
+        "44": "29",
+        "32": "27",
+        "02": "11",
+        "12": "94",
+    }.items():
         assert migration.UPGRADE[old] == new
 
 
@@ -220,5 +351,7 @@ def test_an_upgraded_sandbox_disables_the_coordinators_named_by_a_provisional_co
     install_sandbox(database.uow_factory, classifiers, clock=e2e_clock())
     users = {u.username: u for u in accounts.list_users()}
     assert not users["sandbox-municipality-57"].active  # 57 is Kupiškio rajono now
-    assert users["sandbox-municipality-13"].active and users["sandbox-municipality-13"].acts_for == Scope.municipality("13")
+    assert users["sandbox-municipality-13"].active and users["sandbox-municipality-13"].acts_for == Scope.municipality(
+        "13"
+    )
     assert all(u.active for name, u in users.items() if name != "sandbox-municipality-57")

@@ -1,5 +1,6 @@
 """Notices in SQLite and PostgreSQL: raised once per dedup key (one statement decides), listed
 unacknowledged first and newest first a page at a time, acknowledged."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,23 +13,40 @@ from gateway.notices import Notices
 from gateway.services import Caller
 from tests.e2e.helpers import child_code
 
-NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 SCHOOL = Caller(user_id=0, username="school", institution_code="300000011")
 
 
 def test_a_notice_with_a_dedup_key_is_stored_once_per_institution(database) -> None:  # type: ignore[no-untyped-def]
-    notice = Notice("300000011", NoticeKind.PERSON_DECEASED, NOW, "x", PersonalCode(child_code(dt.date(2015, 1, 2), 5)),
-                    registration_id=7, months=(Month(2026, 11),), dedup_key="PERSON_DECEASED:7:2024-02-11")
+    notice = Notice(
+        "300000011",
+        NoticeKind.PERSON_DECEASED,
+        NOW,
+        "x",
+        PersonalCode(child_code(dt.date(2015, 1, 2), 5)),
+        registration_id=7,
+        months=(Month(2026, 11),),
+        dedup_key="PERSON_DECEASED:7:2024-02-11",
+    )
     with database.uow_factory() as uow:
         assert uow.notices.add(notice) is True
         assert uow.notices.add(notice) is False
-        assert uow.notices.add(Notice("300000012", NoticeKind.PERSON_DECEASED, NOW, "x", dedup_key=notice.dedup_key)) is True
+        assert (
+            uow.notices.add(Notice("300000012", NoticeKind.PERSON_DECEASED, NOW, "x", dedup_key=notice.dedup_key))
+            is True
+        )
         assert uow.notices.add(Notice("300000011", NoticeKind.BASKET_MONTHS_RELEASED, NOW, "y")) is True
-        assert uow.notices.add(Notice("300000011", NoticeKind.BASKET_MONTHS_RELEASED, NOW, "y")) is True  # no key: every time
+        assert (
+            uow.notices.add(Notice("300000011", NoticeKind.BASKET_MONTHS_RELEASED, NOW, "y")) is True
+        )  # no key: every time
         uow.commit()
     assert database.count("notice") == 4
     [stored] = Notices(database.uow_factory, clock=FixedClock(NOW)).list_notices(SCHOOL, kind="PERSON_DECEASED").notices
-    assert (stored.personal_code, stored.registration_id, stored.months) == (notice.personal_code, 7, (Month(2026, 11),))
+    assert (stored.personal_code, stored.registration_id, stored.months) == (
+        notice.personal_code,
+        7,
+        (Month(2026, 11),),
+    )
     assert stored.created_at == NOW
 
 

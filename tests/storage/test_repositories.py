@@ -1,5 +1,6 @@
 """Storage on SQLite and PostgreSQL: round trips, the constraints that hold under races,
 one transaction per unit of work, and migrations that match the models."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,7 +30,7 @@ from tests.e2e.helpers import child_code
 
 SCHOOL = "300000011"
 PROGRAM = "100000112"
-NOW = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def a_person(code: str, **overrides) -> PersonRecord:
@@ -119,7 +120,13 @@ def test_a_deregistered_child_can_join_the_same_group_again(database) -> None:
         uow.persons.save(a_person(code), checked_at=NOW)
         old = uow.registrations.add(a_registration(code, group.id))
         uow.registrations.update(
-            Registration(**{**old.__dict__, "status": RegistrationStatus.DEREGISTERED, "departure": Departure(dt.date(2026, 10, 1), "MOVED")})
+            Registration(
+                **{
+                    **old.__dict__,
+                    "status": RegistrationStatus.DEREGISTERED,
+                    "departure": Departure(dt.date(2026, 10, 1), "MOVED"),
+                }
+            )
         )
         uow.registrations.add(a_registration(code, group.id))
         uow.commit()

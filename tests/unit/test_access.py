@@ -1,4 +1,5 @@
 """Rights, scopes and user registration rules (gateway.domain.access, gateway.domain.users): no SOAP, no SQL."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,7 +33,15 @@ from gateway.domain.errors import (
 )
 from gateway.domain.model import RegistrationStatus
 from gateway.domain.personal_code import PersonalCode
-from gateway.domain.users import Confirmations, User, UserRequest, check_new_password, check_request, generate_password, username_for
+from gateway.domain.users import (
+    Confirmations,
+    User,
+    UserRequest,
+    check_new_password,
+    check_request,
+    generate_password,
+    username_for,
+)
 from tests.fakes import CLASSIFIERS, OTHER_PROVIDER_CODE, PROVIDER_CODE, TEACHER_CODE, a_registration, an_institution
 
 TODAY = dt.date(2026, 10, 5)
@@ -56,7 +65,11 @@ def test_a_manager_right_covers_viewing_but_not_another_area() -> None:
 
 
 def test_a_caller_acts_for_exactly_one_institution_municipality_or_centrally() -> None:
-    for wrong in (dict(), dict(institution_code="1", municipality_code="13"), dict(municipality_code="13", central=True)):
+    for wrong in (
+        dict(),
+        dict(institution_code="1", municipality_code="13"),
+        dict(municipality_code="13", central=True),
+    ):
         with pytest.raises(ValueError):
             Caller(1, "x", **wrong)  # type: ignore[arg-type]
     assert Caller.acting_for(Scope.municipality("13"), user_id=1, username="x").scope == Scope.municipality("13")
@@ -80,7 +93,12 @@ def test_registration_and_correction_need_the_registration_correction_right() ->
 
 
 def test_rights_of_areas_the_gateway_does_not_use_grant_nothing() -> None:
-    unused = Caller(1, "x", institution_code=PROVIDER_CODE, rights=frozenset(Right(a, Level.MANAGER) for a in Area if a not in USED_BY_NVS))
+    unused = Caller(
+        1,
+        "x",
+        institution_code=PROVIDER_CODE,
+        rights=frozenset(Right(a, Level.MANAGER) for a in Area if a not in USED_BY_NVS),
+    )
     needing_a_right = [op for op, rule in OPERATIONS.items() if rule.needs]
     assert needing_a_right
     for operation in needing_a_right:
@@ -113,19 +131,34 @@ def test_a_coordinator_sees_children_registered_with_providers_located_in_its_mu
     assert visible_registrations(ADMIN, both, INSTITUTIONS) == [in_vilnius, in_kaunas]
     assert visible_registrations(PROVIDER, both, INSTITUTIONS) == [in_vilnius]
     assert child_in_scope(KAUNAS, both, INSTITUTIONS)
-    assert not child_in_scope(KAUNAS, [in_vilnius, cancelled_in_kaunas], INSTITUTIONS)  # a cancelled record puts no one in scope
+    assert not child_in_scope(
+        KAUNAS, [in_vilnius, cancelled_in_kaunas], INSTITUTIONS
+    )  # a cancelled record puts no one in scope
     assert child_in_scope(PROVIDER, [], INSTITUTIONS)  # registration step 1: any child
-    assert readable_history(PROVIDER, both, INSTITUTIONS) == [in_vilnius, in_kaunas]  # the last school attended, anywhere
+    assert readable_history(PROVIDER, both, INSTITUTIONS) == [
+        in_vilnius,
+        in_kaunas,
+    ]  # the last school attended, anywhere
     assert readable_history(VILNIUS, both, INSTITUTIONS) == [in_vilnius]
 
 
 # --- user registration requests -------------------------------------------------------
 def a_request(**overrides) -> UserRequest:  # type: ignore[no-untyped-def]
     values = dict(
-        personal_code=PersonalCode(TEACHER_CODE), first_name="Ona", last_name="Kairienė", email="ona@example.lt",
-        phone="+370 600 12345", position="Mokytoja", employer_code=PROVIDER_CODE, employer_name="Mokykla",
-        workplace_address="Vilnius", valid_from=TODAY, valid_until=TODAY + dt.timedelta(days=365), filled_on=TODAY,
-        confirmations=Confirmations(True, True, True, True), acts_for=Scope.institution(PROVIDER_CODE),
+        personal_code=PersonalCode(TEACHER_CODE),
+        first_name="Ona",
+        last_name="Kairienė",
+        email="ona@example.lt",
+        phone="+370 600 12345",
+        position="Mokytoja",
+        employer_code=PROVIDER_CODE,
+        employer_name="Mokykla",
+        workplace_address="Vilnius",
+        valid_from=TODAY,
+        valid_until=TODAY + dt.timedelta(days=365),
+        filled_on=TODAY,
+        confirmations=Confirmations(True, True, True, True),
+        acts_for=Scope.institution(PROVIDER_CODE),
         rights=(Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER), Right(Area.REGISTRATION_CORRECTION, Level.MANAGER)),
     )
     values.update(overrides)
@@ -133,7 +166,9 @@ def a_request(**overrides) -> UserRequest:  # type: ignore[no-untyped-def]
 
 
 def check(request: UserRequest, issuer: Caller = ADMIN) -> None:
-    institution = INSTITUTIONS.get(request.acts_for.code or "") if request.acts_for.kind.value == "institution" else None
+    institution = (
+        INSTITUTIONS.get(request.acts_for.code or "") if request.acts_for.kind.value == "institution" else None
+    )
     check_request(request, issuer=issuer, institution=institution, classifiers=CLASSIFIERS, today=TODAY)
 
 
@@ -152,9 +187,22 @@ def test_no_user_without_the_signed_confidentiality_pledge() -> None:
     "dates, field",
     [
         (dict(valid_until=TODAY - dt.timedelta(days=1)), "validUntil"),  # before valid-from
-        (dict(filled_on=TODAY + dt.timedelta(days=1), valid_from=TODAY + dt.timedelta(days=2)), "filledOn"),  # filled in the future
-        (dict(valid_from=TODAY - dt.timedelta(days=10), filled_on=TODAY - dt.timedelta(days=3)), "validFrom"),  # before filling in
-        (dict(valid_from=TODAY - dt.timedelta(days=40), valid_until=TODAY - dt.timedelta(days=2), filled_on=TODAY - dt.timedelta(days=50)), "validUntil"),
+        (
+            dict(filled_on=TODAY + dt.timedelta(days=1), valid_from=TODAY + dt.timedelta(days=2)),
+            "filledOn",
+        ),  # filled in the future
+        (
+            dict(valid_from=TODAY - dt.timedelta(days=10), filled_on=TODAY - dt.timedelta(days=3)),
+            "validFrom",
+        ),  # before filling in
+        (
+            dict(
+                valid_from=TODAY - dt.timedelta(days=40),
+                valid_until=TODAY - dt.timedelta(days=2),
+                filled_on=TODAY - dt.timedelta(days=50),
+            ),
+            "validUntil",
+        ),
     ],
 )
 def test_dates_that_do_not_make_sense_are_refused(dates: dict, field: str) -> None:
@@ -170,7 +218,9 @@ def test_the_wrong_issuer_is_refused() -> None:
     with pytest.raises(WrongIssuer, match="non-state"):  # a non-state club in Kaunas, registered by Kaunas
         check(club, issuer=KAUNAS)
     check(club)  # centrally it is
-    coordinator = a_request(acts_for=Scope.municipality("13"), rights=(Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER),))
+    coordinator = a_request(
+        acts_for=Scope.municipality("13"), rights=(Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER),)
+    )
     with pytest.raises(WrongIssuer):
         check(coordinator, issuer=VILNIUS)
     check(coordinator)

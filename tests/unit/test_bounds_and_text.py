@@ -1,16 +1,24 @@
 """The register's plausible range (1990 to 2100), learners born from 1900, and free text as people read it."""
+
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
+from stdnum.ee.ik import calc_check_digit
 
 from gateway.domain.calendar import Month, SchoolYear, check_plausible, is_working_day, working_days_between
-from gateway.domain.errors import BlankText, DateOutOfRange, InvalidGroupName, InvalidMonth, InvalidSchoolYear, PersonNotALearner
+from gateway.domain.errors import (
+    BlankText,
+    DateOutOfRange,
+    InvalidGroupName,
+    InvalidMonth,
+    InvalidSchoolYear,
+    PersonNotALearner,
+)
 from gateway.domain.model import Contract, check_may_be_learner, group_name
 from gateway.domain.personal_code import PersonalCode
 from gateway.domain.text import comparison_key, normalise
-from stdnum.ee.ik import calc_check_digit
 
 
 @pytest.mark.parametrize("text", ["0000-01", "0000-02", "1989-12", "2101-01", "9999-12"])
@@ -89,7 +97,9 @@ def test_free_text_is_stored_as_nfc_trimmed_and_collapsed(sent: str, stored: str
     assert normalise(sent, field="name") == stored
 
 
-@pytest.mark.parametrize("blank", ["", " ", "\u200b", "\u00ad", "\u3164", "\u2060", "\ufeff", "\u202e\u202c", "\t\n\u200d"])
+@pytest.mark.parametrize(
+    "blank", ["", " ", "\u200b", "\u00ad", "\u3164", "\u2060", "\ufeff", "\u202e\u202c", "\t\n\u200d"]
+)
 def test_text_with_nothing_visible_is_refused_naming_the_field(blank: str) -> None:
     with pytest.raises(BlankText) as refused:
         normalise(blank, field="contract/number")
@@ -109,5 +119,7 @@ def test_a_contract_dated_year_one_is_refused() -> None:
     from tests.fakes import CLASSIFIERS
 
     with pytest.raises(DateOutOfRange) as refused:
-        _check_arrival(dt.date(2026, 9, 1), Contract("BILATERAL", dt.date(1, 1, 1), "S-1"), SchoolYear(2026), CLASSIFIERS)
+        _check_arrival(
+            dt.date(2026, 9, 1), Contract("BILATERAL", dt.date(1, 1, 1), "S-1"), SchoolYear(2026), CLASSIFIERS
+        )
     assert refused.value.field == "contract/date"

@@ -1,4 +1,5 @@
 """School years, Lithuanian working days and month ends (gateway.domain.calendar)."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,6 +1,7 @@
 """The data checks: the rules (gateway.domain.checks) and the runs (gateway.checks) on
 in-memory fakes: the GR check's findings per institution, its notices, its resumption after
 an interruption and its bounded concurrency; the student data check; the fix."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,8 +13,8 @@ import pytest
 
 from clients.population_register.fake import InMemoryPopulationRegister
 from clients.population_register.sandbox import SPECIAL_PERSONS, generated_person
-from gateway.clock import FixedClock
 from gateway.checks import DataChecks, PopulationRegisterCheck, StudentDataCheck
+from gateway.clock import FixedClock
 from gateway.domain import checks as rules
 from gateway.domain.calendar import Month
 from gateway.domain.checks import Category, CheckKind, Field, RunStatus
@@ -45,7 +46,7 @@ from tests.fakes import (
 )
 
 TODAY = date(2026, 10, 5)
-NOW = dt.datetime(2026, 10, 5, 23, 15, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 10, 5, 23, 15, tzinfo=dt.UTC)
 A = Caller(user_id=1, username="a", institution_code=PROVIDER_CODE)
 B = Caller(user_id=2, username="b", institution_code=OTHER_PROVIDER_CODE)
 POLICY = BasketPolicy()
@@ -82,7 +83,9 @@ def previous(kind: str) -> PersonRecord:
         ("changed-name-first", (Field.FIRST_NAME,), ()),
     ],
 )
-def test_each_sandbox_special_person_differs_from_what_we_held_exactly_where_the_fixture_says(kind, personal, residence) -> None:
+def test_each_sandbox_special_person_differs_from_what_we_held_exactly_where_the_fixture_says(
+    kind, personal, residence
+) -> None:
     comparison = rules.compare_with_population_register(previous(kind), SPECIAL[kind].record())
     assert comparison.known_to_register
     assert (comparison.personal_data, comparison.residence) == (personal, residence)
@@ -102,7 +105,9 @@ def test_a_death_and_a_departure_abroad_are_reported_with_their_dates() -> None:
 
 def test_a_person_gr_no_longer_knows_is_a_personal_data_mismatch_and_an_unchanged_one_nothing() -> None:
     unknown = rules.compare_with_population_register(a_person(), None)
-    assert unknown.personal_data_mismatch and [f.code for f in unknown.findings()] == [rules.PERSON_UNKNOWN_TO_POPULATION_REGISTER]
+    assert unknown.personal_data_mismatch and [f.code for f in unknown.findings()] == [
+        rules.PERSON_UNKNOWN_TO_POPULATION_REGISTER
+    ]
     same = generated_person(GIRL_CODE)
     assert rules.compare_with_population_register(same, same).findings() == []  # type: ignore[arg-type]
 
@@ -130,7 +135,10 @@ def basket(*months: str) -> FundingMark:
 
 
 def test_a_registration_within_every_rule_has_no_issue() -> None:
-    assert issues(marks=[basket("2026-09", "2027-08"), FundingMark(2, 1, "MUNICIPAL", Month(2026, 9), Month(2027, 8))]) == []
+    assert (
+        issues(marks=[basket("2026-09", "2027-08"), FundingMark(2, 1, "MUNICIPAL", Month(2026, 9), Month(2027, 8))])
+        == []
+    )
 
 
 def test_late_registration_counts_working_days_after_the_contract_date() -> None:
@@ -140,8 +148,11 @@ def test_late_registration_counts_working_days_after_the_contract_date() -> None
 
 
 def test_late_deregistration_counts_working_days_after_the_departure_date() -> None:
-    departed = a_registration(status=RegistrationStatus.DEREGISTERED, departure=Departure(date(2026, 10, 1), "PARENTS_REQUEST"),
-                              registered_on=date(2026, 9, 1))
+    departed = a_registration(
+        status=RegistrationStatus.DEREGISTERED,
+        departure=Departure(date(2026, 10, 1), "PARENTS_REQUEST"),
+        registered_on=date(2026, 9, 1),
+    )
     assert issues(replace(departed, deregistered_on=date(2026, 10, 6))) == []
     assert issues(replace(departed, deregistered_on=date(2026, 10, 7))) == [(rules.LATE_DEREGISTRATION, ())]
 
@@ -160,14 +171,20 @@ def test_the_basket_on_months_the_program_is_not_accredited_or_is_fspu() -> None
     found = issues(program=deregistered, marks=[basket("2026-11", "2027-01")], today=date(2026, 11, 5))
     assert found == [(rules.BASKET_PROGRAM_NOT_ACCREDITED, ("2026-12", "2027-01"))]
     fspu = a_program(purpose=ProgramPurpose.FSPU)
-    assert issues(program=fspu, marks=[basket("2026-09", "2026-09")]) == [(rules.BASKET_PROGRAM_NOT_ACCREDITED, ("2026-09",))]
+    assert issues(program=fspu, marks=[basket("2026-09", "2026-09")]) == [
+        (rules.BASKET_PROGRAM_NOT_ACCREDITED, ("2026-09",))
+    ]
 
 
 def test_the_basket_beyond_the_age_window_and_at_a_general_education_school() -> None:
     young = a_person(personal_code=valid_code("6201101123"))  # born 2020-11-01: 6 on 2026-11-01
-    assert issues(person=young, marks=[basket("2026-09", "2026-12")]) == [(rules.BASKET_OUTSIDE_AGE_WINDOW, ("2026-09", "2026-10"))]
+    assert issues(person=young, marks=[basket("2026-09", "2026-12")]) == [
+        (rules.BASKET_OUTSIDE_AGE_WINDOW, ("2026-09", "2026-10"))
+    ]
     school = an_institution(group_code="GENERAL_EDU", purpose_codes=())
-    assert (rules.BASKET_AT_GENERAL_EDUCATION_SCHOOL, ("2026-09",)) in issues(provider=school, marks=[basket("2026-09", "2026-09")])
+    assert (rules.BASKET_AT_GENERAL_EDUCATION_SCHOOL, ("2026-09",)) in issues(
+        provider=school, marks=[basket("2026-09", "2026-09")]
+    )
 
 
 def test_active_registrations_in_a_deregistered_program_at_a_deregistered_provider_or_of_a_deceased_child() -> None:
@@ -177,11 +194,24 @@ def test_active_registrations_in_a_deregistered_program_at_a_deregistered_provid
         person=a_person(deceased_on=date(2026, 9, 20)),
     )
     assert [code for code, _ in found] == [
-        rules.REGISTRATION_IN_DEREGISTERED_PROGRAM, rules.REGISTRATION_AT_DEREGISTERED_PROVIDER, rules.ACTIVE_REGISTRATION_OF_DECEASED_PERSON,
+        rules.REGISTRATION_IN_DEREGISTERED_PROGRAM,
+        rules.REGISTRATION_AT_DEREGISTERED_PROVIDER,
+        rules.ACTIVE_REGISTRATION_OF_DECEASED_PERSON,
     ]
-    deregistered = a_registration(status=RegistrationStatus.DEREGISTERED, departure=Departure(date(2026, 9, 20), "DECEASED"),
-                                  registered_on=date(2026, 9, 1), deregistered_on=date(2026, 9, 21))
-    assert issues(deregistered, program=a_program(deregistered_on=date(2026, 10, 1)), person=a_person(deceased_on=date(2026, 9, 20))) == []
+    deregistered = a_registration(
+        status=RegistrationStatus.DEREGISTERED,
+        departure=Departure(date(2026, 9, 20), "DECEASED"),
+        registered_on=date(2026, 9, 1),
+        deregistered_on=date(2026, 9, 21),
+    )
+    assert (
+        issues(
+            deregistered,
+            program=a_program(deregistered_on=date(2026, 10, 1)),
+            person=a_person(deceased_on=date(2026, 9, 20)),
+        )
+        == []
+    )
 
 
 def test_a_cancelled_registration_has_no_issues() -> None:
@@ -192,7 +222,9 @@ def test_every_code_the_rules_give_is_in_the_catalogue() -> None:
     codes = {t.code for t in rules.ISSUE_CATALOGUE}
     assert len(codes) == len(rules.ISSUE_CATALOGUE)
     assert {t.code for t in rules.ISSUE_CATALOGUE if t.check is CheckKind.POPULATION_REGISTER} == {
-        rules.PERSONAL_DATA_MISMATCH, rules.PERSON_UNKNOWN_TO_POPULATION_REGISTER, rules.RESIDENCE_MISMATCH,
+        rules.PERSONAL_DATA_MISMATCH,
+        rules.PERSON_UNKNOWN_TO_POPULATION_REGISTER,
+        rules.RESIDENCE_MISMATCH,
     }
 
 
@@ -234,20 +266,39 @@ def uow() -> FakeUnitOfWork:
     uow = FakeUnitOfWork()
     uow.seed(
         an_institution(),
-        an_institution(code=OTHER_PROVIDER_CODE, name="Sporto klubas", municipality_code="19", group_code="OTHER_PROVIDER",
-                       purpose_codes=("31714102",)),
+        an_institution(
+            code=OTHER_PROVIDER_CODE,
+            name="Sporto klubas",
+            municipality_code="19",
+            group_code="OTHER_PROVIDER",
+            purpose_codes=("31714102",),
+        ),
         a_program(),
         a_program(code="120000002", provider_code=OTHER_PROVIDER_CODE, direction_codes=("SPORT",)),
         a_group(id=1),
-        a_group(id=2, provider_code=OTHER_PROVIDER_CODE, program_code="120000002", name="Krepšinis", sub_direction_codes=("SPORT.BASKETBALL",)),
+        a_group(
+            id=2,
+            provider_code=OTHER_PROVIDER_CODE,
+            program_code="120000002",
+            name="Krepšinis",
+            sub_direction_codes=("SPORT.BASKETBALL",),
+        ),
     )
     for index, kind in enumerate(SPECIAL, 1):
         person = previous(kind)
         uow.seed(person, a_registration(id=index, personal_code=person.personal_code))
     moved = SPECIAL["changed-residence"].personal_code
-    uow.seed(a_registration(id=10, personal_code=moved, group_id=2, provider_code=OTHER_PROVIDER_CODE,
-                            status=RegistrationStatus.DEREGISTERED, departure=Departure(date(2026, 9, 30), "PARENTS_REQUEST"),
-                            deregistered_on=date(2026, 10, 1)))
+    uow.seed(
+        a_registration(
+            id=10,
+            personal_code=moved,
+            group_id=2,
+            provider_code=OTHER_PROVIDER_CODE,
+            status=RegistrationStatus.DEREGISTERED,
+            departure=Departure(date(2026, 9, 30), "PARENTS_REQUEST"),
+            deregistered_on=date(2026, 10, 1),
+        )
+    )
     return uow
 
 
@@ -295,14 +346,18 @@ def test_an_interrupted_gr_check_continues_where_it_stopped_without_asking_again
     second = gr_check(uow, counting, batch_size=2, concurrency=1).run()
     assert second.completed and second.resumed and (second.done_before, second.done_now) == (2, 3)
     assert set(counting.asked).isdisjoint(failing.calls[0])  # the first batch is not asked again
-    assert sorted(c.value for c in failing.calls[0] + counting.asked) == sorted(SPECIAL[k].personal_code for k in SPECIAL)
+    assert sorted(c.value for c in failing.calls[0] + counting.asked) == sorted(
+        SPECIAL[k].personal_code for k in SPECIAL
+    )
     a = status(uow).population_register
     assert (a.count(Category.PERSONAL_DATA), a.count(Category.RESIDENCE)) == (3, 2)
     assert [r.status for r in uow.stored.check_runs.values()] == [RunStatus.COMPLETED]
 
 
 def test_ctrl_c_stops_the_gr_check_resumably(uow) -> None:
-    interrupted = gr_check(uow, RecordingRegister(sandbox_gr(), fail_on_call=3, failure=KeyboardInterrupt()), batch_size=1, concurrency=1).run()
+    interrupted = gr_check(
+        uow, RecordingRegister(sandbox_gr(), fail_on_call=3, failure=KeyboardInterrupt()), batch_size=1, concurrency=1
+    ).run()
     assert not interrupted.completed and interrupted.stopped_by == "interrupted" and interrupted.done_now == 2
     assert gr_check(uow, sandbox_gr(), batch_size=1).run().done_before == 2
 
@@ -362,7 +417,10 @@ def test_fixing_one_person_applies_grs_data_and_closes_their_findings_everywhere
     checks = DataChecks(lambda: uow, sandbox_gr(), clock=FixedClock(NOW))
     moved = SPECIAL["changed-residence"].personal_code
     result = checks.fix_person_data(A, moved)
-    assert [p.residence.municipality_code for p in result.fixed] == ["13"] and (result.not_fixed, result.more) == (0, False)  # type: ignore[union-attr]
+    assert [p.residence.municipality_code for p in result.fixed] == ["13"] and (result.not_fixed, result.more) == (
+        0,
+        False,
+    )  # type: ignore[union-attr]
     assert uow.stored.persons[PersonalCode(moved)].residence.municipality_code == "13"  # type: ignore[union-attr]
     assert status(uow).population_register.count(Category.RESIDENCE) == 1
     assert status(uow, B).population_register.count(Category.RESIDENCE) == 0
@@ -387,7 +445,10 @@ def test_fixing_a_person_not_held_by_the_institution_is_refused_and_gr_not_knowi
     with pytest.raises(StudentNotFound):
         checks.fix_person_data(B, SPECIAL["deceased"].personal_code)
     unknown = a_person(personal_code=valid_code("5150101999"))
-    uow.seed(unknown, a_registration(id=20, personal_code=unknown.personal_code, group_id=2, provider_code=OTHER_PROVIDER_CODE))
+    uow.seed(
+        unknown,
+        a_registration(id=20, personal_code=unknown.personal_code, group_id=2, provider_code=OTHER_PROVIDER_CODE),
+    )
     result = checks.fix_person_data(B, unknown.personal_code.value)
     assert (result.fixed, result.not_fixed) == ([], 1)
 
@@ -403,7 +464,9 @@ def test_the_status_of_another_institution_is_outside_the_callers_scope(uow) -> 
 def test_the_student_data_check_stores_issues_per_institution_and_tells_each_once(uow) -> None:
     with uow:  # a late registration at A, a late deregistration at B
         late = uow.registrations.get(1)
-        uow.registrations.update(replace(late, registered_on=date(2026, 9, 30), contract=Contract("BILATERAL", date(2026, 9, 1), "S-1")))
+        uow.registrations.update(
+            replace(late, registered_on=date(2026, 9, 30), contract=Contract("BILATERAL", date(2026, 9, 1), "S-1"))
+        )
         uow.commit()
     check = StudentDataCheck(lambda: uow, clock=FixedClock(NOW))
     summary = check.run()
@@ -414,7 +477,11 @@ def test_the_student_data_check_stores_issues_per_institution_and_tells_each_onc
     listed = DataChecks(lambda: uow, sandbox_gr(), clock=FixedClock(NOW)).list_issues(A, check="STUDENT_DATA")
     assert [(i.code, i.registration_id) for i in listed.issues] == [(rules.LATE_REGISTRATION, 1)]
     [notice] = uow.stored.notices.values()
-    assert (notice.kind, notice.issue_code, notice.registration_id) == (NoticeKind.DEADLINE_PASSED, rules.LATE_REGISTRATION, 1)
+    assert (notice.kind, notice.issue_code, notice.registration_id) == (
+        NoticeKind.DEADLINE_PASSED,
+        rules.LATE_REGISTRATION,
+        1,
+    )
     check.run()
     assert len(uow.stored.notices) == 1  # found again, not told again
     assert status(uow).student_data.count(Category.STUDENT_DATA) == 1

@@ -1,4 +1,5 @@
 """The commands an integrator or operator types, without a server."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,9 @@ def test_sandbox_json_gives_a_harness_everything_it_needs(capsys) -> None:
     assert {(True, False), (False, True), (False, False)} <= kinds  # providers, schools, the ineligible
     users = fixture["users"]
     institution_users = [u for u in users if u["actsFor"] == "institution"]
-    assert {u["institutionCode"] for u in institution_users} == {c for c, i in institutions.items() if not i["deregisteredOn"]}
+    assert {u["institutionCode"] for u in institution_users} == {
+        c for c, i in institutions.items() if not i["deregisteredOn"]
+    }
     assert all(u["password"] and u["username"] and u["rights"] for u in users)
     # A coordinator for every municipality with institutions, and one central administrator.
     coordinators = {u["municipalityCode"] for u in users if u["actsFor"] == "municipality"}

@@ -1,4 +1,5 @@
 """Clubs attended and formal enrolments (gateway.domain.clubs): every rule, without storage."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,7 +24,9 @@ from tests.fakes import CLASSIFIERS, GIRL_CODE, a_person, an_institution
 
 YEAR = SchoolYear(2026)
 TODAY = dt.date(2026, 11, 28)
-SCHOOL = an_institution(code="300100041", name="Vilniaus Bandomoji gimnazija", group_code="GENERAL_EDU", purpose_codes=("GYMNASIUM",))
+SCHOOL = an_institution(
+    code="300100041", name="Vilniaus Bandomoji gimnazija", group_code="GENERAL_EDU", purpose_codes=("GYMNASIUM",)
+)
 
 
 def mark(**overrides) -> ClubAttendance:
@@ -146,7 +149,9 @@ def test_ending_records_the_end_date() -> None:
 
 def test_a_mark_may_end_on_its_first_day() -> None:
     attendance = mark(from_date=dt.date(2026, 9, 15))
-    assert clubs.end_club_attendance(attendance, end_date=dt.date(2026, 9, 15), today=TODAY).end_date == dt.date(2026, 9, 15)
+    assert clubs.end_club_attendance(attendance, end_date=dt.date(2026, 9, 15), today=TODAY).end_date == dt.date(
+        2026, 9, 15
+    )
 
 
 @pytest.mark.parametrize(
@@ -173,7 +178,9 @@ def test_an_ended_mark_cannot_end_again() -> None:
 # --- where the child does general education -----------------------------------------------
 def test_a_club_mark_makes_the_child_a_pupil_of_the_school_for_the_whole_school_year() -> None:
     enrolment = clubs.enrolment_from_clubs(mark(from_date=dt.date(2026, 11, 2)))
-    assert enrolment == Enrolment(PersonalCode(GIRL_CODE), SCHOOL.code, YEAR, dt.date(2026, 9, 1), None, EnrolmentSource.CLUBS)
+    assert enrolment == Enrolment(
+        PersonalCode(GIRL_CODE), SCHOOL.code, YEAR, dt.date(2026, 9, 1), None, EnrolmentSource.CLUBS
+    )
 
 
 def test_an_enrolment_covers_the_days_it_overlaps() -> None:
@@ -189,11 +196,17 @@ def test_an_enrolment_covers_the_days_it_overlaps() -> None:
         (None, {}, "not a known institution"),
         (an_institution(), {}, "not a general-education school"),
         (SCHOOL, {"from_date": dt.date(2026, 8, 31)}, "fromDate 2026-08-31 is outside school year 2026-2027"),
-        (SCHOOL, {"to_date": dt.date(2026, 9, 30), "from_date": dt.date(2026, 10, 1)}, "toDate 2026-09-30 is before fromDate"),
+        (
+            SCHOOL,
+            {"to_date": dt.date(2026, 9, 30), "from_date": dt.date(2026, 10, 1)},
+            "toDate 2026-09-30 is before fromDate",
+        ),
         (SCHOOL, {"to_date": dt.date(2027, 9, 1)}, "toDate 2027-09-01 is outside school year"),
     ],
 )
-def test_an_imported_enrolment_needs_a_known_general_education_school_and_dates_inside_its_year(school, changes, problem) -> None:
+def test_an_imported_enrolment_needs_a_known_general_education_school_and_dates_inside_its_year(
+    school, changes, problem
+) -> None:
     enrolment = replace(Enrolment(PersonalCode(GIRL_CODE), SCHOOL.code, YEAR, dt.date(2026, 9, 1)), **changes)
     found = clubs.enrolment_problem(enrolment, school, CLASSIFIERS)
     assert found is not None and problem in found

@@ -1,4 +1,5 @@
 """The formal-enrolments import file (gateway.enrolments): all or nothing, every problem with its line."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,7 +16,9 @@ from gateway.sandbox import ENROLMENTS_FILE
 from tests.fakes import CLASSIFIERS, an_institution, valid_code
 
 NS = "urn:lt:mokiniu-registras:formal-enrolments:v1"
-SCHOOL = an_institution(code="300100041", name="Bandomoji gimnazija", group_code="GENERAL_EDU", purpose_codes=("GYMNASIUM",))
+SCHOOL = an_institution(
+    code="300100041", name="Bandomoji gimnazija", group_code="GENERAL_EDU", purpose_codes=("GYMNASIUM",)
+)
 MUSIC_SCHOOL = an_institution(code="300100011")
 SCHOOLS = {s.code: s for s in (SCHOOL, MUSIC_SCHOOL)}
 PUPIL = valid_code("5150915000")
@@ -23,16 +26,29 @@ OTHER_PUPIL = valid_code("6160315123")
 WRONG_CHECK_DIGIT = PUPIL[:10] + str((int(PUPIL[10]) + 1) % 10)
 
 
-def enrolment(code: str = PUPIL, school: str = SCHOOL.code, year: str = "2026-2027", from_date: str = "2026-09-01", to_date: str | None = None) -> str:
+def enrolment(
+    code: str = PUPIL,
+    school: str = SCHOOL.code,
+    year: str = "2026-2027",
+    from_date: str = "2026-09-01",
+    to_date: str | None = None,
+) -> str:
     """One record on one line, so that a record's line number is its position + 2."""
     to = f"<toDate>{to_date}</toDate>" if to_date else ""
-    return (f"  <enrolment><schoolCode>{school}</schoolCode><personalCode>{code}</personalCode>"
-            f"<schoolYear>{year}</schoolYear><fromDate>{from_date}</fromDate>{to}</enrolment>")
+    return (
+        f"  <enrolment><schoolCode>{school}</schoolCode><personalCode>{code}</personalCode>"
+        f"<schoolYear>{year}</schoolYear><fromDate>{from_date}</fromDate>{to}</enrolment>"
+    )
 
 
 def file_of(tmp_path: Path, *records: str, head: str = "") -> Path:
     path = tmp_path / "enrolments.xml"
-    path.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n{head}<enrolments xmlns="{NS}">\n' + "\n".join(records) + "\n</enrolments>\n", encoding="utf-8")
+    path.write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n{head}<enrolments xmlns="{NS}">\n'
+        + "\n".join(records)
+        + "\n</enrolments>\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -43,11 +59,18 @@ def problems_of(path: Path) -> list[str]:
 
 
 def test_a_good_file_gives_its_enrolments_in_file_order(tmp_path: Path) -> None:
-    path = file_of(tmp_path, enrolment(), enrolment(OTHER_PUPIL, to_date="2027-01-15"), enrolment(year="2025-2026", from_date="2025-09-01"))
+    path = file_of(
+        tmp_path,
+        enrolment(),
+        enrolment(OTHER_PUPIL, to_date="2027-01-15"),
+        enrolment(year="2025-2026", from_date="2025-09-01"),
+    )
     counted: list[int] = []
     parsed = parse_enrolments(path, CLASSIFIERS, SCHOOLS.get, progress=counted.append)
     assert parsed == [
-        Enrolment(PersonalCode(PUPIL), SCHOOL.code, SchoolYear(2026), dt.date(2026, 9, 1), None, EnrolmentSource.IMPORT),
+        Enrolment(
+            PersonalCode(PUPIL), SCHOOL.code, SchoolYear(2026), dt.date(2026, 9, 1), None, EnrolmentSource.IMPORT
+        ),
         Enrolment(PersonalCode(OTHER_PUPIL), SCHOOL.code, SchoolYear(2026), dt.date(2026, 9, 1), dt.date(2027, 1, 15)),
         Enrolment(PersonalCode(PUPIL), SCHOOL.code, SchoolYear(2025), dt.date(2025, 9, 1)),
     ]
@@ -115,5 +138,11 @@ def test_the_sandbox_json_lists_the_sandbox_enrolments(capsys) -> None:
 
     assert main(["sandbox", "--json"]) == 0
     enrolments = json.loads(capsys.readouterr().out)["enrolments"]
-    assert {"schoolCode": "300000041", "personalCode": "51509150009", "schoolYear": "2026-2027", "fromDate": "2026-09-01", "toDate": None} in enrolments
+    assert {
+        "schoolCode": "300000041",
+        "personalCode": "51509150009",
+        "schoolYear": "2026-2027",
+        "fromDate": "2026-09-01",
+        "toDate": None,
+    } in enrolments
     assert len(enrolments) == 5

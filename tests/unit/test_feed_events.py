@@ -1,6 +1,7 @@
 """Every change the Registry makes is an event of the change feed, in the same transaction
 (FakeUnitOfWork numbers the events when it commits and drops them when it does not, as the
 database does); GetChanges reads them by scope and cursor."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,8 +10,8 @@ from datetime import date
 import pytest
 
 from clients.population_register.fake import InMemoryPopulationRegister
-from gateway.clock import FixedClock
 from gateway import feed
+from gateway.clock import FixedClock
 from gateway.domain.calendar import Month
 from gateway.domain.errors import AlreadyRegistered, BasketAlreadyClaimed, ChangeSequenceAhead, RegistrationNotActive
 from gateway.domain.feed import ChangeEvent, ChangeKind, RegistrationState
@@ -32,7 +33,7 @@ from tests.fakes import (
 )
 
 TODAY = date(2026, 10, 5)
-NOW = dt.datetime(2026, 10, 5, 9, 30, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 10, 5, 9, 30, tzinfo=dt.UTC)
 CALLER = Caller(user_id=1, username="muzikos.mokykla", institution_code=PROVIDER_CODE)  # Vilnius city (13)
 OTHER_CALLER = Caller(user_id=2, username="sporto.klubas", institution_code=OTHER_PROVIDER_CODE)  # Kaunas city (19)
 OTHER_PROGRAM_CODE = "120000002"
@@ -47,13 +48,25 @@ def uow() -> FakeUnitOfWork:
     uow = FakeUnitOfWork()
     uow.seed(
         an_institution(),
-        an_institution(code=OTHER_PROVIDER_CODE, name="Sporto klubas", municipality_code="19", group_code="OTHER_PROVIDER",
-                       purpose_codes=("31714102",)),
+        an_institution(
+            code=OTHER_PROVIDER_CODE,
+            name="Sporto klubas",
+            municipality_code="19",
+            group_code="OTHER_PROVIDER",
+            purpose_codes=("31714102",),
+        ),
         a_program(),
-        a_program(code=OTHER_PROGRAM_CODE, provider_code=OTHER_PROVIDER_CODE, name="Krepšinis", direction_codes=("SPORT",)),
+        a_program(
+            code=OTHER_PROGRAM_CODE, provider_code=OTHER_PROVIDER_CODE, name="Krepšinis", direction_codes=("SPORT",)
+        ),
         a_group(id=1),
-        a_group(id=2, provider_code=OTHER_PROVIDER_CODE, program_code=OTHER_PROGRAM_CODE, name="Krepšinis",
-                sub_direction_codes=("SPORT.BASKETBALL",)),
+        a_group(
+            id=2,
+            provider_code=OTHER_PROVIDER_CODE,
+            program_code=OTHER_PROGRAM_CODE,
+            name="Krepšinis",
+            sub_direction_codes=("SPORT.BASKETBALL",),
+        ),
     )
     return uow
 
@@ -64,7 +77,13 @@ def registry(uow: FakeUnitOfWork) -> Registry:
     return Registry(uow_factory=lambda: uow, population_register=gr, clock=FixedClock(NOW))
 
 
-def register(registry: Registry, code: str = GIRL_CODE, group_id: int = 1, caller: Caller = CALLER, first: date = date(2026, 9, 1)) -> int:
+def register(
+    registry: Registry,
+    code: str = GIRL_CODE,
+    group_id: int = 1,
+    caller: Caller = CALLER,
+    first: date = date(2026, 9, 1),
+) -> int:
     view, _ = registry.register_student(caller, NewRegistration(code, group_id, first, CONTRACT))
     return view.registration.id  # type: ignore[return-value]
 
@@ -82,11 +101,21 @@ def test_a_registration_is_an_event_with_its_natural_keys_and_the_providers_muni
     registration_id = register(registry)
     [event] = events(uow)
     assert (event.sequence, event.kind, event.occurred_at) == (1, ChangeKind.REGISTERED, NOW)
-    assert (event.institution_code, event.personal_code, event.municipality_code) == (PROVIDER_CODE, PersonalCode(GIRL_CODE), "13")
+    assert (event.institution_code, event.personal_code, event.municipality_code) == (
+        PROVIDER_CODE,
+        PersonalCode(GIRL_CODE),
+        "13",
+    )
     assert event.registration == RegistrationState(
-        registration_id=registration_id, status="active", group_id=1, group_name="Fortepijonas, 1 klasė",
-        school_year="2026-2027", program_code=PROGRAM_CODE, first_learning_date=date(2026, 9, 1),
-        registered_on=TODAY, contract=CONTRACT,
+        registration_id=registration_id,
+        status="active",
+        group_id=1,
+        group_name="Fortepijonas, 1 klasė",
+        school_year="2026-2027",
+        program_code=PROGRAM_CODE,
+        first_learning_date=date(2026, 9, 1),
+        registered_on=TODAY,
+        contract=CONTRACT,
     )
     assert event.funding is None and event.club_attendance is None
 
@@ -100,7 +129,8 @@ def test_a_correction_is_an_event_and_so_is_each_mark_it_shortens(uow, registry)
     assert [e.kind for e in recorded] == [ChangeKind.CORRECTED, ChangeKind.FUNDING_ENDED, ChangeKind.FUNDING_ENDED]
     assert recorded[0].registration.first_learning_date == date(2026, 10, 1)  # type: ignore[union-attr]
     assert {(e.funding.funding_type, e.funding.from_month, e.funding.to_month) for e in recorded[1:]} == {  # type: ignore[union-attr]
-        ("MUNICIPAL", Month(2026, 10), Month(2027, 1)), ("NVS_BASKET", Month(2026, 10), Month(2027, 1)),
+        ("MUNICIPAL", Month(2026, 10), Month(2027, 1)),
+        ("NVS_BASKET", Month(2026, 10), Month(2027, 1)),
     }
 
 
@@ -108,7 +138,11 @@ def test_funding_marked_and_ended_are_events_carrying_the_mark_and_the_registrat
     registration_id = register(registry)
     registry.mark_funding(CALLER, NewFunding(registration_id, ("NVS_BASKET", "MUNICIPAL"), "2026-09"))
     registry.end_funding(CALLER, registration_id, "NVS_BASKET", "2026-12")
-    assert kinds(uow, after=1) == [(2, ChangeKind.FUNDING_MARKED), (3, ChangeKind.FUNDING_MARKED), (4, ChangeKind.FUNDING_ENDED)]
+    assert kinds(uow, after=1) == [
+        (2, ChangeKind.FUNDING_MARKED),
+        (3, ChangeKind.FUNDING_MARKED),
+        (4, ChangeKind.FUNDING_ENDED),
+    ]
     ended = events(uow)[-1]
     assert ended.funding.funding_type == "NVS_BASKET" and ended.funding.to_month == Month(2026, 12)  # type: ignore[union-attr]
     assert ended.funding.registration_id == registration_id == ended.registration.registration_id  # type: ignore[union-attr]
@@ -119,7 +153,11 @@ def test_a_deregistration_is_an_event_then_its_marks_end_or_go(uow, registry) ->
     registry.mark_funding(CALLER, NewFunding(registration_id, ("MUNICIPAL",), "2026-09"))
     registry.mark_funding(CALLER, NewFunding(registration_id, ("STATE",), "2026-11"))
     registry.deregister_student(CALLER, registration_id, Departure(date(2026, 10, 2), "PARENTS_REQUEST"))
-    assert kinds(uow, after=3) == [(4, ChangeKind.DEREGISTERED), (5, ChangeKind.FUNDING_ENDED), (6, ChangeKind.FUNDING_REMOVED)]
+    assert kinds(uow, after=3) == [
+        (4, ChangeKind.DEREGISTERED),
+        (5, ChangeKind.FUNDING_ENDED),
+        (6, ChangeKind.FUNDING_REMOVED),
+    ]
     deregistered = events(uow)[3]
     assert deregistered.registration.status == "deregistered"  # type: ignore[union-attr]
     assert deregistered.registration.departure == Departure(date(2026, 10, 2), "PARENTS_REQUEST")  # type: ignore[union-attr]
@@ -130,7 +168,11 @@ def test_a_cancellation_removes_the_marks_and_ends_with_the_registrations_tombst
     registration_id = register(registry)
     registry.mark_funding(CALLER, NewFunding(registration_id, ("MUNICIPAL", "OTHER"), "2026-09"))
     registry.cancel_registration(CALLER, registration_id, "Ne tas vaikas")
-    assert kinds(uow, after=3) == [(4, ChangeKind.FUNDING_REMOVED), (5, ChangeKind.FUNDING_REMOVED), (6, ChangeKind.CANCELLED)]
+    assert kinds(uow, after=3) == [
+        (4, ChangeKind.FUNDING_REMOVED),
+        (5, ChangeKind.FUNDING_REMOVED),
+        (6, ChangeKind.CANCELLED),
+    ]
     tombstone = events(uow)[-1]
     assert tombstone.registration.status == "cancelled" and tombstone.registration.cancelled_on == TODAY  # type: ignore[union-attr]
 
@@ -151,12 +193,21 @@ def test_a_refused_change_records_nothing_and_takes_no_number(uow, registry) -> 
 
 
 def test_club_attendance_events_are_one_call_for_the_lists_work(uow) -> None:
-    school = an_institution(code="300000041", name="Vilniaus Saulėtekio gimnazija", group_code="GENERAL_SCHOOL", purpose_codes=())
+    school = an_institution(
+        code="300000041", name="Vilniaus Saulėtekio gimnazija", group_code="GENERAL_SCHOOL", purpose_codes=()
+    )
     uow.seed(school)
     with uow:
         feed.club_attendance_changed(
-            uow, ChangeKind.CLUB_ATTENDANCE_MARKED, institution_code=school.code, personal_code=PersonalCode(GIRL_CODE),
-            attendance_id=9, school_year="2026-2027", direction_codes=("MUSIC",), sub_direction_codes=("MUSIC.PIANO",), at=NOW,
+            uow,
+            ChangeKind.CLUB_ATTENDANCE_MARKED,
+            institution_code=school.code,
+            personal_code=PersonalCode(GIRL_CODE),
+            attendance_id=9,
+            school_year="2026-2027",
+            direction_codes=("MUSIC",),
+            sub_direction_codes=("MUSIC.PIANO",),
+            at=NOW,
         )
         uow.commit()
     [event] = events(uow)
@@ -205,7 +256,10 @@ def test_the_limit_is_kept_between_1_and_1000(uow, registry) -> None:
 
 
 def test_a_fspu_program_registration_is_recorded_like_any_other(uow, registry) -> None:
-    uow.seed(a_program(code="120000003", purpose=ProgramPurpose.FSPU), a_group(id=3, program_code="120000003", name="Solfedžio"))
+    uow.seed(
+        a_program(code="120000003", purpose=ProgramPurpose.FSPU),
+        a_group(id=3, program_code="120000003", name="Solfedžio"),
+    )
     register(registry, group_id=3)
     assert events(uow)[0].registration.program_code == "120000003"  # type: ignore[union-attr]
 

@@ -1,6 +1,7 @@
 """The funding rules (gateway.domain.funding): marks, the NVŠ basket's eligibility, ending
 marks, rates in force and the basket calculation, in plain Python against the real
 classifier file. Figures of the calculation are computed by hand in the comments."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -9,17 +10,6 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import (
-    CLASSIFIERS,
-    OTHER_PROVIDER_CODE,
-    PROGRAM_CODE,
-    PROVIDER_CODE,
-    a_group,
-    a_person,
-    a_program,
-    a_registration,
-    an_institution,
-)
 from gateway.domain import funding
 from gateway.domain.calendar import Month
 from gateway.domain.errors import (
@@ -43,7 +33,17 @@ from gateway.domain.funding import (
     FundingMark,
 )
 from gateway.domain.model import Departure, ProgramPurpose, RegistrationStatus
-
+from tests.fakes import (
+    CLASSIFIERS,
+    OTHER_PROVIDER_CODE,
+    PROGRAM_CODE,
+    PROVIDER_CODE,
+    a_group,
+    a_person,
+    a_program,
+    a_registration,
+    an_institution,
+)
 
 SEP, OCT, NOV, DEC = Month(2026, 9), Month(2026, 10), Month(2026, 11), Month(2026, 12)
 JAN, FEB, AUG = Month(2027, 1), Month(2027, 2), Month(2027, 8)
@@ -70,7 +70,9 @@ def mark(**overrides: Any) -> list[FundingMark]:
     return funding.mark_funding(**values)
 
 
-def a_mark(funding_type: str, from_month: Month, to_month: Month, *, id: int = 1, special_needs: bool = False) -> FundingMark:
+def a_mark(
+    funding_type: str, from_month: Month, to_month: Month, *, id: int = 1, special_needs: bool = False
+) -> FundingMark:
     return FundingMark(id, 1, funding_type, from_month, to_month, special_needs)
 
 
@@ -82,7 +84,9 @@ def test_a_basket_mark_runs_by_default_to_august_of_the_groups_school_year() -> 
 
 
 def test_a_mark_runs_to_the_month_asked_and_keeps_the_special_needs_flag() -> None:
-    assert mark(from_month=OCT, to_month=DEC, special_needs=True) == [FundingMark(None, 1, "NVS_BASKET", OCT, DEC, True)]
+    assert mark(from_month=OCT, to_month=DEC, special_needs=True) == [
+        FundingMark(None, 1, "NVS_BASKET", OCT, DEC, True)
+    ]
 
 
 def test_a_single_month_may_be_marked() -> None:
@@ -92,8 +96,12 @@ def test_a_single_month_may_be_marked() -> None:
 @pytest.mark.parametrize(
     "registration",
     [
-        a_registration(status=RegistrationStatus.DEREGISTERED, departure=Departure(date(2026, 9, 30), "PARENTS_REQUEST")),
-        a_registration(status=RegistrationStatus.CANCELLED, cancelled_on=date(2026, 9, 2), cancellation_reason="mistake"),
+        a_registration(
+            status=RegistrationStatus.DEREGISTERED, departure=Departure(date(2026, 9, 30), "PARENTS_REQUEST")
+        ),
+        a_registration(
+            status=RegistrationStatus.CANCELLED, cancelled_on=date(2026, 9, 2), cancellation_reason="mistake"
+        ),
     ],
     ids=["deregistered", "cancelled"],
 )
@@ -116,7 +124,9 @@ def test_an_unknown_funding_type_after_a_repeated_one_is_named_by_its_position_i
 
 
 def test_repeated_funding_types_collapse_into_one_mark_each_in_the_order_first_given() -> None:
-    marks = mark(funding_types=("NVS_BASKET", "MUNICIPAL", "NVS_BASKET", "MUNICIPAL", "STATE"), from_month=OCT, to_month=DEC)
+    marks = mark(
+        funding_types=("NVS_BASKET", "MUNICIPAL", "NVS_BASKET", "MUNICIPAL", "STATE"), from_month=OCT, to_month=DEC
+    )
     assert [(m.funding_type, m.from_month, m.to_month) for m in marks] == [
         ("NVS_BASKET", OCT, DEC),
         ("MUNICIPAL", OCT, DEC),
@@ -261,7 +271,9 @@ def test_other_funding_types_skip_every_basket_rule(funding_type: str) -> None:
 
 
 def test_municipal_funds_on_an_fspu_program_are_fine() -> None:
-    marks = mark(program=a_program(purpose=ProgramPurpose.FSPU), funding_types=("MUNICIPAL",), from_month=OCT, to_month=DEC)
+    marks = mark(
+        program=a_program(purpose=ProgramPurpose.FSPU), funding_types=("MUNICIPAL",), from_month=OCT, to_month=DEC
+    )
     assert [m.funding_type for m in marks] == ["MUNICIPAL"]
 
 
@@ -509,7 +521,9 @@ ROBOTICS = "120000011"  # provider A, direction IT (flag steam): priority
 SPORT = "120000021"  # provider B, direction SPORT: no priority
 CRAFT = "120000022"  # provider B, directions SPORT and TECHCREAT (steam): priority, one priority direction is enough
 PROVIDER_A = an_institution(code=PROVIDER_CODE, municipality_code="13")  # Vilnius: 25 EUR
-PROVIDER_B = an_institution(code=OTHER_PROVIDER_CODE, municipality_code="19", group_code="OTHER_PROVIDER")  # general: 20 EUR
+PROVIDER_B = an_institution(
+    code=OTHER_PROVIDER_CODE, municipality_code="19", group_code="OTHER_PROVIDER"
+)  # general: 20 EUR
 PROVIDERS = {p.code: p for p in (PROVIDER_A, PROVIDER_B)}
 PROGRAMS = {
     MUSIC: a_program(code=MUSIC, direction_codes=("MUSIC",)),
@@ -519,13 +533,19 @@ PROGRAMS = {
 }
 CALC_RATES = [
     BasketRate(None, Month(2015, 10), Decimal("15.00"), priority_factor=Decimal("1.333")),
-    BasketRate(None, Month(2022, 3), Decimal("20.00"), priority_factor=Decimal("1.333"), special_needs_factor=Decimal("2.0")),
-    BasketRate("13", Month(2024, 4), Decimal("25.00"), priority_factor=Decimal("1.333"), special_needs_factor=Decimal("2.0")),
+    BasketRate(
+        None, Month(2022, 3), Decimal("20.00"), priority_factor=Decimal("1.333"), special_needs_factor=Decimal("2.0")
+    ),
+    BasketRate(
+        "13", Month(2024, 4), Decimal("25.00"), priority_factor=Decimal("1.333"), special_needs_factor=Decimal("2.0")
+    ),
 ]
 
 
 def calculate(funded: list[FundedChildren], rates: list[BasketRate] = CALC_RATES) -> list[BasketLine]:
-    return funding.calculate_basket(funded, rates=rates, providers=PROVIDERS, programs=PROGRAMS, classifiers=CLASSIFIERS)
+    return funding.calculate_basket(
+        funded, rates=rates, providers=PROVIDERS, programs=PROGRAMS, classifiers=CLASSIFIERS
+    )
 
 
 def test_priority_programs_are_those_with_a_steam_direction() -> None:
@@ -585,7 +605,9 @@ def test_a_line_is_rounded_once_on_its_sum_not_per_program() -> None:
     lines = calculate(
         [
             FundedChildren(OTHER_PROVIDER_CODE, Month(2021, 5), CRAFT, False, 1),
-            FundedChildren(OTHER_PROVIDER_CODE, Month(2021, 5), CRAFT, True, 1),  # 2021: the 15.00 rate has no SEN factor (1)
+            FundedChildren(
+                OTHER_PROVIDER_CODE, Month(2021, 5), CRAFT, True, 1
+            ),  # 2021: the 15.00 rate has no SEN factor (1)
         ]
     )
     assert lines == [BasketLine(OTHER_PROVIDER_CODE, Month(2021, 5), 2, Decimal("15.00"), Decimal("39.99"))]

@@ -2,6 +2,7 @@
 CheckBasketAvailability, CalculateBasket, and what deregistration and cancellation do to
 marks) on in-memory fakes: FakeUnitOfWork (tests/fakes.py), whose basket claims are keyed by
 (personal code, month) like the database's, and InMemoryPopulationRegister for GR."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,19 +13,6 @@ from typing import Any
 import pytest
 
 from clients.population_register.fake import InMemoryPopulationRegister
-from tests.fakes import (
-    BOY_CODE,
-    GIRL_CODE,
-    OTHER_PROVIDER_CODE,
-    PROVIDER_CODE,
-    FakeUnitOfWork,
-    a_group,
-    a_person,
-    a_program,
-    a_registration,
-    an_institution,
-    valid_code,
-)
 from gateway.clock import FixedClock
 from gateway.domain.calendar import Month
 from gateway.domain.errors import (
@@ -47,9 +35,22 @@ from gateway.domain.funding import BasketLine, BasketPolicy, BasketRate
 from gateway.domain.model import Departure, ProgramPurpose, RegistrationStatus
 from gateway.domain.personal_code import PersonalCode
 from gateway.services import Caller, NewFunding, Registry
+from tests.fakes import (
+    BOY_CODE,
+    GIRL_CODE,
+    OTHER_PROVIDER_CODE,
+    PROVIDER_CODE,
+    FakeUnitOfWork,
+    a_group,
+    a_person,
+    a_program,
+    a_registration,
+    an_institution,
+    valid_code,
+)
 
 TODAY = date(2026, 10, 5)  # a Monday in the 2026-2027 school year
-NOW = dt.datetime(2026, 10, 5, 9, 30, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 10, 5, 9, 30, tzinfo=dt.UTC)
 CALLER = Caller(user_id=1, username="muzikos.mokykla", institution_code=PROVIDER_CODE)  # provider A, Vilnius (13)
 OTHER_CALLER = Caller(user_id=2, username="sporto.klubas", institution_code=OTHER_PROVIDER_CODE)  # provider B, 15
 OTHER_PROVIDER_NAME = "Sporto klubas „Bandymas“"
@@ -95,7 +96,12 @@ def uow() -> FakeUnitOfWork:
         ),
         a_program(),
         a_program(code=FSPU_PROGRAM_CODE, name="Muzikos pradinio ugdymo programa", purpose=ProgramPurpose.FSPU),
-        a_program(code=OTHER_PROGRAM_CODE, provider_code=OTHER_PROVIDER_CODE, name="Krepšinio programa", direction_codes=("SPORT",)),
+        a_program(
+            code=OTHER_PROGRAM_CODE,
+            provider_code=OTHER_PROVIDER_CODE,
+            name="Krepšinio programa",
+            direction_codes=("SPORT",),
+        ),
         a_group(id=1),
         a_group(
             id=2,
@@ -128,7 +134,9 @@ def registry(uow: FakeUnitOfWork, population_register: InMemoryPopulationRegiste
     return Registry(uow_factory=lambda: uow, population_register=population_register, clock=FixedClock(NOW))
 
 
-def funding_of(registration_id: int, *types: str, from_month: str = "2026-09", to_month: str | None = None, **kw: Any) -> NewFunding:
+def funding_of(
+    registration_id: int, *types: str, from_month: str = "2026-09", to_month: str | None = None, **kw: Any
+) -> NewFunding:
     return NewFunding(registration_id, types or ("NVS_BASKET",), from_month, to_month, **kw)
 
 
@@ -143,11 +151,15 @@ def claimed(uow: FakeUnitOfWork, code: str) -> list[Month]:
 
 
 def free_months(registry: Registry, code: str, from_month: str = "2026-09", to_month: str = "2027-08") -> list[Month]:
-    return [month for month, free in registry.check_basket_availability(OTHER_CALLER, code, from_month, to_month) if free]
+    return [
+        month for month, free in registry.check_basket_availability(OTHER_CALLER, code, from_month, to_month) if free
+    ]
 
 
 # --- marking funding --------------------------------------------------------------------------------
-def test_marking_funding_stores_a_mark_per_type_and_claims_the_basket_months(registry: Registry, uow: FakeUnitOfWork) -> None:
+def test_marking_funding_stores_a_mark_per_type_and_claims_the_basket_months(
+    registry: Registry, uow: FakeUnitOfWork
+) -> None:
     view = registry.mark_funding(CALLER, funding_of(GIRL_AT_A, "NVS_BASKET", "MUNICIPAL", to_month="2026-12"))
     assert view.registration_id == GIRL_AT_A
     assert [(m.funding_type, m.from_month, m.to_month) for m in view.marks] == [
@@ -161,7 +173,9 @@ def test_marking_funding_stores_a_mark_per_type_and_claims_the_basket_months(reg
     assert uow.committed == 1
 
 
-def test_a_mark_without_a_last_month_runs_to_august_and_claims_the_whole_school_year(registry: Registry, uow: FakeUnitOfWork) -> None:
+def test_a_mark_without_a_last_month_runs_to_august_and_claims_the_whole_school_year(
+    registry: Registry, uow: FakeUnitOfWork
+) -> None:
     registry.mark_funding(CALLER, funding_of(GIRL_AT_A, special_needs=True))
     (mark,) = uow.stored.funding_marks.values()
     assert (mark.from_month, mark.to_month, mark.special_needs) == (SEP, AUG, True)
@@ -176,10 +190,14 @@ def test_other_funding_types_claim_nothing_and_are_not_exclusive(registry: Regis
     assert uow.stored.basket_claims == {}
 
 
-def test_marking_the_same_type_twice_on_a_registration_is_refused_and_nothing_changes(registry: Registry, uow: FakeUnitOfWork) -> None:
+def test_marking_the_same_type_twice_on_a_registration_is_refused_and_nothing_changes(
+    registry: Registry, uow: FakeUnitOfWork
+) -> None:
     registry.mark_funding(CALLER, funding_of(GIRL_AT_A, to_month="2026-12"))
     with pytest.raises(FundingAlreadyMarked) as caught:
-        registry.mark_funding(CALLER, funding_of(GIRL_AT_A, "MUNICIPAL", "NVS_BASKET", from_month="2026-12", to_month="2027-01"))
+        registry.mark_funding(
+            CALLER, funding_of(GIRL_AT_A, "MUNICIPAL", "NVS_BASKET", from_month="2026-12", to_month="2027-01")
+        )
     assert "2026-12" in caught.value.message
     assert stored_marks(uow, GIRL_AT_A) == [("NVS_BASKET", SEP, DEC)]
     assert uow.committed == 1
@@ -194,14 +212,18 @@ def test_an_invalid_month_is_refused_naming_its_field(registry: Registry) -> Non
     assert caught.value.field == "toMonth"
 
 
-def test_funding_outside_the_registration_is_refused_through_the_service(registry: Registry, uow: FakeUnitOfWork) -> None:
+def test_funding_outside_the_registration_is_refused_through_the_service(
+    registry: Registry, uow: FakeUnitOfWork
+) -> None:
     with pytest.raises(FundingOutsideRegistration) as caught:
         registry.mark_funding(CALLER, funding_of(GIRL_AT_A, "MUNICIPAL", from_month="2027-06", to_month="2027-09"))
     assert caught.value.field == "toMonth"
     assert uow.stored.funding_marks == {}
 
 
-def test_the_basket_on_an_fspu_groups_registration_is_refused_and_nothing_is_stored(registry: Registry, uow: FakeUnitOfWork) -> None:
+def test_the_basket_on_an_fspu_groups_registration_is_refused_and_nothing_is_stored(
+    registry: Registry, uow: FakeUnitOfWork
+) -> None:
     with pytest.raises(BasketProgramNotEligible):
         registry.mark_funding(CALLER, funding_of(GIRL_AT_A_FSPU, "MUNICIPAL", "NVS_BASKET"))
     assert uow.stored.funding_marks == {} and uow.stored.basket_claims == {}
@@ -211,7 +233,9 @@ def test_the_basket_on_an_fspu_groups_registration_is_refused_and_nothing_is_sto
     assert stored_marks(uow, GIRL_AT_A_FSPU) == [("MUNICIPAL", SEP, AUG)]
 
 
-def test_the_registrys_basket_policy_is_the_one_applied(uow: FakeUnitOfWork, population_register: InMemoryPopulationRegister) -> None:
+def test_the_registrys_basket_policy_is_the_one_applied(
+    uow: FakeUnitOfWork, population_register: InMemoryPopulationRegister
+) -> None:
     # The girl (born 2016-03-15) is ten until 2027-03-15: under an 11-to-19 policy she is out from 2026-09 to 2027-03.
     registry = Registry(
         uow_factory=lambda: uow,
@@ -260,7 +284,9 @@ def test_a_rival_claim_for_an_overlapping_month_is_refused_naming_the_months_and
     assert set(uow.stored.basket_claims.values()) == {a_mark_id}
 
 
-def test_a_rival_claim_of_the_same_provider_for_another_registration_is_refused_too(registry: Registry, uow: FakeUnitOfWork) -> None:
+def test_a_rival_claim_of_the_same_provider_for_another_registration_is_refused_too(
+    registry: Registry, uow: FakeUnitOfWork
+) -> None:
     uow.seed(a_group(id=4, name="Smuikas, 1 klasė", sub_direction_codes=("MUSIC.PIANO",)))
     uow.seed(a_registration(id=6, personal_code=GIRL_CODE, group_id=4))
     registry.mark_funding(CALLER, funding_of(GIRL_AT_A, from_month="2026-10", to_month="2026-10"))
@@ -277,7 +303,9 @@ def test_a_claim_of_the_months_next_to_a_rivals_succeeds(registry: Registry, uow
     assert free_months(registry, GIRL_CODE) == []
 
 
-def test_switching_providers_at_a_month_boundary_as_a_new_user_would_try_it(registry: Registry, uow: FakeUnitOfWork) -> None:
+def test_switching_providers_at_a_month_boundary_as_a_new_user_would_try_it(
+    registry: Registry, uow: FakeUnitOfWork
+) -> None:
     # Nobody holds the basket yet.
     assert free_months(registry, GIRL_CODE, "2026-09", "2026-12") == [SEP, OCT, NOV, DEC]
     # The first provider marks September to December.
@@ -311,7 +339,10 @@ def test_ending_funding_shortens_and_removes_only_the_given_type(registry: Regis
     registry.mark_funding(CALLER, funding_of(GIRL_AT_A, "NVS_BASKET", "MUNICIPAL", to_month="2026-12"))
     registry.mark_funding(CALLER, funding_of(GIRL_AT_A, from_month="2027-02", to_month="2027-04"))
     view = registry.end_funding(CALLER, GIRL_AT_A, "NVS_BASKET", "2026-10")
-    assert [(m.funding_type, m.from_month, m.to_month) for m in view.marks] == [("MUNICIPAL", SEP, DEC), ("NVS_BASKET", SEP, OCT)]
+    assert [(m.funding_type, m.from_month, m.to_month) for m in view.marks] == [
+        ("MUNICIPAL", SEP, DEC),
+        ("NVS_BASKET", SEP, OCT),
+    ]
     assert stored_marks(uow, GIRL_AT_A) == [("MUNICIPAL", SEP, DEC), ("NVS_BASKET", SEP, OCT)]
     assert claimed(uow, GIRL_CODE) == [SEP, OCT]
 
@@ -355,7 +386,9 @@ def test_deregistration_ends_every_mark_at_the_month_of_departure_and_frees_the_
     registry: Registry, uow: FakeUnitOfWork
 ) -> None:
     registry.mark_funding(CALLER, funding_of(GIRL_AT_A))  # the basket, 2026-09 to 2027-08
-    registry.mark_funding(CALLER, funding_of(GIRL_AT_A, "MUNICIPAL", from_month="2026-11"))  # starts after the departure
+    registry.mark_funding(
+        CALLER, funding_of(GIRL_AT_A, "MUNICIPAL", from_month="2026-11")
+    )  # starts after the departure
     registry.mark_funding(CALLER, funding_of(GIRL_AT_A, "STATE", to_month="2026-09"))  # ends before it
     registry.deregister_student(CALLER, GIRL_AT_A, Departure(date(2026, 10, 20), "OTHER_PROVIDER"))
     assert uow.stored.registrations[GIRL_AT_A].status is RegistrationStatus.DEREGISTERED
@@ -370,7 +403,9 @@ def test_deregistration_ends_every_mark_at_the_month_of_departure_and_frees_the_
     assert "2026-10" in caught.value.message
 
 
-def test_deregistration_removes_a_basket_mark_starting_after_the_departure_month(registry: Registry, uow: FakeUnitOfWork) -> None:
+def test_deregistration_removes_a_basket_mark_starting_after_the_departure_month(
+    registry: Registry, uow: FakeUnitOfWork
+) -> None:
     registry.mark_funding(CALLER, funding_of(GIRL_AT_A, to_month="2026-09"))
     registry.mark_funding(CALLER, funding_of(GIRL_AT_A, from_month="2026-11", to_month="2027-01"))
     registry.deregister_student(CALLER, GIRL_AT_A, Departure(date(2026, 10, 20), "PARENTS_REQUEST"))
@@ -391,7 +426,9 @@ def test_a_departure_in_the_first_month_keeps_that_month_funded(registry: Regist
     assert claimed(uow, GIRL_CODE) == [SEP]
 
 
-def test_cancelling_a_registration_removes_its_marks_and_frees_every_month(registry: Registry, uow: FakeUnitOfWork) -> None:
+def test_cancelling_a_registration_removes_its_marks_and_frees_every_month(
+    registry: Registry, uow: FakeUnitOfWork
+) -> None:
     registry.mark_funding(CALLER, funding_of(GIRL_AT_A, "NVS_BASKET", "MUNICIPAL"))
     registry.mark_funding(CALLER, funding_of(BOY_AT_A))
     registry.cancel_registration(CALLER, GIRL_AT_A, "entered by mistake")
@@ -406,14 +443,18 @@ def test_cancelling_a_registration_removes_its_marks_and_frees_every_month(regis
     assert claimed(uow, GIRL_CODE) == SCHOOL_YEAR_MONTHS
 
 
-def test_cancelling_a_deregistered_registration_frees_its_remaining_months(registry: Registry, uow: FakeUnitOfWork) -> None:
+def test_cancelling_a_deregistered_registration_frees_its_remaining_months(
+    registry: Registry, uow: FakeUnitOfWork
+) -> None:
     registry.mark_funding(CALLER, funding_of(GIRL_AT_A))
     registry.deregister_student(CALLER, GIRL_AT_A, Departure(date(2026, 10, 2), "PARENTS_REQUEST"))
     registry.cancel_registration(CALLER, GIRL_AT_A, "entered by mistake")
     assert stored_marks(uow, GIRL_AT_A) == [] and claimed(uow, GIRL_CODE) == []
 
 
-def test_correcting_the_first_learning_date_later_leaves_no_basket_month_before_it(registry: Registry, uow: FakeUnitOfWork) -> None:
+def test_correcting_the_first_learning_date_later_leaves_no_basket_month_before_it(
+    registry: Registry, uow: FakeUnitOfWork
+) -> None:
     registry.mark_funding(CALLER, funding_of(GIRL_AT_A, to_month="2026-12"))
     try:
         registry.correct_registration(CALLER, GIRL_AT_A, date(2026, 11, 2), None)
@@ -424,7 +465,9 @@ def test_correcting_the_first_learning_date_later_leaves_no_basket_month_before_
 
 
 # --- another institution's registration -------------------------------------------------------------
-def test_another_institutions_registration_is_not_found_for_any_funding_operation(registry: Registry, uow: FakeUnitOfWork) -> None:
+def test_another_institutions_registration_is_not_found_for_any_funding_operation(
+    registry: Registry, uow: FakeUnitOfWork
+) -> None:
     registry.mark_funding(OTHER_CALLER, funding_of(GIRL_AT_B, "MUNICIPAL", to_month="2026-12"))
     committed = uow.committed
     with pytest.raises(RegistrationNotFound) as caught:
@@ -471,7 +514,9 @@ def test_availability_for_more_than_24_months_or_a_reversed_range_is_an_invalid_
     assert caught.value.field == "toMonth"
 
 
-def test_availability_for_an_invalid_personal_code_is_refused(registry: Registry, population_register: InMemoryPopulationRegister) -> None:
+def test_availability_for_an_invalid_personal_code_is_refused(
+    registry: Registry, population_register: InMemoryPopulationRegister
+) -> None:
     wrong_check_digit = GIRL_CODE[:10] + str((int(GIRL_CODE[10]) + 1) % 10)
     for code in (wrong_check_digit, "123", ""):
         with pytest.raises(InvalidPersonalCode) as caught:
@@ -497,8 +542,16 @@ def test_the_basket_calculation_counts_only_the_callers_institution(registry: Re
     # November: nobody at A.
     a_lines = registry.calculate_basket(CALLER, "2026-09", "2026-11")
     assert [(r.line, r.institution_name, r.municipality_code) for r in a_lines] == [
-        (BasketLine(PROVIDER_CODE, SEP, 2, Decimal("25.00"), Decimal("75.00")), "Vilniaus Bandomoji muzikos mokykla", "13"),
-        (BasketLine(PROVIDER_CODE, OCT, 2, Decimal("25.00"), Decimal("75.00")), "Vilniaus Bandomoji muzikos mokykla", "13"),
+        (
+            BasketLine(PROVIDER_CODE, SEP, 2, Decimal("25.00"), Decimal("75.00")),
+            "Vilniaus Bandomoji muzikos mokykla",
+            "13",
+        ),
+        (
+            BasketLine(PROVIDER_CODE, OCT, 2, Decimal("25.00"), Decimal("75.00")),
+            "Vilniaus Bandomoji muzikos mokykla",
+            "13",
+        ),
     ]
     # Provider B (municipality 19, the general 20.00): the third child in September and October, the girl in November.
     b_lines = registry.calculate_basket(OTHER_CALLER, "2026-09", "2026-12")
@@ -521,7 +574,9 @@ def test_the_basket_calculation_follows_ended_funding(registry: Registry) -> Non
     ]
 
 
-def test_the_basket_calculation_applies_the_priority_factor_of_a_steam_program(registry: Registry, uow: FakeUnitOfWork) -> None:
+def test_the_basket_calculation_applies_the_priority_factor_of_a_steam_program(
+    registry: Registry, uow: FakeUnitOfWork
+) -> None:
     robotics = "120000011"
     uow.seed(
         a_program(code=robotics, name="Robotika", direction_codes=("IT",)),
@@ -553,4 +608,3 @@ def test_the_basket_calculation_for_a_reversed_or_too_long_period_is_refused(
 ) -> None:
     with pytest.raises(InvalidFundingPeriod):
         registry.calculate_basket(CALLER, from_month, to_month)
-

@@ -1,4 +1,5 @@
 """ŠMIR institutions and NŠPR programs import files (gateway.imports)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -81,7 +82,13 @@ def program(
 
 
 def institutions_file(tmp_path: Path, *records: str, prolog: str = "") -> tuple[Path, str]:
-    text = HEADER + prolog + '<institutions xmlns="urn:lt:smir:institutions:v1">\n' + "".join(records) + "</institutions>\n"
+    text = (
+        HEADER
+        + prolog
+        + '<institutions xmlns="urn:lt:smir:institutions:v1">\n'
+        + "".join(records)
+        + "</institutions>\n"
+    )
     path = tmp_path / "institutions.xml"
     path.write_text(text, encoding="utf-8")
     return path, text
@@ -146,9 +153,17 @@ def test_sandbox_institutions_parse(sandbox_institutions) -> None:
 def test_sandbox_institution_kinds(sandbox_institutions, classifiers) -> None:
     eligible = {c for c, i in sandbox_institutions.items() if i.may_provide_nvs(classifiers)}
     assert eligible == {
-        "300000011", "300000012", "300000013", "300000014", "300000015",  # NVŠ schools
-        "300000021", "300000022", "300000023", "300000024",  # other providers, 31714102
-        "300000031", "300000032",  # free-lance teachers, 31914102
+        "300000011",
+        "300000012",
+        "300000013",
+        "300000014",
+        "300000015",  # NVŠ schools
+        "300000021",
+        "300000022",
+        "300000023",
+        "300000024",  # other providers, 31714102
+        "300000031",
+        "300000032",  # free-lance teachers, 31914102
     }
     general = {c for c, i in sandbox_institutions.items() if i.is_general_education_school(classifiers)}
     assert general == {"300000041", "300000042", "300000043", "300000044", "300000045"}
@@ -235,8 +250,11 @@ def test_wrong_root_element_is_schema_invalid(tmp_path, classifiers) -> None:
         ("municipality", {"municipality": "99"}, "<municipalityCode>99"),
         ("ownership type", {"ownership": "40"}, "<ownershipCode>40"),
         ("institution group", {"group": "UNIVERSITY"}, "<groupCode>UNIVERSITY"),
-        ("institution purpose", {"group": "OTHER_PROVIDER", "purposes": ("31714102", "31799999")},
-         "<purposeCode>31799999"),
+        (
+            "institution purpose",
+            {"group": "OTHER_PROVIDER", "purposes": ("31714102", "31799999")},
+            "<purposeCode>31799999",
+        ),
     ],
 )
 def test_unknown_classifier_code_is_rejected_with_its_line(tmp_path, classifiers, field, kwargs, fragment) -> None:

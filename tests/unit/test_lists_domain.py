@@ -1,4 +1,5 @@
 """The lists' scope, filters and cursors (gateway.domain.lists), without storage."""
+
 from __future__ import annotations
 
 import base64
@@ -63,7 +64,9 @@ def test_the_three_kinds_of_scope() -> None:
     assert (Scope.of_municipality("13").kind, Scope.of_municipality("13").code) == (ScopeKind.MUNICIPALITY, "13")
     assert (Scope.everything().kind, Scope.everything().code) == (ScopeKind.EVERYTHING, None)
     assert [str(s) for s in (MINE, Scope.of_municipality("13"), Scope.everything())] == [
-        "institution 300000011", "municipality 13", "everything",
+        "institution 300000011",
+        "municipality 13",
+        "everything",
     ]
 
 
@@ -103,7 +106,9 @@ def test_a_short_page_has_no_cursor_and_a_full_one_points_after_its_last_row() -
 
 def test_a_departures_cursor_holds_the_departure_date_and_the_id() -> None:
     departures = DepartureFilter(DateRange.of(dt.date(2026, 9, 1), dt.date(2026, 12, 31)))
-    page = page_of([row(5, dt.date(2026, 10, 1)), row(3, dt.date(2026, 10, 2))], 1, ListName.DEPARTURES, departures, MINE)
+    page = page_of(
+        [row(5, dt.date(2026, 10, 1)), row(3, dt.date(2026, 10, 2))], 1, ListName.DEPARTURES, departures, MINE
+    )
     assert decode_cursor(page.next_cursor, ListName.DEPARTURES, departures, MINE) == (dt.date(2026, 10, 1), 5)
 
 
@@ -125,7 +130,11 @@ def test_no_cursor_is_the_first_page() -> None:
         (ListName.LEARNERS, LearnerFilter(SchoolYear(2026), group_id=4), MINE),
         (ListName.LEARNERS, LEARNERS, Scope.of_institution("300000012")),  # another caller's scope
         (ListName.LEARNERS, LEARNERS, Scope.everything()),
-        (ListName.ARRIVALS, ArrivalFilter(DateRange.of(dt.date(2026, 9, 1), dt.date(2026, 9, 30))), MINE),  # another list
+        (
+            ListName.ARRIVALS,
+            ArrivalFilter(DateRange.of(dt.date(2026, 9, 1), dt.date(2026, 9, 30))),
+            MINE,
+        ),  # another list
     ],
 )
 def test_a_cursor_is_refused_with_other_filters_another_scope_or_another_list(name, list_filter, scope) -> None:

@@ -1,5 +1,6 @@
 """The rules of institutions, programs, groups and registrations (gateway.domain.model),
 checked in plain Python against the real classifier file."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,18 +9,6 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import (
-    CLASSIFIERS,
-    OTHER_PROVIDER_CODE,
-    PROVIDER_CODE,
-    TEACHER_CODE,
-    a_contract,
-    a_group,
-    a_person,
-    a_program,
-    a_registration,
-    an_institution,
-)
 from gateway.domain import model
 from gateway.domain.calendar import SchoolYear
 from gateway.domain.errors import (
@@ -48,6 +37,18 @@ from gateway.domain.model import (
     RegistrationStatus,
 )
 from gateway.domain.personal_code import PersonalCode
+from tests.fakes import (
+    CLASSIFIERS,
+    OTHER_PROVIDER_CODE,
+    PROVIDER_CODE,
+    TEACHER_CODE,
+    a_contract,
+    a_group,
+    a_person,
+    a_program,
+    a_registration,
+    an_institution,
+)
 
 TODAY = date(2026, 10, 5)  # a Monday in the 2026-2027 school year
 YEAR = SchoolYear(2026)
@@ -222,7 +223,9 @@ def test_a_requested_purpose_equal_to_the_programs_is_accepted() -> None:
 @pytest.mark.parametrize(
     "program_purpose, requested", [(ProgramPurpose.NVS, ProgramPurpose.FSPU), (ProgramPurpose.FSPU, ProgramPurpose.NVS)]
 )
-def test_rejects_a_requested_purpose_other_than_the_programs(program_purpose: ProgramPurpose, requested: ProgramPurpose) -> None:
+def test_rejects_a_requested_purpose_other_than_the_programs(
+    program_purpose: ProgramPurpose, requested: ProgramPurpose
+) -> None:
     with pytest.raises(PurposeMismatch) as raised:
         open_group(program=a_program(purpose=program_purpose), requested_purpose=requested)
     assert raised.value.field == "purpose"
@@ -307,14 +310,19 @@ def change_group(group: model.Group, **overrides: Any) -> model.Group:
 def test_renames_a_group_and_changes_its_sub_directions_and_leaders_keeping_program_and_year() -> None:
     group = a_group(id=7)
     changed = change_group(
-        group, name="Fortepijonas, 2 klasė", sub_direction_codes=("MUSIC.PIANO", "MUSIC.PIANO", "MUSIC.VOCAL"),
+        group,
+        name="Fortepijonas, 2 klasė",
+        sub_direction_codes=("MUSIC.PIANO", "MUSIC.PIANO", "MUSIC.VOCAL"),
         leaders=(Leader("Rūta", "Mokytoja"),),
     )
     assert changed.name == "Fortepijonas, 2 klasė"
     assert changed.sub_direction_codes == ("MUSIC.PIANO", "MUSIC.VOCAL")
     assert changed.leaders == (Leader("Rūta", "Mokytoja"),)
     assert (changed.id, changed.program_code, changed.school_year, changed.purpose) == (
-        7, group.program_code, group.school_year, group.purpose
+        7,
+        group.program_code,
+        group.school_year,
+        group.purpose,
     )
 
 
@@ -443,7 +451,9 @@ def test_the_registration_deadline_skips_public_holidays() -> None:
 # --- correcting a registration --------------------------------------------------------------
 def test_corrects_the_first_learning_date_keeping_the_contract() -> None:
     registration = a_registration(contract=a_contract(number="S-1"))
-    corrected = registration.correct(first_learning_date=date(2026, 9, 14), contract=None, school_year=YEAR, classifiers=CLASSIFIERS)
+    corrected = registration.correct(
+        first_learning_date=date(2026, 9, 14), contract=None, school_year=YEAR, classifiers=CLASSIFIERS
+    )
     assert corrected.first_learning_date == date(2026, 9, 14)
     assert corrected.contract == registration.contract
     assert (corrected.id, corrected.status) == (registration.id, RegistrationStatus.ACTIVE)
@@ -452,7 +462,9 @@ def test_corrects_the_first_learning_date_keeping_the_contract() -> None:
 def test_corrects_the_contract_keeping_the_first_learning_date() -> None:
     registration = a_registration()
     contract = Contract("TRILATERAL", date(2026, 8, 30), "T-7")
-    corrected = registration.correct(first_learning_date=None, contract=contract, school_year=YEAR, classifiers=CLASSIFIERS)
+    corrected = registration.correct(
+        first_learning_date=None, contract=contract, school_year=YEAR, classifiers=CLASSIFIERS
+    )
     assert corrected.contract == contract
     assert corrected.first_learning_date == registration.first_learning_date
 
@@ -460,7 +472,9 @@ def test_corrects_the_contract_keeping_the_first_learning_date() -> None:
 def test_a_cancelled_registration_cannot_be_corrected() -> None:
     cancelled = a_registration().cancel(reason="Įvesta per klaidą", today=TODAY)
     with pytest.raises(RegistrationNotActive):
-        cancelled.correct(first_learning_date=date(2026, 9, 14), contract=None, school_year=YEAR, classifiers=CLASSIFIERS)
+        cancelled.correct(
+            first_learning_date=date(2026, 9, 14), contract=None, school_year=YEAR, classifiers=CLASSIFIERS
+        )
 
 
 @pytest.mark.parametrize("new_date", [date(2026, 8, 31), date(2027, 9, 1)])
@@ -474,9 +488,13 @@ def test_a_corrected_first_learning_date_cannot_be_after_the_departure_date() ->
         departure=Departure(date(2026, 9, 30), "PARENTS_REQUEST"), classifiers=CLASSIFIERS, today=TODAY
     )
     with pytest.raises(FirstLearningDateOutsideSchoolYear) as raised:
-        deregistered.correct(first_learning_date=date(2026, 10, 1), contract=None, school_year=YEAR, classifiers=CLASSIFIERS)
+        deregistered.correct(
+            first_learning_date=date(2026, 10, 1), contract=None, school_year=YEAR, classifiers=CLASSIFIERS
+        )
     assert raised.value.field == "firstLearningDate"
-    corrected = deregistered.correct(first_learning_date=date(2026, 9, 30), contract=None, school_year=YEAR, classifiers=CLASSIFIERS)
+    corrected = deregistered.correct(
+        first_learning_date=date(2026, 9, 30), contract=None, school_year=YEAR, classifiers=CLASSIFIERS
+    )
     assert corrected.first_learning_date == date(2026, 9, 30)
     assert corrected.status is RegistrationStatus.DEREGISTERED
 
@@ -495,7 +513,10 @@ def test_cancelling_keeps_the_record_marked_cancelled_with_the_reason() -> None:
     cancelled = registration.cancel(reason="Įvesta per klaidą", today=TODAY)
     assert cancelled.status is RegistrationStatus.CANCELLED and not cancelled.is_active
     assert (cancelled.cancellation_reason, cancelled.cancelled_on) == ("Įvesta per klaidą", TODAY)
-    assert replace(cancelled, status=RegistrationStatus.ACTIVE, cancelled_on=None, cancellation_reason=None) == registration
+    assert (
+        replace(cancelled, status=RegistrationStatus.ACTIVE, cancelled_on=None, cancellation_reason=None)
+        == registration
+    )
 
 
 def test_a_registration_cannot_be_cancelled_twice() -> None:
@@ -508,7 +529,9 @@ def test_a_registration_cannot_be_cancelled_twice() -> None:
 def deregister(registration: Registration | None = None, **departure: Any) -> tuple[Registration, list[model.Warning]]:
     values: dict[str, Any] = dict(date=date(2026, 10, 2), reason_code="PARENTS_REQUEST", order_number=None)
     values.update(departure)
-    return (registration or a_registration()).deregister(departure=Departure(**values), classifiers=CLASSIFIERS, today=TODAY)
+    return (registration or a_registration()).deregister(
+        departure=Departure(**values), classifiers=CLASSIFIERS, today=TODAY
+    )
 
 
 def test_deregistering_records_the_departure_and_ends_the_registration() -> None:
@@ -521,7 +544,9 @@ def test_deregistering_records_the_departure_and_ends_the_registration() -> None
 @pytest.mark.parametrize(
     "registration",
     [
-        replace(a_registration(), status=RegistrationStatus.DEREGISTERED, departure=Departure(date(2026, 9, 30), "MOVED")),
+        replace(
+            a_registration(), status=RegistrationStatus.DEREGISTERED, departure=Departure(date(2026, 9, 30), "MOVED")
+        ),
         a_registration().cancel(reason="Įvesta per klaidą", today=TODAY),
     ],
     ids=["deregistered", "cancelled"],

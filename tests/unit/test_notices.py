@@ -1,5 +1,6 @@
 """Notices: who is told that basket months were released (and never by whom), listing with
 unacknowledged first and paging, acknowledging; on in-memory fakes."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,7 +31,7 @@ from tests.fakes import (
 )
 
 TODAY = date(2026, 10, 5)
-NOW = dt.datetime(2026, 10, 5, 9, 30, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 10, 5, 9, 30, tzinfo=dt.UTC)
 A = Caller(user_id=1, username="a", institution_code=PROVIDER_CODE)
 B = Caller(user_id=2, username="b", institution_code=OTHER_PROVIDER_CODE)
 C_CODE = "300100003"
@@ -47,16 +48,41 @@ def uow() -> FakeUnitOfWork:
     uow = FakeUnitOfWork()
     uow.seed(
         an_institution(),
-        an_institution(code=OTHER_PROVIDER_CODE, name="Sporto klubas", municipality_code="19", group_code="OTHER_PROVIDER",
-                       purpose_codes=("31714102",)),
-        an_institution(code=C_CODE, name="Dailės studija", municipality_code="19", group_code="OTHER_PROVIDER",
-                       purpose_codes=("31714102",)),
+        an_institution(
+            code=OTHER_PROVIDER_CODE,
+            name="Sporto klubas",
+            municipality_code="19",
+            group_code="OTHER_PROVIDER",
+            purpose_codes=("31714102",),
+        ),
+        an_institution(
+            code=C_CODE,
+            name="Dailės studija",
+            municipality_code="19",
+            group_code="OTHER_PROVIDER",
+            purpose_codes=("31714102",),
+        ),
         a_program(),
         a_program(code="120000002", provider_code=OTHER_PROVIDER_CODE, name="Krepšinis", direction_codes=("SPORT",)),
-        a_program(code="120000004", provider_code=C_CODE, name="Dailė", direction_codes=("ART",), purpose=ProgramPurpose.FSPU),
+        a_program(
+            code="120000004", provider_code=C_CODE, name="Dailė", direction_codes=("ART",), purpose=ProgramPurpose.FSPU
+        ),
         a_group(id=1),
-        a_group(id=2, provider_code=OTHER_PROVIDER_CODE, program_code="120000002", name="Krepšinis", sub_direction_codes=("SPORT.BASKETBALL",)),
-        a_group(id=3, provider_code=C_CODE, program_code="120000004", name="Dailė", purpose=ProgramPurpose.FSPU, sub_direction_codes=("ART.PAINTING",)),
+        a_group(
+            id=2,
+            provider_code=OTHER_PROVIDER_CODE,
+            program_code="120000002",
+            name="Krepšinis",
+            sub_direction_codes=("SPORT.BASKETBALL",),
+        ),
+        a_group(
+            id=3,
+            provider_code=C_CODE,
+            program_code="120000004",
+            name="Dailė",
+            purpose=ProgramPurpose.FSPU,
+            sub_direction_codes=("ART.PAINTING",),
+        ),
     )
     return uow
 
@@ -67,7 +93,9 @@ def registry(uow: FakeUnitOfWork) -> Registry:
     return Registry(uow_factory=lambda: uow, population_register=gr, clock=FixedClock(NOW))
 
 
-def register(registry: Registry, caller: Caller, group_id: int, code: str = GIRL_CODE, first: date = date(2026, 9, 1)) -> int:
+def register(
+    registry: Registry, caller: Caller, group_id: int, code: str = GIRL_CODE, first: date = date(2026, 9, 1)
+) -> int:
     view, _ = registry.register_student(caller, NewRegistration(code, group_id, first, CONTRACT))
     return view.registration.id  # type: ignore[return-value]
 
@@ -77,7 +105,9 @@ def notices_of(uow: FakeUnitOfWork, institution: str) -> list[Notice]:
 
 
 # --- basket months released ----------------------------------------------------------
-def test_ending_the_basket_tells_the_other_provider_which_months_it_could_now_claim_but_not_who_released_them(uow, registry) -> None:
+def test_ending_the_basket_tells_the_other_provider_which_months_it_could_now_claim_but_not_who_released_them(
+    uow, registry
+) -> None:
     at_a, at_b = register(registry, A, 1), register(registry, B, 2)
     registry.mark_funding(A, NewFunding(at_a, ("NVS_BASKET", "MUNICIPAL"), "2026-09", "2027-06"))
     registry.end_funding(A, at_a, "NVS_BASKET", "2026-12")
@@ -113,7 +143,11 @@ def test_nobody_is_told_when_no_other_registration_could_claim_the_months(uow, r
     registry.end_funding(A, at_a, "NVS_BASKET", "2026-10")  # releases 2026-11 and 2026-12: before B's registration
     registry.end_funding(A, at_a, "MUNICIPAL", "2026-10")  # not the basket: nothing to tell
     assert notices_of(uow, OTHER_PROVIDER_CODE) == [] and notices_of(uow, C_CODE) == []
-    later = Registry(uow_factory=lambda: uow, population_register=registry.population_register, clock=FixedClock.on(date(2027, 1, 11)))
+    later = Registry(
+        uow_factory=lambda: uow,
+        population_register=registry.population_register,
+        clock=FixedClock.on(date(2027, 1, 11)),
+    )
     later.deregister_student(B, at_b, Departure(date(2027, 1, 4), "PARENTS_REQUEST"))
     registry.mark_funding(A, NewFunding(at_a, ("NVS_BASKET",), "2026-11", "2027-03"))
     registry.end_funding(A, at_a, "NVS_BASKET", "2027-01")  # B's registration is no longer active
@@ -135,7 +169,12 @@ def test_a_child_outside_the_age_window_is_not_a_claimant(uow, registry) -> None
 def some_notices(uow: FakeUnitOfWork, count: int, institution: str = PROVIDER_CODE) -> list[int]:
     with uow:
         for n in range(count):
-            raise_notice(uow, Notice(institution, NoticeKind.DATA_ISSUE, NOW + dt.timedelta(minutes=n), f"Nr. {n}", dedup_key=f"k{n}"))
+            raise_notice(
+                uow,
+                Notice(
+                    institution, NoticeKind.DATA_ISSUE, NOW + dt.timedelta(minutes=n), f"Nr. {n}", dedup_key=f"k{n}"
+                ),
+            )
         uow.commit()
     return sorted(n.id for n in uow.stored.notices.values() if n.institution_code == institution)  # type: ignore[misc]
 
@@ -187,6 +226,8 @@ def test_a_notice_with_a_dedup_key_is_raised_once_per_institution(uow) -> None:
         notice = Notice(PROVIDER_CODE, NoticeKind.PERSON_DECEASED, NOW, "x", dedup_key="PERSON_DECEASED:1:2024-02-11")
         assert raise_notice(uow, notice) is True
         assert raise_notice(uow, notice) is False
-        assert raise_notice(uow, Notice(OTHER_PROVIDER_CODE, NoticeKind.PERSON_DECEASED, NOW, "x", dedup_key=notice.dedup_key))
+        assert raise_notice(
+            uow, Notice(OTHER_PROVIDER_CODE, NoticeKind.PERSON_DECEASED, NOW, "x", dedup_key=notice.dedup_key)
+        )
         uow.commit()
     assert len(uow.stored.notices) == 2

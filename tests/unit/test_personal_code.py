@@ -1,5 +1,6 @@
 """Lithuanian personal codes (gateway.domain.personal_code): validation, what they encode,
 and that they never show their digits by accident. Every code here is synthetic."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -7,9 +8,9 @@ import logging
 
 import pytest
 
-from tests.fakes import a_person, valid_code
 from gateway.domain.errors import InvalidPersonalCode
 from gateway.domain.personal_code import PersonalCode, is_valid_personal_code
+from tests.fakes import a_person, valid_code
 
 
 def with_wrong_check_digit(code: str) -> str:
@@ -43,7 +44,8 @@ def test_accepts_a_code_whose_check_digit_needs_the_second_pass() -> None:
     first_ten = next(
         f"3990101{serial:03d}"
         for serial in range(1000)
-        if sum(int(d) * w for d, w in zip(f"3990101{serial:03d}", (1, 2, 3, 4, 5, 6, 7, 8, 9, 1))) % 11 == 10
+        if sum(int(d) * w for d, w in zip(f"3990101{serial:03d}", (1, 2, 3, 4, 5, 6, 7, 8, 9, 1), strict=False)) % 11
+        == 10
     )
     assert is_valid_personal_code(valid_code(first_ten))
 
@@ -198,12 +200,22 @@ def test_repr_and_str_are_masked() -> None:
         lambda c: f"{c!s}",
         lambda c: "%s" % c,
         lambda c: "%r" % (c,),
-        lambda c: "{}".format(c),
+        lambda c: f"{c}",
         lambda c: str([c]),
         lambda c: str({"code": c}),
         lambda c: repr((c,)),
     ],
-    ids=["f-string", "f-string-repr", "f-string-str", "percent-s", "percent-r", "format", "in-a-list", "in-a-dict", "in-a-tuple"],
+    ids=[
+        "f-string",
+        "f-string-repr",
+        "f-string-str",
+        "percent-s",
+        "percent-r",
+        "format",
+        "in-a-list",
+        "in-a-dict",
+        "in-a-tuple",
+    ],
 )
 def test_formatting_never_shows_the_digits(render) -> None:  # type: ignore[no-untyped-def]
     assert shows_no_digits(render(PersonalCode(CODE)))

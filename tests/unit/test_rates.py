@@ -1,4 +1,5 @@
 """The NVŠ basket rates file (gateway.rates, data/rates/basket-rates.xml, xsd/basket-rates-v1.xsd)."""
+
 from __future__ import annotations
 
 from decimal import Decimal

@@ -1,4 +1,5 @@
 """The classifier data file and its loader (gateway.reference_data)."""
+
 from __future__ import annotations
 
 import re
@@ -74,8 +75,11 @@ def test_sixty_municipalities(classifiers) -> None:
     ):
         assert expected in names
     # 12 city and special municipalities, 48 others (43 district + 5 without "rajono" in the name)
-    city_or_special = [n for n in names if "miesto" in n or n.split()[0] in {
-        "Birštono", "Druskininkų", "Elektrėnų", "Neringos", "Visagino"}]
+    city_or_special = [
+        n
+        for n in names
+        if "miesto" in n or n.split()[0] in {"Birštono", "Druskininkų", "Elektrėnų", "Neringos", "Visagino"}
+    ]
     assert len(city_or_special) == 12
     vilnius = next(m for m in municipalities if m.name == "Vilniaus miesto savivaldybė")
     assert vilnius.name_en == "Vilnius City Municipality"
@@ -95,9 +99,25 @@ def test_municipality_codes_are_the_address_registers(classifiers) -> None:
         "94": "Jurbarko rajono savivaldybė",
     }
     first_block = {by_code[code].split()[0] for code in by_code if "11" <= code <= "30"}
-    assert first_block == {"Alytaus", "Birštono", "Vilniaus", "Druskininkų", "Marijampolės", "Kauno", "Klaipėdos",
-                           "Neringos", "Palangos", "Panevėžio", "Šiaulių", "Visagino"}
-    assert all("32" <= code <= "94" for code in by_code if by_code[code].split()[0] not in first_block or "rajono" in by_code[code])
+    assert first_block == {
+        "Alytaus",
+        "Birštono",
+        "Vilniaus",
+        "Druskininkų",
+        "Marijampolės",
+        "Kauno",
+        "Klaipėdos",
+        "Neringos",
+        "Palangos",
+        "Panevėžio",
+        "Šiaulių",
+        "Visagino",
+    }
+    assert all(
+        "32" <= code <= "94"
+        for code in by_code
+        if by_code[code].split()[0] not in first_block or "rajono" in by_code[code]
+    )
 
 
 @pytest.mark.parametrize(
@@ -159,8 +179,15 @@ def test_directions_and_sub_directions(classifiers) -> None:
     assert directions == {s.parent for s in subs}  # every direction has sub-directions
     music = {s.name for s in subs if s.parent == "MUSIC"}
     # the seed's screenshot
-    for name in ("Fortepijonas", "Akordeonas", "Kitas klavišinis instrumentas", "Smuikas", "Gitara",
-                 "Violončelė", "Kitas styginis instrumentas"):
+    for name in (
+        "Fortepijonas",
+        "Akordeonas",
+        "Kitas klavišinis instrumentas",
+        "Smuikas",
+        "Gitara",
+        "Violončelė",
+        "Kitas styginis instrumentas",
+    ):
         assert name in music
     steam = {e.code for e in classifiers.entries(cls.NVS_DIRECTION) if "steam" in e.flags}
     assert steam == {"TECHCREAT", "NATURE", "IT", "TECHNOLOGY", "MEDIA"}
@@ -332,8 +359,7 @@ def test_broken_variant_is_rejected_naming_the_problem(tmp_path, case) -> None:
 
 def test_every_problem_is_reported_at_once(tmp_path) -> None:
     text = (
-        MINIMAL.replace('parent = "MUSIC"', 'parent = "ART"')
-        .replace('flags = ["nvs"]', "flags = [1]")
+        MINIMAL.replace('parent = "MUSIC"', 'parent = "ART"').replace('flags = ["nvs"]', "flags = [1]")
         + '\n[[municipality]]\ncode = "13"\nname = "Kita"\n'
     )
     with pytest.raises(ReferenceDataError) as caught:

@@ -5,6 +5,7 @@ zeep and PHP bind a prefix of their own (``ns0:``, ``ns1:``); libxml2 then write
 ``/*/*[4]/*[3]`` or ``/ns0:RegisterStudent/ns0:contract/ns0:number``. The caller gets the same
 field and the same message either way, and never a value it sent (it may be a personal code).
 """
+
 from __future__ import annotations
 
 import re
@@ -37,12 +38,17 @@ def refusal(body: etree._Element):  # type: ignore[no-untyped-def]
 
 
 def contract(number: str = "S-1", *, order: str = "typeCode date number") -> str:
-    parts = {"typeCode": "<nvs:typeCode>BILATERAL</nvs:typeCode>", "date": "<nvs:date>2026-11-02</nvs:date>",
-             "number": f"<nvs:number>{number}</nvs:number>"}
+    parts = {
+        "typeCode": "<nvs:typeCode>BILATERAL</nvs:typeCode>",
+        "date": "<nvs:date>2026-11-02</nvs:date>",
+        "number": f"<nvs:number>{number}</nvs:number>",
+    }
     return "<nvs:contract>" + "".join(parts[p] for p in order.split()) + "</nvs:contract>"
 
 
-def register(*, code: str = CODE, group: str | None = "1", first: str = "2026-11-02", contract_xml: str | None = None) -> str:
+def register(
+    *, code: str = CODE, group: str | None = "1", first: str = "2026-11-02", contract_xml: str | None = None
+) -> str:
     return (
         f"<nvs:RegisterStudent><nvs:personalCode>{code}</nvs:personalCode>"
         + (f"<nvs:groupId>{group}</nvs:groupId>" if group is not None else "")
@@ -54,7 +60,9 @@ def register(*, code: str = CODE, group: str | None = "1", first: str = "2026-11
 def create_group(*, name: str = "Fortepijonas 1", leaders: str = "", subs: int = 1) -> str:
     return (
         "<nvs:CreateGroup><nvs:schoolYear>2026-2027</nvs:schoolYear><nvs:programCode>100000112</nvs:programCode>"
-        f"<nvs:name>{name}</nvs:name>" + "<nvs:subDirectionCode>MUSIC.PIANO</nvs:subDirectionCode>" * subs + leaders
+        f"<nvs:name>{name}</nvs:name>"
+        + "<nvs:subDirectionCode>MUSIC.PIANO</nvs:subDirectionCode>" * subs
+        + leaders
         + "</nvs:CreateGroup>"
     )
 
@@ -65,34 +73,95 @@ def leader(code: str) -> str:
 
 # (case, body with nvs: prefixes, expected field, expected message)
 CASES = [
-    ("too short", f"<nvs:LookupPerson><nvs:personalCode>{CODE[:10]}</nvs:personalCode></nvs:LookupPerson>", "personalCode",
-     "'personalCode' is too short: 10 characters where the contract requires at least 11."),
-    ("too long, nested", register(contract_xml=contract("N" * 51)), "contract/number",
-     "'contract/number' is too long: 51 characters where the contract allows at most 50."),
-    ("empty", "<nvs:CancelRegistration><nvs:registrationId>1</nvs:registrationId><nvs:reason></nvs:reason></nvs:CancelRegistration>",
-     "reason", "'reason' is empty: the contract requires at least 1 character."),
-    ("pattern, the second of repeated elements", create_group(leaders=leader(CODE) + leader(CODE[:-1] + "X")), "leader[2]/personalCode",
-     "'leader[2]/personalCode' does not match the pattern [0-9]{11} of the contract."),
-    ("enumeration", "<nvs:ListGroups><nvs:schoolYear>2026-2027</nvs:schoolYear><nvs:purpose>NVŠ</nvs:purpose></nvs:ListGroups>",
-     "purpose", "'purpose' must be one of NVS, FSPU."),
+    (
+        "too short",
+        f"<nvs:LookupPerson><nvs:personalCode>{CODE[:10]}</nvs:personalCode></nvs:LookupPerson>",
+        "personalCode",
+        "'personalCode' is too short: 10 characters where the contract requires at least 11.",
+    ),
+    (
+        "too long, nested",
+        register(contract_xml=contract("N" * 51)),
+        "contract/number",
+        "'contract/number' is too long: 51 characters where the contract allows at most 50.",
+    ),
+    (
+        "empty",
+        "<nvs:CancelRegistration><nvs:registrationId>1</nvs:registrationId><nvs:reason></nvs:reason></nvs:CancelRegistration>",
+        "reason",
+        "'reason' is empty: the contract requires at least 1 character.",
+    ),
+    (
+        "pattern, the second of repeated elements",
+        create_group(leaders=leader(CODE) + leader(CODE[:-1] + "X")),
+        "leader[2]/personalCode",
+        "'leader[2]/personalCode' does not match the pattern [0-9]{11} of the contract.",
+    ),
+    (
+        "enumeration",
+        "<nvs:ListGroups><nvs:schoolYear>2026-2027</nvs:schoolYear><nvs:purpose>NVŠ</nvs:purpose></nvs:ListGroups>",
+        "purpose",
+        "'purpose' must be one of NVS, FSPU.",
+    ),
     ("not a whole number", register(group="abc"), "groupId", "'groupId' must be a whole number."),
-    ("not a date", register(first="2 November 2026"), "firstLearningDate", "'firstLearningDate' must be a date (YYYY-MM-DD)."),
-    ("below the minimum", "<nvs:DeregisterStudent><nvs:registrationId>0</nvs:registrationId><nvs:departureDate>2026-11-27</nvs:departureDate>"
-     "<nvs:departureReasonCode>PARENTS_REQUEST</nvs:departureReasonCode></nvs:DeregisterStudent>", "registrationId",
-     "'registrationId' must be at least 1."),
+    (
+        "not a date",
+        register(first="2 November 2026"),
+        "firstLearningDate",
+        "'firstLearningDate' must be a date (YYYY-MM-DD).",
+    ),
+    (
+        "below the minimum",
+        "<nvs:DeregisterStudent><nvs:registrationId>0</nvs:registrationId><nvs:departureDate>2026-11-27</nvs:departureDate>"
+        "<nvs:departureReasonCode>PARENTS_REQUEST</nvs:departureReasonCode></nvs:DeregisterStudent>",
+        "registrationId",
+        "'registrationId' must be at least 1.",
+    ),
     ("missing at the end", "<nvs:LookupPerson/>", "personalCode", "'personalCode' is missing."),
-    ("missing in the middle", register(group=None), "groupId", "'groupId' is missing (found 'firstLearningDate' in its place)."),
-    ("misplaced", register(contract_xml=contract(order="number typeCode date")), "contract/number",
-     "'contract/number' is not expected here: the contract has 'typeCode' at this place."),
-    ("one too many", create_group(subs=21), "subDirectionCode[21]", "'subDirectionCode[21]' is one more than the contract allows (at most 20)."),
-    ("a second of a single element", f"<nvs:LookupPerson><nvs:personalCode>{CODE}</nvs:personalCode><nvs:personalCode>{CODE}</nvs:personalCode>"
-     "</nvs:LookupPerson>", "personalCode[2]", "'personalCode[2]' is one more than the contract allows (at most 1)."),
-    ("an element of another namespace", f'<nvs:LookupPerson><nvs:personalCode>{CODE}</nvs:personalCode><x:admin xmlns:x="urn:x">1</x:admin>'
-     "</nvs:LookupPerson>", "admin", "'admin' is not expected here: the contract allows nothing more at this place."),
-    ("an unqualified child", f'<nvs:GetStudent><personalCode xmlns="">{CODE}</personalCode></nvs:GetStudent>', "personalCode",
-     f"'personalCode' is in no namespace; the contract has it in {TNS}."),
-    ("nil", create_group().replace("<nvs:name>Fortepijonas 1</nvs:name>", f'<nvs:name xmlns:xsi="{XSI}" xsi:nil="true"/>'), "name",
-     "'name' must have a value (xsi:nil is not allowed)."),
+    (
+        "missing in the middle",
+        register(group=None),
+        "groupId",
+        "'groupId' is missing (found 'firstLearningDate' in its place).",
+    ),
+    (
+        "misplaced",
+        register(contract_xml=contract(order="number typeCode date")),
+        "contract/number",
+        "'contract/number' is not expected here: the contract has 'typeCode' at this place.",
+    ),
+    (
+        "one too many",
+        create_group(subs=21),
+        "subDirectionCode[21]",
+        "'subDirectionCode[21]' is one more than the contract allows (at most 20).",
+    ),
+    (
+        "a second of a single element",
+        f"<nvs:LookupPerson><nvs:personalCode>{CODE}</nvs:personalCode><nvs:personalCode>{CODE}</nvs:personalCode>"
+        "</nvs:LookupPerson>",
+        "personalCode[2]",
+        "'personalCode[2]' is one more than the contract allows (at most 1).",
+    ),
+    (
+        "an element of another namespace",
+        f'<nvs:LookupPerson><nvs:personalCode>{CODE}</nvs:personalCode><x:admin xmlns:x="urn:x">1</x:admin>'
+        "</nvs:LookupPerson>",
+        "admin",
+        "'admin' is not expected here: the contract allows nothing more at this place.",
+    ),
+    (
+        "an unqualified child",
+        f'<nvs:GetStudent><personalCode xmlns="">{CODE}</personalCode></nvs:GetStudent>',
+        "personalCode",
+        f"'personalCode' is in no namespace; the contract has it in {TNS}.",
+    ),
+    (
+        "nil",
+        create_group().replace("<nvs:name>Fortepijonas 1</nvs:name>", f'<nvs:name xmlns:xsi="{XSI}" xsi:nil="true"/>'),
+        "name",
+        "'name' must have a value (xsi:nil is not allowed).",
+    ),
 ]
 SPELLINGS = ["nvs", "ns0", "default namespace"]
 

@@ -1,5 +1,6 @@
 """The register's use cases (gateway.services.Registry) on in-memory fakes: FakeUnitOfWork
 (tests/fakes.py) for storage and InMemoryPopulationRegister for GR. No database, no SOAP."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,22 +10,6 @@ from typing import Any
 import pytest
 
 from clients.population_register.fake import InMemoryPopulationRegister
-from tests.fakes import (
-    BOY_CODE,
-    GIRL_CODE,
-    OTHER_PROVIDER_CODE,
-    PROGRAM_CODE,
-    PROVIDER_CODE,
-    TEACHER_CODE,
-    FakeUnitOfWork,
-    a_contract,
-    a_group,
-    a_person,
-    a_program,
-    a_registration,
-    an_institution,
-    valid_code,
-)
 from gateway.clock import FixedClock
 from gateway.domain import model
 from gateway.domain.calendar import SchoolYear
@@ -53,9 +38,25 @@ from gateway.domain.errors import (
 from gateway.domain.model import Departure, ProgramPurpose, RegistrationStatus
 from gateway.domain.personal_code import PersonalCode
 from gateway.services import Caller, GroupInput, LeaderInput, NewGroup, NewRegistration, Registry
+from tests.fakes import (
+    BOY_CODE,
+    GIRL_CODE,
+    OTHER_PROVIDER_CODE,
+    PROGRAM_CODE,
+    PROVIDER_CODE,
+    TEACHER_CODE,
+    FakeUnitOfWork,
+    a_contract,
+    a_group,
+    a_person,
+    a_program,
+    a_registration,
+    an_institution,
+    valid_code,
+)
 
 TODAY = date(2026, 10, 5)  # a Monday in the 2026-2027 school year
-NOW = dt.datetime(2026, 10, 5, 9, 30, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 10, 5, 9, 30, tzinfo=dt.UTC)
 CALLER = Caller(user_id=1, username="muzikos.mokykla", institution_code=PROVIDER_CODE)
 OTHER_CALLER = Caller(user_id=2, username="sporto.klubas", institution_code=OTHER_PROVIDER_CODE)
 FSPU_PROGRAM_CODE = "120000003"
@@ -87,7 +88,10 @@ def uow() -> FakeUnitOfWork:
         a_program(),
         a_program(code=FSPU_PROGRAM_CODE, name="Muzikos pradinio ugdymo programa", purpose=ProgramPurpose.FSPU),
         a_program(
-            code=OTHER_PROGRAM_CODE, provider_code=OTHER_PROVIDER_CODE, name="Krepšinio programa", direction_codes=("SPORT",)
+            code=OTHER_PROGRAM_CODE,
+            provider_code=OTHER_PROVIDER_CODE,
+            name="Krepšinio programa",
+            direction_codes=("SPORT",),
         ),
     )
     return uow
@@ -128,7 +132,11 @@ def new_registration(**overrides: Any) -> NewRegistration:
 
 
 OTHER_GROUP = a_group(
-    id=2, provider_code=OTHER_PROVIDER_CODE, program_code=OTHER_PROGRAM_CODE, name="Krepšinis", sub_direction_codes=("SPORT.BASKETBALL",)
+    id=2,
+    provider_code=OTHER_PROVIDER_CODE,
+    program_code=OTHER_PROGRAM_CODE,
+    name="Krepšinis",
+    sub_direction_codes=("SPORT.BASKETBALL",),
 )
 
 
@@ -281,13 +289,17 @@ def test_lookup_ignores_cancelled_registrations(registry: Registry, uow: FakeUni
             status=RegistrationStatus.DEREGISTERED,
             departure=Departure(date(2026, 9, 25), "MOVED"),
         ),
-        a_registration(id=2, group_id=1, first_learning_date=date(2026, 9, 28)).cancel(reason="Ne tas vaikas", today=TODAY),
+        a_registration(id=2, group_id=1, first_learning_date=date(2026, 9, 28)).cancel(
+            reason="Ne tas vaikas", today=TODAY
+        ),
     )
     last = registry.lookup_person(CALLER, GIRL_CODE).last_registration
     assert last is not None and last.institution_code == OTHER_PROVIDER_CODE
 
 
-def test_lookup_of_a_person_whose_only_registration_is_cancelled_finds_none(registry: Registry, uow: FakeUnitOfWork) -> None:
+def test_lookup_of_a_person_whose_only_registration_is_cancelled_finds_none(
+    registry: Registry, uow: FakeUnitOfWork
+) -> None:
     uow.seed(GIRL, a_group(), a_registration().cancel(reason="Ne tas vaikas", today=TODAY))
     assert registry.lookup_person(CALLER, GIRL_CODE).last_registration is None
 
@@ -357,17 +369,26 @@ def test_lists_only_the_callers_groups_of_that_year(registry: Registry, uow: Fak
     assert [len(s.groups) for s in registry.list_groups(OTHER_CALLER, "2026-2027")] == [0, 1]
 
 
-def test_counts_active_learners_only_not_deregistered_nor_cancelled_ones(registry: Registry, uow: FakeUnitOfWork) -> None:
+def test_counts_active_learners_only_not_deregistered_nor_cancelled_ones(
+    registry: Registry, uow: FakeUnitOfWork
+) -> None:
     third = a_person(personal_code=valid_code("6150101321"), first_name="Ieva")
     fourth = a_person(personal_code=valid_code("5150202654"), first_name="Jokūbas")
     uow.seed(
-        GIRL, BOY, third, fourth,
+        GIRL,
+        BOY,
+        third,
+        fourth,
         a_group(id=1),
         a_group(id=3, name="Smuikas", sub_direction_codes=("MUSIC.VIOLIN",)),
         a_registration(id=1, personal_code=GIRL_CODE),
         a_registration(id=2, personal_code=BOY_CODE),
-        a_registration(id=3, personal_code=third.personal_code, status=RegistrationStatus.DEREGISTERED,
-                       departure=Departure(date(2026, 9, 30), "MOVED")),
+        a_registration(
+            id=3,
+            personal_code=third.personal_code,
+            status=RegistrationStatus.DEREGISTERED,
+            departure=Departure(date(2026, 9, 30), "MOVED"),
+        ),
         a_registration(id=4, personal_code=fourth.personal_code).cancel(reason="Įvesta per klaidą", today=TODAY),
     )
     [nvs] = registry.list_groups(CALLER, "2026-2027", purpose="NVS")
@@ -434,7 +455,9 @@ def test_a_failed_group_creation_commits_nothing(registry: Registry, uow: FakeUn
 
 def test_renames_a_group_and_keeps_its_program_year_and_learners(registry: Registry, uow: FakeUnitOfWork) -> None:
     uow.seed(GIRL, a_group(id=1), a_registration(group_id=1))
-    view = registry.update_group(CALLER, 1, GroupInput(name="Fortepijonas, 2 klasė", sub_direction_codes=("MUSIC.PIANO",)))
+    view = registry.update_group(
+        CALLER, 1, GroupInput(name="Fortepijonas, 2 klasė", sub_direction_codes=("MUSIC.PIANO",))
+    )
     assert (view.group.name, view.active_learners) == ("Fortepijonas, 2 klasė", 1)
     stored = uow.stored.groups[1]
     assert stored.name == "Fortepijonas, 2 klasė"
@@ -443,7 +466,9 @@ def test_renames_a_group_and_keeps_its_program_year_and_learners(registry: Regis
 
 def test_a_group_may_keep_its_own_name_when_changed(registry: Registry, uow: FakeUnitOfWork) -> None:
     uow.seed(a_group(id=1))
-    view = registry.update_group(CALLER, 1, GroupInput(name="Fortepijonas, 1 klasė", sub_direction_codes=("MUSIC.VOCAL",)))
+    view = registry.update_group(
+        CALLER, 1, GroupInput(name="Fortepijonas, 1 klasė", sub_direction_codes=("MUSIC.VOCAL",))
+    )
     assert view.group.sub_direction_codes == ("MUSIC.VOCAL",)
 
 
@@ -468,7 +493,9 @@ def test_a_changed_leader_with_an_invalid_personal_code_is_rejected_naming_the_l
     registry: Registry, uow: FakeUnitOfWork
 ) -> None:
     uow.seed(a_group(id=1))
-    change = GroupInput(name="Fortepijonas", sub_direction_codes=("MUSIC.PIANO",), leaders=(LeaderInput("A", "B", "1"),))
+    change = GroupInput(
+        name="Fortepijonas", sub_direction_codes=("MUSIC.PIANO",), leaders=(LeaderInput("A", "B", "1"),)
+    )
     with pytest.raises(InvalidPersonalCode) as raised:
         registry.update_group(CALLER, 1, change)
     assert raised.value.field == "leader[1]/personalCode"
@@ -494,7 +521,8 @@ def test_registering_stores_the_persons_population_register_data_and_the_registr
 def test_registering_late_is_accepted_with_a_warning(registry: Registry, uow: FakeUnitOfWork) -> None:
     uow.seed(a_group(id=1))
     view, warnings = registry.register_student(
-        CALLER, new_registration(first_learning_date=date(2026, 9, 21), contract=a_contract(signed_on=date(2026, 9, 21)))
+        CALLER,
+        new_registration(first_learning_date=date(2026, 9, 21), contract=a_contract(signed_on=date(2026, 9, 21))),
     )
     assert [w.code for w in warnings] == [model.LATE_REGISTRATION]
     assert view.registration.id in uow.stored.registrations
@@ -570,7 +598,9 @@ def test_a_provider_deregistered_from_smir_cannot_register_and_gr_is_not_asked(
 OPERATIONS = {
     "correct": lambda registry, caller, rid: registry.correct_registration(caller, rid, date(2026, 9, 10), None),
     "cancel": lambda registry, caller, rid: registry.cancel_registration(caller, rid, "Įvesta per klaidą"),
-    "deregister": lambda registry, caller, rid: registry.deregister_student(caller, rid, Departure(date(2026, 10, 2), "MOVED")),
+    "deregister": lambda registry, caller, rid: registry.deregister_student(
+        caller, rid, Departure(date(2026, 10, 2), "MOVED")
+    ),
 }
 
 
@@ -612,7 +642,9 @@ def test_cancelling_keeps_the_record_and_removes_it_from_counts(registry: Regist
     stored = uow.stored.registrations[5]
     assert view.registration == stored
     assert (stored.status, stored.cancellation_reason, stored.cancelled_on) == (
-        RegistrationStatus.CANCELLED, "Įvesta per klaidą", TODAY
+        RegistrationStatus.CANCELLED,
+        "Įvesta per klaidą",
+        TODAY,
     )
     [nvs] = registry.list_groups(CALLER, "2026-2027", purpose="NVS")
     assert nvs.groups[0].active_learners == 0
@@ -668,7 +700,9 @@ def test_get_student_leaves_out_cancelled_registrations_and_names_departure_reas
         GIRL,
         a_group(id=1),
         a_group(id=3, name="Smuikas"),
-        a_registration(id=1, group_id=1, status=RegistrationStatus.DEREGISTERED, departure=Departure(date(2026, 9, 30), "HEALTH")),
+        a_registration(
+            id=1, group_id=1, status=RegistrationStatus.DEREGISTERED, departure=Departure(date(2026, 9, 30), "HEALTH")
+        ),
         a_registration(id=2, group_id=3).cancel(reason="Įvesta per klaidą", today=TODAY),
     )
     [view] = registry.get_student(CALLER, GIRL_CODE).registrations
@@ -688,7 +722,9 @@ def test_get_student_of_someone_with_only_cancelled_registrations_is_student_not
 def test_get_student_of_someone_not_registered_here_is_student_not_found(
     registry: Registry, uow: FakeUnitOfWork, personal_code: str
 ) -> None:
-    uow.seed(BOY, OTHER_GROUP, a_registration(id=1, personal_code=BOY_CODE, group_id=2, provider_code=OTHER_PROVIDER_CODE))
+    uow.seed(
+        BOY, OTHER_GROUP, a_registration(id=1, personal_code=BOY_CODE, group_id=2, provider_code=OTHER_PROVIDER_CODE)
+    )
     with pytest.raises(StudentNotFound):
         registry.get_student(CALLER, personal_code)
 
@@ -719,8 +755,12 @@ def registered_with_both_providers(uow: FakeUnitOfWork) -> None:
 
 def test_a_coordinator_gets_the_registrations_in_its_municipality_and_an_administrator_all(registry, uow) -> None:
     registered_with_both_providers(uow)
-    assert [r.registration.provider_code for r in registry.get_student(VILNIUS_COORDINATOR, GIRL_CODE).registrations] == [PROVIDER_CODE]
-    assert [r.registration.provider_code for r in registry.get_student(KAUNAS_COORDINATOR, GIRL_CODE).registrations] == [OTHER_PROVIDER_CODE]
+    assert [
+        r.registration.provider_code for r in registry.get_student(VILNIUS_COORDINATOR, GIRL_CODE).registrations
+    ] == [PROVIDER_CODE]
+    assert [
+        r.registration.provider_code for r in registry.get_student(KAUNAS_COORDINATOR, GIRL_CODE).registrations
+    ] == [OTHER_PROVIDER_CODE]
     assert len(registry.get_student(ADMINISTRATOR, GIRL_CODE).registrations) == 2
     only_one = registry.get_student(ADMINISTRATOR, GIRL_CODE, institution_code=OTHER_PROVIDER_CODE).registrations
     assert [r.registration.provider_code for r in only_one] == [OTHER_PROVIDER_CODE]
@@ -730,7 +770,9 @@ def test_a_coordinator_gets_the_registrations_in_its_municipality_and_an_adminis
         registry.get_student(CALLER, GIRL_CODE, institution_code=OTHER_PROVIDER_CODE)
 
 
-def test_a_coordinator_looks_up_only_children_of_its_scope_and_the_register_is_not_asked_otherwise(registry, uow, population_register) -> None:
+def test_a_coordinator_looks_up_only_children_of_its_scope_and_the_register_is_not_asked_otherwise(
+    registry, uow, population_register
+) -> None:
     uow.seed(GIRL, a_group(), a_registration(id=1))
     assert registry.lookup_person(VILNIUS_COORDINATOR, GIRL_CODE).last_registration.institution_code == PROVIDER_CODE
     calls = population_register.calls

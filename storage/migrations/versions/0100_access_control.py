@@ -9,6 +9,7 @@ or TRUNCATE unless the transaction set ``nvs.access_log_purge`` to ``on`` (only
 ``nvs-gateway access-log purge`` does). On SQLite (embedded, development) UPDATE is
 refused; DELETE is not guarded (SQLite has no session settings a trigger could read).
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -87,7 +88,9 @@ def upgrade() -> None:
         sa.Column("rights", sa.JSON(), nullable=False),
         sa.Column("issued_by", sa.String(length=100), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["user_id"], ["app_user.id"], name=op.f("fk_user_registration_request_user_id_app_user")),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["app_user.id"], name=op.f("fk_user_registration_request_user_id_app_user")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_registration_request")),
         sa.UniqueConstraint("user_id", name=op.f("uq_user_registration_request_user_id")),
     )
@@ -140,7 +143,9 @@ def upgrade() -> None:
         sa.Column("id", LOG_ID, nullable=False),
         sa.Column("access_log_id", LOG_ID, nullable=False),
         sa.Column("personal_code", sa.String(length=11), nullable=False),
-        sa.ForeignKeyConstraint(["access_log_id"], ["access_log.id"], name=op.f("fk_access_log_person_access_log_id_access_log")),
+        sa.ForeignKeyConstraint(
+            ["access_log_id"], ["access_log.id"], name=op.f("fk_access_log_person_access_log_id_access_log")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_access_log_person")),
     )
     with op.batch_alter_table("access_log_person", schema=None) as batch_op:
@@ -183,7 +188,17 @@ def downgrade() -> None:
     op.drop_table("used_nonce")
     op.drop_table("user_registration_request")
     with op.batch_alter_table("app_user", schema=None) as batch_op:
-        for column in ("password_changed_at", "digest_secret", "issued_by", "last_name", "first_name",
-                       "valid_until", "valid_from", "rights", "municipality_code", "scope_kind"):
+        for column in (
+            "password_changed_at",
+            "digest_secret",
+            "issued_by",
+            "last_name",
+            "first_name",
+            "valid_until",
+            "valid_from",
+            "rights",
+            "municipality_code",
+            "scope_kind",
+        ):
             batch_op.drop_column(column)
         batch_op.alter_column("institution_code", existing_type=sa.String(length=9), nullable=False)

@@ -27,6 +27,7 @@ classifier_entry have unique keys that PostgreSQL and SQLite check row by row: e
 mapped in two statements, first to marked values ('~13'), then the marks removed.
 Downgrade maps back the same way.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -146,7 +147,11 @@ def _recode(codes: dict[str, str], residences: dict[tuple[str, str], str]) -> No
     op.execute(
         person.update()
         .where(sa.or_(*matches))
-        .values(residence_municipality_code=sa.case(*((match, new) for match, new in zip(matches, residences.values())), else_=code))
+        .values(
+            residence_municipality_code=sa.case(
+                *((match, new) for match, new in zip(matches, residences.values(), strict=False)), else_=code
+            )
+        )
     )
 
 

@@ -14,6 +14,7 @@ later one gets `` (2)``, `` (3)``... appended, the first such suffix that is fre
 prints the ids it renamed (names are not personal data). A name with nothing visible left (a group
 called U+200B) becomes ``Grupė <id>``. The provider renames them with UpdateGroup if it wants.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -37,10 +38,17 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("name_key", sa.String(length=64), nullable=False, server_default=""))
 
     connection = op.get_bind()
-    groups = sa.table("nvs_group", sa.column("id"), sa.column("provider_code"), sa.column("school_year"),
-                      sa.column("name"), sa.column("name_key"))
-    rows = connection.execute(sa.select(groups.c.id, groups.c.provider_code, groups.c.school_year, groups.c.name)
-                              .order_by(groups.c.id)).all()
+    groups = sa.table(
+        "nvs_group",
+        sa.column("id"),
+        sa.column("provider_code"),
+        sa.column("school_year"),
+        sa.column("name"),
+        sa.column("name_key"),
+    )
+    rows = connection.execute(
+        sa.select(groups.c.id, groups.c.provider_code, groups.c.school_year, groups.c.name).order_by(groups.c.id)
+    ).all()
     taken: set[tuple[str, int, str]] = set()
     final: dict[int, str] = {}
     for row in rows:
@@ -62,10 +70,14 @@ def upgrade() -> None:
         connection.execute(sa.update(groups).where(groups.c.id == group_id).values(name=f"\ufffe{group_id}"))
     for row in rows:
         connection.execute(
-            sa.update(groups).where(groups.c.id == row.id).values(name=final[row.id], name_key=group_name_key(final[row.id]))
+            sa.update(groups)
+            .where(groups.c.id == row.id)
+            .values(name=final[row.id], name_key=group_name_key(final[row.id]))
         )
     if renamed:
-        print(f"0410: {len(renamed)} group name(s) normalised or suffixed (colliding with an older group's): ids {renamed}")
+        print(
+            f"0410: {len(renamed)} group name(s) normalised or suffixed (colliding with an older group's): ids {renamed}"
+        )
 
     with op.batch_alter_table("nvs_group", schema=None) as batch_op:
         batch_op.create_index("uq_nvs_group_name_key", ["provider_code", "school_year", "name_key"], unique=True)

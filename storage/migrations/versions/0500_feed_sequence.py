@@ -21,6 +21,7 @@ Downgrade recreates the counter at the highest number given (PostgreSQL: the seq
 value, so that numbers taken by rolled-back transactions are not given again) and drops the
 sequence and the column.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -49,7 +50,9 @@ def upgrade() -> None:
         op.execute(_event.update().values(xid_horizon=0))
         # CACHE 1 (the default) matters: a session's cached numbers would be taken long before
         # they are used, and the horizon argument needs numbers taken at the moment they are used.
-        op.execute(f"CREATE SEQUENCE {SEQUENCE} AS bigint START WITH {given + 1} CACHE 1 OWNED BY change_event.sequence")
+        op.execute(
+            f"CREATE SEQUENCE {SEQUENCE} AS bigint START WITH {given + 1} CACHE 1 OWNED BY change_event.sequence"
+        )
         op.execute(f"ALTER TABLE change_event ALTER COLUMN sequence SET DEFAULT nextval('{SEQUENCE}')")
     # Never holds a row: a write to it, rolled back at once, gives a subtransaction its id.
     unlogged = ["UNLOGGED"] if connection.dialect.name == "postgresql" else []
@@ -97,10 +100,11 @@ def downgrade() -> None:
         op.execute(f"DROP SEQUENCE {SEQUENCE}")
         op.execute("DROP FUNCTION change_event_numbers(integer)")
     op.drop_table("change_event_horizon")
-    op.create_table("feed_counter",
-    sa.Column("name", sa.String(length=40), nullable=False),
-    sa.Column("value", sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint("name", name=op.f("pk_feed_counter"))
+    op.create_table(
+        "feed_counter",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_feed_counter")),
     )
     op.execute(_counter.insert().values(name="changes", value=given))
     # Not in batch mode (SQLite 3.35+ drops a column in place).

@@ -6,11 +6,12 @@ fault code, the `field` and the faultcode expected. Bodies come from the golden 
 its contract says, but for the one value under test. Elements carry the ``nvs`` prefix: field
 paths of default-namespace requests are the interop work's.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 
@@ -62,4 +63,6 @@ def check(gateway, cases: list[Case], logs: pytest.LogCaptureFixture) -> None:  
     for case in cases:
         problems = refusal_problems(gateway, user_of(gateway, case), case, logs)
         report += [f"[{case.id}] {problem}" for problem in problems]
-    assert not report, f"{len(report)} problem(s) in {len(cases)} cases on {gateway.database.kind}:\n" + "\n".join(report)
+    assert not report, f"{len(report)} problem(s) in {len(cases)} cases on {gateway.database.kind}:\n" + "\n".join(
+        report
+    )

@@ -4,10 +4,11 @@ The requests of a module do not change data (that is the point), so they share a
 suite sends hundreds of requests in seconds instead of starting a server per table. Snapshots
 compare every row of the tables a request could touch, not only their counts.
 """
+
 from __future__ import annotations
 
 import hashlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
@@ -16,8 +17,14 @@ from tests.conftest import MUTABLE_TABLES, Database, LiveGateway, launch_gateway
 
 # Besides the tables tests may write: what a refused request must not touch either.
 WATCHED_TABLES = MUTABLE_TABLES + (
-    "funding_mark", "basket_claim", "club_direction", "app_user", "user_registration_request",
-    "institution", "program", "basket_rate",
+    "funding_mark",
+    "basket_claim",
+    "club_direction",
+    "app_user",
+    "user_registration_request",
+    "institution",
+    "program",
+    "basket_rate",
 )
 
 
@@ -29,7 +36,9 @@ class ContentSnapshots(Database):
         with self.engine.connect() as connection:
             for table in WATCHED_TABLES:
                 rows = connection.execute(text(f"SELECT * FROM {table}")).all()  # noqa: S608 - fixed names
-                digests[table] = f"{len(rows)} rows " + hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()[:12]
+                digests[table] = (
+                    f"{len(rows)} rows " + hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()[:12]
+                )
         return digests
 
 

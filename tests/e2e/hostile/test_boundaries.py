@@ -5,9 +5,18 @@ outside, or not a value of the type at all, the answer is a Client fault naming 
 the Server fault a year 0000 or 9999 used to get. Each case sends one operation's golden request
 with one value replaced.
 """
+
 from __future__ import annotations
 
-from tests.e2e.hostile.cases import ADMINISTRATOR, GENERAL_EDUCATION_SCHOOL, HostileCase, check, golden, replaced, signed_document
+from tests.e2e.hostile.cases import (
+    ADMINISTRATOR,
+    GENERAL_EDUCATION_SCHOOL,
+    HostileCase,
+    check,
+    golden,
+    replaced,
+    signed_document,
+)
 
 # (golden request, element, its occurrence, the field the fault names, who may call it)
 DATE_FIELDS = [
@@ -54,8 +63,13 @@ def _user(who: str | None) -> dict[str, str]:
 
 
 DATES = [
-    HostileCase(f"{file.split('.')[0]} {field}: {what} ({value!r})", signed_document(replaced(golden(file), element, value, occurrence=n)),
-                "InvalidMessage", field=field, **_user(who))
+    HostileCase(
+        f"{file.split('.')[0]} {field}: {what} ({value!r})",
+        signed_document(replaced(golden(file), element, value, occurrence=n)),
+        "InvalidMessage",
+        field=field,
+        **_user(who),
+    )
     for file, element, n, field, who in DATE_FIELDS
     for what, value in BAD_DATES.items()
 ]
@@ -82,19 +96,36 @@ BAD_MONTHS = {
     "a slash": "2026/09",
 }
 MONTHS = [
-    HostileCase(f"{file.split('.')[0]} {field}: {what} ({value!r})", signed_document(replaced(golden(file), element, value)),
-                "InvalidMessage", field=field, **_user(who))
+    HostileCase(
+        f"{file.split('.')[0]} {field}: {what} ({value!r})",
+        signed_document(replaced(golden(file), element, value)),
+        "InvalidMessage",
+        field=field,
+        **_user(who),
+    )
     for file, element, field, who in MONTH_FIELDS
     for what, value in BAD_MONTHS.items()
 ]
 # Well-formed and in range, but the range itself is wrong: the domain says so.
 MONTH_RANGES = [
-    HostileCase("CheckBasketAvailability 1990-01 to 2100-12: too many months",
-                signed_document(replaced(replaced(golden("CheckBasketAvailability.request.xml"), "fromMonth", "1990-01"), "toMonth", "2100-12")),
-                "InvalidFundingPeriod", field="toMonth"),
-    HostileCase("CalculateBasket 2100-12 to 1990-01: backwards",
-                signed_document(replaced(replaced(golden("CalculateBasket.request.xml"), "fromMonth", "2100-12"), "toMonth", "1990-01")),
-                "InvalidFundingPeriod", field="toMonth"),
+    HostileCase(
+        "CheckBasketAvailability 1990-01 to 2100-12: too many months",
+        signed_document(
+            replaced(
+                replaced(golden("CheckBasketAvailability.request.xml"), "fromMonth", "1990-01"), "toMonth", "2100-12"
+            )
+        ),
+        "InvalidFundingPeriod",
+        field="toMonth",
+    ),
+    HostileCase(
+        "CalculateBasket 2100-12 to 1990-01: backwards",
+        signed_document(
+            replaced(replaced(golden("CalculateBasket.request.xml"), "fromMonth", "2100-12"), "toMonth", "1990-01")
+        ),
+        "InvalidFundingPeriod",
+        field="toMonth",
+    ),
 ]
 
 SCHOOL_YEAR_FIELDS = [
@@ -116,8 +147,13 @@ BAD_SCHOOL_YEARS = {
     "one year twice": ("2026-2026", "InvalidSchoolYear"),
 }
 SCHOOL_YEARS = [
-    HostileCase(f"{file.split('.')[0]} schoolYear: {what} ({value!r})", signed_document(replaced(golden(file), "schoolYear", value)),
-                code, field="schoolYear", **_user(who))
+    HostileCase(
+        f"{file.split('.')[0]} schoolYear: {what} ({value!r})",
+        signed_document(replaced(golden(file), "schoolYear", value)),
+        code,
+        field="schoolYear",
+        **_user(who),
+    )
     for file, who in SCHOOL_YEAR_FIELDS
     for what, (value, code) in BAD_SCHOOL_YEARS.items()
 ]
@@ -146,25 +182,43 @@ BAD_IDENTIFIERS = {
     "an injection string": "1 OR 1=1",
 }
 IDENTIFIERS = [
-    HostileCase(f"{file.split('.')[0]} {element}: {what} ({value!r})", signed_document(replaced(golden(file), element, value)),
-                "InvalidMessage", field=element, **_user(who))
+    HostileCase(
+        f"{file.split('.')[0]} {element}: {what} ({value!r})",
+        signed_document(replaced(golden(file), element, value)),
+        "InvalidMessage",
+        field=element,
+        **_user(who),
+    )
     for file, element, who in IDENTIFIER_FIELDS
     for what, value in BAD_IDENTIFIERS.items()
 ]
 # xs:long's maximum is a valid identifier of nothing: the domain answers, with the field.
 NOT_FOUND = [
-    HostileCase("GetFunding registrationId at xs:long's maximum",
-                signed_document(replaced(golden("GetFunding.request.xml"), "registrationId", "9223372036854775807")),
-                "RegistrationNotFound", field="registrationId"),
-    HostileCase("UpdateGroup groupId at xs:long's maximum",
-                signed_document(replaced(golden("UpdateGroup.request.xml"), "groupId", "9223372036854775807")),
-                "GroupNotFound", field="groupId"),
-    HostileCase("AcknowledgeNotice noticeId at xs:long's maximum",
-                signed_document(replaced(golden("AcknowledgeNotice.request.xml"), "noticeId", "9223372036854775807")),
-                "NoticeNotFound", field="noticeId"),
-    HostileCase("EndClubAttendance attendanceId at xs:long's maximum",
-                signed_document(replaced(golden("EndClubAttendance.request.xml"), "attendanceId", "9223372036854775807")),
-                "ClubAttendanceNotFound", field="attendanceId", institution=GENERAL_EDUCATION_SCHOOL),
+    HostileCase(
+        "GetFunding registrationId at xs:long's maximum",
+        signed_document(replaced(golden("GetFunding.request.xml"), "registrationId", "9223372036854775807")),
+        "RegistrationNotFound",
+        field="registrationId",
+    ),
+    HostileCase(
+        "UpdateGroup groupId at xs:long's maximum",
+        signed_document(replaced(golden("UpdateGroup.request.xml"), "groupId", "9223372036854775807")),
+        "GroupNotFound",
+        field="groupId",
+    ),
+    HostileCase(
+        "AcknowledgeNotice noticeId at xs:long's maximum",
+        signed_document(replaced(golden("AcknowledgeNotice.request.xml"), "noticeId", "9223372036854775807")),
+        "NoticeNotFound",
+        field="noticeId",
+    ),
+    HostileCase(
+        "EndClubAttendance attendanceId at xs:long's maximum",
+        signed_document(replaced(golden("EndClubAttendance.request.xml"), "attendanceId", "9223372036854775807")),
+        "ClubAttendanceNotFound",
+        field="attendanceId",
+        institution=GENERAL_EDUCATION_SCHOOL,
+    ),
 ]
 
 PAGE_FIELDS = [
@@ -175,13 +229,23 @@ PAGE_FIELDS = [
     ("GetChanges.request.xml", "after", ("-1", "9223372036854775808", "abc")),
 ]
 PAGES = [
-    HostileCase(f"{file.split('.')[0]} {element}: {value!r}", signed_document(replaced(golden(file), element, value)), "InvalidMessage",
-                field=element, **({"username": ADMINISTRATOR} if file.startswith("GetAccessLog") else {}))
+    HostileCase(
+        f"{file.split('.')[0]} {element}: {value!r}",
+        signed_document(replaced(golden(file), element, value)),
+        "InvalidMessage",
+        field=element,
+        **({"username": ADMINISTRATOR} if file.startswith("GetAccessLog") else {}),
+    )
     for file, element, values in PAGE_FIELDS
     for value in values
 ]
 
-TABLES = {"dates": DATES, "months": MONTHS + MONTH_RANGES, "school-years": SCHOOL_YEARS, "identifiers": IDENTIFIERS + NOT_FOUND + PAGES}
+TABLES = {
+    "dates": DATES,
+    "months": MONTHS + MONTH_RANGES,
+    "school-years": SCHOOL_YEARS,
+    "identifiers": IDENTIFIERS + NOT_FOUND + PAGES,
+}
 
 
 def test_every_date_outside_1990_to_2100_or_not_a_date_is_a_client_fault_naming_the_field(shared_gateway, logs):

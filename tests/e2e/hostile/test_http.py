@@ -3,6 +3,7 @@
 waitress refuses these before any WSGI application runs; until 1.4 it answered them in plain text
 (``gateway/http.py`` explains the two layers and what holds for waitress only).
 """
+
 from __future__ import annotations
 
 import socket
@@ -22,33 +23,74 @@ LIMIT = 1024 * 1024  # NVS_MAX_REQUEST_BYTES's default
 
 
 def head(*lines: str, path: str = "/registry") -> bytes:
-    return ("\r\n".join((f"POST {path} HTTP/1.1", "Host: gateway.test", "Content-Type: text/xml; charset=utf-8", "Connection: close", *lines)) + "\r\n\r\n").encode()
+    return (
+        "\r\n".join(
+            (
+                f"POST {path} HTTP/1.1",
+                "Host: gateway.test",
+                "Content-Type: text/xml; charset=utf-8",
+                "Connection: close",
+                *lines,
+            )
+        )
+        + "\r\n\r\n"
+    ).encode()
 
 
 CASES = {  # id: (raw request, expected code)
     "negative Content-Length": (head("Content-Length: -1") + ENVELOPE, "MalformedMessage"),
     "Content-Length not a number": (head("Content-Length: abc") + ENVELOPE, "MalformedMessage"),
     "Content-Length with a sign": (head(f"Content-Length: +{len(ENVELOPE)}") + ENVELOPE, "MalformedMessage"),
-    "two different Content-Lengths": (head(f"Content-Length: {len(ENVELOPE)}", "Content-Length: 5") + ENVELOPE, "MalformedMessage"),
+    "two different Content-Lengths": (
+        head(f"Content-Length: {len(ENVELOPE)}", "Content-Length: 5") + ENVELOPE,
+        "MalformedMessage",
+    ),
     "Content-Length of a terabyte": (head("Content-Length: 1099511627776"), "RequestTooLarge"),
     "Content-Length one byte over the limit, body not sent": (head(f"Content-Length: {LIMIT + 1}"), "RequestTooLarge"),
-    "a chunk size that is not hexadecimal": (head("Transfer-Encoding: chunked") + b"zz\r\n" + ENVELOPE + b"\r\n0\r\n\r\n", "MalformedMessage"),
-    "a chunk not terminated by CRLF": (head("Transfer-Encoding: chunked") + b"5\r\nhelloXX0\r\n\r\n", "MalformedMessage"),
-    "a chunk extension with a control character": (head("Transfer-Encoding: chunked") + b"5;\x01\r\nhello\r\n0\r\n\r\n", "MalformedMessage"),
+    "a chunk size that is not hexadecimal": (
+        head("Transfer-Encoding: chunked") + b"zz\r\n" + ENVELOPE + b"\r\n0\r\n\r\n",
+        "MalformedMessage",
+    ),
+    "a chunk not terminated by CRLF": (
+        head("Transfer-Encoding: chunked") + b"5\r\nhelloXX0\r\n\r\n",
+        "MalformedMessage",
+    ),
+    "a chunk extension with a control character": (
+        head("Transfer-Encoding: chunked") + b"5;\x01\r\nhello\r\n0\r\n\r\n",
+        "MalformedMessage",
+    ),
     "chunks over the body limit": (
-        head("Transfer-Encoding: chunked") + b"".join(b"%x\r\n" % 65536 + b"A" * 65536 + b"\r\n" for _ in range(17)) + b"0\r\n\r\n",
+        head("Transfer-Encoding: chunked")
+        + b"".join(b"%x\r\n" % 65536 + b"A" * 65536 + b"\r\n" for _ in range(17))
+        + b"0\r\n\r\n",
         "RequestTooLarge",
     ),
     "Transfer-Encoding gzip": (head("Transfer-Encoding: gzip") + ENVELOPE, "MalformedMessage"),
     "Transfer-Encoding and Content-Length together": (
-        head("Transfer-Encoding: chunked", f"Content-Length: {len(ENVELOPE)}") + b"0\r\n\r\n", "MalformedMessage",
+        head("Transfer-Encoding: chunked", f"Content-Length: {len(ENVELOPE)}") + b"0\r\n\r\n",
+        "MalformedMessage",
     ),
-    "headers over waitress's limit": (head("X-Padding: " + "p" * 270_000, f"Content-Length: {len(ENVELOPE)}") + ENVELOPE, "RequestTooLarge"),
-    "a header line without a colon": (head("Broken header line", f"Content-Length: {len(ENVELOPE)}") + ENVELOPE, "MalformedMessage"),
-    "a header name with a space": (head("Bad Name: 1", f"Content-Length: {len(ENVELOPE)}") + ENVELOPE, "MalformedMessage"),
+    "headers over waitress's limit": (
+        head("X-Padding: " + "p" * 270_000, f"Content-Length: {len(ENVELOPE)}") + ENVELOPE,
+        "RequestTooLarge",
+    ),
+    "a header line without a colon": (
+        head("Broken header line", f"Content-Length: {len(ENVELOPE)}") + ENVELOPE,
+        "MalformedMessage",
+    ),
+    "a header name with a space": (
+        head("Bad Name: 1", f"Content-Length: {len(ENVELOPE)}") + ENVELOPE,
+        "MalformedMessage",
+    ),
     "a bare LF in the headers": (head(f"Content-Length: {len(ENVELOPE)}\nX-Other: 1") + ENVELOPE, "MalformedMessage"),
-    "a method that is not an HTTP token": (b"PO(ST /registry HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "MalformedMessage"),
-    "a personal code in a malformed header": (head(f"Broken {SENT_CODE}", f"Content-Length: {len(ENVELOPE)}") + ENVELOPE, "MalformedMessage"),
+    "a method that is not an HTTP token": (
+        b"PO(ST /registry HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "MalformedMessage",
+    ),
+    "a personal code in a malformed header": (
+        head(f"Broken {SENT_CODE}", f"Content-Length: {len(ENVELOPE)}") + ENVELOPE,
+        "MalformedMessage",
+    ),
 }
 
 
@@ -111,7 +153,13 @@ def gunicorn_gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.Te
 
 
 # waitress's header limit is not gunicorn's: gunicorn refuses a header line over 8,190 bytes.
-GUNICORN_CASES = {**CASES, "headers over waitress's limit": (head("X-Padding: " + "p" * 9_000, f"Content-Length: {len(ENVELOPE)}") + ENVELOPE, "RequestTooLarge")}
+GUNICORN_CASES = {
+    **CASES,
+    "headers over waitress's limit": (
+        head("X-Padding: " + "p" * 9_000, f"Content-Length: {len(ENVELOPE)}") + ENVELOPE,
+        "RequestTooLarge",
+    ),
+}
 
 
 @pytest.mark.parametrize("case", list(GUNICORN_CASES))
