@@ -90,7 +90,7 @@ def _run_gunicorn(load: Callable[[], WsgiApp], settings: Settings, name: str) ->
         # mid-start), which stops the workers gracefully, as on SIGTERM.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
-    class GracefulOnInterrupt(Arbiter):  # type: ignore[misc]
+    class GracefulOnInterrupt(Arbiter):
         def handle_int(self) -> None:
             self.handle_term()
 
@@ -113,7 +113,7 @@ def _run_gunicorn(load: Callable[[], WsgiApp], settings: Settings, name: str) ->
         "post_fork": ignore_interrupts,
     }
 
-    class Application(BaseApplication):  # type: ignore[misc]
+    class Application(BaseApplication):
         def load_config(self) -> None:
             for key, value in options.items():
                 self.cfg.set(key, value)

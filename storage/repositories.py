@@ -163,7 +163,7 @@ class SqlInstitutionRepository:
         )
 
 
-def _upsert_reference(session: Session, row_class, row, code: str, values: dict, *, unchanged: bool) -> str:  # type: ignore[no-untyped-def]
+def _upsert_reference(session: Session, row_class, row, code: str, values: dict, *, unchanged: bool) -> str:
     """Store an imported ŠMIR/NŠPR record: 'created', 'updated' or 'unchanged' (for the import's summary)."""
     if row is None:
         session.add(row_class(code=code, updated_at=_now(), **values))
@@ -395,7 +395,7 @@ class SqlRegistrationRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def _select(self):  # type: ignore[no-untyped-def]
+    def _select(self):
         return select(RegistrationRow, PersonRow.personal_code).join(
             PersonRow, PersonRow.id == RegistrationRow.person_id
         )
@@ -650,7 +650,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC)
 
 
-def _insert(session: Session, table):  # type: ignore[no-untyped-def]
+def _insert(session: Session, table):
     """INSERT with ON CONFLICT, in the dialect of the session's database."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql_insert(table)
