@@ -6,8 +6,10 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any, overload
 
-from sqlalchemy import case, delete, func, insert, select, text, update
+from sqlalchemy import CursorResult, Result, Select, case, delete, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +40,7 @@ from gateway.ports import AccessRecord, UserAccount
 from storage.models import (
     AccessLogPersonRow,
     AccessLogRow,
+    Base,
     BasketClaimRow,
     BasketRateRow,
     ClassifierEntryRow,
@@ -643,6 +646,10 @@ def _user(row: UserRow) -> User:
     )
 
 
+@overload
+def _utc(value: dt.datetime) -> dt.datetime: ...
+@overload
+def _utc(value: dt.datetime | None) -> dt.datetime | None: ...
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
     """SQLite hands back naive datetimes; everything stored here is UTC."""
     if value is None or value.tzinfo is not None:
@@ -650,7 +657,15 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC)
 
 
-def _insert(session: Session, table):
+def _rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """The rows a DELETE or UPDATE touched. ``Session.execute`` is typed to return a ``Result``; for
+    those statements it is a ``CursorResult``, the one that carries ``rowcount``."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"a DML statement gave {type(result).__name__}, not a CursorResult")
+    return result.rowcount
+
+
+def _insert(session: Session, table: type[Base]) -> postgresql.Insert | sqlite.Insert:
     """INSERT with ON CONFLICT, in the dialect of the session's database."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql_insert(table)
@@ -673,7 +688,7 @@ class SqlNonceRepository:
         return self.session.execute(statement).first() is not None
 
     def forget_expired(self, now: dt.datetime) -> int:
-        return self.session.execute(delete(UsedNonceRow).where(UsedNonceRow.expires_at < now)).rowcount
+        return _rowcount(self.session.execute(delete(UsedNonceRow).where(UsedNonceRow.expires_at < now)))
 
 
 class SqlLoginFailureRepository:
@@ -716,12 +731,14 @@ class SqlLoginFailureRepository:
 
     def forget_stale(self, now: dt.datetime, older_than: dt.timedelta) -> int:
         cutoff = now - older_than
-        return self.session.execute(
-            delete(LoginFailureRow).where(
-                LoginFailureRow.last_failure_at < cutoff,
-                (LoginFailureRow.locked_until.is_(None)) | (LoginFailureRow.locked_until < now),
+        return _rowcount(
+            self.session.execute(
+                delete(LoginFailureRow).where(
+                    LoginFailureRow.last_failure_at < cutoff,
+                    (LoginFailureRow.locked_until.is_(None)) | (LoginFailureRow.locked_until < now),
+                )
             )
-        ).rowcount
+        )
 
 
 class SqlAccessLogRepository:
@@ -792,10 +809,10 @@ class SqlAccessLogRepository:
             # The append-only trigger lets this transaction, and only this one, delete.
             self.session.execute(text("SET LOCAL nvs.access_log_purge = 'on'"))
         old = select(AccessLogRow.id).where(AccessLogRow.at < before).scalar_subquery()
-        persons = self.session.execute(
-            delete(AccessLogPersonRow).where(AccessLogPersonRow.access_log_id.in_(old))
-        ).rowcount
-        records = self.session.execute(delete(AccessLogRow).where(AccessLogRow.at < before)).rowcount
+        persons = _rowcount(
+            self.session.execute(delete(AccessLogPersonRow).where(AccessLogPersonRow.access_log_id.in_(old)))
+        )
+        records = _rowcount(self.session.execute(delete(AccessLogRow).where(AccessLogRow.at < before)))
         return records, persons
 
     def count(self) -> int:
@@ -816,7 +833,7 @@ class SqlAccessLogRepository:
         def ids(values: Iterable[int]) -> list[int]:
             return sorted({v for v in values if 0 < v <= LARGEST_ID})
 
-        queries = []
+        queries: list[Select[str | None]] = []
         if registrations := ids(registration_ids):
             queries.append(
                 select(PersonRow.personal_code)
@@ -833,17 +850,17 @@ class SqlAccessLogRepository:
             queries.append(
                 select(NoticeRow.personal_code).where(NoticeRow.id.in_(notices), NoticeRow.personal_code.is_not(None))
             )
-        codes = [code for query in queries for code in self.session.scalars(query)]
+        codes = [code for query in queries for code in self.session.scalars(query) if code is not None]
         if groups := ids(group_ids):
             for leaders in self.session.scalars(select(GroupRow.leaders).where(GroupRow.id.in_(groups))):
-                codes.extend(leader["personal_code"] for leader in leaders or () if leader.get("personal_code"))
+                codes.extend(code for leader in leaders or () if (code := leader.get("personal_code")))
         return list(dict.fromkeys(codes))
 
 
 def _access_record(row: AccessLogRow) -> AccessRecord:
     scope = Scope(ScopeKind(row.scope_kind), row.scope_code) if row.scope_kind else None
     return AccessRecord(
-        at=_utc(row.at),  # type: ignore[arg-type]
+        at=_utc(row.at),
         operation=row.operation,
         request_id=row.request_id,
         outcome=row.outcome,
