@@ -210,12 +210,12 @@ class Authenticator:
             )
             if not matched:
                 # Counted even though the call fails: inside a call, after its rollback (gateway.calls).
-                keep_if_refused(
-                    uow,
-                    lambda kept: kept.login_failures.record_failure(
+                def record_failure(kept: UnitOfWork) -> None:
+                    kept.login_failures.record_failure(
                         username, now=now, threshold=self.lockout.threshold, lock_for=self.lockout.lock_for
-                    ),
-                )
+                    )
+
+                keep_if_refused(uow, record_failure)
                 raise AuthenticationFailed()
             assert account is not None
             if token.digest:
@@ -227,7 +227,11 @@ class Authenticator:
                 # A nonce once seen stays used, also when the call is refused and its transaction rolled back.
                 call = current_call()
                 if call is not None:
-                    call.keep_if_refused(lambda kept: kept.nonces.use(key, expires) and None)
+
+                    def use_nonce(kept: UnitOfWork) -> None:
+                        kept.nonces.use(key, expires)
+
+                    call.keep_if_refused(use_nonce)
             if not account.user.active:
                 uow.commit()  # outside a call, so that the nonce stays used (inside one, see above)
                 raise AuthenticationFailed()

@@ -7,11 +7,19 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from gateway.clock import clock_for
 from gateway.config import Settings
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from gateway.domain.lists import ListFilter
 
 
 def _configure_logging(level: str) -> None:
@@ -46,30 +54,45 @@ def _classifiers(engine):
         return uow.classifiers.load()
 
 
+def _advance(bar: tqdm[NoReturn]) -> Callable[[int], None]:
+    """A progress callback, told the count done so far, that moves ``bar`` to it."""
+
+    def progress(done: int) -> None:
+        bar.update(done - bar.n)
+
+    return progress
+
+
 def _import(settings: Settings, kind: str, path: Path) -> int:
     from tqdm import tqdm
 
     from gateway import administration
     from gateway.bootstrap import unit_of_work_factory
-    from gateway.imports import ImportFileInvalid, parse_institutions, parse_programs
+    from gateway.imports import ImportFileInvalid, ImportSummary, parse_institutions, parse_programs
     from storage.db import make_engine
 
     migrate(settings, quiet=True)
     engine = make_engine(settings.database_url)
     try:
-        parse = parse_institutions if kind == "institutions" else parse_programs
-        store = administration.import_institutions if kind == "institutions" else administration.import_programs
+        store: Callable[[Callable[[int], None]], ImportSummary]
         try:
             with tqdm(desc=f"checking {path.name}", unit=" records", file=sys.stderr) as bar:
-                records = parse(path, _classifiers(engine), progress=lambda n: bar.update(n - bar.n))
+                if kind == "institutions":
+                    institutions = parse_institutions(path, _classifiers(engine), progress=_advance(bar))
+                    count = len(institutions)
+                    store = partial(administration.import_institutions, unit_of_work_factory(engine), institutions)
+                else:
+                    programs = parse_programs(path, _classifiers(engine), progress=_advance(bar))
+                    count = len(programs)
+                    store = partial(administration.import_programs, unit_of_work_factory(engine), programs)
         except ImportFileInvalid as invalid:
             print(f"{path}: refused, nothing imported ({len(invalid.errors)} problem(s)):", file=sys.stderr)
             for problem in invalid.errors:
                 print(f"  {problem}", file=sys.stderr)
             return 1
         try:
-            with tqdm(total=len(records), desc="storing", unit=" records", file=sys.stderr) as bar:
-                summary = store(unit_of_work_factory(engine), records, lambda n: bar.update(n - bar.n))
+            with tqdm(total=count, desc="storing", unit=" records", file=sys.stderr) as bar:
+                summary = store(_advance(bar))
         except administration.UnknownProviders as exc:
             print(f"{path}: refused, nothing imported: {exc}", file=sys.stderr)
             return 1
@@ -286,7 +309,7 @@ def _import_enrolments(settings: Settings, path: Path) -> int:
                     path,
                     _classifiers(engine),
                     institution_lookup(uow_factory),
-                    progress=lambda n: bar.update(n - bar.n),
+                    progress=_advance(bar),
                 )
         except ImportFileInvalid as invalid:
             print(f"{path}: refused, nothing imported ({len(invalid.errors)} problem(s)):", file=sys.stderr)
@@ -294,7 +317,7 @@ def _import_enrolments(settings: Settings, path: Path) -> int:
                 print(f"  {problem}", file=sys.stderr)
             return 1
         with tqdm(total=len(enrolments), desc="storing", unit=" records", file=sys.stderr) as bar:
-            summary = import_enrolments(uow_factory, enrolments, lambda n: bar.update(n - bar.n))
+            summary = import_enrolments(uow_factory, enrolments, _advance(bar))
     finally:
         engine.dispose()
     print(f"{path.name}: imported {summary}")
@@ -387,13 +410,14 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         )
         use_case = lists.Lists(uow_factory)
         try:
-            list_filter = {
+            filters: dict[ListName, Callable[[], ListFilter]] = {
                 ListName.LEARNERS: lambda: lists.learner_filter(args.school_year, args.group_id, args.program_code),
                 ListName.ARRIVALS: lambda: lists.arrival_filter(args.from_date, args.to_date),
                 ListName.DEPARTURES: lambda: lists.departure_filter(args.from_date, args.to_date),
                 ListName.BASKET_RECIPIENTS: lambda: lists.basket_filter(args.month, args.provider),
                 ListName.CLUB_ATTENDANCE: lambda: lists.club_filter(args.school_year, args.direction, args.active_on),
-            }[name]()
+            }
+            list_filter = filters[name]()
             total = use_case.count(scope, name, list_filter)
             with tqdm(total=total, desc=f"exporting {name.value}", unit=" rows", file=sys.stderr) as bar:
                 summary = export_list(
@@ -403,7 +427,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
                     list_filter,
                     args.format,
                     args.output,
-                    progress=lambda n: bar.update(n - bar.n),
+                    progress=_advance(bar),
                     clock=clock_for(settings),
                 )
         except GatewayError as error:
