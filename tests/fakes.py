@@ -29,6 +29,7 @@ from typing import Any
 
 from stdnum.ee.ik import calc_check_digit
 
+from gateway import ports
 from gateway.domain.access import Scope
 from gateway.domain.calendar import Month, SchoolYear, describe_months
 from gateway.domain.checks import (
@@ -417,14 +418,11 @@ class FakeUserRepository(_Repository):
         return sorted((a.user for a in self._tables.users.values()), key=lambda u: u.username)
 
     def holds_valid_user(self, personal_code: PersonalCode, scope: Scope, on: dt.date) -> bool:
+        def valid(user: User) -> bool:
+            return user.active and user.acts_for == scope and (user.valid_until is None or user.valid_until >= on)
+
         return any(
-            request.personal_code == personal_code
-            and self._tables.users[user_id].user.active
-            and self._tables.users[user_id].user.acts_for == scope
-            and (
-                self._tables.users[user_id].user.valid_until is None
-                or self._tables.users[user_id].user.valid_until >= on
-            )
+            request.personal_code == personal_code and valid(self._tables.users[user_id].user)
             for user_id, request in self._tables.user_requests.items()
         )
 
@@ -704,6 +702,29 @@ class FakeCheckRepository(_Repository):
 class FakeUnitOfWork:
     """``UnitOfWork`` in memory; also its own factory (``lambda: uow``)."""
 
+    # Typed as the ports, so the type checker holds each fake to its protocol.
+    classifiers: ports.ClassifierRepository
+    institutions: ports.InstitutionRepository
+    programs: ports.ProgramRepository
+    groups: ports.GroupRepository
+    persons: ports.PersonRepository
+    registrations: ports.RegistrationRepository
+    users: ports.UserRepository
+    funding: ports.FundingRepository
+    rates: ports.RateRepository
+    notices: ports.NoticeRepository
+    checks: ports.CheckRepository
+    feed: ports.FeedRepository
+    _feed: FakeFeedRepository
+    # Not faked, declared for the protocol's sake: the use cases unit-tested on this fake never
+    # reach them (the SQL tests cover them); one that did would fail on the unset attribute.
+    nonces: ports.NonceRepository
+    login_failures: ports.LoginFailureRepository
+    access_log: ports.AccessLogRepository
+    clubs: ports.ClubRepository
+    enrolments: ports.EnrolmentRepository
+    lists: ports.ListRepository
+
     def __init__(self, classifiers: Classifiers = CLASSIFIERS) -> None:
         self._committed = Tables(classifiers=classifiers)
         self._working: Tables | None = None
@@ -727,7 +748,7 @@ class FakeUnitOfWork:
         self.users = FakeUserRepository(self)
         self.funding = FakeFundingRepository(self)
         self.rates = FakeRateRepository(self)
-        self.feed = FakeFeedRepository(self)
+        self.feed = self._feed = FakeFeedRepository(self)
         self.notices = FakeNoticeRepository(self)
         self.checks = FakeCheckRepository(self)
 
@@ -743,7 +764,7 @@ class FakeUnitOfWork:
         self._pending_events.clear()
 
     def commit(self) -> None:
-        self.feed.publish_pending()
+        self._feed.publish_pending()
         self._committed = self._in_transaction().copy()
         self.committed += 1
 

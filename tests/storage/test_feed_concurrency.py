@@ -29,6 +29,7 @@ from gateway.domain.scope import ReadScope
 from gateway.reference_data import load_classifiers
 from gateway.services import Caller, NewFunding, NewGroup, NewRegistration, Registry
 from tests.e2e.helpers import child_code
+from tests.present import present
 
 TODAY = dt.date(2026, 11, 2)
 NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
@@ -76,7 +77,7 @@ def groups(database, registry: Registry) -> dict[str, int]:
                 program_code=program,
             ),
         )
-        created[provider] = view.group.id
+        created[provider] = present(view.group.id)
     return created
 
 

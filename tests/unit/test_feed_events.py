@@ -31,6 +31,7 @@ from tests.fakes import (
     a_program,
     an_institution,
 )
+from tests.present import present
 
 TODAY = date(2026, 10, 5)
 NOW = dt.datetime(2026, 10, 5, 9, 30, tzinfo=dt.UTC)
@@ -93,7 +94,7 @@ def events(uow: FakeUnitOfWork) -> list[ChangeEvent]:
 
 
 def kinds(uow: FakeUnitOfWork, after: int = 0) -> list[tuple[int, ChangeKind]]:
-    return [(e.sequence, e.kind) for e in events(uow) if e.sequence > after]  # type: ignore[operator]
+    return [(present(e.sequence), e.kind) for e in events(uow) if present(e.sequence) > after]
 
 
 # --- what each change records --------------------------------------------------------
