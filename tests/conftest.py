@@ -9,7 +9,7 @@ import shutil
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ class Database:
         with self.engine.connect() as connection:
             return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608 - fixed names
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self) -> Mapping[str, int | str]:
         return {table: self.count(table) for table in MUTABLE_TABLES + ("app_user", "institution", "program")}
 
 

@@ -65,6 +65,7 @@ from gateway.domain.text import comparison_key
 from gateway.domain.users import User, UserRequest
 from gateway.ports import UserAccount
 from gateway.reference_data import load_classifiers
+from tests.present import present
 
 # The real classifier file, read once per test session (Classifiers is never mutated).
 CLASSIFIERS = load_classifiers()
@@ -293,8 +294,8 @@ class FakeGroupRepository(_Repository):
         # The database's unique (provider, year, name) constraint.
         if self.name_taken(group.provider_code, group.school_year, group.name):
             raise DuplicateGroupName(field="name")
-        stored = replace(group, id=self._uow._next_group_id())
-        self._tables.groups[stored.id] = stored  # type: ignore[index]
+        group_id = self._uow._next_group_id()
+        stored = self._tables.groups[group_id] = replace(group, id=group_id)
         return stored
 
     def update(self, group: Group) -> None:
@@ -346,8 +347,8 @@ class FakeRegistrationRepository(_Repository):
         # The database's unique index on active (person, group).
         if registration.is_active and self.has_active(registration.personal_code, registration.group_id):
             raise AlreadyRegistered(field="personalCode")
-        stored = replace(registration, id=self._uow._next_registration_id())
-        self._tables.registrations[stored.id] = stored  # type: ignore[index]
+        registration_id = self._uow._next_registration_id()
+        stored = self._tables.registrations[registration_id] = replace(registration, id=registration_id)
         return stored
 
     def update(self, registration: Registration) -> None:
@@ -433,18 +434,18 @@ class FakeFundingRepository(_Repository):
         return sorted(marks, key=lambda m: (m.from_month, m.funding_type, m.id))
 
     def add(self, mark: FundingMark) -> FundingMark:
-        mark = replace(mark, id=self._uow._next_id(self._uow._mark_ids, "funding_marks"))
-        self._tables.funding_marks[mark.id] = mark  # type: ignore[index]
+        mark_id = self._uow._next_id(self._uow._mark_ids, "funding_marks")
+        mark = self._tables.funding_marks[mark_id] = replace(mark, id=mark_id)
         return mark
 
     def narrow(self, mark: FundingMark) -> None:
-        self._tables.funding_marks[mark.id] = mark  # type: ignore[index]
+        self._tables.funding_marks[present(mark.id, "a stored mark's id")] = mark
         for key, mark_id in list(self._tables.basket_claims.items()):
             if mark_id == mark.id and not mark.from_month <= key[1] <= mark.to_month:
                 del self._tables.basket_claims[key]
 
     def remove(self, mark: FundingMark) -> None:
-        del self._tables.funding_marks[mark.id]  # type: ignore[arg-type]
+        del self._tables.funding_marks[present(mark.id, "a stored mark's id")]
         for key, mark_id in list(self._tables.basket_claims.items()):
             if mark_id == mark.id:
                 del self._tables.basket_claims[key]
@@ -457,7 +458,7 @@ class FakeFundingRepository(_Repository):
         if conflict:
             raise BasketAlreadyClaimed(f"already claimed for {describe_months(conflict)}")
         for month in mark.months:
-            self._tables.basket_claims[(personal_code, month)] = mark.id  # type: ignore[assignment]
+            self._tables.basket_claims[(personal_code, month)] = present(mark.id, "a stored mark's id")
 
     def funded_children(self, provider_codes: list[str] | None, months: list[Month]) -> list[FundedChildren]:
         counts: dict[tuple[str, Month, str, bool], int] = {}
@@ -504,7 +505,8 @@ class FakeFeedRepository(_Repository):
         found = [
             e
             for e in self._tables.change_events
-            if e.sequence > after and scope.covers(e.institution_code, e.municipality_code)  # type: ignore[operator]
+            if present(e.sequence, "a published event's number") > after
+            and scope.covers(e.institution_code, e.municipality_code)
         ]
         return found[:limit]
 
@@ -516,8 +518,8 @@ class FakeNoticeRepository(_Repository):
             n.institution_code == notice.institution_code and n.dedup_key == notice.dedup_key for n in notices.values()
         ):
             return False
-        stored = replace(notice, id=self._uow._next_id(self._uow._notice_ids, "notices"))
-        notices[stored.id] = stored  # type: ignore[index]
+        notice_id = self._uow._next_id(self._uow._notice_ids, "notices")
+        notices[notice_id] = replace(notice, id=notice_id)
         return True
 
     def get(self, notice_id: int) -> Notice | None:
@@ -639,8 +641,8 @@ class FakeCheckRepository(_Repository):
         return found[:limit]
 
     def add_issue(self, issue: DataIssue) -> None:
-        stored = replace(issue, id=self._uow._next_id(self._uow._issue_ids, "data_issues"))
-        self._tables.data_issues[stored.id] = stored  # type: ignore[index]
+        issue_id = self._uow._next_id(self._uow._issue_ids, "data_issues")
+        self._tables.data_issues[issue_id] = replace(issue, id=issue_id)
 
     def _open(self, institution_code: str) -> list[DataIssue]:
         shown = self._tables.institution_checks
@@ -797,11 +799,11 @@ class FakeUnitOfWork:
             elif isinstance(obj, PersonRecord):
                 tables.persons[obj.personal_code] = obj
             elif isinstance(obj, Group):
-                obj = obj if obj.id is not None else replace(obj, id=self._next_group_id())
-                tables.groups[obj.id] = obj  # type: ignore[index]
+                group_id = obj.id if obj.id is not None else self._next_group_id()
+                obj = tables.groups[group_id] = replace(obj, id=group_id)
             elif isinstance(obj, Registration):
-                obj = obj if obj.id is not None else replace(obj, id=self._next_registration_id())
-                tables.registrations[obj.id] = obj  # type: ignore[index]
+                registration_id = obj.id if obj.id is not None else self._next_registration_id()
+                obj = tables.registrations[registration_id] = replace(obj, id=registration_id)
             elif isinstance(obj, UserAccount):
                 tables.users[obj.id] = obj
             else:

@@ -17,7 +17,7 @@ import re
 import socket
 import socketserver
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import requests
 import xmlschema
 import zeep
 from lxml import etree
+from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 from stdnum.ee.ik import calc_check_digit
 
@@ -129,11 +130,19 @@ class CountingAdapter(HTTPAdapter):
         self.timeouts: list[Any] = []
         self.errors: list[type[BaseException]] = []
 
-    def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def send(
+        self,
+        request: PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> Response:
         self.sends += 1
-        self.timeouts.append(kwargs.get("timeout"))
+        self.timeouts.append(timeout)
         try:
-            return super().send(request, **kwargs)
+            return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         except Exception as exc:
             self.errors.append(type(exc))
             raise

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 from zeep.exceptions import Fault
 
 from tests.clock import e2e_clock
@@ -50,8 +51,8 @@ def two_gateways(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         database.engine.dispose()
 
 
-def call(gateway: GatewayProcess, body: str, username: str, password: str, **options: object):
-    return post(gateway.registry_url, envelope(body, username=username, password=password, **options))  # type: ignore[arg-type]
+def call(gateway: GatewayProcess, body: str, username: str, password: str) -> requests.Response:
+    return post(gateway.registry_url, envelope(body, username=username, password=password))
 
 
 def test_failed_log_ins_on_one_gateway_lock_the_user_name_on_the_other(two_gateways) -> None:

@@ -111,8 +111,8 @@ def test_a_person_gr_no_longer_knows_is_a_personal_data_mismatch_and_an_unchange
     assert unknown.personal_data_mismatch and [f.code for f in unknown.findings()] == [
         rules.PERSON_UNKNOWN_TO_POPULATION_REGISTER
     ]
-    same = generated_person(GIRL_CODE)
-    assert rules.compare_with_population_register(same, same).findings() == []  # type: ignore[arg-type]
+    same = present(generated_person(GIRL_CODE))
+    assert rules.compare_with_population_register(same, same).findings() == []
 
 
 # --- the student data rules ----------------------------------------------------------
