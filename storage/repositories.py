@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import case, delete, func, insert, select, text, update
+from sqlalchemy import case, delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -515,6 +515,20 @@ class SqlUserRepository:
     def by_username(self, username: str) -> UserAccount | None:
         row = self.session.scalar(select(UserRow).where(UserRow.username == username))
         return UserAccount(_user(row), row.password_hash, row.digest_secret) if row else None
+
+    def for_login(self, username: str) -> tuple[UserAccount | None, tuple[int, dt.datetime | None] | None]:
+        # One round trip for every call's authentication: the account and its failures on record, either of
+        # which may be missing (failures are counted for user names that do not exist, too).
+        name = select(literal(username).label("username")).subquery()
+        user, failure = self.session.execute(
+            select(UserRow, LoginFailureRow)
+            .select_from(name)
+            .outerjoin(UserRow, UserRow.username == name.c.username)
+            .outerjoin(LoginFailureRow, LoginFailureRow.username == name.c.username)
+        ).one()
+        account = UserAccount(_user(user), user.password_hash, user.digest_secret) if user is not None else None
+        failures = (failure.failures, _utc(failure.locked_until)) if failure is not None else None
+        return account, failures
 
     def add(
         self,
