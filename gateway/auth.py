@@ -199,10 +199,9 @@ class Authenticator:
             if abs(now - created) > TOKEN_MAX_AGE:
                 raise MessageExpired()
         with self.uow_factory() as uow:
-            failures = uow.login_failures.get(username)
+            account, failures = uow.users.for_login(username)
             if failures is not None and failures[1] is not None and failures[1] > now:
                 raise AccountLocked()
-            account = uow.users.by_username(username)
             matched = (
                 self._digest_matches(account, token, created)
                 if token.digest

@@ -381,6 +381,9 @@ class FakeUserRepository(_Repository):
     def by_username(self, username: str) -> UserAccount | None:
         return next((u for u in self._tables.users.values() if u.username == username), None)
 
+    def for_login(self, username: str) -> tuple[UserAccount | None, tuple[int, dt.datetime | None] | None]:
+        return self.by_username(username), None  # the fakes count no login failures
+
     def add(
         self,
         user: User,
