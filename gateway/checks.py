@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from gateway.clock import Clock
 from gateway.domain import checks as rules
@@ -33,7 +33,7 @@ from gateway.domain.funding import BasketPolicy
 from gateway.domain.model import Group, Institution, PersonRecord, Program, RegistrationStatus
 from gateway.domain.notices import data_issue_notice, population_register_notices
 from gateway.domain.personal_code import PersonalCode
-from gateway.ports import PopulationRegister, UnitOfWork
+from gateway.ports import PopulationRegister, UnitOfWork, stored
 from gateway.scope import scope_of
 
 if TYPE_CHECKING:
@@ -239,14 +239,12 @@ class StudentDataCheck:
                 for registration in page:
                     assert registration.id is not None, "read from the store"
                     if registration.group_id not in groups:
-                        groups[registration.group_id] = _stored(uow.groups.get(registration.group_id))
+                        groups[registration.group_id] = stored(uow.groups.get(registration.group_id))
                     group = groups[registration.group_id]
                     if group.program_code not in programs:
-                        programs[group.program_code] = _stored(uow.programs.get(group.program_code))
+                        programs[group.program_code] = stored(uow.programs.get(group.program_code))
                     if registration.provider_code not in providers:
-                        providers[registration.provider_code] = _stored(
-                            uow.institutions.get(registration.provider_code)
-                        )
+                        providers[registration.provider_code] = stored(uow.institutions.get(registration.provider_code))
                     findings = rules.student_data_issues(
                         registration=registration,
                         program=programs[group.program_code],
@@ -276,7 +274,7 @@ class StudentDataCheck:
                 summary.done_now += len(page)
                 uow.checks.set_progress(run.id, done=summary.done_now, total=max(total, summary.done_now))
                 uow.commit()
-            after = _stored(page[-1].id)
+            after = stored(page[-1].id)
             if progress:
                 progress(summary.done_now, max(total, summary.done_now))
         with self.uow_factory() as uow:
@@ -395,15 +393,6 @@ class DataChecks:
                 fixed.append(current)
             uow.commit()
         return FixResult(fixed, not_fixed, more)
-
-
-_T = TypeVar("_T")
-
-
-def _stored(value: _T | None) -> _T:
-    """What the store holds by construction: the row a foreign key names, the id of a row read from it."""
-    assert value is not None, "the store holds it (a foreign key, or the id of a stored row)"
-    return value
 
 
 def issue_catalogue_markdown() -> str:

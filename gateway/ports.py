@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from gateway.domain.access import Scope
 from gateway.domain.calendar import Month, SchoolYear
@@ -24,6 +24,14 @@ from gateway.domain.notices import Notice, NoticeKind, NoticeState
 from gateway.domain.personal_code import PersonalCode
 from gateway.domain.scope import ReadScope
 from gateway.domain.users import User, UserRequest
+
+T = TypeVar("T")
+
+
+def stored(value: T | None) -> T:
+    """What the store holds by construction: the row a foreign key names, the id of a row read from it."""
+    assert value is not None, "the store holds it (a foreign key, or the id of a stored row)"
+    return value
 
 
 class PopulationRegister(Protocol):
