@@ -18,6 +18,7 @@ from storage.repositories import (
     SqlProgramRepository,
     SqlRateRepository,
     SqlRegistrationRepository,
+    SqlRequestOutcomeRepository,
     SqlUserRepository,
 )
 
@@ -47,6 +48,7 @@ class SqlAlchemyUnitOfWork:
         self.clubs = SqlClubRepository(session)
         self.enrolments = SqlEnrolmentRepository(session)
         self.lists = SqlListRepository(session)
+        self.request_outcomes = SqlRequestOutcomeRepository(session)
         return self
 
     def __exit__(self, *exc: object) -> None:
