@@ -86,6 +86,19 @@ class Accounts:
             )
             uow.commit()
 
+    def reset_password(self, username: str) -> str | None:
+        """A new generated initial password for the user (None: no such user), e.g. when the first was lost."""
+        with self.uow_factory() as uow:
+            account = uow.users.by_username(username)
+            if account is None:
+                return None
+            password = users.generate_password()
+            uow.users.set_password(
+                account.id, hash_password(password), self.digest_secrets.seal(password), at=self.clock.now()
+            )
+            uow.commit()
+            return password
+
     def set_active(self, username: str, active: bool) -> bool:
         with self.uow_factory() as uow:
             found = uow.users.set_active(username, active)

@@ -69,6 +69,8 @@ class DigestSecrets:
 
     def __init__(self, key: str | None) -> None:
         self._fernet = Fernet(key.encode()) if key else None
+        # A key of its own for digests (request bodies, which may carry a new password), derived from the same secret.
+        self._digest_key = hashlib.sha256(b"nvs-keyed-digest\0" + key.encode()).digest() if key else None
 
     @staticmethod
     def generate_key() -> str:
@@ -80,6 +82,12 @@ class DigestSecrets:
 
     def seal(self, password: str) -> str | None:
         return self._fernet.encrypt(password.encode()).decode() if self._fernet else None
+
+    def keyed_digest(self, data: bytes) -> str:
+        """HMAC-SHA256 of ``data`` with a key derived from the secret (hex); plain SHA-256 without one."""
+        if self._digest_key is None:
+            return hashlib.sha256(data).hexdigest()
+        return hmac.new(self._digest_key, data, hashlib.sha256).hexdigest()
 
     def open(self, sealed: str | None) -> str | None:
         if self._fernet is None or not sealed:

@@ -235,6 +235,46 @@ def access_log_purge(settings: Settings) -> int:
     finally:
         engine.dispose()
     print(f"retention {settings.access_log_retention_days} day(s): {summary}")
+    # The housekeeping of the answers kept for retries runs with it (they name the same calls).
+    return request_ids_purge(settings)
+
+
+def request_ids_purge(settings: Settings) -> int:
+    """Remove the answers kept for retries after NVS_REQUEST_ID_DAYS, and initial passwords past their window."""
+    from gateway.bootstrap import digest_secrets_for, request_ids_for, unit_of_work_factory
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    try:
+        request_ids = request_ids_for(
+            settings, unit_of_work_factory(engine), digest_secrets_for(settings), clock_for(settings)
+        )
+        summary = request_ids.purge()
+    finally:
+        engine.dispose()
+    print(
+        f"request ids kept {settings.request_id_days} day(s): {summary.answers} answer(s) older than "
+        f"{summary.cutoff.isoformat(timespec='seconds')} removed, {summary.passwords} initial password(s) forgotten"
+    )
+    return 0
+
+
+def users_reset_password(settings: Settings, username: str) -> int:
+    """Give a user a new initial password (printed once), e.g. when the first one was lost."""
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    try:
+        password = _accounts(settings, engine).reset_password(username)
+    finally:
+        engine.dispose()
+    if password is None:
+        print(f"no user {username}", file=sys.stderr)
+        return 1
+    print(f"user {username}: new initial password (shown once) {password}")
+    print("the user changes it with ChangePassword", file=sys.stderr)
     return 0
 
 
@@ -582,10 +622,19 @@ def main(argv: list[str] | None = None) -> int:
     users.add_parser("disable", help="disable a user: it can no longer log in").add_argument("username")
     users.add_parser("enable", help="enable a disabled user again").add_argument("username")
     users.add_parser("list", help="every user: what it acts for, validity, status, rights")
+    users.add_parser(
+        "reset-password", help="give a user a new initial password, printed once (e.g. the first one was lost)"
+    ).add_argument("username")
     access_log = commands.add_parser("access-log", help="the access log of personal data").add_subparsers(
         dest="access_log_command", required=True
     )
-    access_log.add_parser("purge", help="remove records older than NVS_ACCESS_LOG_RETENTION_DAYS")
+    access_log.add_parser(
+        "purge", help="remove records older than NVS_ACCESS_LOG_RETENTION_DAYS (and the request ids' old answers)"
+    )
+    request_ids = commands.add_parser("request-ids", help="the answers kept for retries").add_subparsers(
+        dest="request_ids_command", required=True
+    )
+    request_ids.add_parser("purge", help="remove answers older than NVS_REQUEST_ID_DAYS")
     check = commands.add_parser("check", help="run a data check (progress bar; a summary at the end)")
     check_commands = check.add_subparsers(dest="check_command", required=True)
     gr_check = check_commands.add_parser(
@@ -645,11 +694,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "users":
         if args.users_command == "add":
             return users_add(settings, args.file)
+        if args.users_command == "reset-password":
+            return users_reset_password(settings, args.username)
         if args.users_command in ("disable", "enable"):
             return users_set_active(settings, args.username, args.users_command == "enable")
         return users_list(settings)
     if args.command == "access-log":
         return access_log_purge(settings)
+    if args.command == "request-ids":
+        return request_ids_purge(settings)
     if args.command == "check":
         return _check(
             settings,

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Table,
@@ -234,6 +235,26 @@ class UsedNonceRow(Base):
     # sha256 of user name and nonce: a fixed length whatever the client sends.
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class RequestOutcomeRow(Base):
+    """The answer given to a request sent with a request id (``nvs:requestId`` or the X-Road ``id``),
+    written in the call's own transaction: a retry of the same request by the same user gets it again.
+
+    ``body_hash`` is a keyed digest (HMAC-SHA256) of the canonical SOAP Body: the same id with another
+    body is refused. ``response`` is the response element as sent (UTF-8 XML); a ``RegisterUser`` answer
+    carries the initial password and is kept only in ``sealed_response`` (Fernet, NVS_DIGEST_SECRET_KEY),
+    emptied once the replay window has passed. Rows are purged after NVS_REQUEST_ID_DAYS."""
+
+    __tablename__ = "request_outcome"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(50))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    response: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_response: Mapped[str | None] = mapped_column(Text)
 
 
 class LoginFailureRow(Base):

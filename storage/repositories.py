@@ -39,7 +39,7 @@ from gateway.domain.model import (
 from gateway.domain.personal_code import PersonalCode
 from gateway.domain.text import comparison_key
 from gateway.domain.users import User, UserRequest
-from gateway.ports import AccessRecord, UserAccount
+from gateway.ports import AccessRecord, StoredOutcome, UserAccount
 from storage.models import (
     AccessLogPersonRow,
     AccessLogRow,
@@ -57,6 +57,7 @@ from storage.models import (
     ProgramRow,
     ReferenceDataVersionRow,
     RegistrationRow,
+    RequestOutcomeRow,
     UsedNonceRow,
     UserRegistrationRequestRow,
     UserRow,
@@ -810,6 +811,76 @@ class SqlNonceRepository:
 
     def forget_expired(self, now: dt.datetime) -> int:
         return _rowcount(self.session.execute(delete(UsedNonceRow).where(UsedNonceRow.expires_at < now)))
+
+
+class SqlRequestOutcomeRepository:
+    """Request ids and their answers. Two calls with one id, in two processes: on PostgreSQL the
+    second's ``lock`` fails at once (a transaction-scoped advisory lock on the user and id, held by the
+    first until it commits or rolls back); on SQLite writers are serialised (BEGIN IMMEDIATE), so the
+    second starts once the first has committed, and finds its answer."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def lock(self, user_id: int, request_id: str) -> bool:
+        if self.session.get_bind().dialect.name != "postgresql":
+            return True
+        digest = hashlib.sha256(f"nvs-request-id/{user_id}/{request_id}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        return bool(self.session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}).scalar())
+
+    def get(self, user_id: int, request_id: str) -> StoredOutcome | None:
+        row = self.session.get(RequestOutcomeRow, (user_id, request_id))
+        if row is None:
+            return None
+        return StoredOutcome(
+            user_id=row.user_id,
+            request_id=row.request_id,
+            operation=row.operation,
+            body_hash=row.body_hash,
+            created_at=_utc(row.created_at),
+            response=row.response,
+            sealed_response=row.sealed_response,
+        )
+
+    def add(self, outcome: StoredOutcome) -> None:
+        self.session.add(
+            RequestOutcomeRow(
+                user_id=outcome.user_id,
+                request_id=outcome.request_id,
+                operation=outcome.operation,
+                body_hash=outcome.body_hash,
+                created_at=outcome.created_at.astimezone(dt.UTC),
+                response=outcome.response,
+                sealed_response=outcome.sealed_response,
+            )
+        )
+        self.session.flush()
+
+    def forget(self, user_id: int, request_id: str) -> None:
+        self.session.execute(
+            delete(RequestOutcomeRow).where(
+                RequestOutcomeRow.user_id == user_id, RequestOutcomeRow.request_id == request_id
+            )
+        )
+
+    def purge(self, before: dt.datetime) -> int:
+        cutoff = before.astimezone(dt.UTC)
+        if self.session.get_bind().dialect.name != "postgresql":
+            cutoff = cutoff.replace(tzinfo=None)
+        return _rowcount(self.session.execute(delete(RequestOutcomeRow).where(RequestOutcomeRow.created_at < cutoff)))
+
+    def forget_sealed(self, before: dt.datetime) -> int:
+        cutoff = before.astimezone(dt.UTC)
+        if self.session.get_bind().dialect.name != "postgresql":
+            cutoff = cutoff.replace(tzinfo=None)
+        return _rowcount(
+            self.session.execute(
+                update(RequestOutcomeRow)
+                .where(RequestOutcomeRow.created_at < cutoff, RequestOutcomeRow.sealed_response.is_not(None))
+                .values(sealed_response=None)
+            )
+        )
 
 
 class SqlLoginFailureRepository:

@@ -24,6 +24,7 @@ from gateway.ports import (
     ProgramRepository,
     RateRepository,
     RegistrationRepository,
+    RequestOutcomeRepository,
     UserRepository,
 )
 from storage.feed_checks import SqlCheckRepository, SqlFeedRepository, SqlNoticeRepository
@@ -40,6 +41,7 @@ from storage.repositories import (
     SqlProgramRepository,
     SqlRateRepository,
     SqlRegistrationRepository,
+    SqlRequestOutcomeRepository,
     SqlUserRepository,
 )
 
@@ -67,6 +69,7 @@ class SqlAlchemyUnitOfWork:
     clubs: ClubRepository
     enrolments: EnrolmentRepository
     lists: ListRepository
+    request_outcomes: RequestOutcomeRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
@@ -92,6 +95,7 @@ class SqlAlchemyUnitOfWork:
         self.clubs = SqlClubRepository(session)
         self.enrolments = SqlEnrolmentRepository(session)
         self.lists = SqlListRepository(session)
+        self.request_outcomes = SqlRequestOutcomeRepository(session)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -729,6 +729,7 @@ class FakeUnitOfWork:
     clubs: ports.ClubRepository
     enrolments: ports.EnrolmentRepository
     lists: ports.ListRepository
+    request_outcomes: ports.RequestOutcomeRepository
 
     def __init__(self, classifiers: Classifiers = CLASSIFIERS) -> None:
         self._committed = Tables(classifiers=classifiers)
