@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,8 +69,8 @@ class Settings:
     clock_start: str = ""
 
     @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
-        values: dict[str, object] = dict(
+    def from_env(cls, **overrides: Any) -> Settings:
+        values: dict[str, Any] = dict(  # Settings' fields, each of its own type
             database_url=os.environ.get("NVS_DATABASE_URL", cls.database_url),
             host=os.environ.get("NVS_HOST", cls.host),
             port=_int("NVS_PORT", cls.port),
@@ -106,7 +107,7 @@ class Settings:
         )
         values.update(overrides)
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in values.items() if k in known})
 
     @property
     def base_url(self) -> str:

@@ -69,14 +69,14 @@ def parse_enrolments(
                     fields.line("schoolYear"), f"schoolYear '{year_text}' is not two consecutive years, as 2026-2027"
                 )
         from_date, to_date = fields.date("fromDate", problems), fields.date("toDate", problems)
-        if None in (code, school_code, school_year, from_date):
+        if code is None or school_code is None or school_year is None or from_date is None:
             continue  # its problem is reported already (schema or above)
-        enrolment = Enrolment(PersonalCode(code), school_code, school_year, from_date, to_date, EnrolmentSource.IMPORT)  # type: ignore[arg-type]
-        problem = enrolment_problem(enrolment, school_of(school_code), classifiers)  # type: ignore[arg-type]
+        enrolment = Enrolment(PersonalCode(code), school_code, school_year, from_date, to_date, EnrolmentSource.IMPORT)
+        problem = enrolment_problem(enrolment, school_of(school_code), classifiers)
         if problem is not None:
             problems.add(line, problem)
             continue
-        key = (code, school_code, school_year.first_year)  # type: ignore[union-attr]
+        key = (code, school_code, school_year.first_year)
         if key in seen:
             problems.add(line, f"the same child, school and school year as the record at line {seen[key]}")
             continue

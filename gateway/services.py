@@ -31,7 +31,7 @@ from gateway.domain.errors import (
 from gateway.domain.feed import ChangeKind
 from gateway.domain.model import Contract, Departure, Group, Leader, PersonRecord, ProgramPurpose, Registration, Warning
 from gateway.domain.personal_code import PersonalCode
-from gateway.ports import PopulationRegister, UnitOfWork
+from gateway.ports import PopulationRegister, UnitOfWork, stored
 
 
 # --- what callers send --------------------------------------------------------
@@ -305,7 +305,7 @@ class Registry:
                 program=program,
                 first_learning_date=new.first_learning_date,
                 contract=new.contract,
-                already_active_in_group=uow.registrations.has_active(code, group.id),  # type: ignore[arg-type]
+                already_active_in_group=uow.registrations.has_active(code, stored(group.id)),
                 classifiers=classifiers,
                 today=self.clock.today(),
             )
@@ -445,13 +445,14 @@ class Registry:
             else:
                 providers_in_scope = None  # central: every provider
             funded = uow.funding.funded_children(providers_in_scope, months)
-            providers = {code: uow.institutions.get(code) for code in {f.provider_code for f in funded}}
-            programs = {code: uow.programs.get(code) for code in {f.program_code for f in funded}}
+            # Funded rows name their provider and program by foreign key: both are stored.
+            providers = {code: stored(uow.institutions.get(code)) for code in {f.provider_code for f in funded}}
+            programs = {code: stored(uow.programs.get(code)) for code in {f.program_code for f in funded}}
             lines = funding.calculate_basket(
                 funded,
                 rates=uow.rates.all(),
-                providers=providers,  # type: ignore[arg-type]
-                programs=programs,  # type: ignore[arg-type]
+                providers=providers,
+                programs=programs,
                 classifiers=uow.classifiers.load(),
             )
             return [
@@ -465,7 +466,7 @@ class Registry:
     def _apply(self, uow: UnitOfWork, registration: Registration, change: funding.FundingChange) -> None:
         """A funding change in the same transaction: marks narrowed or removed, their change events,
         and notices to the other providers who could claim the basket months it frees."""
-        before = uow.funding.of_registration(registration.id)  # type: ignore[arg-type]
+        before = uow.funding.of_registration(stored(registration.id))
         _apply(uow, change)
         at = self.clock.now()
         feed.funding_changed(uow, ChangeKind.FUNDING_ENDED, change.narrowed, registration, at=at)

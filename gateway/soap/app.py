@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from lxml import etree
-from spyne import BODY_STYLE_WRAPPED, Application, Fault
+from spyne import BODY_STYLE_WRAPPED, Application, Fault, ServiceBase
 from spyne.model.complex import ComplexModelBase
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
@@ -56,6 +56,7 @@ from gateway.domain.errors import (
     UnknownOperation,
 )
 from gateway.domain.text import normalise
+from gateway.population_register_cache import CachedPopulationRegister
 from gateway.ports import AccessRecord, UnitOfWork
 from gateway.request_ids import RequestIds, request_id_from_xroad
 from gateway.services import Registry
@@ -356,12 +357,16 @@ def _element_at_path(body: etree._Element, path: str) -> etree._Element | None:
     steps = [s for s in path.split("/") if s]
     if not steps:
         return None
-    element = None
+    element: etree._Element | None = None
     for number, step in enumerate(steps):
         match = _STEP.match(step)
         if match is None:
             return None
-        candidates = [body] if number == 0 else [c for c in element if isinstance(c.tag, str)]  # type: ignore[union-attr]
+        if number == 0:
+            candidates = [body]
+        else:
+            assert element is not None, "the previous step found it"
+            candidates = [c for c in element if isinstance(c.tag, str)]
         if match["name"] != "*":
             candidates = [
                 c
@@ -802,7 +807,7 @@ class RegistryApplication(Application):
         self.accounts = accounts
         self.access_log = access_log or AccessLog(self.transactions, clock=clock)
         self.request_ids = request_ids or RequestIds(DigestSecrets(None), clock=clock)
-        services = [NvsRegistryService, AccessControlService, NvsFeedService, NvsListsService]
+        services: list[type[ServiceBase]] = [NvsRegistryService, AccessControlService, NvsFeedService, NvsListsService]
         operations = {name for service in services for name in service.public_methods}
         super().__init__(
             services,
@@ -872,7 +877,12 @@ class RegistryApplication(Application):
                         raise RuntimeError(
                             "the use case asked again for persons GR has answered for in this call"
                         ) from None
-                    answers = {**answers, **self.registry.population_register.fetch(needed.personal_codes)}  # type: ignore[attr-defined]
+                    # Only the call-aware cache raises PopulationRegisterNeeded, so it is the registry's register.
+                    register = self.registry.population_register
+                    assert isinstance(register, CachedPopulationRegister), (
+                        "PopulationRegisterNeeded comes from the cache"
+                    )
+                    answers = {**answers, **register.fetch(needed.personal_codes)}
                 except DBAPIError as error:
                     # A pooled connection the database dropped (a restart, an idle timeout): the pool is not
                     # pinged before each use, so run the call once more on a new connection, unless the
