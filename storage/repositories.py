@@ -185,7 +185,6 @@ def _institution(row: InstitutionRow) -> Institution:
         group_code=row.group_code,
         purpose_codes=tuple(row.purpose_codes or ()),
         deregistered_on=row.deregistered_on,
-        transferred_from=row.transferred_from_id,
     )
 
 
@@ -558,6 +557,7 @@ def _registration(row: RegistrationRow, personal_code: str) -> Registration:
         cancelled_on=row.cancelled_on,
         cancellation_reason=row.cancellation_reason,
         deregistered_on=row.deregistered_on,
+        transferred_from=row.transferred_from_id,
     )
 
 
