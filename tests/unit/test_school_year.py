@@ -100,12 +100,14 @@ def uow() -> FakeUnitOfWork:
             group_id=LAST_YEAR_PIANO,
             first_learning_date=dt.date(2025, 9, 1),
             contract=a_contract(signed_on=dt.date(2025, 8, 28)),
+            registered_on=dt.date(2025, 9, 1),
         ),
         a_registration(
             id=GIRL_LAST_YEAR,
             group_id=LAST_YEAR_PIANO,
             first_learning_date=dt.date(2025, 9, 1),
             contract=a_contract(signed_on=dt.date(2025, 8, 28)),
+            registered_on=dt.date(2025, 9, 1),
         ),
     )
     return uow
@@ -365,3 +367,25 @@ def test_the_operators_rollover_reports_refused_groups_and_does_the_others(regis
     assert progress == [(1, 2), (2, 2)]
     done_again, _ = registry.roll_over_for_operator("2025-2026", "2026-2027", carry_learners=True)
     assert [(r.created, r.carried) for r in done_again] == [(False, [])]
+
+
+def test_a_rollover_months_later_is_no_late_registration_or_deregistration_for_the_data_check(registry, uow) -> None:
+    from gateway.domain.checks import student_data_issues
+    from gateway.domain.funding import BasketPolicy
+
+    registry.roll_over_groups(CALLER, "2025-2026", "2026-2027", (LAST_YEAR_PIANO,), carry_learners=True)
+
+    stored = uow.stored
+    for registration in stored.registrations.values():
+        if registration.id == GIRL_LAST_YEAR or registration.transferred_from == GIRL_LAST_YEAR:
+            found = student_data_issues(
+                registration=registration,
+                program=stored.programs[stored.groups[registration.group_id].program_code],
+                provider=stored.institutions[PROVIDER_CODE],
+                person=stored.persons[GIRL],
+                marks=[],
+                classifiers=stored.classifiers,
+                policy=BasketPolicy(),
+                today=TODAY,
+            )
+            assert [f.code for f in found] == [], registration
