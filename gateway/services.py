@@ -147,7 +147,7 @@ class RolledOverGroup:
     origin: Group
     copy: GroupView
     created: bool
-    carried: list[Registration]
+    carried: list[RegistrationView]
     warnings: list[Warning]
 
 
@@ -531,12 +531,12 @@ class Registry:
                     today=self.clock.today(),
                 )
             )
-        carried: list[Registration] = []
+        carried: list[RegistrationView] = []
         warnings: list[Warning] = []
         if carry_learners:
             for registration in uow.registrations.active_in_group(group.id):  # type: ignore[arg-type]
                 _, started, transfer_warnings = self._transfer(uow, registration, copy, to_year.starts_on, provider)
-                carried.append(started)
+                carried.append(self._view(uow, started))
                 warnings.extend(transfer_warnings)
         count = uow.groups.active_learner_counts([copy.id])[copy.id]  # type: ignore[list-item,index]
         view = GroupView(group=copy, program_name=self._program_name(uow, copy), active_learners=count)

@@ -52,6 +52,8 @@ class NvsSchoolYearService(ServiceBase):
                 group=group_out(r.copy),
                 created=r.created,
                 carriedLearners=len(r.carried),
+                # The learners moved are named in the answer (and so in the access log of the call).
+                registration=[registration_out(v) for v in r.carried],
                 warning=warnings_out(r.warnings),
             )
             for r in results

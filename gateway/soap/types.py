@@ -367,5 +367,6 @@ class RolledOverGroup(ComplexModel):
         ("group", required(Group)),
         ("created", required(Boolean)),
         ("carriedLearners", required(Count)),
+        ("registration", many(Registration, 1000)),
         ("warning", many(Warning, 1000)),
     ]

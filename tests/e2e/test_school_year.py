@@ -269,6 +269,9 @@ def test_rollover_with_learners_makes_next_years_groups_and_registrations_and_tw
         (groups[0], True, 2),
         (groups[1], True, 1),
     ]
+    carried = {r.person.personalCode: r for rolled in first.rolledOver for r in rolled.registration}
+    assert sorted(carried) == sorted(children)
+    assert all(r.firstLearningDate == FIRST_DAY and r.transferredFromRegistrationId for r in carried.values())
     copies = {r.fromGroupId: r.group for r in first.rolledOver}
     assert {c.name for c in copies.values()} == {"Ansamblis 1A", "Ansamblis 2A"}
     assert all(c.schoolYear == YEAR and c.rolledOverFromGroupId == origin for origin, c in copies.items())
@@ -284,6 +287,12 @@ def test_rollover_with_learners_makes_next_years_groups_and_registrations_and_tw
     assert [(r.fromGroupId, r.group.groupId, r.created, r.carriedLearners) for r in second.rolledOver] == [
         (origin, copies[origin].groupId, False, 0) for origin in groups
     ]
+    assert all(r.registration == [] for r in second.rolledOver)
+    logged = database.rows(
+        "SELECT p.personal_code FROM access_log a JOIN access_log_person p ON p.access_log_id = a.id "
+        "WHERE a.operation = 'RollOverGroups' AND a.outcome = 'ok'"
+    )
+    assert set(children) <= {row.personal_code for row in logged}  # the learners moved are in the access log
     after = database.snapshot()
     assert {k: after[k] for k in ("nvs_group", "registration")} == {k: before[k] for k in ("nvs_group", "registration")}
 
