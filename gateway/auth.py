@@ -199,10 +199,9 @@ class Authenticator:
             if abs(now - created) > TOKEN_MAX_AGE:
                 raise MessageExpired()
         with self.uow_factory() as uow:
-            failures = uow.login_failures.get(username)
+            account, failures = uow.users.for_login(username)
             if failures is not None and failures[1] is not None and failures[1] > now:
                 raise AccountLocked()
-            account = uow.users.by_username(username)
             matched = (
                 self._digest_matches(account, token, created)
                 if token.digest
@@ -210,12 +209,12 @@ class Authenticator:
             )
             if not matched:
                 # Counted even though the call fails: inside a call, after its rollback (gateway.calls).
-                keep_if_refused(
-                    uow,
-                    lambda kept: kept.login_failures.record_failure(
+                def record_failure(kept: UnitOfWork) -> None:
+                    kept.login_failures.record_failure(
                         username, now=now, threshold=self.lockout.threshold, lock_for=self.lockout.lock_for
-                    ),
-                )
+                    )
+
+                keep_if_refused(uow, record_failure)
                 raise AuthenticationFailed()
             assert account is not None
             if token.digest:
@@ -227,7 +226,11 @@ class Authenticator:
                 # A nonce once seen stays used, also when the call is refused and its transaction rolled back.
                 call = current_call()
                 if call is not None:
-                    call.keep_if_refused(lambda kept: kept.nonces.use(key, expires) and None)
+
+                    def use_nonce(kept: UnitOfWork) -> None:
+                        kept.nonces.use(key, expires)
+
+                    call.keep_if_refused(use_nonce)
             if not account.user.active:
                 uow.commit()  # outside a call, so that the nonce stays used (inside one, see above)
                 raise AuthenticationFailed()
@@ -240,7 +243,7 @@ class Authenticator:
         account.user.check_valid_on(self.clock.today())
         return account.user.as_caller()
 
-    def _text_matches(self, account, password: str) -> bool:  # type: ignore[no-untyped-def]
+    def _text_matches(self, account, password: str) -> bool:
         if account is not None and _verified.knows(account.username, password, account.password_hash):
             return True
         if not password_matches(account.password_hash if account else _DUMMY_HASH, password) or account is None:
@@ -249,7 +252,7 @@ class Authenticator:
             _verified.remember(account.username, password, account.password_hash)
         return True
 
-    def _digest_matches(self, account, token: UsernameToken, created: dt.datetime | None) -> bool:  # type: ignore[no-untyped-def]
+    def _digest_matches(self, account, token: UsernameToken, created: dt.datetime | None) -> bool:
         secret = self.digest_secrets.open(account.digest_secret) if account is not None else None
         try:
             nonce = base64.b64decode(token.nonce or "", validate=True)

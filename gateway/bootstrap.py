@@ -38,7 +38,7 @@ class Gateway:
 
 def unit_of_work_factory(engine: Engine) -> Callable[[], UnitOfWork]:
     session_factory = make_session_factory(engine)
-    return lambda: SqlAlchemyUnitOfWork(session_factory)  # type: ignore[return-value]
+    return lambda: SqlAlchemyUnitOfWork(session_factory)
 
 
 def population_register(settings: Settings) -> PopulationRegister:

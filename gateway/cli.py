@@ -8,11 +8,23 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from gateway.clock import clock_for
 from gateway.config import Settings
+
+if TYPE_CHECKING:
+    from gateway.domain.model import PersonRecord
+    from gateway.domain.personal_code import PersonalCode
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from gateway.domain.lists import ListFilter
 
 
 def _configure_logging(level: str) -> None:
@@ -40,11 +52,20 @@ def migrate(settings: Settings, *, quiet: bool = False) -> None:
         print(f"schema at head; classifiers {version} " + ("loaded" if loaded else "already loaded"))
 
 
-def _classifiers(engine):  # type: ignore[no-untyped-def]
+def _classifiers(engine):
     from gateway.bootstrap import unit_of_work_factory
 
     with unit_of_work_factory(engine)() as uow:
         return uow.classifiers.load()
+
+
+def _advance(bar: tqdm[NoReturn]) -> Callable[[int], None]:
+    """A progress callback, told the count done so far, that moves ``bar`` to it."""
+
+    def progress(done: int) -> None:
+        bar.update(done - bar.n)
+
+    return progress
 
 
 def _import(settings: Settings, kind: str, path: Path) -> int:
@@ -52,25 +73,31 @@ def _import(settings: Settings, kind: str, path: Path) -> int:
 
     from gateway import administration
     from gateway.bootstrap import unit_of_work_factory
-    from gateway.imports import ImportFileInvalid, parse_institutions, parse_programs
+    from gateway.imports import ImportFileInvalid, ImportSummary, parse_institutions, parse_programs
     from storage.db import make_engine
 
     migrate(settings, quiet=True)
     engine = make_engine(settings.database_url)
     try:
-        parse = parse_institutions if kind == "institutions" else parse_programs
-        store = administration.import_institutions if kind == "institutions" else administration.import_programs
+        store: Callable[[Callable[[int], None]], ImportSummary]
         try:
             with tqdm(desc=f"checking {path.name}", unit=" records", file=sys.stderr) as bar:
-                records = parse(path, _classifiers(engine), progress=lambda n: bar.update(n - bar.n))
+                if kind == "institutions":
+                    institutions = parse_institutions(path, _classifiers(engine), progress=_advance(bar))
+                    count = len(institutions)
+                    store = partial(administration.import_institutions, unit_of_work_factory(engine), institutions)
+                else:
+                    programs = parse_programs(path, _classifiers(engine), progress=_advance(bar))
+                    count = len(programs)
+                    store = partial(administration.import_programs, unit_of_work_factory(engine), programs)
         except ImportFileInvalid as invalid:
             print(f"{path}: refused, nothing imported ({len(invalid.errors)} problem(s)):", file=sys.stderr)
             for problem in invalid.errors:
                 print(f"  {problem}", file=sys.stderr)
             return 1
         try:
-            with tqdm(total=len(records), desc="storing", unit=" records", file=sys.stderr) as bar:
-                summary = store(unit_of_work_factory(engine), records, lambda n: bar.update(n - bar.n))
+            with tqdm(total=count, desc="storing", unit=" records", file=sys.stderr) as bar:
+                summary = store(_advance(bar))
         except administration.UnknownProviders as exc:
             print(f"{path}: refused, nothing imported: {exc}", file=sys.stderr)
             return 1
@@ -104,7 +131,7 @@ def _import_rates(settings: Settings, path: Path) -> int:
     return 0
 
 
-def _accounts(settings: Settings, engine):  # type: ignore[no-untyped-def]
+def _accounts(settings: Settings, engine):
     from gateway.accounts import Accounts
     from gateway.bootstrap import digest_secrets_for, unit_of_work_factory
 
@@ -261,10 +288,11 @@ def _check(settings: Settings, which: str, *, restart: bool, concurrency: int | 
 class _NoPopulationRegister:
     """The rollover moves stored learners only: it never asks GR (a call would be a bug)."""
 
-    def find_person(self, personal_code):  # type: ignore[no-untyped-def]
+    def find_person(self, personal_code: PersonalCode) -> PersonRecord | None:
         raise AssertionError("roll-over does not ask the population register")
 
-    find_persons = find_person
+    def find_persons(self, personal_codes: list[PersonalCode]) -> dict[PersonalCode, PersonRecord | None]:
+        raise AssertionError("roll-over does not ask the population register")
 
 
 def roll_over(settings: Settings, args: argparse.Namespace) -> int:
@@ -351,7 +379,7 @@ def _import_enrolments(settings: Settings, path: Path) -> int:
                     path,
                     _classifiers(engine),
                     institution_lookup(uow_factory),
-                    progress=lambda n: bar.update(n - bar.n),
+                    progress=_advance(bar),
                 )
         except ImportFileInvalid as invalid:
             print(f"{path}: refused, nothing imported ({len(invalid.errors)} problem(s)):", file=sys.stderr)
@@ -359,7 +387,7 @@ def _import_enrolments(settings: Settings, path: Path) -> int:
                 print(f"  {problem}", file=sys.stderr)
             return 1
         with tqdm(total=len(enrolments), desc="storing", unit=" records", file=sys.stderr) as bar:
-            summary = import_enrolments(uow_factory, enrolments, lambda n: bar.update(n - bar.n))
+            summary = import_enrolments(uow_factory, enrolments, _advance(bar))
     finally:
         engine.dispose()
     print(f"{path.name}: imported {summary}")
@@ -375,7 +403,7 @@ LIST_FILTERS = {
 }
 
 
-def _print_summary(which: str, summary, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+def _print_summary(which: str, summary, settings: Settings) -> None:
     from gateway.checks import GR_UNAVAILABLE
 
     things = "persons" if which == "population-register" else "registrations"
@@ -452,13 +480,14 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         )
         use_case = lists.Lists(uow_factory)
         try:
-            list_filter = {
+            filters: dict[ListName, Callable[[], ListFilter]] = {
                 ListName.LEARNERS: lambda: lists.learner_filter(args.school_year, args.group_id, args.program_code),
                 ListName.ARRIVALS: lambda: lists.arrival_filter(args.from_date, args.to_date),
                 ListName.DEPARTURES: lambda: lists.departure_filter(args.from_date, args.to_date),
                 ListName.BASKET_RECIPIENTS: lambda: lists.basket_filter(args.month, args.provider),
                 ListName.CLUB_ATTENDANCE: lambda: lists.club_filter(args.school_year, args.direction, args.active_on),
-            }[name]()
+            }
+            list_filter = filters[name]()
             total = use_case.count(scope, name, list_filter)
             with tqdm(total=total, desc=f"exporting {name.value}", unit=" rows", file=sys.stderr) as bar:
                 summary = export_list(
@@ -468,7 +497,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
                     list_filter,
                     args.format,
                     args.output,
-                    progress=lambda n: bar.update(n - bar.n),
+                    progress=_advance(bar),
                     clock=clock_for(settings),
                 )
         except GatewayError as error:
@@ -480,7 +509,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _date_argument(text: str):  # type: ignore[no-untyped-def]
+def _date_argument(text: str):
     import datetime as dt
 
     try:
@@ -489,7 +518,7 @@ def _date_argument(text: str):  # type: ignore[no-untyped-def]
         raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
 
 
-def _install_sandbox(settings: Settings, clock):  # type: ignore[no-untyped-def]
+def _install_sandbox(settings: Settings, clock):
     from gateway.bootstrap import unit_of_work_factory
     from gateway.sandbox import install_sandbox
     from storage.db import make_engine
@@ -540,7 +569,7 @@ def serve(settings: Settings, *, sandbox: bool) -> int:
             print(f"  population register {settings.gr_url}")
         print("Stop with Ctrl+C.\n", flush=True)
 
-        def load():  # type: ignore[no-untyped-def]
+        def load():
             from gateway.bootstrap import build_gateway
 
             gr_url = sandbox_gr.url if sandbox_gr is not None else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from sqlalchemy import (
     JSON,
@@ -38,7 +39,7 @@ class Base(DeclarativeBase):
     pass
 
 
-Base.metadata.naming_convention = NAMING_CONVENTION  # type: ignore[assignment]
+Base.metadata.naming_convention = NAMING_CONVENTION
 
 
 class ClassifierEntryRow(Base):
@@ -326,7 +327,67 @@ class BasketRateRow(Base):
     special_needs_factor: Mapped[Decimal] = mapped_column(Numeric(6, 3))
 
 
+def table_of(mapped: type[Base]) -> Table:
+    """The Table of a mapped class. Declarative types ``__table__`` as any FromClause; a class
+    mapped with ``__tablename__`` (all of these) has a Table there."""
+    table = mapped.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{mapped.__name__} is not mapped to a table")
+    return table
+
+
 # --- the change feed, data checks and notices (revision 0300) ---------------------------
+# The JSON of ``change_event.data``: the state after the change, dates as ISO text. Keys read
+# with ``.get`` are absent from events written before they were added (revision 0300's backfill).
+class StoredContract(TypedDict):
+    typeCode: str
+    date: str
+    number: str
+
+
+class StoredDeparture(TypedDict):
+    date: str
+    reasonCode: str
+    orderNumber: NotRequired[str | None]
+
+
+class StoredRegistration(TypedDict):
+    registrationId: int
+    status: str
+    groupId: int
+    groupName: str
+    schoolYear: str
+    programCode: str
+    firstLearningDate: str
+    registeredOn: str
+    contract: NotRequired[StoredContract | None]
+    departure: NotRequired[StoredDeparture | None]
+    cancelledOn: NotRequired[str | None]
+
+
+class StoredFunding(TypedDict):
+    markId: int
+    registrationId: int
+    fundingTypeCode: str
+    fromMonth: str
+    toMonth: str
+    specialNeeds: NotRequired[bool]
+
+
+class StoredClubAttendance(TypedDict):
+    attendanceId: int
+    schoolYear: str
+    directionCodes: NotRequired[list[str]]
+    subDirectionCodes: NotRequired[list[str]]
+    endedOn: NotRequired[str | None]
+
+
+class EventData(TypedDict, total=False):
+    registration: StoredRegistration
+    funding: StoredFunding
+    clubAttendance: StoredClubAttendance
+
+
 class ChangeEventRow(Base):
     """One change of the register, as the feed gives it: keys in columns, the state after the change in ``data``.
 
@@ -347,7 +408,7 @@ class ChangeEventRow(Base):
     municipality_code: Mapped[str | None] = mapped_column(String(20))
     personal_code: Mapped[str] = mapped_column(String(11))
     registration_id: Mapped[int | None] = mapped_column(Integer)
-    data: Mapped[dict[str, object]] = mapped_column(JSON)
+    data: Mapped[EventData] = mapped_column(JSON)
     xid_horizon: Mapped[int | None] = mapped_column(BigInteger)
 
 

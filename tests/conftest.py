@@ -9,9 +9,10 @@ import shutil
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -53,7 +54,7 @@ class Database:
     def user_named(self, username: str) -> SandboxUser:
         return next(u for u in self.users if u.username == username)
 
-    def rows(self, query: str, **params: object) -> list:  # type: ignore[type-arg]
+    def rows(self, query: str, **params: object) -> list:
         with self.engine.connect() as connection:
             return list(connection.execute(text(query), params))
 
@@ -61,7 +62,7 @@ class Database:
         with self.engine.connect() as connection:
             return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608 - fixed names
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self) -> Mapping[str, int | str]:
         return {table: self.count(table) for table in MUTABLE_TABLES + ("app_user", "institution", "program")}
 
 
@@ -193,7 +194,7 @@ class LiveGateway:
 
 
 def launch_gateway(
-    database: Database, *, clock: FixedClock | None = None, **overrides: object
+    database: Database, *, clock: FixedClock | None = None, **overrides: Any
 ) -> tuple[LiveGateway, Callable[[], None]]:
     """The whole site (registry + sandbox GR) with waitress on a free local port, and its stop.
 
@@ -208,7 +209,7 @@ def launch_gateway(
     from gateway.http import create_server
 
     port = free_port()
-    values: dict[str, object] = dict(
+    values: dict[str, Any] = dict(  # Settings' fields, whose types differ
         database_url=database.url,
         port=port,
         population_register_url=f"http://127.0.0.1:{port}/population-register",
@@ -219,7 +220,7 @@ def launch_gateway(
     )
     values.update(overrides)
     clock = clock or e2e_clock()
-    gateway = build_gateway(Settings(**values), sandbox=True, engine=database.engine, clock=clock)  # type: ignore[arg-type]
+    gateway = build_gateway(Settings(**values), sandbox=True, engine=database.engine, clock=clock)
     server = create_server(
         gateway.site, max_request_bytes=gateway.settings.max_request_bytes, host="127.0.0.1", port=port, threads=8
     )
@@ -233,7 +234,7 @@ def start_gateway(database: Database) -> Iterator[Callable[..., LiveGateway]]:
     """Starts gateways on the test's database (see ``launch_gateway``); stops them after the test."""
     stops = []
 
-    def start(**overrides: object) -> LiveGateway:
+    def start(**overrides: Any) -> LiveGateway:
         live, stop = launch_gateway(database, **overrides)
         stops.append(stop)
         return live
@@ -248,7 +249,7 @@ def live_gateway(start_gateway: Callable[..., LiveGateway]) -> LiveGateway:
     return start_gateway()
 
 
-def run_waitress(server) -> None:  # type: ignore[no-untyped-def]
+def run_waitress(server) -> None:
     """The server's loop; a descriptor closed under it by ``stop_waitress`` ends it quietly."""
     try:
         server.run()
@@ -258,7 +259,7 @@ def run_waitress(server) -> None:  # type: ignore[no-untyped-def]
         del error
 
 
-def stop_waitress(server, thread: threading.Thread) -> None:  # type: ignore[no-untyped-def]
+def stop_waitress(server, thread: threading.Thread) -> None:
     # Drain the worker threads first, then close every channel. The channels are closed from
     # inside the server's own loop (a trigger thunk): closed from this thread, a descriptor
     # could vanish under the loop's select() (EBADF in the server thread, a flaky teardown).

@@ -64,7 +64,8 @@ def _wsdl_document(path: Path = WSDL_PATH) -> Document:
         if document is None:
             loader = Transport()
             try:
-                document = Document(str(path), loader, settings=ZEEP_SETTINGS)
+                # zeep annotates `transport` as type[Transport]; its own Client passes an instance, as here.
+                document = Document(str(path), loader, settings=ZEEP_SETTINGS)  # type: ignore[arg-type]
             finally:
                 loader.session.close()
             _documents[path] = document
@@ -83,7 +84,7 @@ class _DeadlineTransport(Transport):
         super().__init__(session=session, operation_timeout=timeouts)
 
     @property
-    def operation_timeout(self) -> tuple[float, float]:  # type: ignore[override]
+    def operation_timeout(self) -> tuple[float, float]:
         deadline = getattr(self._deadline, "at", None)
         if deadline is None:
             return self._timeouts

@@ -125,7 +125,8 @@ def mark_funding(
             classifiers=classifiers,
             policy=policy,
         )
-    return [FundingMark(None, registration.id, code, from_month, last, special_needs) for code in types]  # type: ignore[arg-type]
+    assert registration.id is not None, "funding is marked on a stored registration"
+    return [FundingMark(None, registration.id, code, from_month, last, special_needs) for code in types]
 
 
 def check_basket_eligibility(
@@ -261,8 +262,13 @@ def carry_funding(
       mark ends with the month before, and a ``FundingNotCarried`` warning says why;
     * the continuation keeps the mark's funding type and special-needs flag.
     """
-    narrowed, removed, carried, warnings = [], [], [], []
-    not_narrowed, not_removed = [], []
+    narrowed: list[FundingMark] = []
+    removed: list[FundingMark] = []
+    not_narrowed: list[FundingMark] = []
+    not_removed: list[FundingMark] = []
+    carried: list[tuple[FundingMark, FundingMark]] = []
+    warnings: list[Warning] = []
+    assert new_registration.id is not None, "the new registration is stored first"
     reach = Month.of(new_group.school_year.ends_on)
     for mark in marks:
         if mark.to_month < first_month:
@@ -295,7 +301,7 @@ def carry_funding(
                 mark.funding_type,
                 start,
                 end,
-                mark.special_needs,  # type: ignore[arg-type]
+                mark.special_needs,
             )
             carried.append((mark, continuation))
             continue

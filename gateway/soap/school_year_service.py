@@ -21,16 +21,16 @@ class NvsSchoolYearService(ServiceBase):
         _returns=(required(t.Registration), required(t.Registration), many(t.Warning, 10)),
         _out_variable_names=("endedRegistration", "registration", "warning"),
     )
-    def TransferStudent(ctx, registrationId, groupId, fromDate):  # type: ignore[no-untyped-def]
+    def TransferStudent(ctx, registrationId, groupId, fromDate):
         moved = _registry(ctx).transfer_student(_caller(ctx), registrationId, groupId, fromDate)
         return registration_out(moved.ended), registration_out(moved.started), warnings_out(moved.warnings)
 
     @rpc(required(t.Identifier), required(t.RegisterDate), _returns=required(t.Group), _out_variable_name="group")
-    def CloseGroup(ctx, groupId, closingDate):  # type: ignore[no-untyped-def]
+    def CloseGroup(ctx, groupId, closingDate):
         return group_out(_registry(ctx).close_group(_caller(ctx), groupId, closingDate))
 
     @rpc(required(t.Identifier), _returns=required(t.Identifier), _out_variable_name="groupId")
-    def DeleteGroup(ctx, groupId):  # type: ignore[no-untyped-def]
+    def DeleteGroup(ctx, groupId):
         _registry(ctx).delete_group(_caller(ctx), groupId)
         return groupId
 
@@ -42,7 +42,7 @@ class NvsSchoolYearService(ServiceBase):
         _returns=(required(t.SchoolYear), many(t.RolledOverGroup, 2000)),
         _out_variable_names=("toYear", "rolledOver"),
     )
-    def RollOverGroups(ctx, fromYear, toYear, groupId, carryLearners):  # type: ignore[no-untyped-def]
+    def RollOverGroups(ctx, fromYear, toYear, groupId, carryLearners):
         results = _registry(ctx).roll_over_groups(
             _caller(ctx), fromYear, toYear, tuple(groupId or ()), carry_learners=bool(carryLearners)
         )

@@ -37,6 +37,7 @@ from gateway.soap.types import TNS
 from tests.clock import E2E_TODAY
 from tests.e2e import soap
 from tests.e2e.helpers import child_code
+from tests.present import present
 
 MUSIC_SCHOOL = "300000011"  # Anykščių muzikos mokykla
 ACCREDITED_NVS_PROGRAM = "100000112"
@@ -108,7 +109,7 @@ def register(
     )
 
 
-def signed(body: str, **kwargs) -> Callable[[SandboxUser], bytes]:  # type: ignore[no-untyped-def]
+def signed(body: str, **kwargs) -> Callable[[SandboxUser], bytes]:
     """A builder: ``body`` in an envelope signed in as the case's user."""
     return lambda user: soap.envelope(body, username=user.username, password=user.password, **kwargs)
 
@@ -610,7 +611,7 @@ def _field_matches(expected: str, actual: str | None) -> bool:
     return actual == expected
 
 
-def refusal_problems(gateway, user: SandboxUser, case: Case, logs: pytest.LogCaptureFixture) -> list[str]:  # type: ignore[no-untyped-def]
+def refusal_problems(gateway, user: SandboxUser, case: Case, logs: pytest.LogCaptureFixture) -> list[str]:
     """Send the case; return what is wrong with the gateway's answer (nothing when it is right)."""
     before = gateway.database.snapshot()
     first_record = len(logs.records)
@@ -660,7 +661,7 @@ def refusal_problems(gateway, user: SandboxUser, case: Case, logs: pytest.LogCap
     return problems
 
 
-def check_table(gateway, cases: list[Case], logs: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+def check_table(gateway, cases: list[Case], logs: pytest.LogCaptureFixture) -> None:
     user = gateway.database.user(MUSIC_SCHOOL)
     report = []
     for case in cases:
@@ -715,12 +716,12 @@ def test_schema_fault_messages_quote_the_contract_faithfully(live_gateway):
 
 
 # --- free text is stored and returned literally ------------------------------------------------
-def call(gateway, body: str) -> etree._Element:  # type: ignore[no-untyped-def]
+def call(gateway, body: str) -> etree._Element:
     user = gateway.database.user(MUSIC_SCHOOL)
     return soap.parse_success(soap.post(gateway.registry_url, signed(body)(user)))
 
 
-def listed_group_names(gateway) -> list[str]:  # type: ignore[no-untyped-def]
+def listed_group_names(gateway) -> list[str]:
     listed = call(
         gateway, f"<nvs:ListGroups><nvs:schoolYear>{SchoolYear.containing(E2E_TODAY)}</nvs:schoolYear></nvs:ListGroups>"
     )
@@ -816,7 +817,7 @@ def test_injection_strings_are_stored_and_returned_literally(live_gateway):
     assert soap.text_of(cancelled, "registration/cancellationReason") == reason
     with database.engine.connect() as connection:
         stored = connection.execute(
-            text("SELECT cancellation_reason FROM registration WHERE id = :id"), {"id": int(registration_id)}
+            text("SELECT cancellation_reason FROM registration WHERE id = :id"), {"id": int(present(registration_id))}
         ).scalar_one()
     assert stored == reason
 

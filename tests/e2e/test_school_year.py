@@ -43,7 +43,7 @@ def register(service, child: str, group_id: int, first_day: dt.date = FIRST_DAY)
     ).registration.registrationId
 
 
-def refused(call) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def refused(call) -> dict[str, str]:
     with pytest.raises(Fault) as caught:
         call()
     return fault_detail(caught.value)

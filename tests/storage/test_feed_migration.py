@@ -25,6 +25,7 @@ from gateway.sandbox import install_sandbox
 from gateway.services import NewFunding, NewGroup, NewRegistration, Registry
 from storage.db import make_engine
 from tests.e2e.helpers import child_code
+from tests.present import present
 from tests.storage.test_feed_concurrency import (
     Follower,
     SandboxPeople,
@@ -46,7 +47,7 @@ class Scratch:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def scratch(request: pytest.FixtureRequest, tmp_path) -> Iterator[Scratch]:  # type: ignore[no-untyped-def]
+def scratch(request: pytest.FixtureRequest, tmp_path) -> Iterator[Scratch]:
     admin = schema = None
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'scratch.db'}"
@@ -83,17 +84,25 @@ def migrate_to(database: Scratch, revision: str, *, down: bool = False) -> None:
 def test_the_feed_starts_with_a_snapshot_of_what_was_registered_before_it(scratch: Scratch) -> None:
     registry = Registry(scratch.uow_factory, SandboxPeople(), clock=FixedClock.on(TODAY))
     school = caller_of("300000011")
-    group = registry.create_group(
-        school,
-        NewGroup(
-            name="Prieš srautą", sub_direction_codes=("MUSIC.PIANO",), school_year="2026-2027", program_code="100000112"
-        ),
-    ).group.id
+    group = present(
+        registry.create_group(
+            school,
+            NewGroup(
+                name="Prieš srautą",
+                sub_direction_codes=("MUSIC.PIANO",),
+                school_year="2026-2027",
+                program_code="100000112",
+            ),
+        ).group.id
+    )
     contract = Contract("BILATERAL", dt.date(2026, 9, 1), "S-1")
     ids = [
-        registry.register_student(
-            school, NewRegistration(child_code(dt.date(2015, 1, 1 + n), 600 + n), group, dt.date(2026, 9, 1), contract)
-        )[0].registration.id
+        present(
+            registry.register_student(
+                school,
+                NewRegistration(child_code(dt.date(2015, 1, 1 + n), 600 + n), group, dt.date(2026, 9, 1), contract),
+            )[0].registration.id
+        )
         for n in range(4)
     ]
     registry.mark_funding(school, NewFunding(ids[0], ("NVS_BASKET", "MUNICIPAL"), "2026-09"))
@@ -108,8 +117,8 @@ def test_the_feed_starts_with_a_snapshot_of_what_was_registered_before_it(scratc
     follower = Follower(feed.Feed(scratch.uow_factory), ReadScope.all(), page_size=3)
     while follower.poll():
         pass
-    assert registrations_in_copy(follower) == registrations_in_database(scratch)  # type: ignore[arg-type]
-    assert marks_in_copy(follower) == marks_in_database(scratch)  # type: ignore[arg-type]
+    assert registrations_in_copy(follower) == registrations_in_database(scratch)
+    assert marks_in_copy(follower) == marks_in_database(scratch)
     assert follower.sequences == list(range(1, 7))  # 3 registrations (not the cancelled one) and 3 marks
     with scratch.engine.connect() as connection:
         deregistered_on = connection.execute(

@@ -19,19 +19,20 @@ from gateway.domain.errors import PopulationRegisterUnavailable
 from gateway.domain.model import Contract, DeclaredResidence, Group, ProgramPurpose, Registration
 from gateway.domain.personal_code import PersonalCode
 from gateway.services import Caller
+from tests.present import present
 
 NOW = dt.datetime(2026, 11, 2, 23, 0, tzinfo=dt.UTC)
 SCHOOL = "300000011"
 KNOWN = [p for p in SPECIAL_PERSONS if p.kind != "not-found"]
 
 
-def held_with_previous_values(database) -> None:  # type: ignore[no-untyped-def]
+def held_with_previous_values(database) -> None:
     with database.uow_factory() as uow:
         group = uow.groups.add(
             Group(None, SCHOOL, SchoolYear(2026), "100000112", ProgramPurpose.NVS, "GR", ("MUSIC.PIANO",))
         )
         for special in KNOWN:
-            current = special.record()
+            current = present(special.record(), special.personal_code)
             residence = current.residence
             if special.previous_municipality_code:
                 residence = DeclaredResidence(special.previous_municipality_code, None, None)
@@ -62,16 +63,16 @@ def held_with_previous_values(database) -> None:  # type: ignore[no-untyped-def]
 
 class Register:
     def __init__(self, fail_first: bool = False, both_inside: threading.Barrier | None = None) -> None:
-        self.inner = InMemoryPopulationRegister({p.personal_code: p for p in (s.record() for s in KNOWN)})  # type: ignore[misc]
+        self.inner = InMemoryPopulationRegister({p.personal_code: p for p in (present(s.record()) for s in KNOWN)})
         self.fail_first = fail_first
         # Holds the first GR call until the other process is inside the same run too: otherwise,
         # on a busy machine, one may finish the run before the other starts (and starts a new one).
         self.both_inside = both_inside
 
-    def find_person(self, code):  # type: ignore[no-untyped-def]
+    def find_person(self, code):
         return self.inner.find_person(code)
 
-    def find_persons(self, codes):  # type: ignore[no-untyped-def]
+    def find_persons(self, codes):
         if self.fail_first:
             self.fail_first = False
             raise PopulationRegisterUnavailable()
@@ -81,7 +82,7 @@ class Register:
         return self.inner.find_persons(codes)
 
 
-def test_two_processes_continuing_one_run_store_everything_once(database) -> None:  # type: ignore[no-untyped-def]
+def test_two_processes_continuing_one_run_store_everything_once(database) -> None:
     held_with_previous_values(database)
     interrupted = PopulationRegisterCheck(
         database.uow_factory, Register(fail_first=True), batch_size=1, concurrency=1, clock=FixedClock(NOW)
@@ -119,7 +120,7 @@ def test_two_processes_continuing_one_run_store_everything_once(database) -> Non
     assert len(issues) == 5 and all(row[3] == 1 for row in issues)
     assert len(notices) == 2 and all(row[2] == 1 for row in notices)
     assert runs == 1
-    status = (
+    status = present(
         DataChecks(database.uow_factory, Register(), clock=FixedClock(NOW))
         .status(Caller(0, "x", SCHOOL))
         .population_register

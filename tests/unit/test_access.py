@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -71,7 +72,7 @@ def test_a_caller_acts_for_exactly_one_institution_municipality_or_centrally() -
         dict(municipality_code="13", central=True),
     ):
         with pytest.raises(ValueError):
-            Caller(1, "x", **wrong)  # type: ignore[arg-type]
+            Caller(1, "x", **wrong)
     assert Caller.acting_for(Scope.municipality("13"), user_id=1, username="x").scope == Scope.municipality("13")
 
 
@@ -143,8 +144,8 @@ def test_a_coordinator_sees_children_registered_with_providers_located_in_its_mu
 
 
 # --- user registration requests -------------------------------------------------------
-def a_request(**overrides) -> UserRequest:  # type: ignore[no-untyped-def]
-    values = dict(
+def a_request(**overrides: Any) -> UserRequest:
+    values: dict[str, Any] = dict(
         personal_code=PersonalCode(TEACHER_CODE),
         first_name="Ona",
         last_name="Kairienė",
@@ -162,7 +163,7 @@ def a_request(**overrides) -> UserRequest:  # type: ignore[no-untyped-def]
         rights=(Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER), Right(Area.REGISTRATION_CORRECTION, Level.MANAGER)),
     )
     values.update(overrides)
-    return UserRequest(**values)  # type: ignore[arg-type]
+    return UserRequest(**values)
 
 
 def check(request: UserRequest, issuer: Caller = ADMIN) -> None:

@@ -112,7 +112,9 @@ def exchange(url: str, raw: bytes) -> requests.Response:
     status_line, *header_lines = header_block.decode("latin-1").split("\r\n")
     response = requests.models.Response()
     response.status_code = int(status_line.split()[1])
-    response.headers = CaseInsensitiveDict(line.split(": ", 1) for line in header_lines if ": " in line)
+    response.headers = CaseInsensitiveDict(
+        (name, value) for name, _, value in (line.partition(": ") for line in header_lines if ": " in line)
+    )
     response._content = body
     response.encoding = "utf-8"
     return response
@@ -141,7 +143,7 @@ def test_other_paths_keep_plain_http_answers(shared_gateway):
 
 # --- the same refusals from gunicorn, the production server (gateway/gunicorn_worker.py) -----------
 @pytest.fixture(scope="module")
-def gunicorn_gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def gunicorn_gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     directory = tmp_path_factory.mktemp("gunicorn")
     database = open_database(request, "sqlite", directory)
     gateway = GatewayProcess(database.url, directory, server="gunicorn", workers=1).start()
