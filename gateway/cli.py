@@ -1,5 +1,6 @@
 """``nvs-gateway``: run the gateway, migrate, import reference data and enrolments, manage users, purge the
-access log, run the data checks, export lists, print the sandbox fixture."""
+access log, run the data checks, export lists, roll groups over into the next school year, print the sandbox
+fixture."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from typing import TYPE_CHECKING, NoReturn
 
 from gateway.clock import clock_for
 from gateway.config import Settings
+
+if TYPE_CHECKING:
+    from gateway.domain.model import PersonRecord
+    from gateway.domain.personal_code import PersonalCode
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -318,6 +323,71 @@ def _check(settings: Settings, which: str, *, restart: bool, concurrency: int | 
         engine.dispose()
     _print_summary(which, summary, settings)
     return 0 if summary.completed else 1
+
+
+class _NoPopulationRegister:
+    """The rollover moves stored learners only: it never asks GR (a call would be a bug)."""
+
+    def find_person(self, personal_code: PersonalCode) -> PersonRecord | None:
+        raise AssertionError("roll-over does not ask the population register")
+
+    def find_persons(self, personal_codes: list[PersonalCode]) -> dict[PersonalCode, PersonRecord | None]:
+        raise AssertionError("roll-over does not ask the population register")
+
+
+def roll_over(settings: Settings, args: argparse.Namespace) -> int:
+    """``nvs-gateway roll-over``: copy groups into the next school year (and carry their learners),
+    one transaction per group, with a progress bar and a summary; 0 when no group was refused."""
+    from tqdm import tqdm
+
+    from gateway.bootstrap import unit_of_work_factory
+    from gateway.domain.errors import GatewayError
+    from gateway.domain.funding import BasketPolicy
+    from gateway.services import Registry
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    policy = BasketPolicy(minimum_age=settings.basket_min_age, maximum_age=settings.basket_max_age)
+    registry = Registry(
+        unit_of_work_factory(engine), _NoPopulationRegister(), clock=clock_for(settings), basket_policy=policy
+    )
+    try:
+        with tqdm(desc=f"rolling over {args.from_year}", unit=" groups", file=sys.stderr, dynamic_ncols=True) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            done, refused = registry.roll_over_for_operator(
+                args.from_year,
+                args.to_year,
+                institution_codes=tuple(args.institution or ()),
+                group_ids=tuple(args.group or ()),
+                carry_learners=args.carry_learners,
+                progress=progress,
+            )
+    except GatewayError as error:
+        print(f"roll-over refused: {error.code}: {error.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("roll-over interrupted; run the command again: groups done are found, not copied again.", file=sys.stderr)
+        return 130
+    finally:
+        engine.dispose()
+    created = sum(r.created for r in done)
+    carried = sum(len(r.carried) for r in done)
+    warnings = sum(len(r.warnings) for r in done)
+    print(
+        f"roll-over {args.from_year} -> {args.to_year}: {len(done) + len(refused)} group(s); "
+        f"{created} copied, {len(done) - created} copied before; "
+        f"{carried} learner(s) carried" + ("" if args.carry_learners else " (learners not asked for)") + "; "
+        f"{warnings} funding warning(s); {len(refused)} refused"
+    )
+    for refusal in refused:
+        group = refusal.group
+        print(f"  refused: group {group.id} '{group.name}' of {group.provider_code}: {refusal.code}: {refusal.message}")
+    return 1 if refused else 0
 
 
 def _population_register_shown(settings: Settings) -> str:
@@ -649,6 +719,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     data_check = check_commands.add_parser("data", help="check the registrations against the student-data rules")
     data_check.add_argument("--institution", help="only this institution's registrations (default: all)")
+    rollover = commands.add_parser(
+        "roll-over",
+        help="copy groups into the next school year, optionally with their learners (idempotent; a summary at the end)",
+    )
+    rollover.add_argument("--from", dest="from_year", required=True, metavar="YYYY-YYYY")
+    rollover.add_argument("--to", dest="to_year", required=True, metavar="YYYY-YYYY")
+    rollover.add_argument("--institution", action="append", metavar="CODE", help="only this provider's (repeatable)")
+    rollover.add_argument("--group", action="append", type=int, metavar="ID", help="only this group (repeatable)")
+    rollover.add_argument(
+        "--carry-learners",
+        action="store_true",
+        help="move active learners into the copies from the new year's first day",
+    )
     fixture = commands.add_parser(
         "sandbox", help="print the sandbox fixture (institutions, programs, users, special persons)"
     )
@@ -711,6 +794,8 @@ def main(argv: list[str] | None = None) -> int:
             concurrency=getattr(args, "concurrency", None),
             institution=getattr(args, "institution", None),
         )
+    if args.command == "roll-over":
+        return roll_over(settings, args)
     if args.command == "sandbox":
         from gateway.reference_data import load_classifiers
         from gateway.sandbox import sandbox_fixture

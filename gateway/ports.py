@@ -137,6 +137,21 @@ class GroupRepository(Protocol):
     ) -> bool: ...
     def of_provider(self, provider_code: str, school_year: SchoolYear) -> list[Group]: ...
     def active_learner_counts(self, group_ids: list[int]) -> dict[int, int]: ...
+    def registration_count(self, group_id: int) -> int:
+        """Every registration the group ever had, cancelled ones included."""
+
+    def last_departure(self, group_id: int) -> dt.date | None:
+        """The latest departure date of the group's registrations (None: nobody left it)."""
+
+    def delete(self, group_id: int) -> None: ...
+    def lock(self, group_id: int, *, exclusive: bool) -> None:
+        """Lock the group's row to the end of the transaction (PostgreSQL: FOR UPDATE / FOR SHARE;
+        SQLite has one writer at a time)."""
+
+    def copy_of(self, origin_id: int) -> Group | None:
+        """The group rolled over from ``origin_id`` (there is at most one)."""
+
+    def providers_with_groups(self, school_year: SchoolYear) -> list[str]: ...
 
 
 class PersonRepository(Protocol):
@@ -149,6 +164,9 @@ class RegistrationRepository(Protocol):
     def add(self, registration: Registration) -> Registration: ...
     def update(self, registration: Registration) -> None: ...
     def has_active(self, personal_code: PersonalCode, group_id: int) -> bool: ...
+    def active_in_group(self, group_id: int) -> list[Registration]:
+        """The group's active registrations, by id."""
+
     def latest_of_person(self, personal_code: PersonalCode) -> Registration | None:
         """The person's most recent registration that is not cancelled, with any provider."""
 
@@ -166,6 +184,10 @@ class FundingRepository(Protocol):
         """The mark now covers only from_month to to_month; basket months outside are free again."""
 
     def remove(self, mark: FundingMark) -> None: ...
+    def move_basket_claims(self, from_mark_id: int, to_mark_id: int, months: list[Month]) -> None:
+        """The child's basket claims of these months now belong to another mark, in place: the claim
+        (child, month) is never released, so no rival can take it meanwhile (TransferStudent)."""
+
     def claimed_months(self, personal_code: PersonalCode, months: list[Month]) -> list[Month]: ...
     def claim_basket(self, personal_code: PersonalCode, mark: FundingMark) -> None:
         """Claim the mark's months for the child atomically, or raise BasketAlreadyClaimed."""

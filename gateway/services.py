@@ -8,6 +8,7 @@ the outcome. Nothing here knows about SOAP, XML or SQL.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from gateway.domain.access import Caller
 from gateway.domain.calendar import Month, SchoolYear
 from gateway.domain.errors import (
     AccessDenied,
+    GatewayError,
     GroupNotFound,
     InstitutionCodeRequired,
     InvalidFundingPeriod,
@@ -32,6 +34,11 @@ from gateway.domain.feed import ChangeKind
 from gateway.domain.model import Contract, Departure, Group, Leader, PersonRecord, ProgramPurpose, Registration, Warning
 from gateway.domain.personal_code import PersonalCode
 from gateway.ports import PopulationRegister, UnitOfWork, stored
+
+
+class GroupLock(enum.Enum):
+    SHARED = "shared"
+    EXCLUSIVE = "exclusive"
 
 
 # --- what callers send --------------------------------------------------------
@@ -121,6 +128,36 @@ class NewFunding:
 class FundingView:
     registration_id: int
     marks: list[funding.FundingMark]
+
+
+@dataclass(frozen=True)
+class TransferView:
+    """A transfer: the registration that ended the day before, the one that starts, and the warnings."""
+
+    ended: RegistrationView
+    started: RegistrationView
+    warnings: list[Warning]
+
+
+@dataclass(frozen=True)
+class RolledOverGroup:
+    """One group's rollover: its copy in the new year (``created``: by this run, not an earlier one),
+    the learners carried (their new registrations) and the funding warnings of their transfers."""
+
+    origin: Group
+    copy: GroupView
+    created: bool
+    carried: list[RegistrationView]
+    warnings: list[Warning]
+
+
+@dataclass(frozen=True)
+class RolloverRefusal:
+    """The operator's rollover goes on past a refused group; this says which and why."""
+
+    group: Group
+    code: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -255,15 +292,20 @@ class Registry:
             return GroupView(group=changed, program_name=program.name, active_learners=count)
 
     def list_groups(
-        self, caller: Caller, school_year: str, purpose: str | None = None, institution_code: str | None = None
+        self,
+        caller: Caller,
+        school_year: str,
+        purpose: str | None = None,
+        institution_code: str | None = None,
+        include_closed: bool = False,
     ) -> list[GroupSection]:
         """The seed's NVŠ group list of one institution (the caller's, or one it sees): split by
-        purpose, each part with its groups (and so its count)."""
+        purpose, each part with its groups (and so its count). Closed groups only when asked."""
         year = SchoolYear.parse(school_year)
         purposes = [ProgramPurpose(purpose)] if purpose else [ProgramPurpose.FSPU, ProgramPurpose.NVS]
         with self.uow_factory() as uow:
             looked_at = self._looked_at(uow, caller, institution_code)
-            groups = uow.groups.of_provider(looked_at, year)
+            groups = [g for g in uow.groups.of_provider(looked_at, year) if include_closed or not g.is_closed]
             counts = uow.groups.active_learner_counts([g.id for g in groups if g.id is not None])
             program_names: dict[str, str] = {}
             for g in groups:
@@ -291,13 +333,14 @@ class Registry:
         code = parse_personal_code(new.personal_code)
         model.check_may_be_learner(code)
         with self.uow_factory() as uow:
-            group = self._group(uow, caller, new.group_id)
+            group = self._group(uow, caller, new.group_id, lock=GroupLock.SHARED)
             program = uow.programs.get(group.program_code)
             assert program is not None
             classifiers = uow.classifiers.load()
             provider = self._institution(uow, caller)
             provider.check_may_provide_nvs(classifiers, self.clock.today())
-            # GR is asked only once the request is known to be about a group of the caller's.
+            group.check_open()
+            # GR is asked only once the request is known to be about an open group of the caller's.
             person = self._from_population_register(code)
             registration, warnings = model.register_student(
                 person=person,
@@ -362,6 +405,205 @@ class Registry:
             self._apply(uow, deregistered, funding.end_funding(marks, last_month=Month.of(departure.date)))
             uow.commit()
             return self._view(uow, deregistered), warnings
+
+    # --- the life of a school year: transfers, closing, deleting, rollover -----------
+    def transfer_student(self, caller: Caller, registration_id: int, group_id: int, from_date: dt.date) -> TransferView:
+        """Move an active registration to another group of the caller's from ``from_date``
+        (``model.transfer_student`` and ``funding.carry_funding`` decide), in one transaction."""
+        with self.uow_factory() as uow:
+            registration = self._registration(uow, caller, registration_id)
+            to_group = self._group(uow, caller, group_id, lock=GroupLock.SHARED)
+            provider = self._institution(uow, caller)
+            ended, started, warnings = self._transfer(uow, registration, to_group, from_date, provider)
+            uow.commit()
+            return TransferView(self._view(uow, ended), self._view(uow, started), warnings)
+
+    def close_group(self, caller: Caller, group_id: int, closing_date: dt.date) -> GroupView:
+        with self.uow_factory() as uow:
+            # Exclusive: a registration or transfer into the group waits, then finds it closed.
+            group = self._group(uow, caller, group_id, lock=GroupLock.EXCLUSIVE)
+            closed = model.close_group(
+                group,
+                closing_date=closing_date,
+                active_learners=uow.groups.active_learner_counts([group_id])[group_id],
+                last_departure=uow.groups.last_departure(group_id),
+                today=self.clock.today(),
+            )
+            uow.groups.update(closed)
+            uow.commit()
+            return GroupView(group=closed, program_name=self._program_name(uow, closed), active_learners=0)
+
+    def delete_group(self, caller: Caller, group_id: int) -> None:
+        with self.uow_factory() as uow:
+            group = self._group(uow, caller, group_id, lock=GroupLock.EXCLUSIVE)
+            model.check_may_delete_group(group, registrations=uow.groups.registration_count(group_id))
+            uow.groups.delete(group_id)
+            uow.commit()
+
+    def roll_over_groups(
+        self,
+        caller: Caller,
+        from_year: str,
+        to_year: str,
+        group_ids: tuple[int, ...] = (),
+        carry_learners: bool = False,
+    ) -> list[RolledOverGroup]:
+        """Copy the caller's groups of ``from_year`` (the named ones, or every open one) into
+        ``to_year`` and, with ``carry_learners``, move their active learners into the copies
+        from the new year's first day. One transaction: a refused group refuses the call,
+        named in the fault; a second run finds the copies and copies nothing again."""
+        first, second = SchoolYear.parse(from_year), SchoolYear.parse(to_year)
+        model.check_next_school_year(first, second)
+        with self.uow_factory() as uow:
+            provider = self._institution(uow, caller)
+            if group_ids:
+                groups = []
+                for index, group_id in enumerate(dict.fromkeys(group_ids)):
+                    group = self._group(uow, caller, group_id)
+                    if group.school_year != first:
+                        raise GroupNotFound(
+                            f"Group {group_id} is a group of {group.school_year}, not of {first}.",
+                            field=f"groupId[{index + 1}]",
+                        )
+                    groups.append(group)
+            else:
+                groups = [g for g in uow.groups.of_provider(provider.code, first) if not g.is_closed]
+            results = [self._roll_over(uow, provider, group, second, carry_learners) for group in groups]
+            uow.commit()
+            return results
+
+    def roll_over_for_operator(
+        self,
+        from_year: str,
+        to_year: str,
+        *,
+        institution_codes: tuple[str, ...] = (),
+        group_ids: tuple[int, ...] = (),
+        carry_learners: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[list[RolledOverGroup], list[RolloverRefusal]]:
+        """``nvs-gateway roll-over``: every provider's groups (or those named), one transaction per
+        group, so that a refused group (named in the summary) does not hold the others back.
+        Interrupted, it is run again: the groups done are found, not copied again."""
+        first, second = SchoolYear.parse(from_year), SchoolYear.parse(to_year)
+        model.check_next_school_year(first, second)
+        with self.uow_factory() as uow:
+            if group_ids:
+                found = [uow.groups.get(group_id) for group_id in group_ids]
+                missing = [gid for gid, g in zip(group_ids, found, strict=True) if g is None or g.school_year != first]
+                if missing:
+                    raise GroupNotFound(f"No group of {first} has the id(s) {', '.join(map(str, missing))}.")
+                groups = [g for g in found if g is not None]
+            else:
+                providers = institution_codes or tuple(uow.groups.providers_with_groups(first))
+                groups = [g for code in providers for g in uow.groups.of_provider(code, first) if not g.is_closed]
+        done: list[RolledOverGroup] = []
+        refused: list[RolloverRefusal] = []
+        for position, group in enumerate(groups, start=1):
+            try:
+                with self.uow_factory() as uow:
+                    provider = uow.institutions.get(group.provider_code)
+                    assert provider is not None
+                    done.append(self._roll_over(uow, provider, group, second, carry_learners))
+                    uow.commit()
+            except GatewayError as error:
+                refused.append(RolloverRefusal(group, error.code, error.message))
+            if progress is not None:
+                progress(position, len(groups))
+        return done, refused
+
+    def _roll_over(
+        self, uow: UnitOfWork, provider: model.Institution, group: Group, to_year: SchoolYear, carry_learners: bool
+    ) -> RolledOverGroup:
+        copy = uow.groups.copy_of(group.id)  # type: ignore[arg-type]
+        created = copy is None
+        if copy is None:
+            program = uow.programs.get(group.program_code)
+            assert program is not None
+            copy = uow.groups.add(
+                model.roll_over_group(
+                    group,
+                    provider=provider,
+                    program=program,
+                    to_year=to_year,
+                    name_taken=uow.groups.name_taken(provider.code, to_year, group.name),
+                    classifiers=uow.classifiers.load(),
+                    today=self.clock.today(),
+                )
+            )
+        carried: list[RegistrationView] = []
+        warnings: list[Warning] = []
+        if carry_learners:
+            for registration in uow.registrations.active_in_group(group.id):  # type: ignore[arg-type]
+                _, started, transfer_warnings = self._transfer(uow, registration, copy, to_year.starts_on, provider)
+                carried.append(self._view(uow, started))
+                warnings.extend(transfer_warnings)
+        count = uow.groups.active_learner_counts([copy.id])[copy.id]  # type: ignore[list-item,index]
+        view = GroupView(group=copy, program_name=self._program_name(uow, copy), active_learners=count)
+        return RolledOverGroup(group, view, created, carried, warnings)
+
+    def _transfer(
+        self,
+        uow: UnitOfWork,
+        registration: Registration,
+        to_group: Group,
+        from_date: dt.date,
+        provider: model.Institution,
+    ) -> tuple[Registration, Registration, list[Warning]]:
+        """One transfer inside the caller's transaction: registrations, funding, feed and notices.
+
+        The basket claims of the carried months move from the old mark to its continuation in
+        place (``FundingRepository.move_basket_claims``): the row (child, month) that makes the
+        basket exclusive is never deleted, so a rival MarkFunding waits for this transaction and
+        then still finds the month claimed."""
+        program = uow.programs.get(to_group.program_code)
+        person = uow.persons.get(registration.personal_code)
+        assert program is not None and person is not None
+        classifiers = uow.classifiers.load()
+        at = self.clock.now()
+        ended, started = model.transfer_student(
+            registration=registration,
+            to_group=to_group,
+            to_program=program,
+            from_date=from_date,
+            already_active_in_group=uow.registrations.has_active(registration.personal_code, to_group.id),  # type: ignore[arg-type]
+            classifiers=classifiers,
+            today=self.clock.today(),
+        )
+        uow.registrations.update(ended)
+        started = uow.registrations.add(started)
+        before = uow.funding.of_registration(registration.id)  # type: ignore[arg-type]
+        outcome = funding.carry_funding(
+            before,
+            first_month=Month.of(from_date),
+            new_registration=started,
+            new_group=to_group,
+            new_program=program,
+            provider=provider,
+            person=person,
+            classifiers=classifiers,
+            policy=self.basket_policy,
+        )
+        continuations = []
+        for old, continuation in outcome.carried:
+            added = uow.funding.add(continuation)
+            if funding.is_basket(added.funding_type, classifiers):
+                uow.funding.move_basket_claims(old.id, added.id, added.months)  # type: ignore[arg-type]
+            continuations.append(added)
+        _apply(uow, outcome.change)  # the old marks end; the moved claims are the continuations' now
+        feed.registration_changed(uow, ChangeKind.DEREGISTERED, ended, at=at)
+        feed.funding_changed(uow, ChangeKind.FUNDING_ENDED, outcome.change.narrowed, ended, at=at)
+        feed.funding_changed(uow, ChangeKind.FUNDING_REMOVED, outcome.change.removed, ended, at=at)
+        feed.registration_changed(uow, ChangeKind.REGISTERED, started, at=at, group=to_group, provider=provider)
+        feed.funding_changed(uow, ChangeKind.FUNDING_MARKED, continuations, started, at=at)
+        released = notices.released_basket_months(before, outcome.not_carried, classifiers)
+        notices.basket_months_released(uow, ended, released, policy=self.basket_policy, at=at)
+        return ended, started, outcome.warnings
+
+    @staticmethod
+    def _program_name(uow: UnitOfWork, group: Group) -> str:
+        program = uow.programs.get(group.program_code)
+        return program.name if program else group.program_code
 
     # --- funding ---------------------------------------------------------------
     def mark_funding(self, caller: Caller, new: NewFunding) -> FundingView:
@@ -509,8 +751,12 @@ class Registry:
         return institution
 
     @staticmethod
-    def _group(uow: UnitOfWork, caller: Caller, group_id: int) -> Group:
+    def _group(uow: UnitOfWork, caller: Caller, group_id: int, *, lock: GroupLock | None = None) -> Group:
+        """The caller's group; ``lock``: held to the end of the transaction, taken before the group is read
+        (SHARED by calls adding a registration to it, EXCLUSIVE by CloseGroup and DeleteGroup)."""
         institution = caller.acting_institution()  # coordinators and administrators change nothing
+        if lock is not None:
+            uow.groups.lock(group_id, exclusive=lock is GroupLock.EXCLUSIVE)
         group = uow.groups.get(group_id)
         # Another institution's group is reported as missing: its existence is not the caller's business.
         if group is None or group.provider_code != institution:

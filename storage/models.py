@@ -111,6 +111,10 @@ class GroupRow(Base):
     sub_direction_codes: Mapped[list[str]] = mapped_column(JSON)
     # [{"first_name", "last_name", "personal_code"}]; leaders' codes are personal data like learners'.
     leaders: Mapped[list[dict[str, str | None]]] = mapped_column(JSON, default=list)
+    # Revision 0520: CloseGroup's date, and the group of the previous year this one was rolled over from
+    # (unique: one copy per group, which is what makes RollOverGroups idempotent).
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    rolled_over_from: Mapped[int | None] = mapped_column(ForeignKey("nvs_group.id", ondelete="SET NULL"), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -166,6 +170,8 @@ class RegistrationRow(Base):
     cancelled_on: Mapped[dt.date | None] = mapped_column(Date)
     cancellation_reason: Mapped[str | None] = mapped_column(Text)
     deregistered_on: Mapped[dt.date | None] = mapped_column(Date)
+    # Revision 0520: the registration this one continues after TransferStudent or RollOverGroups.
+    transferred_from_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

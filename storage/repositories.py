@@ -393,6 +393,48 @@ class SqlGroupRepository:
         counts.update({group_id: count for group_id, count in rows})
         return counts
 
+    def registration_count(self, group_id: int) -> int:
+        return (
+            self.session.scalar(
+                select(func.count()).select_from(RegistrationRow).where(RegistrationRow.group_id == group_id)
+            )
+            or 0
+        )
+
+    def last_departure(self, group_id: int) -> dt.date | None:
+        return self.session.scalar(
+            select(func.max(RegistrationRow.departure_date)).where(
+                RegistrationRow.group_id == group_id, RegistrationRow.status != RegistrationStatus.CANCELLED.value
+            )
+        )
+
+    def delete(self, group_id: int) -> None:
+        self.session.execute(delete(GroupRow).where(GroupRow.id == group_id))
+        self.session.flush()
+
+    def lock(self, group_id: int, *, exclusive: bool) -> None:
+        """FOR UPDATE / FOR SHARE on PostgreSQL; on SQLite (BEGIN IMMEDIATE: one writer) a plain read."""
+        if not 0 < group_id <= LARGEST_ID:
+            return
+        query = select(GroupRow.id).where(GroupRow.id == group_id)
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(read=not exclusive)
+        self.session.execute(query)
+
+    def copy_of(self, origin_id: int) -> Group | None:
+        row = self.session.scalar(select(GroupRow).where(GroupRow.rolled_over_from == origin_id))
+        return _group(row) if row else None
+
+    def providers_with_groups(self, school_year: SchoolYear) -> list[str]:
+        return list(
+            self.session.scalars(
+                select(GroupRow.provider_code)
+                .where(GroupRow.school_year == school_year.first_year)
+                .distinct()
+                .order_by(GroupRow.provider_code)
+            )
+        )
+
 
 def group_name_key(name: str) -> str:
     """The indexed form of a group name: the SHA-256 of its comparison key (gateway.domain.text).
@@ -418,6 +460,8 @@ def _fill_group(row: GroupRow, group: Group) -> None:
         }
         for leader in group.leaders
     ]
+    row.closed_on = group.closed_on
+    row.rolled_over_from = group.rolled_over_from
 
 
 def _group(row: GroupRow) -> Group:
@@ -437,6 +481,8 @@ def _group(row: GroupRow) -> Group:
             )
             for leader in row.leaders or ()
         ),
+        closed_on=row.closed_on,
+        rolled_over_from=row.rolled_over_from,
     )
 
 
@@ -549,6 +595,14 @@ class SqlRegistrationRepository:
         )
         return self.session.scalar(query.limit(1)) is not None
 
+    def active_in_group(self, group_id: int) -> list[Registration]:
+        rows = self.session.execute(
+            self._select()
+            .where(RegistrationRow.group_id == group_id, RegistrationRow.status == RegistrationStatus.ACTIVE.value)
+            .order_by(RegistrationRow.id)
+        )
+        return [_registration(row, code) for row, code in rows]
+
     def latest_of_person(self, personal_code: PersonalCode) -> Registration | None:
         found = self.session.execute(
             self._select()
@@ -594,6 +648,7 @@ def _fill_registration(row: RegistrationRow, registration: Registration) -> None
     row.cancelled_on = registration.cancelled_on
     row.cancellation_reason = registration.cancellation_reason
     row.deregistered_on = registration.deregistered_on
+    row.transferred_from_id = registration.transferred_from
 
 
 def _registration(row: RegistrationRow, personal_code: str) -> Registration:
@@ -616,6 +671,7 @@ def _registration(row: RegistrationRow, personal_code: str) -> Registration:
         cancelled_on=row.cancelled_on,
         cancellation_reason=row.cancellation_reason,
         deregistered_on=row.deregistered_on,
+        transferred_from=row.transferred_from_id,
     )
 
 
@@ -1128,6 +1184,24 @@ class SqlFundingRepository:
         assert row is not None
         row.status, row.updated_at = "removed", _now()
         self.session.execute(delete(BasketClaimRow).where(BasketClaimRow.funding_mark_id == mark.id))
+        self.session.flush()
+
+    def move_basket_claims(self, from_mark_id: int, to_mark_id: int, months: list[Month]) -> None:
+        """The claims (child, month) of ``from_mark_id`` in these months now name ``to_mark_id``.
+
+        One UPDATE of the rows in place: the primary key (person, month) is never deleted, so a
+        rival claim of the same month blocks on the updated row until this transaction ends and
+        then fails on the key (PostgreSQL); on SQLite writers are serialised anyway."""
+        if not months:
+            return
+        self.session.execute(
+            update(BasketClaimRow)
+            .where(
+                BasketClaimRow.funding_mark_id == from_mark_id,
+                BasketClaimRow.month.in_([m.first_day for m in months]),
+            )
+            .values(funding_mark_id=to_mark_id)
+        )
         self.session.flush()
 
     def claimed_months(self, personal_code: PersonalCode, months: list[Month]) -> list[Month]:

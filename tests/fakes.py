@@ -294,6 +294,9 @@ class FakeGroupRepository(_Repository):
         # The database's unique (provider, year, name) constraint.
         if self.name_taken(group.provider_code, group.school_year, group.name):
             raise DuplicateGroupName(field="name")
+        # The database's unique rolled_over_from: one copy per group.
+        if group.rolled_over_from is not None and self.copy_of(group.rolled_over_from) is not None:
+            raise DuplicateGroupName(field="name")
         group_id = self._uow._next_group_id()
         stored = self._tables.groups[group_id] = replace(group, id=group_id)
         return stored
@@ -326,6 +329,34 @@ class FakeGroupRepository(_Repository):
             if registration.group_id in counts and registration.status is RegistrationStatus.ACTIVE:
                 counts[registration.group_id] += 1
         return counts
+
+    def registration_count(self, group_id: int) -> int:
+        return sum(r.group_id == group_id for r in self._tables.registrations.values())
+
+    def last_departure(self, group_id: int) -> dt.date | None:
+        dates = [
+            r.departure.date
+            for r in self._tables.registrations.values()
+            if r.group_id == group_id and r.departure is not None and r.status is not RegistrationStatus.CANCELLED
+        ]
+        return max(dates, default=None)
+
+    def delete(self, group_id: int) -> None:
+        # The database's foreign keys: a registration keeps its group; a copy forgets its origin.
+        assert not self.registration_count(group_id), "a group with registrations cannot be deleted"
+        del self._tables.groups[group_id]
+        for other in list(self._tables.groups.values()):
+            if other.rolled_over_from == group_id:
+                self._tables.groups[other.id] = replace(other, rolled_over_from=None)  # type: ignore[index]
+
+    def lock(self, group_id: int, *, exclusive: bool) -> None:
+        self._tables  # noqa: B018 (inside a transaction only, as the real one)
+
+    def copy_of(self, origin_id: int) -> Group | None:
+        return next((g for g in self._tables.groups.values() if g.rolled_over_from == origin_id), None)
+
+    def providers_with_groups(self, school_year: SchoolYear) -> list[str]:
+        return sorted({g.provider_code for g in self._tables.groups.values() if g.school_year == school_year})
 
 
 class FakePersonRepository(_Repository):
@@ -360,6 +391,10 @@ class FakeRegistrationRepository(_Repository):
             r.personal_code == personal_code and r.group_id == group_id and r.is_active
             for r in self._tables.registrations.values()
         )
+
+    def active_in_group(self, group_id: int) -> list[Registration]:
+        found = [r for r in self._tables.registrations.values() if r.group_id == group_id and r.is_active]
+        return sorted(found, key=lambda r: r.id or 0)
 
     def latest_of_person(self, personal_code: PersonalCode) -> Registration | None:
         candidates = [r for r in self._newest_first(personal_code) if r.status is not RegistrationStatus.CANCELLED]
@@ -452,6 +487,12 @@ class FakeFundingRepository(_Repository):
         for key, mark_id in list(self._tables.basket_claims.items()):
             if mark_id == mark.id:
                 del self._tables.basket_claims[key]
+
+    def move_basket_claims(self, from_mark_id: int, to_mark_id: int, months: list[Month]) -> None:
+        # In place, as the real UPDATE: the key (child, month) never leaves the table.
+        for key, mark_id in list(self._tables.basket_claims.items()):
+            if mark_id == from_mark_id and key[1] in months:
+                self._tables.basket_claims[key] = to_mark_id
 
     def claimed_months(self, personal_code: PersonalCode, months: list[Month]) -> list[Month]:
         return sorted(m for m in months if (personal_code, m) in self._tables.basket_claims)

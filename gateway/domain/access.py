@@ -262,6 +262,13 @@ OPERATIONS: Mapping[str, OperationRule] = {
     "ListDepartures": _reads(Area.LIST_FORMING),
     "ListBasketRecipients": _reads(Area.LIST_FORMING),
     "ListClubAttendance": _reads(Area.LIST_FORMING),
+    # The life of a school year (1.7). Moving a learner is a registration change (its funding follows by
+    # rule, as deregistration ends it, so no basket right is needed); closing and deleting a group change
+    # learning data; a rollover copies groups and, with carryLearners, moves learners: it needs both.
+    "TransferStudent": _changes(Area.REGISTRATION_CORRECTION),
+    "CloseGroup": _changes(Area.STUDENT_LEARNING_DATA),
+    "DeleteGroup": _changes(Area.STUDENT_LEARNING_DATA),
+    "RollOverGroups": _changes(Area.STUDENT_LEARNING_DATA, Area.REGISTRATION_CORRECTION),
     # Counts and amounts, no person's data: not written to the access log.
     "CalculateBasket": OperationRule((Right(Area.BASKET_CALCULATION, Level.VIEWER),), EVERY_SCOPE, personal_data=False),
 }

@@ -29,6 +29,7 @@ from gateway.domain.model import (
     LATE_DEREGISTRATION,
     LATE_REGISTRATION,
     REGISTRATION_DEADLINE_WORKING_DAYS,
+    TRANSFER_REASON,
     Institution,
     PersonRecord,
     Program,
@@ -348,8 +349,12 @@ def student_data_issues(
         return []
     found: list[Finding] = []
     contract = registration.contract
+    # A transfer (TransferStudent, rollover) carries the contract on and ends the old registration the day
+    # before the new one: neither is a late registration or deregistration (README, "The life of a school year").
+    transferred_in = registration.transferred_from is not None
+    transferred_out = registration.departure is not None and registration.departure.reason_code == TRANSFER_REASON
     if contract is not None:
-        late_by = working_days_between(contract.signed_on, registration.registered_on)
+        late_by = 0 if transferred_in else working_days_between(contract.signed_on, registration.registered_on)
         if late_by > REGISTRATION_DEADLINE_WORKING_DAYS:
             found.append(
                 Finding(
@@ -366,7 +371,7 @@ def student_data_issues(
             )
         )
     departure = registration.departure
-    if departure is not None and registration.deregistered_on is not None:
+    if departure is not None and registration.deregistered_on is not None and not transferred_out:
         late_by = working_days_between(departure.date, registration.deregistered_on)
         if late_by > DEREGISTRATION_DEADLINE_WORKING_DAYS:
             found.append(

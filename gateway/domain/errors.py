@@ -323,6 +323,37 @@ class GroupHasLearners(RequestRejected):
     code = "GroupHasLearners"
     default_message = "The change is not possible while the group has active learners."
 
+    def __init__(self, message: str | None = None, *, field: str | None = "groupId") -> None:
+        super().__init__(message, field=field)
+
+
+class GroupClosed(RequestRejected):
+    """CloseGroup ended the group: it accepts no registrations (nor transfers or rollover into it)."""
+
+    code = "GroupClosed"
+    default_message = "The group is closed: it accepts no registrations."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "groupId") -> None:
+        super().__init__(message, field=field)
+
+
+class GroupHasRegistrations(RequestRejected):
+    """DeleteGroup: only a group that never had a registration (not even a cancelled one) can be deleted."""
+
+    code = "GroupHasRegistrations"
+    default_message = "The group has had registrations: it is part of the register's history and cannot be deleted."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "groupId") -> None:
+        super().__init__(message, field=field)
+
+
+class InvalidClosingDate(RequestRejected):
+    code = "InvalidClosingDate"
+    default_message = "The closing date must lie inside the group's school year, not before its last departure."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "closingDate") -> None:
+        super().__init__(message, field=field)
+
 
 # --- registrations ------------------------------------------------------------
 class FirstLearningDateOutsideSchoolYear(RequestRejected):
@@ -364,6 +395,22 @@ class RegistrationNotActive(RequestRejected):
     default_message = "The registration is deregistered or cancelled; the operation needs an active registration."
 
     def __init__(self, message: str | None = None, *, field: str | None = "registrationId") -> None:
+        super().__init__(message, field=field)
+
+
+class InvalidTransferDate(RequestRejected):
+    code = "InvalidTransferDate"
+    default_message = "The transfer date must be after the first learning date and inside the new group's school year."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "fromDate") -> None:
+        super().__init__(message, field=field)
+
+
+class SameGroup(RequestRejected):
+    code = "SameGroup"
+    default_message = "The registration is already in this group."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "groupId") -> None:
         super().__init__(message, field=field)
 
 

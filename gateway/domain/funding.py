@@ -24,10 +24,20 @@ from gateway.domain.errors import (
     FundingAlreadyMarked,
     FundingNotMarked,
     FundingOutsideRegistration,
+    GatewayError,
     InvalidFundingPeriod,
     RegistrationNotActive,
 )
-from gateway.domain.model import Group, Institution, PersonRecord, Program, ProgramPurpose, Registration
+from gateway.domain.model import (
+    FUNDING_NOT_CARRIED,
+    Group,
+    Institution,
+    PersonRecord,
+    Program,
+    ProgramPurpose,
+    Registration,
+    Warning,
+)
 
 BASKET_FLAG = "basket"  # the funding-type classifier flag of NVŠ targeted funding
 PRIORITY_FLAG = "steam"  # the NVŠ-direction classifier flag of priority (STEAM) directions
@@ -205,6 +215,111 @@ def fit_to_first_learning_date(marks: list[FundingMark], first_learning_date: dt
         elif mark.from_month < first:
             narrowed.append(replace(mark, from_month=first))
     return FundingChange(narrowed, removed)
+
+
+@dataclass(frozen=True)
+class CarriedFunding:
+    """What a transfer does to the learner's funding marks (``carry_funding``).
+
+    ``change``: the old registration's marks, each ending with the month before the first
+    carried month (narrowed) or gone (removed, when it started later). ``carried``: pairs of
+    (the old mark as it was, its continuation on the new registration, not yet stored): the
+    continuation's basket months are the old mark's claims, moved, never released.
+    ``not_carried``: the part of ``change`` whose later months do not follow (their basket
+    months are free again, and the other providers are told). ``warnings``: one per such mark.
+    """
+
+    change: FundingChange
+    carried: list[tuple[FundingMark, FundingMark]]
+    not_carried: FundingChange
+    warnings: list[Warning]
+
+
+def carry_funding(
+    marks: list[FundingMark],
+    *,
+    first_month: Month,
+    new_registration: Registration,
+    new_group: Group,
+    new_program: Program,
+    provider: Institution,
+    person: PersonRecord,
+    classifiers: Classifiers,
+    policy: BasketPolicy,
+) -> CarriedFunding:
+    """The funding marks follow the learner into the new group from ``first_month`` (the month of the transfer date).
+
+    Decisions (README, "The life of a school year"):
+
+    * the month of the transfer date is funded in the new group: the old registration's
+      marks end with the month before it, the new registration's continuations start with it
+      (a mid-month transfer moves that month too: the learner, not the group, is funded);
+    * a mark follows as far as the new registration reaches (the end of the new group's
+      school year); municipal, state and other funding always follow (no program rule
+      limits them);
+    * the basket follows only where ``check_basket_eligibility`` allows it in the new program
+      (an accredited NVŠ program, not FŠPU, not deregistered, the age window). Otherwise the
+      mark ends with the month before, and a ``FundingNotCarried`` warning says why;
+    * the continuation keeps the mark's funding type and special-needs flag.
+    """
+    narrowed: list[FundingMark] = []
+    removed: list[FundingMark] = []
+    not_narrowed: list[FundingMark] = []
+    not_removed: list[FundingMark] = []
+    carried: list[tuple[FundingMark, FundingMark]] = []
+    warnings: list[Warning] = []
+    assert new_registration.id is not None, "the new registration is stored first"
+    reach = Month.of(new_group.school_year.ends_on)
+    for mark in marks:
+        if mark.to_month < first_month:
+            continue  # wholly before the transfer: stays with the old registration
+        if mark.from_month >= first_month:
+            ended_mark, ends_list, not_list = mark, removed, not_removed
+        else:
+            ended_mark, ends_list, not_list = replace(mark, to_month=first_month.previous()), narrowed, not_narrowed
+        ends_list.append(ended_mark)
+        start, end = max(mark.from_month, first_month), min(mark.to_month, reach)
+        reason = None
+        if start > end:
+            reason = f"the new group's school year {new_group.school_year} does not reach its months"
+        elif is_basket(mark.funding_type, classifiers):
+            try:
+                check_basket_eligibility(
+                    program=new_program,
+                    provider=provider,
+                    person=person,
+                    months=start.through(end),
+                    classifiers=classifiers,
+                    policy=policy,
+                )
+            except GatewayError as refused:
+                reason = refused.message
+        if reason is None:
+            continuation = FundingMark(
+                None,
+                new_registration.id,
+                mark.funding_type,
+                start,
+                end,
+                mark.special_needs,
+            )
+            carried.append((mark, continuation))
+            continue
+        not_list.append(ended_mark)
+        last = first_month.previous()
+        warnings.append(
+            Warning(
+                FUNDING_NOT_CARRIED,
+                f"Funding {mark.funding_type} of {start} to {mark.to_month} did not follow the learner into group "
+                f"{new_group.id}: {reason.rstrip('.')}. It ends with {last}.",
+            )
+        )
+    return CarriedFunding(
+        change=FundingChange(narrowed, removed),
+        carried=carried,
+        not_carried=FundingChange(not_narrowed, not_removed),
+        warnings=warnings,
+    )
 
 
 # --- the basket calculation ----------------------------------------------------

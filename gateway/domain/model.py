@@ -18,9 +18,15 @@ from gateway.domain.errors import (
     ContractRequired,
     DuplicateGroupName,
     FirstLearningDateOutsideSchoolYear,
+    GroupClosed,
+    GroupHasLearners,
+    GroupHasRegistrations,
+    InvalidClosingDate,
     InvalidDepartureDate,
     InvalidGroupName,
+    InvalidSchoolYear,
     InvalidSubDirection,
+    InvalidTransferDate,
     PersonDeceased,
     PersonNotALearner,
     ProgramDeregistered,
@@ -28,6 +34,7 @@ from gateway.domain.errors import (
     ProviderNotEligible,
     PurposeMismatch,
     RegistrationNotActive,
+    SameGroup,
     UnknownProgram,
 )
 from gateway.domain.personal_code import PersonalCode
@@ -65,6 +72,8 @@ class Warning:
 
 LATE_REGISTRATION = "LateRegistration"
 LATE_DEREGISTRATION = "LateDeregistration"
+# TransferStudent / RollOverGroups: a funding mark could not follow the learner into the new group.
+FUNDING_NOT_CARRIED = "FundingNotCarried"
 
 
 # --- institutions and programs (imported from ŠMIR and NŠPR) -------------------
@@ -147,6 +156,21 @@ class Group:
     name: str
     sub_direction_codes: tuple[str, ...]
     leaders: tuple[Leader, ...] = ()
+    # CloseGroup's date: a closed group accepts no registrations and leaves ListGroups by default.
+    closed_on: dt.date | None = None
+    # RollOverGroups: the group of the previous school year this one is the copy of (one copy per group).
+    rolled_over_from: int | None = None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_on is not None
+
+    def check_open(self, *, field: str = "groupId") -> None:
+        if self.closed_on is not None:
+            raise GroupClosed(
+                f"Group {self.id} ('{self.name}') was closed on {self.closed_on.isoformat()}: it accepts no registrations.",
+                field=field,
+            )
 
 
 def group_name(name: str) -> str:
@@ -285,6 +309,8 @@ class Registration:
     cancellation_reason: str | None = None
     # When the deregistration was recorded (the data check compares it with the departure date).
     deregistered_on: dt.date | None = None
+    # TransferStudent / RollOverGroups: the registration (same provider, another group) this one continues.
+    transferred_from: int | None = None
 
     @property
     def is_active(self) -> bool:
@@ -379,6 +405,7 @@ def register_student(
     today: dt.date,
 ) -> tuple[Registration, list[Warning]]:
     """Step 2 of the seed's registration: the person came from GR in step 1."""
+    group.check_open()
     check_may_be_learner(person.personal_code, person.birth_date)
     if person.deceased_on is not None:
         raise PersonDeceased()
@@ -411,3 +438,182 @@ def register_student(
         registered_on=today,
     )
     return registration, warnings
+
+
+# --- the life of a school year: transfers, closing, deleting, rollover ------------
+# Departure reason of a registration that ends because its learner moved to another group of
+# the same provider (TransferStudent, RollOverGroups); data/classifiers/classifiers.toml.
+TRANSFER_REASON = "TRANSFERRED"
+
+
+def transfer_student(
+    *,
+    registration: Registration,
+    to_group: Group,
+    to_program: Program,
+    from_date: dt.date,
+    already_active_in_group: bool,
+    classifiers: Classifiers,
+    today: dt.date,
+) -> tuple[Registration, Registration]:
+    """Move an active registration to another group of the same provider from ``from_date``.
+
+    Decisions (README, "The life of a school year"):
+
+    * the old registration is not changed in place: it ends the day before ``from_date``
+      (status deregistered, departure reason ``TRANSFERRED``), and a new registration starts
+      on ``from_date`` in the new group, linked to the old one (``transferred_from``); the
+      learner's history shows both periods, one after the other, with no gap and no overlap;
+    * the new registration keeps the contract: the learner stays with the same provider;
+      no deadline warning is given (the provider did not register anybody late);
+    * ``from_date`` lies inside the new group's school year, after the old registration's
+      first learning date (the old period has at least one day), and, as a departure date,
+      no later than the first day of next month (the old period ends in the current month at the latest);
+    * the new group must be open and its program not deregistered in NŠPR, as for a registration.
+
+    Returns (the old registration as it ends, the new one without an id).
+    """
+    if not registration.is_active:
+        raise RegistrationNotActive("Only an active registration can be transferred.")
+    if to_group.id == registration.group_id:
+        raise SameGroup()
+    assert to_group.provider_code == registration.provider_code  # the use case finds only the caller's groups
+    to_group.check_open()
+    if to_program.is_deregistered(max(today, from_date)):
+        raise ProgramDeregistered(
+            f"The program {to_program.code} of group {to_group.id} is deregistered in NŠPR; no learners can join.",
+            field="groupId",
+        )
+    if not to_group.school_year.contains(from_date):
+        raise InvalidTransferDate(
+            f"The transfer date must lie inside the new group's school year {to_group.school_year} "
+            f"({to_group.school_year.starts_on.isoformat()} to {to_group.school_year.ends_on.isoformat()})."
+        )
+    if from_date <= registration.first_learning_date:
+        raise InvalidTransferDate(
+            f"The transfer date must be after the first learning date ({registration.first_learning_date.isoformat()})."
+        )
+    last_day = from_date - dt.timedelta(days=1)
+    if last_day > end_of_month(today):
+        raise InvalidTransferDate(
+            "The transfer date can be the first day of next month at the latest (the old group's period "
+            "ends in the current month at the latest)."
+        )
+    if already_active_in_group:
+        raise AlreadyRegistered("The learner already has an active registration in the new group.", field="groupId")
+    classifiers.require(cls.DEPARTURE_REASON, TRANSFER_REASON, field="groupId")
+    ended = replace(
+        registration,
+        status=RegistrationStatus.DEREGISTERED,
+        departure=Departure(last_day, TRANSFER_REASON),
+        deregistered_on=today,
+    )
+    started = Registration(
+        id=None,
+        personal_code=registration.personal_code,
+        group_id=to_group.id,  # type: ignore[arg-type]
+        provider_code=to_group.provider_code,
+        first_learning_date=from_date,
+        contract=registration.contract,
+        registered_on=today,
+        transferred_from=registration.id,
+    )
+    return ended, started
+
+
+def close_group(
+    group: Group, *, closing_date: dt.date, active_learners: int, last_departure: dt.date | None, today: dt.date
+) -> Group:
+    """A group ends on ``closing_date``: only once no learner is active in it.
+
+    Decisions: the closing date lies inside the group's school year, not before the last
+    departure of its learners, and not later than the end of the current month (as a
+    departure date); a closed group stays in the history (its registrations point to it),
+    accepts no registrations or transfers, and ListGroups shows it only when asked
+    (``includeClosed``). Closing twice is refused (GroupClosed): the first date stands.
+    """
+    if group.closed_on is not None:
+        raise GroupClosed(f"Group {group.id} ('{group.name}') is already closed, on {group.closed_on.isoformat()}.")
+    if active_learners:
+        raise GroupHasLearners(
+            f"Group {group.id} ('{group.name}') still has {active_learners} active learner(s): "
+            "deregister them or move them to another group (TransferStudent) first."
+        )
+    year = group.school_year
+    if not year.contains(closing_date):
+        raise InvalidClosingDate(
+            f"The closing date must lie inside the group's school year {year} "
+            f"({year.starts_on.isoformat()} to {year.ends_on.isoformat()})."
+        )
+    if last_departure is not None and closing_date < last_departure:
+        raise InvalidClosingDate(
+            f"The closing date is before the group's last departure ({last_departure.isoformat()})."
+        )
+    if closing_date > end_of_month(today):
+        raise InvalidClosingDate("The closing date is later than the end of the current month.")
+    return replace(group, closed_on=closing_date)
+
+
+def check_may_delete_group(group: Group, *, registrations: int) -> None:
+    """Only a group that never had a registration can be deleted (a mistake, or a plan that did not happen).
+
+    Decision: a cancelled registration counts too: it is kept, invalidated, as the record of
+    the mistake, and so its group stays. Such a group is closed instead (CloseGroup)."""
+    if registrations:
+        raise GroupHasRegistrations(
+            f"Group {group.id} ('{group.name}') has had {registrations} registration(s): close it (CloseGroup) instead."
+        )
+
+
+def check_next_school_year(from_year: SchoolYear, to_year: SchoolYear) -> None:
+    if to_year.first_year != from_year.first_year + 1:
+        raise InvalidSchoolYear(
+            f"Groups roll over into the next school year only: from {from_year}, that is {SchoolYear(from_year.first_year + 1)}.",
+            field="toYear",
+        )
+
+
+def roll_over_group(
+    group: Group,
+    *,
+    provider: Institution,
+    program: Program,
+    to_year: SchoolYear,
+    name_taken: bool,
+    classifiers: Classifiers,
+    today: dt.date,
+) -> Group:
+    """The copy of ``group`` in the next school year: same program, sub-directions, leaders and name.
+
+    Refused (the group named in the fault) when the program cannot run groups in the new
+    year: deregistered in NŠPR on or before its first day (or today), not registered, or no
+    longer the provider's; and when the provider already has another group of that name in
+    the new year (it renames one of them first). The copy records its origin
+    (``rolled_over_from``): that is what makes a second rollover find it instead of copying again.
+    """
+    where = f"group {group.id} ('{group.name}')"
+    try:
+        provider.check_may_provide_nvs(classifiers, today)
+        program.check_usable_by(provider.code, today, field="groupId")
+        program.check_usable_by(provider.code, to_year.starts_on, field="groupId")
+    except (ProgramDeregistered, ProgramNotRegistered, UnknownProgram) as error:
+        raise type(error)(
+            f"{where} cannot roll over into {to_year}: its program {program.code} is not usable then ({error.message})",
+            field="groupId",
+        ) from None
+    if name_taken:
+        raise DuplicateGroupName(
+            f"{where}: the provider already has another group of this name in {to_year}; rename one first.",
+            field="groupId",
+        )
+    return Group(
+        id=None,
+        provider_code=group.provider_code,
+        school_year=to_year,
+        program_code=group.program_code,
+        purpose=program.purpose,
+        name=group.name,
+        sub_direction_codes=group.sub_direction_codes,
+        leaders=group.leaders,
+        rolled_over_from=group.id,
+    )

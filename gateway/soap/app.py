@@ -63,6 +63,7 @@ from gateway.services import Registry
 from gateway.soap.access_service import AccessControlService
 from gateway.soap.feed_service import NvsFeedService
 from gateway.soap.lists_service import NvsListsService
+from gateway.soap.school_year_service import NvsSchoolYearService
 from gateway.soap.service import NvsRegistryService
 from gateway.soap.types import TNS
 
@@ -807,7 +808,13 @@ class RegistryApplication(Application):
         self.accounts = accounts
         self.access_log = access_log or AccessLog(self.transactions, clock=clock)
         self.request_ids = request_ids or RequestIds(DigestSecrets(None), clock=clock)
-        services: list[type[ServiceBase]] = [NvsRegistryService, AccessControlService, NvsFeedService, NvsListsService]
+        services: list[type[ServiceBase]] = [
+            NvsRegistryService,
+            AccessControlService,
+            NvsFeedService,
+            NvsListsService,
+            NvsSchoolYearService,
+        ]
         operations = {name for service in services for name in service.public_methods}
         super().__init__(
             services,

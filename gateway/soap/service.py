@@ -65,6 +65,8 @@ def group_out(view: services.GroupView) -> t.Group:
             for leader in g.leaders
         ],
         activeLearners=view.active_learners,
+        closedOn=g.closed_on,
+        rolledOverFromGroupId=g.rolled_over_from,
     )
 
 
@@ -94,6 +96,7 @@ def registration_out(view: services.RegistrationView) -> t.Registration:
         departure=departure or None,
         cancelledOn=r.cancelled_on,
         cancellationReason=r.cancellation_reason,
+        transferredFromRegistrationId=r.transferred_from,
     )
 
 
@@ -192,11 +195,14 @@ class NvsRegistryService(ServiceBase):
         required(t.SchoolYear),
         optional(t.ProgramPurpose),
         optional(t.InstitutionCode),
+        optional(Boolean),
         _returns=(required(t.SchoolYear), many(t.GroupSection, 2)),
         _out_variable_names=("schoolYear", "section"),
     )
-    def ListGroups(ctx, schoolYear, purpose, institutionCode):
-        sections = _registry(ctx).list_groups(_caller(ctx), schoolYear, purpose, institutionCode)
+    def ListGroups(ctx, schoolYear, purpose, institutionCode, includeClosed):
+        sections = _registry(ctx).list_groups(
+            _caller(ctx), schoolYear, purpose, institutionCode, include_closed=bool(includeClosed)
+        )
         return schoolYear, [
             t.GroupSection(purpose=s.purpose.value, count=len(s.groups), group=[group_out(g) for g in s.groups])
             for s in sections

@@ -122,6 +122,8 @@ class Group(ComplexModel):
         ("subDirectionCode", many(ClassifierCode, 20, at_least=1)),
         ("leader", many(Leader, 50)),
         ("activeLearners", required(Count)),
+        ("closedOn", optional(Date)),  # since 1.7
+        ("rolledOverFromGroupId", optional(Identifier)),  # since 1.7
     ]
 
 
@@ -161,6 +163,7 @@ class Registration(ComplexModel):
         ("departure", optional(Departure)),
         ("cancelledOn", optional(Date)),
         ("cancellationReason", optional(ReasonText)),
+        ("transferredFromRegistrationId", optional(Identifier)),  # since 1.7
     ]
 
 
@@ -352,4 +355,18 @@ class ClubAttendance(ComplexModel):
         ("subDirectionCode", many(ClassifierCode, 40)),
         ("fromDate", required(Date)),
         ("endDate", optional(Date)),
+    ]
+
+
+class RolledOverGroup(ComplexModel):
+    """Since 1.7: one group's rollover (RollOverGroupsResponse/rolledOver)."""
+
+    __namespace__ = TNS
+    _type_info = [
+        ("fromGroupId", required(Identifier)),
+        ("group", required(Group)),
+        ("created", required(Boolean)),
+        ("carriedLearners", required(Count)),
+        ("registration", many(Registration, 1000)),
+        ("warning", many(Warning, 1000)),
     ]

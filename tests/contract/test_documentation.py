@@ -21,7 +21,7 @@ def test_every_error_class_is_in_the_catalogue_with_its_role_and_nothing_else_is
 
 def test_every_warning_the_domain_gives_is_in_the_catalogue() -> None:
     warnings = {e.code for e in load_catalogue() if e.role == "Warning"}
-    assert warnings == {model.LATE_REGISTRATION, model.LATE_DEREGISTRATION}
+    assert warnings == {model.LATE_REGISTRATION, model.LATE_DEREGISTRATION, model.FUNDING_NOT_CARRIED}
 
 
 def test_the_readme_shows_the_catalogue_as_it_is() -> None:

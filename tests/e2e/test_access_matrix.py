@@ -134,6 +134,12 @@ EXPECTED: dict[str, dict[str, str]] = {
         name: {VIEWER: OK, MANAGER: OK, OTHER: OK, COORDINATOR: OK, OTHER_COORDINATOR: OK, ADMIN: OK}
         for name in ("ListLearners", "ListArrivals", "ListDepartures", "ListBasketRecipients", "ListClubAttendance")
     },
+    # The life of a school year (1.7). The arranged group has a learner: closing it is refused for that
+    # (GroupHasLearners) and deleting it too (GroupHasRegistrations), after the rights let the call through.
+    "TransferStudent": {**CHANGES_OF_THE_SCHOOL, OTHER: "RegistrationNotFound"},
+    "CloseGroup": {**CHANGES_OF_THE_SCHOOL, MANAGER: "GroupHasLearners", OTHER: "GroupNotFound"},
+    "DeleteGroup": {**CHANGES_OF_THE_SCHOOL, MANAGER: "GroupHasRegistrations", OTHER: "GroupNotFound"},
+    "RollOverGroups": {**CHANGES_OF_THE_SCHOOL, OTHER: "GroupNotFound"},
     "AcknowledgeNotice": {
         VIEWER: "NoticeNotFound",
         MANAGER: "NoticeNotFound",
@@ -382,6 +388,18 @@ def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
         "FixPersonData": lambda: {"personalCode": present(arranged).child},
         "ListNotices": lambda: {},
         "AcknowledgeNotice": lambda: {"noticeId": [999_999]},
+        "TransferStudent": lambda: {
+            "registrationId": present(arranged).registration_id,
+            "groupId": matrix.arrangement("TransferStudent into").group_id,
+            "fromDate": today,
+        },
+        "CloseGroup": lambda: {"groupId": present(arranged).group_id, "closingDate": today},
+        "DeleteGroup": lambda: {"groupId": present(arranged).group_id},
+        "RollOverGroups": lambda: {
+            "fromYear": str(year),
+            "toYear": str(SchoolYear(year.first_year + 1)),
+            "groupId": [present(arranged).group_id],
+        },
         "GetAccessLog": lambda: {
             "personalCode": matrix.arrangement(operation).child,
             "dateFrom": today - dt.timedelta(days=1),

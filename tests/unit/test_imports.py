@@ -262,7 +262,7 @@ def test_unknown_classifier_code_is_rejected_with_its_line(tmp_path, classifiers
     errors = rejected(lambda: parse_institutions(path, classifiers))
     assert [e.line for e in errors] == [line_of(text, fragment)]
     assert f"not a known {field} code" in errors[0].message
-    assert "2026.2" in errors[0].message
+    assert "2026.3" in errors[0].message
 
 
 def test_unknown_direction_is_rejected(tmp_path, classifiers) -> None:

@@ -174,7 +174,7 @@ def test_unknown_municipality_is_rejected_with_its_line(tmp_path, classifiers) -
     path, text = rates_file(tmp_path, rate(), rate("2024-01", municipality="99"))
     errors = rejected(lambda: parse_rates(path, classifiers))
     assert [e.line for e in errors] == [line_of(text, "<municipalityCode>99")]
-    assert "not a known municipality code" in errors[0].message and "2026.2" in errors[0].message
+    assert "not a known municipality code" in errors[0].message and "2026.3" in errors[0].message
 
 
 def test_duplicate_month_for_a_municipality_is_rejected_with_its_line(tmp_path, classifiers) -> None:

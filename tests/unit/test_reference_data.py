@@ -38,7 +38,7 @@ def test_classifier_file_is_in_the_repository() -> None:
 
 def test_real_file_loads_with_every_kind(loaded, classifiers) -> None:
     version, entries = loaded
-    assert version == "2026.2"
+    assert version == "2026.3"
     assert set(classifiers.kinds()) == set(cls.KIND_LABELS)
     for entry in entries:
         assert CODE_PATTERN.fullmatch(entry.code), entry
@@ -195,7 +195,7 @@ def test_directions_and_sub_directions(classifiers) -> None:
 
 def test_load_classifiers_defaults_to_the_real_file() -> None:
     loaded = load_classifiers()
-    assert loaded.version == "2026.2"
+    assert loaded.version == "2026.3"
     assert loaded.name(cls.MUNICIPALITY, "13") == "Vilniaus miesto savivaldybė"
 
 

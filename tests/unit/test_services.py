@@ -219,7 +219,7 @@ def test_the_fakes_classifiers_are_the_real_classifier_file() -> None:
     uow = FakeUnitOfWork()
     with uow:
         classifiers = uow.classifiers.load()
-    assert classifiers.version == "2026.2"
+    assert classifiers.version == "2026.3"
     assert classifiers.get("departure-reason", "PARENTS_REQUEST") is not None
 
 

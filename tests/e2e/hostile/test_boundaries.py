@@ -39,6 +39,8 @@ DATE_FIELDS = [
     ("RegisterUser.request.xml", "filledOn", 1, "filledOn", ADMINISTRATOR),
     ("GetAccessLog.request.xml", "dateFrom", 1, "dateFrom", ADMINISTRATOR),
     ("GetAccessLog.request.xml", "dateTo", 1, "dateTo", ADMINISTRATOR),
+    ("TransferStudent.request.xml", "fromDate", 1, "fromDate", None),
+    ("CloseGroup.request.xml", "closingDate", 1, "closingDate", None),
 ]
 BAD_DATES = {
     "the day before 1990": "1989-12-31",
@@ -178,6 +180,11 @@ IDENTIFIER_FIELDS = [
     ("GetFunding.request.xml", "registrationId", None),
     ("EndClubAttendance.request.xml", "attendanceId", GENERAL_EDUCATION_SCHOOL),
     ("AcknowledgeNotice.request.xml", "noticeId", None),
+    ("TransferStudent.request.xml", "registrationId", None),
+    ("TransferStudent.request.xml", "groupId", None),
+    ("CloseGroup.request.xml", "groupId", None),
+    ("DeleteGroup.request.xml", "groupId", None),
+    ("RollOverGroups.request.xml", "groupId", None),
 ]
 BAD_IDENTIFIERS = {
     "zero": "0",
