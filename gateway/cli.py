@@ -114,7 +114,7 @@ def users_add(settings: Settings, path: Path) -> int:
     """Create a user from a registration request file; print its initial password, once."""
     import getpass
 
-    from gateway.domain.access import Caller
+    from gateway.accounts import console_issuer
     from gateway.domain.errors import GatewayError
     from gateway.imports import ImportFileInvalid, parse_user_request
     from storage.db import make_engine
@@ -131,7 +131,7 @@ def users_add(settings: Settings, path: Path) -> int:
         print(f"{path}: refused, no user created: {error.code}: {error.message}", file=sys.stderr)
         return 1
     # The operator at the server's console issues credentials as the central administrator does.
-    issuer = Caller(user_id=0, username=f"console:{getpass.getuser()}", central=True)
+    issuer = console_issuer(getpass.getuser())
     engine = make_engine(settings.database_url)
     try:
         user, password = _accounts(settings, engine).register_user(issuer, request)
@@ -147,29 +147,40 @@ def users_add(settings: Settings, path: Path) -> int:
 
 
 def users_set_active(settings: Settings, username: str, active: bool) -> int:
+    """DisableUser / EnableUser at the console, as a central administrator."""
+    import getpass
+
+    from gateway.accounts import console_issuer
+    from gateway.domain.errors import GatewayError
     from storage.db import make_engine
 
     migrate(settings, quiet=True)
     engine = make_engine(settings.database_url)
     try:
-        found = _accounts(settings, engine).set_active(username, active)
+        _accounts(settings, engine).set_active(console_issuer(getpass.getuser()), username, active)
+    except GatewayError as error:
+        print(
+            f"no user {username}" if error.code == "UserNotFound" else f"{error.code}: {error.message}", file=sys.stderr
+        )
+        return 1
     finally:
         engine.dispose()
-    if not found:
-        print(f"no user {username}", file=sys.stderr)
-        return 1
     print(f"user {username} {'enabled' if active else 'disabled'}")
     return 0
 
 
 def users_list(settings: Settings) -> int:
+    """ListUsers at the console, as a central administrator: every user."""
+    import getpass
+
+    from gateway.accounts import console_issuer
     from gateway.domain.access import Area
     from storage.db import make_engine
 
     migrate(settings, quiet=True)
     engine = make_engine(settings.database_url)
     try:
-        users = _accounts(settings, engine).list_users()
+        users = _accounts(settings, engine).all_users(console_issuer(getpass.getuser()))
     finally:
         engine.dispose()
     today = clock_for(settings).today()

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.domain.access import Area, Level, Right, Scope, ScopeKind
+from gateway.domain.access import MUNICIPAL_OWNERSHIP, Area, Level, Right, Scope, ScopeKind
 from gateway.domain.calendar import Month, SchoolYear, describe_months
 from gateway.domain.classifiers import ClassifierEntry, Classifiers
 from gateway.domain.errors import AlreadyRegistered, BasketAlreadyClaimed, DuplicateGroupName, DuplicateUser
@@ -602,6 +602,32 @@ class SqlUserRepository:
 
     def all(self) -> list[User]:
         return [_user(row) for row in self.session.scalars(select(UserRow).order_by(UserRow.username))]
+
+    def page(
+        self, *, municipal_of: str | None, institution_code: str | None, after: str | None, limit: int
+    ) -> list[User]:
+        query = select(UserRow).order_by(UserRow.username).limit(limit)
+        if municipal_of is not None:
+            query = query.join(InstitutionRow, InstitutionRow.code == UserRow.institution_code).where(
+                UserRow.scope_kind == ScopeKind.INSTITUTION.value,
+                InstitutionRow.ownership_code == MUNICIPAL_OWNERSHIP,
+                InstitutionRow.municipality_code == municipal_of,
+            )
+        if institution_code is not None:
+            query = query.where(UserRow.institution_code == institution_code)
+        if after is not None:
+            query = query.where(UserRow.username > after)
+        return [_user(row) for row in self.session.scalars(query)]
+
+    def set_rights(self, user_id: int, rights: frozenset[Right]) -> None:
+        row = self.session.get(UserRow, user_id)
+        assert row is not None
+        row.rights = _rights_out(rights)
+
+    def set_validity(self, user_id: int, valid_from: dt.date, valid_until: dt.date) -> None:
+        row = self.session.get(UserRow, user_id)
+        assert row is not None
+        row.valid_from, row.valid_until = valid_from, valid_until
 
     def holds_valid_user(self, personal_code: PersonalCode, scope: Scope, on: dt.date) -> bool:
         code_column = UserRow.institution_code if scope.kind is ScopeKind.INSTITUTION else UserRow.municipality_code

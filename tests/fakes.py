@@ -29,7 +29,7 @@ from typing import Any
 
 from stdnum.ee.ik import calc_check_digit
 
-from gateway.domain.access import Scope
+from gateway.domain.access import MUNICIPAL_OWNERSHIP, Right, Scope, ScopeKind
 from gateway.domain.calendar import Month, SchoolYear, describe_months
 from gateway.domain.checks import (
     ISSUE_TYPES,
@@ -415,6 +415,34 @@ class FakeUserRepository(_Repository):
 
     def all(self) -> list[User]:
         return sorted((a.user for a in self._tables.users.values()), key=lambda u: u.username)
+
+    def page(
+        self, *, municipal_of: str | None, institution_code: str | None, after: str | None, limit: int
+    ) -> list[User]:
+        def listed(user: User) -> bool:
+            code = user.acts_for.code if user.acts_for.kind is ScopeKind.INSTITUTION else None
+            if institution_code is not None and code != institution_code:
+                return False
+            if municipal_of is None:
+                return True
+            institution = self._tables.institutions.get(code or "")
+            return (
+                institution is not None
+                and institution.ownership_code == MUNICIPAL_OWNERSHIP
+                and institution.municipality_code == municipal_of
+            )
+
+        return [u for u in self.all() if (after is None or u.username > after) and listed(u)][:limit]
+
+    def set_rights(self, user_id: int, rights: frozenset[Right]) -> None:
+        account = self._tables.users[user_id]
+        self._tables.users[user_id] = replace(account, user=replace(account.user, rights=frozenset(rights)))
+
+    def set_validity(self, user_id: int, valid_from: dt.date, valid_until: dt.date) -> None:
+        account = self._tables.users[user_id]
+        self._tables.users[user_id] = replace(
+            account, user=replace(account.user, valid_from=valid_from, valid_until=valid_until)
+        )
 
     def holds_valid_user(self, personal_code: PersonalCode, scope: Scope, on: dt.date) -> bool:
         return any(
