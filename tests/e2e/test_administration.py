@@ -59,10 +59,11 @@ def refused(call) -> dict[str, str]:
 
 
 def request_of(operation: str, username: str) -> dict:
-    return {
+    requests: dict[str, dict] = {
         "ChangeUserRights": {"username": username, "right": [{"area": "list-forming", "level": "viewer"}]},
         "SetUserValidity": {"username": username, "validFrom": TODAY, "validUntil": TODAY + dt.timedelta(days=9)},
-    }.get(operation, {"username": username})
+    }
+    return requests.get(operation, {"username": username})
 
 
 def stored(database, username: str) -> tuple:
