@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from gateway.auth import DigestSecrets, hash_password, password_matches
 from gateway.clock import Clock
 from gateway.domain import users
-from gateway.domain.access import Caller, Right, Scope, ScopeKind
-from gateway.domain.errors import AccessDenied, AuthenticationFailed, DuplicateUser, InvalidCursor
+from gateway.domain.access import Area, Caller, Right, Scope, ScopeKind
+from gateway.domain.errors import AccessDenied, AuthenticationFailed, DuplicateUser, InvalidCursor, UserNotFound
 from gateway.domain.users import User, UserRequest
-from gateway.ports import UnitOfWork, UserAccount
+from gateway.ports import UnitOfWork, UserAccount, UserChange
 
 log = logging.getLogger(__name__)
 
@@ -175,12 +175,35 @@ class Accounts:
         assert account is not None
         return account
 
-    def _changed(self, uow: UnitOfWork, issuer: Caller, username: str, what: str) -> User:
-        account = uow.users.by_username(username)
-        assert account is not None
+    def _changed(self, uow: UnitOfWork, issuer: Caller, account: UserAccount, operation: str, detail: str) -> User:
+        """Record the change (``user_change``: when, what, by whom), commit, and return the user as it is now."""
+        uow.users.record_change(
+            account.id,
+            UserChange(
+                at=self.clock.now(),
+                username=account.username,
+                operation=operation,
+                detail=detail,
+                by_username=issuer.username,
+                by_user_id=issuer.user_id or None,
+            ),
+        )
+        changed = uow.users.by_username(account.username)
+        assert changed is not None
         uow.commit()
-        log.info("user %s: %s by %s", username, what, issuer.username)
-        return account.user
+        log.info("user %s: %s (%s) by %s", account.username, operation, detail, issuer.username)
+        return changed.user
+
+    def changes_of(self, issuer: Caller, username: str) -> list[UserChange]:
+        """What administrators changed of a user, oldest first (the console's ``users history``)."""
+        with self.uow_factory() as uow:
+            account = uow.users.by_username(username)
+            institution = None
+            if account is not None and account.user.acts_for.kind is ScopeKind.INSTITUTION:
+                institution = uow.institutions.get(account.user.acts_for.code or "")
+            if account is None or not users.administers(issuer, account.user, institution):
+                raise UserNotFound()
+            return uow.users.changes_of(account.id)
 
     def change_rights(self, issuer: Caller, username: str, rights: Iterable[Right]) -> User:
         """Replace the user's rights with ``rights`` (the registration request's rules apply)."""
@@ -189,21 +212,25 @@ class Accounts:
             account = self._administered(uow, issuer, username)
             users.check_rights(wanted, account.user.acts_for)
             uow.users.set_rights(account.id, frozenset(wanted))
-            return self._changed(uow, issuer, username, "rights " + ", ".join(sorted(map(str, wanted))))
+            detail = ", ".join(
+                f"{r.area.value}:{r.level.value}" for r in sorted(wanted, key=lambda r: list(Area).index(r.area))
+            )
+            return self._changed(uow, issuer, account, "ChangeUserRights", detail)
 
     def set_validity(self, issuer: Caller, username: str, valid_from: dt.date, valid_until: dt.date) -> User:
         with self.uow_factory() as uow:
             account = self._administered(uow, issuer, username)
             users.check_validity(valid_from, valid_until, self.clock.today())
             uow.users.set_validity(account.id, valid_from, valid_until)
-            return self._changed(uow, issuer, username, f"valid {valid_from} to {valid_until}")
+            return self._changed(uow, issuer, account, "SetUserValidity", f"valid {valid_from} to {valid_until}")
 
     def set_active(self, issuer: Caller, username: str, active: bool) -> User:
         """Disable (the user's next call fails with AuthenticationFailed) or enable again."""
         with self.uow_factory() as uow:
-            self._administered(uow, issuer, username)
+            account = self._administered(uow, issuer, username)
             uow.users.set_active(username, active)
-            return self._changed(uow, issuer, username, "enabled" if active else "disabled")
+            operation, detail = ("EnableUser", "enabled") if active else ("DisableUser", "disabled")
+            return self._changed(uow, issuer, account, operation, detail)
 
     def reset_password(self, issuer: Caller, username: str) -> tuple[User, str]:
         """A new initial password, generated and shown once as RegisterUser's; the old one stops working
@@ -215,7 +242,7 @@ class Accounts:
                 account.id, hash_password(password), self.digest_secrets.seal(password), at=self.clock.now()
             )
             uow.login_failures.clear(username)
-            return self._changed(uow, issuer, username, "password reset"), password
+            return self._changed(uow, issuer, account, "ResetPassword", "a new initial password"), password
 
     def ensure_user(
         self,

@@ -169,6 +169,29 @@ def users_set_active(settings: Settings, username: str, active: bool) -> int:
     return 0
 
 
+def users_history(settings: Settings, username: str) -> int:
+    """What administrators changed of a user (``user_change``), oldest first."""
+    import getpass
+
+    from gateway.accounts import console_issuer
+    from gateway.domain.errors import GatewayError
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    try:
+        changes = _accounts(settings, engine).changes_of(console_issuer(getpass.getuser()), username)
+    except GatewayError:
+        print(f"no user {username}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    for change in changes:
+        print(f"{change.at:%Y-%m-%d %H:%M:%S%z}  {change.operation:<17} {change.detail}  by {change.by_username}")
+    print(f"{len(changes)} change(s) of {username}")
+    return 0
+
+
 def users_list(settings: Settings) -> int:
     """ListUsers at the console, as a central administrator: every user."""
     import getpass
@@ -569,6 +592,9 @@ def main(argv: list[str] | None = None) -> int:
     users.add_parser("disable", help="disable a user: it can no longer log in").add_argument("username")
     users.add_parser("enable", help="enable a disabled user again").add_argument("username")
     users.add_parser("list", help="every user: what it acts for, validity, status, rights")
+    users.add_parser(
+        "history", help="what administrators changed of a user: rights, validity, disabled, password reset"
+    ).add_argument("username")
     access_log = commands.add_parser("access-log", help="the access log of personal data").add_subparsers(
         dest="access_log_command", required=True
     )
@@ -634,6 +660,8 @@ def main(argv: list[str] | None = None) -> int:
             return users_add(settings, args.file)
         if args.users_command in ("disable", "enable"):
             return users_set_active(settings, args.username, args.users_command == "enable")
+        if args.users_command == "history":
+            return users_history(settings, args.username)
         return users_list(settings)
     if args.command == "access-log":
         return access_log_purge(settings)

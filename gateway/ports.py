@@ -54,6 +54,18 @@ class UserAccount:
 
 
 @dataclass(frozen=True)
+class UserChange:
+    """What an administrator changed of a user, when (ADMINISTRATION): never a password."""
+
+    at: dt.datetime
+    username: str
+    operation: str  # ChangeUserRights, SetUserValidity, DisableUser, EnableUser, ResetPassword
+    detail: str
+    by_username: str
+    by_user_id: int | None = None  # None: the console
+
+
+@dataclass(frozen=True)
 class AccessRecord:
     """One line of the access log: who, for whom, what, which persons, why, and the outcome."""
 
@@ -171,6 +183,10 @@ class UserRepository(Protocol):
         users of the institutions owned by and located in that municipality; optionally of one institution."""
 
     def set_rights(self, user_id: int, rights: frozenset[Right]) -> None: ...
+    def record_change(self, user_id: int, change: UserChange) -> None: ...
+    def changes_of(self, user_id: int) -> list[UserChange]:
+        """Oldest first."""
+
     def set_validity(self, user_id: int, valid_from: dt.date, valid_until: dt.date) -> None: ...
     def holds_valid_user(self, personal_code: PersonalCode, scope: Scope, on: dt.date) -> bool:
         """Whether the person already has an active user, valid on that day or later, acting for ``scope``."""

@@ -34,7 +34,7 @@ from gateway.domain.model import (
 from gateway.domain.personal_code import PersonalCode
 from gateway.domain.text import comparison_key
 from gateway.domain.users import User, UserRequest
-from gateway.ports import AccessRecord, UserAccount
+from gateway.ports import AccessRecord, UserAccount, UserChange
 from storage.models import (
     AccessLogPersonRow,
     AccessLogRow,
@@ -52,6 +52,7 @@ from storage.models import (
     ReferenceDataVersionRow,
     RegistrationRow,
     UsedNonceRow,
+    UserChangeRow,
     UserRegistrationRequestRow,
     UserRow,
 )
@@ -628,6 +629,30 @@ class SqlUserRepository:
         row = self.session.get(UserRow, user_id)
         assert row is not None
         row.valid_from, row.valid_until = valid_from, valid_until
+
+    def record_change(self, user_id: int, change: UserChange) -> None:
+        self.session.add(
+            UserChangeRow(
+                at=change.at,
+                user_id=user_id,
+                operation=change.operation,
+                detail=change.detail[:500],
+                by_user_id=change.by_user_id,
+                by_username=change.by_username[:100],
+            )
+        )
+
+    def changes_of(self, user_id: int) -> list[UserChange]:
+        query = (
+            select(UserChangeRow, UserRow.username)
+            .join(UserRow, UserRow.id == UserChangeRow.user_id)
+            .where(UserChangeRow.user_id == user_id)
+            .order_by(UserChangeRow.id)
+        )
+        return [
+            UserChange(row.at, username, row.operation, row.detail, row.by_username, row.by_user_id)
+            for row, username in self.session.execute(query)
+        ]
 
     def holds_valid_user(self, personal_code: PersonalCode, scope: Scope, on: dt.date) -> bool:
         code_column = UserRow.institution_code if scope.kind is ScopeKind.INSTITUTION else UserRow.municipality_code

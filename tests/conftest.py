@@ -36,7 +36,14 @@ MUTABLE_TABLES = (
     "school_enrolment",
 )
 # Written by every call (authentication, access log): emptied between tests, but not part of snapshots.
-ACCOUNTABILITY_TABLES = ("access_log_person", "access_log", "used_nonce", "login_failure", "user_registration_request")
+ACCOUNTABILITY_TABLES = (
+    "access_log_person",
+    "access_log",
+    "used_nonce",
+    "login_failure",
+    "user_registration_request",
+    "user_change",
+)
 
 
 @dataclass

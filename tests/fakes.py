@@ -62,7 +62,7 @@ from gateway.domain.personal_code import PersonalCode
 from gateway.domain.scope import ReadScope
 from gateway.domain.text import comparison_key
 from gateway.domain.users import User, UserRequest
-from gateway.ports import UserAccount
+from gateway.ports import UserAccount, UserChange
 from gateway.reference_data import load_classifiers
 
 # The real classifier file, read once per test session (Classifiers is never mutated).
@@ -194,6 +194,7 @@ class Tables:
     basket_claims: dict[tuple[PersonalCode, Month], int] = field(default_factory=dict)
     rates: list[BasketRate] = field(default_factory=list)
     user_requests: dict[int, UserRequest] = field(default_factory=dict)
+    user_changes: list[tuple[int, UserChange]] = field(default_factory=list)
     change_events: list[ChangeEvent] = field(default_factory=list)
     feed_counter: int = 0
     notices: dict[int, Notice] = field(default_factory=dict)
@@ -218,6 +219,7 @@ class Tables:
             basket_claims=dict(self.basket_claims),
             rates=list(self.rates),
             user_requests=dict(self.user_requests),
+            user_changes=list(self.user_changes),
             change_events=list(self.change_events),
             feed_counter=self.feed_counter,
             notices=dict(self.notices),
@@ -437,6 +439,12 @@ class FakeUserRepository(_Repository):
     def set_rights(self, user_id: int, rights: frozenset[Right]) -> None:
         account = self._tables.users[user_id]
         self._tables.users[user_id] = replace(account, user=replace(account.user, rights=frozenset(rights)))
+
+    def record_change(self, user_id: int, change: UserChange) -> None:
+        self._tables.user_changes.append((user_id, change))
+
+    def changes_of(self, user_id: int) -> list[UserChange]:
+        return [change for changed, change in self._tables.user_changes if changed == user_id]
 
     def set_validity(self, user_id: int, valid_from: dt.date, valid_until: dt.date) -> None:
         account = self._tables.users[user_id]

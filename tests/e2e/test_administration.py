@@ -14,6 +14,7 @@ from zeep.exceptions import Fault
 from gateway.accounts import Accounts
 from gateway.auth import DigestSecrets
 from gateway.bootstrap import SANDBOX_DIGEST_SECRET_KEY
+from gateway.cli import main
 from gateway.clock import FixedClock
 from gateway.domain.access import Scope
 from gateway.sandbox import INSTITUTION_RIGHTS, READER_RIGHTS
@@ -276,6 +277,42 @@ def test_a_disabled_user_is_refused_at_its_next_call_and_let_in_again_when_enabl
     assert next(u for u in listed if u.username == "adm-disabled").active is False
     assert coordinator.EnableUser(username="adm-disabled").active is True
     assert teacher.ListGroups(schoolYear=YEAR).schoolYear == YEAR
+
+
+def test_every_change_is_recorded_with_who_made_it_and_the_console_shares_the_use_cases(
+    live_gateway, monkeypatch, capsys
+) -> None:
+    database = live_gateway.database
+    monkeypatch.setenv("NVS_DATABASE_URL", database.url)
+    monkeypatch.setenv("NVS_LOG_LEVEL", "WARNING")
+    admin = service(live_gateway, ADMIN)
+    make_user(database, "adm-history", ANYKSCIAI_SCHOOL)
+    admin.ChangeUserRights(username="adm-history", right=[{"area": "list-forming", "level": "viewer"}])
+    admin.SetUserValidity(username="adm-history", validFrom=TODAY, validUntil=TODAY + dt.timedelta(days=9))
+    initial = admin.ResetPassword(username="adm-history").initialPassword
+    # The console's users disable / enable / list are the same use cases, as a central administrator.
+    assert main(["users", "disable", "adm-history"]) == 0
+    teacher = service(live_gateway, ("adm-history", initial))
+    assert refused(lambda: teacher.ListGroups(schoolYear=YEAR))["code"] == "AuthenticationFailed"
+    assert main(["users", "enable", "adm-history"]) == 0
+    assert teacher.ListGroups(schoolYear=YEAR).schoolYear == YEAR
+    assert main(["users", "disable", "adm-nobody-like-this"]) == 1
+    capsys.readouterr()
+    assert main(["users", "history", "adm-history"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[2:4] for line in lines[:3]] == [
+        ["ChangeUserRights", "list-forming:viewer"],
+        ["SetUserValidity", "valid"],
+        ["ResetPassword", "a"],
+    ]
+    assert all(line.endswith("by sandbox-admin") for line in lines[:3])
+    assert [line.split()[2] for line in lines[3:5]] == ["DisableUser", "EnableUser"]
+    assert all(" by console:" in line for line in lines[3:5])
+    assert lines[-1] == "5 change(s) of adm-history"
+    assert initial not in "\n".join(lines)
+    assert main(["users", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "adm-history" in listing and "argon2" not in listing
 
 
 def test_a_reset_password_works_until_its_holder_changes_it_and_the_old_one_stops_at_once(live_gateway) -> None:
