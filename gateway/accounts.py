@@ -54,9 +54,12 @@ def _cursor_username(cursor: str) -> str:
         raise wrong
     body = cursor[1:]
     try:
-        return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+        username = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
     except (binascii.Error, ValueError):
         raise wrong from None
+    if _user_cursor(username) != cursor:  # b64decode skips what is not of its alphabet: only ours round-trips
+        raise wrong
+    return username
 
 
 class Accounts:
