@@ -99,7 +99,7 @@ class Accounts:
                 username = users.username_for(
                     request.first_name, request.last_name, lambda n: uow.users.by_username(n) is not None
                 )
-            password = users.generate_password()  # as reset_password
+            password, password_hash, sealed = self._initial_password()
             user = User(
                 id=0,
                 username=username,
@@ -112,11 +112,15 @@ class Accounts:
                 last_name=request.last_name,
                 issued_by=issuer.username,
             )
-            stored = uow.users.add(
-                user, hash_password(password), self.digest_secrets.seal(password), request, at=self.clock.now()
-            )
+            stored = uow.users.add(user, password_hash, sealed, request, at=self.clock.now())
             uow.commit()
             return stored, password
+
+    def _initial_password(self) -> tuple[str, str, str | None]:
+        """An initial password (RegisterUser's and ResetPassword's): shown once; stored as its argon2
+        hash and, where PasswordDigest is enabled, sealed."""
+        password = users.generate_password()
+        return password, hash_password(password), self.digest_secrets.seal(password)
 
     def change_password(self, caller: Caller, new_password: str) -> None:
         with self.uow_factory() as uow:
@@ -240,10 +244,8 @@ class Accounts:
         at once, and a lock after failed log-ins is lifted."""
         with self.uow_factory() as uow:
             account = self._administered(uow, issuer, username)
-            password = users.generate_password()
-            uow.users.set_password(
-                account.id, hash_password(password), self.digest_secrets.seal(password), at=self.clock.now()
-            )
+            password, password_hash, sealed = self._initial_password()
+            uow.users.set_password(account.id, password_hash, sealed, at=self.clock.now())
             uow.login_failures.clear(username)
             return self._changed(uow, issuer, account, "ResetPassword", "a new initial password"), password
 
