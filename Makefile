@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install serve test test-postgres bench clean
+.PHONY: install serve test test-postgres lint bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (Spyne 2.14 does not import on 3.12+); set PYTHON=/path/to/python3.11")'
@@ -25,6 +25,12 @@ test: $(STAMP)
 
 test-postgres: $(STAMP)
 	NVS_TEST_DATABASE_URL=$${NVS_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The code-health gates of CI: ruff (lint and format) and mypy (strict for gateway/domain), as pinned in the test extras.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## The request-path benchmark (bench/request_path.py; README "Performance"): about half an hour.
 ## PostgreSQL at NVS_BENCH_DATABASE_URL (default: the local server of test-postgres); BENCH_ARGS for more options.

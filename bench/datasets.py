@@ -36,6 +36,7 @@ from storage.models import (
     ProgramRow,
     RegistrationRow,
     SchoolEnrolmentRow,
+    table_of,
 )
 from storage.repositories import group_name_key
 
@@ -95,9 +96,9 @@ def _reset_sequence(connection: Any, table: Table) -> None:
 def generate(engine: Engine, registrations: int, *, groups_per_program: int | None = None) -> Generated:
     """Add ``registrations`` registrations (and what goes with them) in one transaction."""
     classifiers = load_classifiers()
-    person_t, group_t, reg_t = PersonRow.__table__, GroupRow.__table__, RegistrationRow.__table__
-    mark_t, claim_t, enrol_t = FundingMarkRow.__table__, BasketClaimRow.__table__, SchoolEnrolmentRow.__table__
-    club_t, direction_t = ClubAttendanceRow.__table__, ClubDirectionRow.__table__
+    person_t, group_t, reg_t = table_of(PersonRow), table_of(GroupRow), table_of(RegistrationRow)
+    mark_t, claim_t, enrol_t = table_of(FundingMarkRow), table_of(BasketClaimRow), table_of(SchoolEnrolmentRow)
+    club_t, direction_t = table_of(ClubAttendanceRow), table_of(ClubDirectionRow)
     sub_directions = classifiers.entries(cls.NVS_SUB_DIRECTION)
     with engine.begin() as connection:
         programs = connection.execute(
@@ -116,7 +117,7 @@ def generate(engine: Engine, registrations: int, *, groups_per_program: int | No
         assert programs, "install the sandbox first"
         per_program = groups_per_program or max(1, registrations // (len(programs) * 150))
         first_group = _next_id(connection, group_t)
-        groups = []
+        groups: list[dict[str, Any]] = []
         for program_code, provider, directions in programs:
             sub = next(e.code for e in sub_directions if e.parent in directions)
             for g in range(per_program):

@@ -24,7 +24,9 @@ import tempfile
 import time
 import tracemalloc
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -56,7 +58,8 @@ def run_one(url: str, label: str, fmt: str, traced: bool) -> dict[str, object]:
     import datetime as dt
 
     from gateway import lists as use_cases
-    from gateway.domain.lists import ListName, Scope
+    from gateway.clock import SystemClock
+    from gateway.domain.lists import ListFilter, ListName, Scope
     from gateway.exports import export_list
     from storage.db import make_engine, make_session_factory
     from storage.unit_of_work import SqlAlchemyUnitOfWork
@@ -65,24 +68,25 @@ def run_one(url: str, label: str, fmt: str, traced: bool) -> dict[str, object]:
     rss_start = _maxrss_mb()
     engine = make_engine(url)
     session_factory = make_session_factory(engine)
-    lists = use_cases.Lists(lambda: SqlAlchemyUnitOfWork(session_factory))  # type: ignore[arg-type,return-value]
+    lists = use_cases.Lists(lambda: SqlAlchemyUnitOfWork(session_factory))
     name = ListName(list_name)
     scope = Scope.of_municipality(municipality) if municipality else Scope.everything()
     values = dict(zip(options[::2], options[1::2], strict=False))
-    list_filter = {
+    filters: dict[ListName, Callable[[], ListFilter]] = {
         ListName.LEARNERS: lambda: use_cases.learner_filter(values["--school-year"]),
         ListName.ARRIVALS: lambda: use_cases.arrival_filter(
             dt.date.fromisoformat(values["--from-date"]), dt.date.fromisoformat(values["--to-date"])
         ),
         ListName.BASKET_RECIPIENTS: lambda: use_cases.basket_filter(values["--month"]),
         ListName.CLUB_ATTENDANCE: lambda: use_cases.club_filter(values["--school-year"]),
-    }[name]()
+    }
+    list_filter = filters[name]()
     output = Path(tempfile.mkdtemp()) / f"{list_name}.{fmt}"
     rss_before = _maxrss_mb()
     if traced:
         tracemalloc.start()
     started = time.perf_counter()
-    summary = export_list(lists, scope, name, list_filter, fmt, output)
+    summary = export_list(lists, scope, name, list_filter, fmt, output, clock=SystemClock())
     seconds = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1] if traced else None
     if traced:
@@ -102,7 +106,13 @@ def run_one(url: str, label: str, fmt: str, traced: bool) -> dict[str, object]:
     }
 
 
-def build(url: str, size: int) -> dict[str, object]:
+class Built(TypedDict):
+    registrations: int
+    generate_seconds: float
+    counts: dict[str, int]
+
+
+def build(url: str, size: int) -> Built:
     from bench.datasets import generate
     from gateway.bootstrap import prepare_database, unit_of_work_factory
     from gateway.sandbox import install_sandbox
@@ -127,7 +137,7 @@ def child(url: str, label: str, fmt: str, traced: bool) -> dict[str, object]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def postgres_scratch(base: str) -> tuple[str, callable]:  # type: ignore[valid-type]
+def postgres_scratch(base: str) -> tuple[str, Callable[[], None]]:
     from sqlalchemy import text
 
     from storage.db import make_engine

@@ -28,6 +28,7 @@ from clients.population_register.client import ZeepPopulationRegister  # noqa: E
 from clients.population_register.sandbox import build_sandbox_app, generated_person  # noqa: E402
 from gateway.bootstrap import prepare_database, unit_of_work_factory  # noqa: E402
 from gateway.checks import PopulationRegisterCheck  # noqa: E402
+from gateway.clock import SystemClock  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 
 
@@ -69,7 +70,9 @@ def main() -> int:
     print(f"{len(codes)} persons on {url.split('://')[0]}, sandbox GR latency {args.latency * 1000:.0f} ms", flush=True)
     for concurrency in args.concurrency:
         with ZeepPopulationRegister(f"http://127.0.0.1:{port}/population-register", read_timeout=30) as gr:
-            summary = PopulationRegisterCheck(uow_factory, gr, concurrency=concurrency).run(restart=True)
+            summary = PopulationRegisterCheck(uow_factory, gr, concurrency=concurrency, clock=SystemClock()).run(
+                restart=True
+            )
         assert summary.completed, summary.stopped_by
         print(
             f"  concurrency {concurrency}: {summary.done_now} persons in {summary.seconds:.1f} s = "

@@ -54,9 +54,10 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, TypedDict
 from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,7 +194,7 @@ class Connection:
         if b"content-length" in headers:
             return status, self._take(int(headers[b"content-length"]))
         if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-            parts = []
+            parts: list[bytes] = []
             while True:
                 size = int(self._line().split(b";")[0], 16)
                 if size == 0:
@@ -335,7 +336,7 @@ class Run:
     transactions: float | None = None
     checkouts: float | None = None
     first_error: str = ""
-    answers: list = field(default_factory=list, repr=False)  # per client: the bodies, when kept
+    answers: list[list[bytes]] = field(default_factory=list, repr=False)  # per client: the bodies, when kept
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -508,14 +509,14 @@ class Scenario:
             return [[page] * per_client for _ in range(clients)]
         raise ValueError(operation)
 
-    def after(self, operation: str, run: Run) -> None:
-        """Learn from the answers what the next runs need: the registrations made, the marks taken."""
+    def after(self, operation: str, run: Run, envelopes: list[list[bytes]]) -> None:
+        """Learn from the answers (to ``envelopes``) what the next runs need: the registrations made, the marks taken."""
         if operation == "LookupPerson":
             done = [len(answers) for answers in run.answers]
             self.looked_up = [codes[:n] for codes, n in zip(self.looked_up, done, strict=False)]
         if operation == "RegisterStudent":
-            for answers, envelopes in zip(run.answers, run.envelopes, strict=False):  # type: ignore[attr-defined]
-                for body, envelope in zip(answers, envelopes, strict=False):
+            for answers, sent in zip(run.answers, envelopes, strict=False):
+                for body, envelope in zip(answers, sent, strict=False):
                     found = _REGISTRATION_ID.search(body)
                     code = re.search(rb"personalCode>(\d{11})<", envelope)
                     if found and code:
@@ -530,10 +531,8 @@ def run_operation(
     run = Run("gateway", operation, database, clients, round_number)
     keep = operation in ("LookupPerson", "RegisterStudent")
     measure(scenario.gateway, "/registry", envelopes, run=run, seconds=seconds, keep=keep, expect=expect)
-    run.envelopes = envelopes  # type: ignore[attr-defined]
-    scenario.after(operation, run)
+    scenario.after(operation, run, envelopes)
     run.answers = []
-    del run.envelopes  # type: ignore[attr-defined]
     return run
 
 
@@ -591,7 +590,7 @@ def start_gateway(database: Database, work: Path, label: str) -> Server:
 
 
 # --- the large register ---------------------------------------------------------------------
-def large_list(kind: str, size: int, requests: int, work: Path, postgres: str) -> list[dict[str, object]]:
+def large_list(kind: str, size: int, requests: int, work: Path, postgres: str) -> list[dict[str, Any]]:
     from sqlalchemy import create_engine
 
     from bench.datasets import generate
@@ -649,16 +648,38 @@ def large_list(kind: str, size: int, requests: int, work: Path, postgres: str) -
 
 
 # --- reporting ----------------------------------------------------------------------------
-def summarise(runs: list[Run]) -> list[dict[str, object]]:
+class Summary(TypedDict):
+    """One row of the summary table: medians over the rounds (None: not measured)."""
+
+    database: str
+    operation: str
+    clients: int
+    rounds: int
+    rps: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    cpu_ms: float | None
+    gr_cpu_ms: float | None
+    statements: float | None
+    transactions: float | None
+    checkouts: float | None
+    echo_rps: float | None
+    echo_cpu_ms: float | None
+    times_echo: float | None
+    errors: int
+    ratio_range: tuple[float, float] | None
+
+
+def summarise(runs: list[Run]) -> list[Summary]:
     """Median over the rounds, per database, operation and clients; the ratio to the same round's echo."""
     echoes = {(r.database, r.clients, r.round): r for r in runs if r.target == "echo"}
     groups: dict[tuple[str, str, int], list[Run]] = {}
     for run in runs:
         groups.setdefault((run.database, run.operation, run.clients), []).append(run)
-    rows = []
+    rows: list[Summary] = []
     for (database, operation, clients), members in groups.items():
 
-        def median(values: list[float | None]) -> float | None:
+        def median(values: Sequence[float | None]) -> float | None:
             present = [v for v in values if v is not None]
             return statistics.median(present) if present else None
 
@@ -695,17 +716,18 @@ def _f(value: object, digits: int = 1) -> str:
     return "–" if value is None else f"{value:,.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def markdown(rows: list[dict[str, object]], large: list[dict[str, object]], header: str) -> str:
+def markdown(rows: list[Summary], large: list[dict[str, Any]], header: str) -> str:
     lines = [header, ""]
     lines.append(
         "| database | operation | clients | req/s | p50 ms | p95 ms | server CPU ms/req | GR CPU ms/req | SQL/req | tx/req | pool checkouts/req | echo req/s | × echo (range) |"
     )
     lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
+        times_echo, ratio_range = r["times_echo"], r["ratio_range"]
         ratio = (
             ""
-            if r["times_echo"] is None
-            else f"{r['times_echo']:.1f}× ({r['ratio_range'][0]:.1f}–{r['ratio_range'][1]:.1f})"
+            if times_echo is None or ratio_range is None  # both come from the same ratios: both or neither
+            else f"{times_echo:.1f}× ({ratio_range[0]:.1f}–{ratio_range[1]:.1f})"
         )
         errors = f" ⚠ {r['errors']} errors" if r["errors"] else ""
         lines.append(
@@ -719,10 +741,10 @@ def markdown(rows: list[dict[str, object]], large: list[dict[str, object]], head
             "| database | register | ListLearners page of 100, 1 client, as | requests | p50 ms | p95 ms | server CPU ms/req | SQL/req |",
             "|---|---:|---|---:|---:|---:|---:|---:|",
         ]
-        for r in large:
+        for big in large:
             lines.append(
-                f"| {r['database']} | {r['registrations']:,} | {r['scope']} | {r['requests']} | {_f(r['p50_ms'])} | {_f(r['p95_ms'])} | "
-                f"{_f(r['cpu_ms'], 2)} | {_f(r['statements'])} |"
+                f"| {big['database']} | {big['registrations']:,} | {big['scope']} | {big['requests']} | {_f(big['p50_ms'])} | {_f(big['p95_ms'])} | "
+                f"{_f(big['cpu_ms'], 2)} | {_f(big['statements'])} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -798,7 +820,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     progress(header)
     runs: list[Run] = []
-    large: list[dict[str, object]] = []
+    large: list[dict[str, Any]] = []
     servers: list[Server] = []
     try:
         echo = start_server("echo", ["echo"], {}, work)
@@ -879,7 +901,7 @@ def main(argv: list[str] | None = None) -> int:
                 default=str,
             )
         )
-    failed = sum(r.errors for r in runs) + sum(int(r["errors"]) for r in large)  # type: ignore[call-overload]
+    failed = sum(r.errors for r in runs) + sum(int(r["errors"]) for r in large)
     shutil.rmtree(work, ignore_errors=True)
     if failed:
         progress(f"{failed} call(s) failed: the figures of those rows are not to be trusted (see the runs above)")

@@ -77,7 +77,10 @@ def run(kind: str, args: argparse.Namespace, work: Path) -> None:
     server = start_server(f"gateway-{kind}-setup", ["gateway", "serve", "--sandbox"], env, work)
     try:
         status, body = call_once(server.port, create_group("Slow GR"))
-        group_id = int(re.search(rb"groupId>(\d+)<", body).group(1))  # type: ignore[union-attr]
+        found = re.search(rb"groupId>(\d+)<", body)
+        if found is None:
+            raise RuntimeError(f"CreateGroup answered {status} without a groupId: {body[:500]!r}")
+        group_id = int(found.group(1))
         known = [child_code(900_000 + i) for i in range(20)]
         for number, code in enumerate(known):
             assert call_once(server.port, register_student(code, group_id, number))[0] == 200

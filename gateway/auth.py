@@ -69,6 +69,8 @@ class DigestSecrets:
 
     def __init__(self, key: str | None) -> None:
         self._fernet = Fernet(key.encode()) if key else None
+        # A key of its own for digests (request bodies, which may carry a new password), derived from the same secret.
+        self._digest_key = hashlib.sha256(b"nvs-keyed-digest\0" + key.encode()).digest() if key else None
 
     @staticmethod
     def generate_key() -> str:
@@ -80,6 +82,12 @@ class DigestSecrets:
 
     def seal(self, password: str) -> str | None:
         return self._fernet.encrypt(password.encode()).decode() if self._fernet else None
+
+    def keyed_digest(self, data: bytes) -> str:
+        """HMAC-SHA256 of ``data`` with a key derived from the secret (hex); plain SHA-256 without one."""
+        if self._digest_key is None:
+            return hashlib.sha256(data).hexdigest()
+        return hmac.new(self._digest_key, data, hashlib.sha256).hexdigest()
 
     def open(self, sealed: str | None) -> str | None:
         if self._fernet is None or not sealed:
@@ -199,10 +207,9 @@ class Authenticator:
             if abs(now - created) > TOKEN_MAX_AGE:
                 raise MessageExpired()
         with self.uow_factory() as uow:
-            failures = uow.login_failures.get(username)
+            account, failures = uow.users.for_login(username)
             if failures is not None and failures[1] is not None and failures[1] > now:
                 raise AccountLocked()
-            account = uow.users.by_username(username)
             matched = (
                 self._digest_matches(account, token, created)
                 if token.digest
@@ -210,12 +217,12 @@ class Authenticator:
             )
             if not matched:
                 # Counted even though the call fails: inside a call, after its rollback (gateway.calls).
-                keep_if_refused(
-                    uow,
-                    lambda kept: kept.login_failures.record_failure(
+                def record_failure(kept: UnitOfWork) -> None:
+                    kept.login_failures.record_failure(
                         username, now=now, threshold=self.lockout.threshold, lock_for=self.lockout.lock_for
-                    ),
-                )
+                    )
+
+                keep_if_refused(uow, record_failure)
                 raise AuthenticationFailed()
             assert account is not None
             if token.digest:
@@ -227,7 +234,11 @@ class Authenticator:
                 # A nonce once seen stays used, also when the call is refused and its transaction rolled back.
                 call = current_call()
                 if call is not None:
-                    call.keep_if_refused(lambda kept: kept.nonces.use(key, expires) and None)
+
+                    def use_nonce(kept: UnitOfWork) -> None:
+                        kept.nonces.use(key, expires)
+
+                    call.keep_if_refused(use_nonce)
             if not account.user.active:
                 uow.commit()  # outside a call, so that the nonce stays used (inside one, see above)
                 raise AuthenticationFailed()

@@ -18,6 +18,7 @@ from gateway.domain.funding import BasketPolicy
 from gateway.http import RequestBodyGuard
 from gateway.population_register_cache import CachedPopulationRegister
 from gateway.ports import PopulationRegister, UnitOfWork
+from gateway.request_ids import RequestIds
 from gateway.services import Registry
 from gateway.soap.app import build_registry_app
 from gateway.wsgi import Site
@@ -38,7 +39,7 @@ class Gateway:
 
 def unit_of_work_factory(engine: Engine) -> Callable[[], UnitOfWork]:
     session_factory = make_session_factory(engine)
-    return lambda: SqlAlchemyUnitOfWork(session_factory)  # type: ignore[return-value]
+    return lambda: SqlAlchemyUnitOfWork(session_factory)
 
 
 def population_register(settings: Settings) -> PopulationRegister:
@@ -81,6 +82,7 @@ def build_gateway(
         lockout=LockoutPolicy(threshold=settings.lockout_threshold, minutes=settings.lockout_minutes),
         clock=clock,
     )
+    request_ids = request_ids_for(settings, uow_factory, digest_secrets, clock)
     registry_app = build_registry_app(
         registry,
         uow_factory,
@@ -89,6 +91,7 @@ def build_gateway(
         authenticator=authenticator,
         accounts=accounts,
         access_log=access_log,
+        request_ids=request_ids,
     )
     gr_app = None
     if sandbox and sandbox_gr_url:
@@ -116,6 +119,18 @@ def build_gateway(
         accounts=accounts,
         access_log=access_log,
         site=site,
+    )
+
+
+def request_ids_for(
+    settings: Settings, uow_factory: Callable[[], UnitOfWork], digest_secrets: DigestSecrets, clock: Clock
+) -> RequestIds:
+    return RequestIds(
+        digest_secrets,
+        clock=clock,
+        keep_days=settings.request_id_days,
+        password_replay_minutes=settings.initial_password_replay_minutes,
+        uow_factory=uow_factory,
     )
 
 

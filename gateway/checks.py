@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from gateway.clock import Clock
 from gateway.domain import checks as rules
@@ -237,19 +237,22 @@ class StudentDataCheck:
                 classifiers = uow.classifiers.load()
                 today, at = self.clock.today(), self.clock.now()
                 for registration in page:
+                    assert registration.id is not None, "read from the store"
                     if registration.group_id not in groups:
-                        groups[registration.group_id] = uow.groups.get(registration.group_id)  # type: ignore[assignment]
+                        groups[registration.group_id] = _stored(uow.groups.get(registration.group_id))
                     group = groups[registration.group_id]
                     if group.program_code not in programs:
-                        programs[group.program_code] = uow.programs.get(group.program_code)  # type: ignore[assignment]
+                        programs[group.program_code] = _stored(uow.programs.get(group.program_code))
                     if registration.provider_code not in providers:
-                        providers[registration.provider_code] = uow.institutions.get(registration.provider_code)  # type: ignore[assignment]
+                        providers[registration.provider_code] = _stored(
+                            uow.institutions.get(registration.provider_code)
+                        )
                     findings = rules.student_data_issues(
                         registration=registration,
                         program=programs[group.program_code],
                         provider=providers[registration.provider_code],
                         person=uow.persons.get(registration.personal_code),
-                        marks=uow.funding.of_registration(registration.id),  # type: ignore[arg-type]
+                        marks=uow.funding.of_registration(registration.id),
                         classifiers=classifiers,
                         policy=self.policy,
                         today=today,
@@ -273,7 +276,7 @@ class StudentDataCheck:
                 summary.done_now += len(page)
                 uow.checks.set_progress(run.id, done=summary.done_now, total=max(total, summary.done_now))
                 uow.commit()
-            after = page[-1].id  # type: ignore[assignment]
+            after = _stored(page[-1].id)
             if progress:
                 progress(summary.done_now, max(total, summary.done_now))
         with self.uow_factory() as uow:
@@ -347,7 +350,7 @@ class DataChecks:
         after = int(page_token) if page_token and page_token.isdigit() else 0
         with self.uow_factory() as uow:
             issues = uow.checks.issues_page(
-                caller.institution_code,
+                caller.acting_institution(),  # ListDataIssues: an institution's own work list
                 check=CheckKind(check) if check else None,
                 code=code,
                 after=after,
@@ -360,11 +363,12 @@ class DataChecks:
     def fix_person_data(self, caller: Caller, personal_code: str | None = None) -> FixResult:
         """Apply GR's current data to one person of the caller's institution, or to every one with an open GR mismatch."""
         code = parse_personal_code(personal_code) if personal_code else None
+        institution = caller.acting_institution()
         with self.uow_factory() as uow:
             if code is not None:
                 held = [
                     r
-                    for r in uow.registrations.of_person_at(code, caller.institution_code)
+                    for r in uow.registrations.of_person_at(code, institution)
                     if r.status is not RegistrationStatus.CANCELLED
                 ]
                 if not held:
@@ -372,7 +376,7 @@ class DataChecks:
                 codes = [code]  # asked for by name: GR's data is applied whether or not the check found a mismatch
                 more = False
             else:
-                codes = uow.checks.persons_to_fix(caller.institution_code, None, MAX_PERSONS_FIXED + 1)
+                codes = uow.checks.persons_to_fix(institution, None, MAX_PERSONS_FIXED + 1)
                 more = len(codes) > MAX_PERSONS_FIXED
                 codes = codes[:MAX_PERSONS_FIXED]
         if not codes:
@@ -391,6 +395,15 @@ class DataChecks:
                 fixed.append(current)
             uow.commit()
         return FixResult(fixed, not_fixed, more)
+
+
+_T = TypeVar("_T")
+
+
+def _stored(value: _T | None) -> _T:
+    """What the store holds by construction: the row a foreign key names, the id of a row read from it."""
+    assert value is not None, "the store holds it (a foreign key, or the id of a stored row)"
+    return value
 
 
 def issue_catalogue_markdown() -> str:

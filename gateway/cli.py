@@ -7,11 +7,19 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from gateway.clock import clock_for
 from gateway.config import Settings
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from gateway.domain.lists import ListFilter
 
 
 def _configure_logging(level: str) -> None:
@@ -46,30 +54,45 @@ def _classifiers(engine):
         return uow.classifiers.load()
 
 
+def _advance(bar: tqdm[NoReturn]) -> Callable[[int], None]:
+    """A progress callback, told the count done so far, that moves ``bar`` to it."""
+
+    def progress(done: int) -> None:
+        bar.update(done - bar.n)
+
+    return progress
+
+
 def _import(settings: Settings, kind: str, path: Path) -> int:
     from tqdm import tqdm
 
     from gateway import administration
     from gateway.bootstrap import unit_of_work_factory
-    from gateway.imports import ImportFileInvalid, parse_institutions, parse_programs
+    from gateway.imports import ImportFileInvalid, ImportSummary, parse_institutions, parse_programs
     from storage.db import make_engine
 
     migrate(settings, quiet=True)
     engine = make_engine(settings.database_url)
     try:
-        parse = parse_institutions if kind == "institutions" else parse_programs
-        store = administration.import_institutions if kind == "institutions" else administration.import_programs
+        store: Callable[[Callable[[int], None]], ImportSummary]
         try:
             with tqdm(desc=f"checking {path.name}", unit=" records", file=sys.stderr) as bar:
-                records = parse(path, _classifiers(engine), progress=lambda n: bar.update(n - bar.n))
+                if kind == "institutions":
+                    institutions = parse_institutions(path, _classifiers(engine), progress=_advance(bar))
+                    count = len(institutions)
+                    store = partial(administration.import_institutions, unit_of_work_factory(engine), institutions)
+                else:
+                    programs = parse_programs(path, _classifiers(engine), progress=_advance(bar))
+                    count = len(programs)
+                    store = partial(administration.import_programs, unit_of_work_factory(engine), programs)
         except ImportFileInvalid as invalid:
             print(f"{path}: refused, nothing imported ({len(invalid.errors)} problem(s)):", file=sys.stderr)
             for problem in invalid.errors:
                 print(f"  {problem}", file=sys.stderr)
             return 1
         try:
-            with tqdm(total=len(records), desc="storing", unit=" records", file=sys.stderr) as bar:
-                summary = store(unit_of_work_factory(engine), records, lambda n: bar.update(n - bar.n))
+            with tqdm(total=count, desc="storing", unit=" records", file=sys.stderr) as bar:
+                summary = store(_advance(bar))
         except administration.UnknownProviders as exc:
             print(f"{path}: refused, nothing imported: {exc}", file=sys.stderr)
             return 1
@@ -246,6 +269,53 @@ def access_log_purge(settings: Settings) -> int:
     finally:
         engine.dispose()
     print(f"retention {settings.access_log_retention_days} day(s): {summary}")
+    # The housekeeping of the answers kept for retries runs with it (they name the same calls).
+    return request_ids_purge(settings)
+
+
+def request_ids_purge(settings: Settings) -> int:
+    """Remove the answers kept for retries after NVS_REQUEST_ID_DAYS, and initial passwords past their window."""
+    from gateway.bootstrap import digest_secrets_for, request_ids_for, unit_of_work_factory
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    try:
+        request_ids = request_ids_for(
+            settings, unit_of_work_factory(engine), digest_secrets_for(settings), clock_for(settings)
+        )
+        summary = request_ids.purge()
+    finally:
+        engine.dispose()
+    print(
+        f"request ids kept {settings.request_id_days} day(s): {summary.answers} answer(s) older than "
+        f"{summary.cutoff.isoformat(timespec='seconds')} removed, {summary.passwords} initial password(s) forgotten"
+    )
+    return 0
+
+
+def users_reset_password(settings: Settings, username: str) -> int:
+    """ResetPassword at the console, as a central administrator: a new initial password (printed once),
+    e.g. when the first one was lost."""
+    import getpass
+
+    from gateway.accounts import console_issuer
+    from gateway.domain.errors import GatewayError
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    try:
+        _, password = _accounts(settings, engine).reset_password(console_issuer(getpass.getuser()), username)
+    except GatewayError as error:
+        print(
+            f"no user {username}" if error.code == "UserNotFound" else f"{error.code}: {error.message}", file=sys.stderr
+        )
+        return 1
+    finally:
+        engine.dispose()
+    print(f"user {username}: new initial password (shown once) {password}")
+    print("the user changes it with ChangePassword", file=sys.stderr)
     return 0
 
 
@@ -320,7 +390,7 @@ def _import_enrolments(settings: Settings, path: Path) -> int:
                     path,
                     _classifiers(engine),
                     institution_lookup(uow_factory),
-                    progress=lambda n: bar.update(n - bar.n),
+                    progress=_advance(bar),
                 )
         except ImportFileInvalid as invalid:
             print(f"{path}: refused, nothing imported ({len(invalid.errors)} problem(s)):", file=sys.stderr)
@@ -328,7 +398,7 @@ def _import_enrolments(settings: Settings, path: Path) -> int:
                 print(f"  {problem}", file=sys.stderr)
             return 1
         with tqdm(total=len(enrolments), desc="storing", unit=" records", file=sys.stderr) as bar:
-            summary = import_enrolments(uow_factory, enrolments, lambda n: bar.update(n - bar.n))
+            summary = import_enrolments(uow_factory, enrolments, _advance(bar))
     finally:
         engine.dispose()
     print(f"{path.name}: imported {summary}")
@@ -421,13 +491,14 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         )
         use_case = lists.Lists(uow_factory)
         try:
-            list_filter = {
+            filters: dict[ListName, Callable[[], ListFilter]] = {
                 ListName.LEARNERS: lambda: lists.learner_filter(args.school_year, args.group_id, args.program_code),
                 ListName.ARRIVALS: lambda: lists.arrival_filter(args.from_date, args.to_date),
                 ListName.DEPARTURES: lambda: lists.departure_filter(args.from_date, args.to_date),
                 ListName.BASKET_RECIPIENTS: lambda: lists.basket_filter(args.month, args.provider),
                 ListName.CLUB_ATTENDANCE: lambda: lists.club_filter(args.school_year, args.direction, args.active_on),
-            }[name]()
+            }
+            list_filter = filters[name]()
             total = use_case.count(scope, name, list_filter)
             with tqdm(total=total, desc=f"exporting {name.value}", unit=" rows", file=sys.stderr) as bar:
                 summary = export_list(
@@ -437,7 +508,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
                     list_filter,
                     args.format,
                     args.output,
-                    progress=lambda n: bar.update(n - bar.n),
+                    progress=_advance(bar),
                     clock=clock_for(settings),
                 )
         except GatewayError as error:
@@ -595,10 +666,19 @@ def main(argv: list[str] | None = None) -> int:
     users.add_parser(
         "history", help="what administrators changed of a user: rights, validity, disabled, password reset"
     ).add_argument("username")
+    users.add_parser(
+        "reset-password", help="give a user a new initial password, printed once (e.g. the first one was lost)"
+    ).add_argument("username")
     access_log = commands.add_parser("access-log", help="the access log of personal data").add_subparsers(
         dest="access_log_command", required=True
     )
-    access_log.add_parser("purge", help="remove records older than NVS_ACCESS_LOG_RETENTION_DAYS")
+    access_log.add_parser(
+        "purge", help="remove records older than NVS_ACCESS_LOG_RETENTION_DAYS (and the request ids' old answers)"
+    )
+    request_ids = commands.add_parser("request-ids", help="the answers kept for retries").add_subparsers(
+        dest="request_ids_command", required=True
+    )
+    request_ids.add_parser("purge", help="remove answers older than NVS_REQUEST_ID_DAYS")
     check = commands.add_parser("check", help="run a data check (progress bar; a summary at the end)")
     check_commands = check.add_subparsers(dest="check_command", required=True)
     gr_check = check_commands.add_parser(
@@ -658,6 +738,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "users":
         if args.users_command == "add":
             return users_add(settings, args.file)
+        if args.users_command == "reset-password":
+            return users_reset_password(settings, args.username)
         if args.users_command in ("disable", "enable"):
             return users_set_active(settings, args.username, args.users_command == "enable")
         if args.users_command == "history":
@@ -665,6 +747,8 @@ def main(argv: list[str] | None = None) -> int:
         return users_list(settings)
     if args.command == "access-log":
         return access_log_purge(settings)
+    if args.command == "request-ids":
+        return request_ids_purge(settings)
     if args.command == "check":
         return _check(
             settings,

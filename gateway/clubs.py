@@ -99,7 +99,7 @@ class Clubs:
 
     @staticmethod
     def _school(uow: UnitOfWork, caller: Caller) -> Institution:
-        school = uow.institutions.get(caller.institution_code)
+        school = uow.institutions.get(caller.acting_institution())
         assert school is not None, "user's institution is not in storage"
         return school
 
@@ -120,12 +120,13 @@ def listed(attendance: ClubAttendance, person: PersonRecord) -> ListedClubAttend
 
 def _changed(uow: UnitOfWork, kind: ChangeKind, attendance: ClubAttendance, at: dt.datetime) -> None:
     """Club attendance is a change of the register: the feed carries it like registrations."""
+    assert attendance.id is not None, "a saved mark"
     feed.club_attendance_changed(
         uow,
         kind,
         institution_code=attendance.school_code,
         personal_code=attendance.personal_code,
-        attendance_id=attendance.id,  # type: ignore[arg-type]
+        attendance_id=attendance.id,
         school_year=str(attendance.school_year),
         direction_codes=attendance.direction_codes,
         sub_direction_codes=attendance.sub_direction_codes,

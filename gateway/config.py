@@ -57,6 +57,10 @@ class Settings:
     # Fernet key sealing passwords for PasswordDigest; empty: PasswordDigest is refused (PasswordText over TLS).
     digest_secret_key: str = ""
     access_log_retention_days: int = 730
+    # Days the answer to a request sent with a request id is kept for its retries (gateway.request_ids),
+    # and minutes a retried RegisterUser gets the same initial password again.
+    request_id_days: int = 7
+    initial_password_replay_minutes: float = 15.0
     # GetPersons calls (of 100 codes each) the population-register check keeps in flight.
     gr_check_concurrency: int = 4
     # The instant the gateway's clock starts at (ISO 8601 with an offset), running on from there;
@@ -93,6 +97,10 @@ class Settings:
             lockout_minutes=_float("NVS_LOCKOUT_MINUTES", cls.lockout_minutes),
             digest_secret_key=os.environ.get("NVS_DIGEST_SECRET_KEY", ""),
             access_log_retention_days=_int("NVS_ACCESS_LOG_RETENTION_DAYS", cls.access_log_retention_days),
+            request_id_days=_int("NVS_REQUEST_ID_DAYS", cls.request_id_days),
+            initial_password_replay_minutes=_float(
+                "NVS_INITIAL_PASSWORD_REPLAY_MINUTES", cls.initial_password_replay_minutes
+            ),
             gr_check_concurrency=_int("NVS_GR_CHECK_CONCURRENCY", cls.gr_check_concurrency),
             clock_start=os.environ.get("NVS_CLOCK_START", ""),
         )
@@ -167,6 +175,8 @@ ENVIRONMENT_VARIABLES = {
     "NVS_LOCKOUT_MINUTES": "lockout_minutes",
     "NVS_DIGEST_SECRET_KEY": "digest_secret_key",
     "NVS_ACCESS_LOG_RETENTION_DAYS": "access_log_retention_days",
+    "NVS_REQUEST_ID_DAYS": "request_id_days",
+    "NVS_INITIAL_PASSWORD_REPLAY_MINUTES": "initial_password_replay_minutes",
     "NVS_GR_CHECK_CONCURRENCY": "gr_check_concurrency",
     "NVS_CLOCK_START": "clock_start",
 }

@@ -200,8 +200,8 @@ def _write_xml(
                 for row in batch:
                     with xf.element(row_tag):
                         for column, value_of in columns:
-                            value = value_of(row, names)
-                            for item in value if isinstance(value, list) else ([] if value is None else [value]):
+                            cell = value_of(row, names)
+                            for item in cell if isinstance(cell, list) else ([] if cell is None else [cell]):
                                 _leaf(xf, column, item)
                     xf.write("\n")  # one row per line: readable, greppable; whitespace the schema ignores
                 count += len(batch)

@@ -154,4 +154,6 @@ class Feed:
                 )
         more = len(events) > limit
         events = events[:limit]
-        return ChangesPage(events=events, last_sequence=events[-1].sequence if events else after, more=more)  # type: ignore[arg-type]
+        last_sequence = events[-1].sequence if events else after
+        assert last_sequence is not None, "events read from the feed are numbered"
+        return ChangesPage(events=events, last_sequence=last_sequence, more=more)

@@ -20,9 +20,11 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable, Iterable
+from typing import TypedDict, Unpack, cast
 
 from waitress import server as waitress_server
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.task import ErrorTask
 from waitress.utilities import (
     InternalServerError,
@@ -107,9 +109,11 @@ class SoapErrorTask(ErrorTask):
     def execute(self) -> None:
         if (getattr(self.request, "path", None) or "").startswith(_NOT_SOAP):  # no path when the request line failed
             return super().execute()
-        _, body = _fault_response(_error_of(self.request.error))
+        # types-waitress types a task's request as the Error; waitress hands an ErrorTask the request's parser.
+        parser = cast(HTTPRequestParser, self.request)
+        _, body = _fault_response(_error_of(parser.error))
         self.status = FAULT_STATUS
-        self.response_headers.append(("Content-Type", "text/xml; charset=utf-8"))
+        self.response_headers = [*self.response_headers, ("Content-Type", "text/xml; charset=utf-8")]
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
@@ -119,11 +123,22 @@ class SoapHttpChannel(HTTPChannel):
     error_task_class = SoapErrorTask
 
 
-def create_server(app: WsgiApp, *, max_request_bytes: int, **options: object):
+class ServerOptions(TypedDict, total=False):
+    """The waitress adjustments (waitress.adjustments.Adjustments) the gateway's servers are given."""
+
+    host: str
+    port: int
+    threads: int
+    ident: str
+
+
+def create_server(
+    app: WsgiApp, *, max_request_bytes: int, **options: Unpack[ServerOptions]
+) -> waitress_server.MultiSocketServer | waitress_server.BaseWSGIServer:
     """A waitress server for the site whose own refusals are SOAP faults (``options``: host, port, threads...)."""
     # waitress refuses a body of max_request_body_size bytes or more: ours is the limit plus one byte.
     server = waitress_server.create_server(app, max_request_body_size=max_request_bytes + 1, **options)
-    listening = [server] if isinstance(server, waitress_server.BaseWSGIServer) else list(server.map.values())
+    listening = [server] if isinstance(server, waitress_server.BaseWSGIServer) else list((server.map or {}).values())
     for each in listening:
         if isinstance(each, waitress_server.BaseWSGIServer):
             each.channel_class = SoapHttpChannel

@@ -114,11 +114,11 @@ def parse_institutions(
             continue  # the file is rejected anyway: keep looking for problems, build nothing
         result.append(
             Institution(
-                code=code,
-                name=fields.text("name"),
-                municipality_code=fields.text("municipalityCode"),
-                ownership_code=fields.text("ownershipCode"),
-                group_code=fields.text("groupCode"),
+                code=fields.required("code"),
+                name=fields.required("name"),
+                municipality_code=fields.required("municipalityCode"),
+                ownership_code=fields.required("ownershipCode"),
+                group_code=fields.required("groupCode"),
                 purpose_codes=purpose_codes,
                 deregistered_on=deregistered_on,
             )
@@ -180,10 +180,10 @@ def parse_programs(
             continue
         result.append(
             Program(
-                code=code,
-                name=fields.text("name"),
-                provider_code=provider,
-                purpose=ProgramPurpose(fields.text("purpose")),
+                code=fields.required("code"),
+                name=fields.required("name"),
+                provider_code=fields.required("providerCode"),
+                purpose=ProgramPurpose(fields.required("purpose")),
                 direction_codes=direction_codes,
                 registered_on=registered_on,
                 accredited_on=accredited_on,
@@ -357,6 +357,14 @@ class RecordFields:
             return None
         value = (found[0].text or "").strip()
         return value or None
+
+    def required(self, name: str) -> str:
+        """The text of an element the schema requires and keeps from being blank: asked for only
+        once the file is known to have no problems, so the schema has vouched for it."""
+        value = self.text(name)
+        if value is None:
+            raise ValueError(f"{name} is missing or blank, yet the schema reported no problem with it")
+        return value
 
     def line(self, name: str) -> int | None:
         found = self.elements(name)

@@ -103,14 +103,15 @@ class Notices:
         """Unacknowledged first, newest first within each; ``next_page_token`` continues after the last one."""
         limit = rules.check_limit(limit)
         with self.uow_factory() as uow:
+            institution = caller.acting_institution()  # ListNotices is an institution's own work list
             notices = uow.notices.page(
-                caller.institution_code,
+                institution,
                 NoticeState(state) if state else NoticeState.ALL,
                 NoticeKind(kind) if kind else None,
                 _parse_token(page_token),
                 limit + 1,
             )
-            unacknowledged = uow.notices.count_unacknowledged(caller.institution_code)
+            unacknowledged = uow.notices.count_unacknowledged(institution)
         more = len(notices) > limit
         notices = notices[:limit]
         token = None

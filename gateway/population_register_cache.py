@@ -16,17 +16,26 @@ only what this call has fetched.
 
 from __future__ import annotations
 
+import enum
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from typing import Literal
 
 from gateway.calls import PopulationRegisterNeeded, current_call
 from gateway.domain.model import PersonRecord
 from gateway.domain.personal_code import PersonalCode
 from gateway.ports import PopulationRegister
 
-_MISSING = object()
+
+class _Missing(enum.Enum):
+    """Nothing remembered (None is a remembered answer: GR does not know the code)."""
+
+    MISSING = enum.auto()
+
+
+_MISSING = _Missing.MISSING
 
 
 class CachedPopulationRegister:
@@ -52,7 +61,7 @@ class CachedPopulationRegister:
             return call.population_register_answers[personal_code]
         remembered = self._remembered(personal_code)
         if remembered is not _MISSING:
-            return remembered  # type: ignore[return-value]
+            return remembered
         if call is not None:
             raise PopulationRegisterNeeded([personal_code])
         return self.fetch([personal_code])[personal_code]
@@ -83,7 +92,7 @@ class CachedPopulationRegister:
                 self._answers.popitem(last=False)
         return {code: answers.get(code) for code in codes}
 
-    def _remembered(self, personal_code: PersonalCode) -> object:
+    def _remembered(self, personal_code: PersonalCode) -> PersonRecord | None | Literal[_Missing.MISSING]:
         with self._lock:
             entry = self._answers.get(personal_code)
             if entry is None:

@@ -84,6 +84,34 @@ class AccessRecord:
     id: int | None = None  # given by storage; the position a GetAccessLog cursor points after
 
 
+@dataclass(frozen=True)
+class StoredOutcome:
+    """The answer a request sent with a request id got (``gateway.request_ids``)."""
+
+    user_id: int
+    request_id: str
+    operation: str
+    body_hash: str
+    created_at: dt.datetime
+    response: bytes | None = None  # the response element as sent
+    sealed_response: str | None = None  # the same, sealed, when it carries a password (RegisterUser)
+
+
+class RequestOutcomeRepository(Protocol):
+    def lock(self, user_id: int, request_id: str) -> bool:
+        """Hold (until the transaction ends) the user's request id, or False at once when another
+        transaction, in any process, holds it."""
+
+    def get(self, user_id: int, request_id: str) -> StoredOutcome | None: ...
+    def add(self, outcome: StoredOutcome) -> None: ...
+    def forget(self, user_id: int, request_id: str) -> None: ...
+    def purge(self, before: dt.datetime) -> int:
+        """Delete the answers stored before ``before``; how many."""
+
+    def forget_sealed(self, before: dt.datetime) -> int:
+        """Empty the sealed answers (initial passwords) stored before ``before``; how many."""
+
+
 class ClassifierRepository(Protocol):
     def version(self) -> str | None: ...
     def load(self) -> Classifiers: ...
@@ -157,6 +185,9 @@ class RateRepository(Protocol):
 
 class UserRepository(Protocol):
     def by_username(self, username: str) -> UserAccount | None: ...
+    def for_login(self, username: str) -> tuple[UserAccount | None, tuple[int, dt.datetime | None] | None]:
+        """The account (if any) and (failures counted, locked until) on record for the name (if any), together."""
+
     def add(
         self,
         user: User,
@@ -364,6 +395,7 @@ class UnitOfWork(Protocol):
     clubs: ClubRepository
     enrolments: EnrolmentRepository
     lists: ListRepository
+    request_outcomes: RequestOutcomeRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

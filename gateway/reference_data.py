@@ -186,6 +186,7 @@ def _check_entry(kind: str, index: int, item: dict[str, Any], problems: list[str
 
     if not ok:
         return None
+    assert isinstance(code, str) and isinstance(name, str), "checked above (ok would be False)"
     return ClassifierEntry(
         kind=kind,
         code=code,

@@ -24,8 +24,12 @@ import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from gateway.config import Settings
+
+if TYPE_CHECKING:
+    from waitress.server import BaseWSGIServer, MultiSocketServer
 
 log = logging.getLogger("nvs.server")
 
@@ -227,7 +231,7 @@ def run_sandbox_gr(
     else:
         server = waitress.server.create_server(app, host=host, port=port, threads=threads, ident="nvs-sandbox-gr")
         print(
-            f"sandbox population register on http://{host}:{server.effective_port}/population-register  (Ctrl+C stops it)",
+            f"sandbox population register on http://{host}:{_port_of(server)}/population-register  (Ctrl+C stops it)",
             flush=True,
         )
 
@@ -257,16 +261,29 @@ _HOP_BY_HOP = {
 }
 
 
+def _port_of(server: MultiSocketServer | BaseWSGIServer) -> int:
+    """The port a waitress server listens on (the first address's, when a host name gave several)."""
+    from waitress.server import MultiSocketServer
+
+    if isinstance(server, MultiSocketServer):
+        return server.effective_listen[0][1]
+    assert server.socket is not None, "a created server listens"
+    return int(server.socket.getsockname()[1])
+
+
 def forward_to(url: str, *, timeout: float = 120.0) -> WsgiApp:
     """A WSGI app that forwards each request to ``url``'s server, path and query unchanged, with
     the caller's Host, so that what that server writes about its own address (a WSDL's
     soap:address) names the address the caller used."""
     target = urllib.parse.urlsplit(url)
+    host = target.hostname
+    if host is None:
+        raise ValueError(f"{url!r} names no host to forward to")
     local = threading.local()
 
     def connection() -> http.client.HTTPConnection:
         if getattr(local, "connection", None) is None:
-            local.connection = http.client.HTTPConnection(target.hostname, target.port, timeout=timeout)
+            local.connection = http.client.HTTPConnection(host, target.port, timeout=timeout)
         return local.connection
 
     def app(environ: dict, start_response: Callable) -> Iterable[bytes]:

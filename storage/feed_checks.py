@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import BigInteger, Text, and_, cast, delete, exists, func, insert, literal_column, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gateway.domain.calendar import Month
@@ -27,21 +28,28 @@ from gateway.domain.notices import Notice, NoticeKind, NoticeState
 from gateway.domain.personal_code import PersonalCode
 from gateway.domain.scope import ReadScope
 from storage.models import (
+    Base,
     ChangeEventRow,
     CheckRunRow,
     DataIssueRow,
+    EventData,
     InstitutionCheckRow,
     InstitutionRow,
     NoticeRow,
     PersonCheckRow,
     PersonRow,
     RegistrationRow,
+    table_of,
 )
 from storage.repositories import LARGEST_ID, _person, _registration
 
 FIXABLE = (PERSONAL_DATA_MISMATCH, RESIDENCE_MISMATCH)
 
 
+@overload
+def _utc(value: dt.datetime) -> dt.datetime: ...
+@overload
+def _utc(value: dt.datetime | None) -> dt.datetime | None: ...
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
     """SQLite hands timestamps back without their zone; they were written in UTC."""
     if value is None or value.tzinfo is not None:
@@ -122,7 +130,7 @@ class SqlFeedRepository:
             first = (self.session.scalar(select(func.max(ChangeEventRow.sequence))) or 0) + 1
             numbers = list(range(first, first + len(self._pending)))
             self.session.execute(
-                insert(ChangeEventRow.__table__),
+                insert(table_of(ChangeEventRow)),
                 [_event_values(e, n) for e, n in zip(self._pending, numbers, strict=False)],
             )
         self._pending.clear()
@@ -132,14 +140,14 @@ class SqlFeedRepository:
         # change_event_numbers (revision 0500): this transaction's id, then the numbers, then a
         # fresh id for the horizon, from a subtransaction that writes and rolls back.
         taken = self.session.execute(
-            select(literal_column("number"), literal_column("horizon")).select_from(
+            select(literal_column("number", BigInteger), literal_column("horizon", BigInteger)).select_from(
                 func.change_event_numbers(len(self._pending))
             )
         ).all()
         numbers = sorted(number for number, _ in taken)
         horizon = taken[0][1]
         self.session.execute(
-            insert(ChangeEventRow.__table__),
+            insert(table_of(ChangeEventRow)),
             [_event_values(e, n) | {"xid_horizon": horizon} for e, n in zip(self._pending, numbers, strict=False)],
         )
         return numbers
@@ -188,12 +196,12 @@ def _date(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _day(value: Any) -> dt.date | None:
+def _day(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
 def _event_values(event: ChangeEvent, sequence: int) -> dict[str, Any]:
-    data: dict[str, Any] = {}
+    data: EventData = {}
     r = event.registration
     if r is not None:
         data["registration"] = {
@@ -203,16 +211,22 @@ def _event_values(event: ChangeEvent, sequence: int) -> dict[str, Any]:
             "groupName": r.group_name,
             "schoolYear": r.school_year,
             "programCode": r.program_code,
-            "firstLearningDate": _date(r.first_learning_date),
-            "registeredOn": _date(r.registered_on),
-            "contract": r.contract
-            and {"typeCode": r.contract.type_code, "date": _date(r.contract.signed_on), "number": r.contract.number},
-            "departure": r.departure
-            and {
-                "date": _date(r.departure.date),
+            "firstLearningDate": r.first_learning_date.isoformat(),
+            "registeredOn": r.registered_on.isoformat(),
+            "contract": {
+                "typeCode": r.contract.type_code,
+                "date": r.contract.signed_on.isoformat(),
+                "number": r.contract.number,
+            }
+            if r.contract
+            else None,
+            "departure": {
+                "date": r.departure.date.isoformat(),
                 "reasonCode": r.departure.reason_code,
                 "orderNumber": r.departure.order_number,
-            },
+            }
+            if r.departure
+            else None,
             "cancelledOn": _date(r.cancelled_on),
         }
     f = event.funding
@@ -260,10 +274,14 @@ def _event(row: ChangeEventRow) -> ChangeEvent:
             group_name=r["groupName"],
             school_year=r["schoolYear"],
             program_code=r["programCode"],
-            first_learning_date=_day(r["firstLearningDate"]),  # type: ignore[arg-type]
-            registered_on=_day(r["registeredOn"]),  # type: ignore[arg-type]
-            contract=Contract(contract["typeCode"], _day(contract["date"]), contract["number"]) if contract else None,  # type: ignore[arg-type]
-            departure=Departure(_day(departure["date"]), departure["reasonCode"], departure.get("orderNumber"))
+            first_learning_date=dt.date.fromisoformat(r["firstLearningDate"]),
+            registered_on=dt.date.fromisoformat(r["registeredOn"]),
+            contract=Contract(contract["typeCode"], dt.date.fromisoformat(contract["date"]), contract["number"])
+            if contract
+            else None,
+            departure=Departure(
+                dt.date.fromisoformat(departure["date"]), departure["reasonCode"], departure.get("orderNumber")
+            )
             if departure
             else None,
             cancelled_on=_day(r.get("cancelledOn")),
@@ -291,7 +309,7 @@ def _event(row: ChangeEventRow) -> ChangeEvent:
         kind=ChangeKind(row.kind),
         institution_code=row.institution_code,
         personal_code=PersonalCode(row.personal_code),
-        occurred_at=_utc(row.occurred_at),  # type: ignore[arg-type]
+        occurred_at=_utc(row.occurred_at),
         registration=registration,
         funding=funding,
         club_attendance=club,
@@ -377,13 +395,11 @@ class SqlNoticeRepository:
         )
 
 
-def _insert_or_ignore(session: Session, table: type) -> Any:
+def _insert_or_ignore(session: Session, table: type[Base]) -> postgresql.Insert | sqlite.Insert:
     """INSERT ... ON CONFLICT DO NOTHING, in the dialect of the session's database."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
+        return postgresql.insert(table_of(table)).on_conflict_do_nothing()
+    return sqlite.insert(table_of(table)).on_conflict_do_nothing()
 
 
 def _notice(row: NoticeRow) -> Notice:
@@ -391,7 +407,7 @@ def _notice(row: NoticeRow) -> Notice:
         id=row.id,
         institution_code=row.institution_code,
         kind=NoticeKind(row.kind),
-        created_at=_utc(row.created_at),  # type: ignore[arg-type]
+        created_at=_utc(row.created_at),
         message=row.message,
         personal_code=PersonalCode(row.personal_code) if row.personal_code else None,
         registration_id=row.registration_id,
@@ -577,7 +593,7 @@ class SqlCheckRepository:
         for code, count in counts:
             category = ISSUE_TYPES[code].category
             by_category[category] = by_category.get(category, 0) + count
-        return CheckStatus(kind, _utc(row.checked_at), by_category)  # type: ignore[arg-type]
+        return CheckStatus(kind, _utc(row.checked_at), by_category)
 
     def _open_issues(self, institution_code: str):
         return (
@@ -636,7 +652,7 @@ def _run(row: CheckRunRow) -> CheckRun:
         id=row.id,
         kind=CheckKind(row.kind),
         status=RunStatus(row.status),
-        started_at=_utc(row.started_at),  # type: ignore[arg-type]
+        started_at=_utc(row.started_at),
         finished_at=_utc(row.finished_at),
         total=row.total,
         done=row.done,
@@ -651,7 +667,7 @@ def _issue(row: DataIssueRow) -> DataIssue:
         code=row.code,
         institution_code=row.institution_code,
         message=row.message,
-        detected_at=_utc(row.detected_at),  # type: ignore[arg-type]
+        detected_at=_utc(row.detected_at),
         personal_code=PersonalCode(row.personal_code) if row.personal_code else None,
         registration_id=row.registration_id,
         months=_months(row.months),

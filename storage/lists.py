@@ -10,11 +10,11 @@ indexes of revision 0200 serve those orders.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, exists, false, func, literal, or_, select, true
+from sqlalchemy import Row, Select, and_, delete, exists, false, func, literal, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import operators
@@ -66,7 +66,7 @@ class SqlClubRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def _select(self) -> Select[Any]:
+    def _select(self) -> Select[ClubAttendanceRow, str]:
         return select(ClubAttendanceRow, PersonRow.personal_code).join(
             PersonRow, PersonRow.id == ClubAttendanceRow.person_id
         )
@@ -110,8 +110,9 @@ class SqlClubRepository:
                 return self.save(replace(attendance, id=winner.id))
             savepoint.commit()
         else:
-            row = self.session.get(ClubAttendanceRow, attendance.id)
-            assert row is not None
+            existing = self.session.get(ClubAttendanceRow, attendance.id)
+            assert existing is not None, "an attendance with an id was read from the store"
+            row = existing
             self._fill(row, attendance)
             row.updated_at = _now()
         self._replace_directions(row.id, attendance)
@@ -375,15 +376,19 @@ def _until(keys: tuple[Any, ...], columns: tuple[Any, ...]) -> ColumnElement[boo
     return and_(first <= keys[0], or_(first < keys[0], _until(keys[1:], rest)))
 
 
+AnySelect = Select[*tuple[Any, ...]]  # a select of columns the type checker need not count
+Rows = Sequence[Row[*tuple[Any, ...]]]
+
+
 @dataclass(frozen=True)
 class _Plan:
     """A list's query without its keyset, how to build rows, its order, and (for windows) the
     order's keys read from the driving table alone."""
 
-    statement: Select[Any]
-    build: Callable[[list[Any]], list[Any]]
+    statement: AnySelect
+    build: Callable[[Rows], list[Any]]
     order: tuple[Any, ...]
-    window: Select[Any]
+    window: AnySelect
 
 
 WINDOW = 4000  # rows of the driving table a municipality-scoped query looks at, at most
@@ -420,7 +425,7 @@ class SqlListRepository:
         # A municipality's rows may be few and far between in the order, and no planner can know
         # how few: each query is bounded to the next WINDOW rows of the driving table, window after
         # window, until the batch is full. A batch then costs the same wherever it starts.
-        found: list[Any] = []
+        found: list[Row[*tuple[Any, ...]]] = []
         while len(found) < limit:
             end = self.session.execute(
                 plan.window.where(_after(after, plan.order)).order_by(*plan.order).offset(WINDOW - 1).limit(1)
@@ -446,7 +451,7 @@ class SqlListRepository:
         return self._clubs(query)
 
     # --- learners, arrivals, departures ---------------------------------------------------
-    def _registrations(self, query: ListQuery) -> tuple[Select[Any], Any]:
+    def _registrations(self, query: ListQuery) -> _Plan:
         r, p, g, pr = RegistrationRow, PersonRow, GroupRow, ProgramRow
         statement = (
             select(
@@ -510,7 +515,7 @@ class SqlListRepository:
                 r.departure_date.between(f.departure.first, f.departure.last),
             )
 
-        def build(found: list[Any]) -> list[ListedRegistration]:
+        def build(found: Rows) -> list[ListedRegistration]:
             return [
                 ListedRegistration(
                     registration_id=rid,
@@ -548,7 +553,7 @@ class SqlListRepository:
         return _Plan(statement, build, order, window)
 
     # --- the basket ----------------------------------------------------------------------
-    def _basket(self, query: ListQuery) -> tuple[Select[Any], Any]:
+    def _basket(self, query: ListQuery) -> _Plan:
         f = query.list_filter
         assert isinstance(f, BasketFilter)
         first_day, last_day = f.month.first_day, f.month.last_day
@@ -614,7 +619,7 @@ class SqlListRepository:
             statement = statement.where(r.provider_code == f.institution_code)
         session = self.session
 
-        def build(found: list[Any]) -> list[BasketRecipient]:
+        def build(found: Rows) -> list[BasketRecipient]:
             schools = {row[-1] for row in found if row[-1] is not None}
             municipalities: dict[str, str] = {}
             if schools:
@@ -653,7 +658,7 @@ class SqlListRepository:
         return _Plan(statement, build, order, window)
 
     # --- clubs -------------------------------------------------------------------------
-    def _clubs(self, query: ListQuery) -> tuple[Select[Any], Any]:
+    def _clubs(self, query: ListQuery) -> _Plan:
         f = query.list_filter
         assert isinstance(f, ClubFilter)
         a, p = ClubAttendanceRow, PersonRow
@@ -698,7 +703,7 @@ class SqlListRepository:
             )
         session = self.session
 
-        def build(found: list[Any]) -> list[ListedClubAttendance]:
+        def build(found: Rows) -> list[ListedClubAttendance]:
             directions = directions_of(session, [row[0] for row in found])
             return [
                 ListedClubAttendance(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from sqlalchemy import (
     JSON,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Table,
@@ -249,6 +251,26 @@ class UsedNonceRow(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+class RequestOutcomeRow(Base):
+    """The answer given to a request sent with a request id (``nvs:requestId`` or the X-Road ``id``),
+    written in the call's own transaction: a retry of the same request by the same user gets it again.
+
+    ``body_hash`` is a keyed digest (HMAC-SHA256) of the canonical SOAP Body: the same id with another
+    body is refused. ``response`` is the response element as sent (UTF-8 XML); a ``RegisterUser`` answer
+    carries the initial password and is kept only in ``sealed_response`` (Fernet, NVS_DIGEST_SECRET_KEY),
+    emptied once the replay window has passed. Rows are purged after NVS_REQUEST_ID_DAYS."""
+
+    __tablename__ = "request_outcome"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(50))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    response: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_response: Mapped[str | None] = mapped_column(Text)
+
+
 class LoginFailureRow(Base):
     """Failed log-ins per user name (existing or not, so that a lock says nothing about existence)."""
 
@@ -334,7 +356,67 @@ class BasketRateRow(Base):
     special_needs_factor: Mapped[Decimal] = mapped_column(Numeric(6, 3))
 
 
+def table_of(mapped: type[Base]) -> Table:
+    """The Table of a mapped class. Declarative types ``__table__`` as any FromClause; a class
+    mapped with ``__tablename__`` (all of these) has a Table there."""
+    table = mapped.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{mapped.__name__} is not mapped to a table")
+    return table
+
+
 # --- the change feed, data checks and notices (revision 0300) ---------------------------
+# The JSON of ``change_event.data``: the state after the change, dates as ISO text. Keys read
+# with ``.get`` are absent from events written before they were added (revision 0300's backfill).
+class StoredContract(TypedDict):
+    typeCode: str
+    date: str
+    number: str
+
+
+class StoredDeparture(TypedDict):
+    date: str
+    reasonCode: str
+    orderNumber: NotRequired[str | None]
+
+
+class StoredRegistration(TypedDict):
+    registrationId: int
+    status: str
+    groupId: int
+    groupName: str
+    schoolYear: str
+    programCode: str
+    firstLearningDate: str
+    registeredOn: str
+    contract: NotRequired[StoredContract | None]
+    departure: NotRequired[StoredDeparture | None]
+    cancelledOn: NotRequired[str | None]
+
+
+class StoredFunding(TypedDict):
+    markId: int
+    registrationId: int
+    fundingTypeCode: str
+    fromMonth: str
+    toMonth: str
+    specialNeeds: NotRequired[bool]
+
+
+class StoredClubAttendance(TypedDict):
+    attendanceId: int
+    schoolYear: str
+    directionCodes: NotRequired[list[str]]
+    subDirectionCodes: NotRequired[list[str]]
+    endedOn: NotRequired[str | None]
+
+
+class EventData(TypedDict, total=False):
+    registration: StoredRegistration
+    funding: StoredFunding
+    clubAttendance: StoredClubAttendance
+
+
 class ChangeEventRow(Base):
     """One change of the register, as the feed gives it: keys in columns, the state after the change in ``data``.
 
@@ -355,7 +437,7 @@ class ChangeEventRow(Base):
     municipality_code: Mapped[str | None] = mapped_column(String(20))
     personal_code: Mapped[str] = mapped_column(String(11))
     registration_id: Mapped[int | None] = mapped_column(Integer)
-    data: Mapped[dict[str, object]] = mapped_column(JSON)
+    data: Mapped[EventData] = mapped_column(JSON)
     xid_horizon: Mapped[int | None] = mapped_column(BigInteger)
 
 

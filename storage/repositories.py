@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import uuid
+import weakref
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any, overload
 
-from sqlalchemy import case, delete, func, insert, select, text, update
+from sqlalchemy import CursorResult, Result, Select, case, delete, event, func, insert, literal, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from gateway.domain.access import MUNICIPAL_OWNERSHIP, Area, Level, Right, Scope, ScopeKind
 from gateway.domain.calendar import Month, SchoolYear, describe_months
@@ -34,10 +39,11 @@ from gateway.domain.model import (
 from gateway.domain.personal_code import PersonalCode
 from gateway.domain.text import comparison_key
 from gateway.domain.users import User, UserRequest
-from gateway.ports import AccessRecord, UserAccount, UserChange
+from gateway.ports import AccessRecord, StoredOutcome, UserAccount, UserChange
 from storage.models import (
     AccessLogPersonRow,
     AccessLogRow,
+    Base,
     BasketClaimRow,
     BasketRateRow,
     ClassifierEntryRow,
@@ -51,6 +57,7 @@ from storage.models import (
     ProgramRow,
     ReferenceDataVersionRow,
     RegistrationRow,
+    RequestOutcomeRow,
     UsedNonceRow,
     UserChangeRow,
     UserRegistrationRequestRow,
@@ -67,6 +74,79 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+INSTITUTION_SET = "institutions"
+PROGRAM_SET = "programs"
+
+
+def _reference_versions(session: Session) -> dict[str, str]:
+    """The version of every reference data set, read once per unit of work (one statement, a handful of rows)."""
+    versions = session.info.get("reference_versions")
+    if versions is None:
+        rows = session.execute(select(ReferenceDataVersionRow.name, ReferenceDataVersionRow.version))
+        versions = session.info["reference_versions"] = {name: version for name, version in rows}
+    return versions
+
+
+_SAVED_PERSONS = "transaction_saved_persons"  # personal code -> person id, upserted in this transaction
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_what_the_transaction_knew(session: Session, transaction: SessionTransaction) -> None:
+    # The next transaction reads the reference versions afresh (an import may have committed meanwhile),
+    # and no longer trusts the ids of persons saved in this one (a rollback, of a savepoint too, may have
+    # undone them).
+    prefixes = ("reference_", "transaction_") if transaction.parent is None else ("transaction_",)
+    for key in [key for key in session.info if key.startswith(prefixes)]:
+        del session.info[key]
+
+
+def _set_reference_version(session: Session, name: str, version: str) -> None:
+    row = session.get(ReferenceDataVersionRow, name)
+    if row is None:
+        session.add(ReferenceDataVersionRow(name=name, version=version, loaded_at=_now()))
+    else:
+        row.version, row.loaded_at = version, _now()
+    _reference_versions(session)[name] = version
+
+
+class _ReferenceCache:
+    """Institutions (ŠMIR) and programs (NŠPR/KTPRR) as this process last read them from one database.
+
+    They change only by import, which stamps its set with a new random version in the same transaction
+    (``_set_reference_version``); a unit of work that sees another stamp than the cached one starts the
+    cache afresh. So every gateway process follows an import at its next call, without a second statement.
+    A migration that changes these rows must stamp its set too. Until a set has been stamped once
+    (a database older than the stamps), its rows are read every time.
+    """
+
+    _by_engine: weakref.WeakKeyDictionary[Engine, _ReferenceCache] = weakref.WeakKeyDictionary()
+
+    def __init__(self) -> None:
+        self.stamps: dict[str, str] = {}
+        self.entries: dict[str, dict[str, Any]] = {INSTITUTION_SET: {}, PROGRAM_SET: {}}
+
+    @classmethod
+    def entries_for(cls, session: Session, name: str) -> dict[str, Any] | None:
+        """The cached entries of the set (code -> domain object or None), or None where it may not be cached."""
+        stamp = _reference_versions(session).get(name)
+        if stamp is None or session.info.get(f"reference_changed:{name}"):
+            return None  # never stamped, or changed in this very (uncommitted) transaction
+        engine = session.get_bind().engine  # an Engine's is itself, a Connection's the one it came from
+        cache = cls._by_engine.get(engine)
+        if cache is None:
+            cache = cls._by_engine[engine] = cls()
+        if cache.stamps.get(name) != stamp:
+            cache.stamps[name] = stamp
+            cache.entries[name] = {}
+        return cache.entries[name]
+
+
+def _stamp_changed(session: Session, name: str) -> None:
+    """An import changed the set: a new stamp, which every process's next unit of work will see."""
+    _set_reference_version(session, name, uuid.uuid4().hex)
+    session.info[f"reference_changed:{name}"] = True
+
+
 class SqlClassifierRepository:
     # Classifiers change only with a data release; one cached copy per version per process.
     _cache: dict[str, Classifiers] = {}
@@ -75,8 +155,7 @@ class SqlClassifierRepository:
         self.session = session
 
     def version(self) -> str | None:
-        row = self.session.get(ReferenceDataVersionRow, CLASSIFIER_SET)
-        return row.version if row else None
+        return _reference_versions(self.session).get(CLASSIFIER_SET)
 
     def load(self) -> Classifiers:
         version = self.version() or "none"
@@ -110,11 +189,7 @@ class SqlClassifierRepository:
                 )
             )
             count += 1
-        row = self.session.get(ReferenceDataVersionRow, CLASSIFIER_SET)
-        if row is None:
-            self.session.add(ReferenceDataVersionRow(name=CLASSIFIER_SET, version=version, loaded_at=_now()))
-        else:
-            row.version, row.loaded_at = version, _now()
+        _set_reference_version(self.session, CLASSIFIER_SET, version)
         self._cache.pop(version, None)
         return count
 
@@ -124,12 +199,27 @@ class SqlInstitutionRepository:
         self.session = session
 
     def get(self, code: str) -> Institution | None:
+        cached = _ReferenceCache.entries_for(self.session, INSTITUTION_SET)
+        if cached is not None and code in cached:
+            return cached[code]
         row = self.session.get(InstitutionRow, code)
-        return _institution(row) if row else None
+        institution = _institution(row) if row else None
+        if cached is not None:
+            cached[code] = institution
+        return institution
 
     def get_many(self, codes: Iterable[str]) -> dict[str, Institution]:
-        rows = self.session.scalars(select(InstitutionRow).where(InstitutionRow.code.in_(set(codes))))
-        return {row.code: _institution(row) for row in rows}
+        wanted = set(codes)
+        cached = _ReferenceCache.entries_for(self.session, INSTITUTION_SET)
+        found = {code: cached[code] for code in wanted if code in cached} if cached is not None else {}
+        missing = wanted - found.keys()
+        if missing:
+            rows = self.session.scalars(select(InstitutionRow).where(InstitutionRow.code.in_(missing)))
+            read = {row.code: _institution(row) for row in rows}
+            if cached is not None:
+                cached.update((code, read.get(code)) for code in missing)
+            found.update(read)
+        return {code: institution for code, institution in found.items() if institution is not None}
 
     def codes_in_municipality(self, municipality_code: str) -> list[str]:
         return list(
@@ -139,10 +229,7 @@ class SqlInstitutionRepository:
         )
 
     def names(self, codes: Iterable[str]) -> dict[str, str]:
-        rows = self.session.execute(
-            select(InstitutionRow.code, InstitutionRow.name).where(InstitutionRow.code.in_(set(codes)))
-        )
-        return {code: name for code, name in rows}
+        return {code: institution.name for code, institution in self.get_many(codes).items()}
 
     def upsert(self, institution: Institution) -> str:
         row = self.session.get(InstitutionRow, institution.code)
@@ -161,16 +248,19 @@ class SqlInstitutionRepository:
             institution.code,
             values,
             unchanged=row is not None and _institution(row) == institution,
+            stamp=INSTITUTION_SET,
         )
 
 
-def _upsert_reference(session: Session, row_class, row, code: str, values: dict, *, unchanged: bool) -> str:
+def _upsert_reference(session: Session, row_class, row, code: str, values: dict, *, unchanged: bool, stamp: str) -> str:
     """Store an imported ŠMIR/NŠPR record: 'created', 'updated' or 'unchanged' (for the import's summary)."""
+    if unchanged:
+        return "unchanged"
+    if not session.info.get(f"reference_changed:{stamp}"):
+        _stamp_changed(session, stamp)
     if row is None:
         session.add(row_class(code=code, updated_at=_now(), **values))
         return "created"
-    if unchanged:
-        return "unchanged"
     for key, value in values.items():
         setattr(row, key, value)
     row.updated_at = _now()
@@ -194,8 +284,14 @@ class SqlProgramRepository:
         self.session = session
 
     def get(self, code: str) -> Program | None:
+        cached = _ReferenceCache.entries_for(self.session, PROGRAM_SET)
+        if cached is not None and code in cached:
+            return cached[code]
         row = self.session.get(ProgramRow, code)
-        return _program(row) if row else None
+        program = _program(row) if row else None
+        if cached is not None:
+            cached[code] = program
+        return program
 
     def existing_providers(self, codes: Iterable[str]) -> set[str]:
         return set(self.session.scalars(select(InstitutionRow.code).where(InstitutionRow.code.in_(set(codes)))))
@@ -212,7 +308,13 @@ class SqlProgramRepository:
             deregistered_on=program.deregistered_on,
         )
         return _upsert_reference(
-            self.session, ProgramRow, row, program.code, values, unchanged=row is not None and _program(row) == program
+            self.session,
+            ProgramRow,
+            row,
+            program.code,
+            values,
+            unchanged=row is not None and _program(row) == program,
+            stamp=PROGRAM_SET,
         )
 
 
@@ -351,6 +453,9 @@ class SqlPersonRepository:
         return _person(row) if row else None
 
     def id_of(self, personal_code: PersonalCode) -> int | None:
+        saved = self.session.info.get(_SAVED_PERSONS, {}).get(personal_code.value)
+        if saved is not None:
+            return saved
         return self.session.scalar(select(PersonRow.id).where(PersonRow.personal_code == personal_code.value))
 
     def save(self, person: PersonRecord, *, checked_at: dt.datetime) -> None:
@@ -370,7 +475,13 @@ class SqlPersonRepository:
             checked_in_population_register_at=checked_at,
         )
         statement = _insert(self.session, PersonRow).values(personal_code=person.personal_code.value, **values)
-        self.session.execute(statement.on_conflict_do_update(index_elements=[PersonRow.personal_code], set_=values))
+        person_id = self.session.scalar(
+            statement.on_conflict_do_update(index_elements=[PersonRow.personal_code], set_=values).returning(
+                PersonRow.id
+            )
+        )
+        # The registration that follows needs the id: kept for this transaction (a rollback may undo the insert).
+        self.session.info.setdefault(_SAVED_PERSONS, {})[person.personal_code.value] = person_id
         self.session.expire_all()  # rows loaded before see the new values
 
 
@@ -516,6 +627,20 @@ class SqlUserRepository:
     def by_username(self, username: str) -> UserAccount | None:
         row = self.session.scalar(select(UserRow).where(UserRow.username == username))
         return UserAccount(_user(row), row.password_hash, row.digest_secret) if row else None
+
+    def for_login(self, username: str) -> tuple[UserAccount | None, tuple[int, dt.datetime | None] | None]:
+        # One round trip for every call's authentication: the account and its failures on record, either of
+        # which may be missing (failures are counted for user names that do not exist, too).
+        name = select(literal(username).label("username")).subquery()
+        user, failure = self.session.execute(
+            select(UserRow, LoginFailureRow)
+            .select_from(name)
+            .outerjoin(UserRow, UserRow.username == name.c.username)
+            .outerjoin(LoginFailureRow, LoginFailureRow.username == name.c.username)
+        ).one()
+        account = UserAccount(_user(user), user.password_hash, user.digest_secret) if user is not None else None
+        failures = (failure.failures, _utc(failure.locked_until)) if failure is not None else None
+        return account, failures
 
     def add(
         self,
@@ -694,6 +819,10 @@ def _user(row: UserRow) -> User:
     )
 
 
+@overload
+def _utc(value: dt.datetime) -> dt.datetime: ...
+@overload
+def _utc(value: dt.datetime | None) -> dt.datetime | None: ...
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
     """SQLite hands back naive datetimes; everything stored here is UTC."""
     if value is None or value.tzinfo is not None:
@@ -701,7 +830,15 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC)
 
 
-def _insert(session: Session, table):
+def _rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """The rows a DELETE or UPDATE touched. ``Session.execute`` is typed to return a ``Result``; for
+    those statements it is a ``CursorResult``, the one that carries ``rowcount``."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"a DML statement gave {type(result).__name__}, not a CursorResult")
+    return result.rowcount
+
+
+def _insert(session: Session, table: type[Base]) -> postgresql.Insert | sqlite.Insert:
     """INSERT with ON CONFLICT, in the dialect of the session's database."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql_insert(table)
@@ -724,7 +861,77 @@ class SqlNonceRepository:
         return self.session.execute(statement).first() is not None
 
     def forget_expired(self, now: dt.datetime) -> int:
-        return self.session.execute(delete(UsedNonceRow).where(UsedNonceRow.expires_at < now)).rowcount
+        return _rowcount(self.session.execute(delete(UsedNonceRow).where(UsedNonceRow.expires_at < now)))
+
+
+class SqlRequestOutcomeRepository:
+    """Request ids and their answers. Two calls with one id, in two processes: on PostgreSQL the
+    second's ``lock`` fails at once (a transaction-scoped advisory lock on the user and id, held by the
+    first until it commits or rolls back); on SQLite writers are serialised (BEGIN IMMEDIATE), so the
+    second starts once the first has committed, and finds its answer."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def lock(self, user_id: int, request_id: str) -> bool:
+        if self.session.get_bind().dialect.name != "postgresql":
+            return True
+        digest = hashlib.sha256(f"nvs-request-id/{user_id}/{request_id}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        return bool(self.session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}).scalar())
+
+    def get(self, user_id: int, request_id: str) -> StoredOutcome | None:
+        row = self.session.get(RequestOutcomeRow, (user_id, request_id))
+        if row is None:
+            return None
+        return StoredOutcome(
+            user_id=row.user_id,
+            request_id=row.request_id,
+            operation=row.operation,
+            body_hash=row.body_hash,
+            created_at=_utc(row.created_at),
+            response=row.response,
+            sealed_response=row.sealed_response,
+        )
+
+    def add(self, outcome: StoredOutcome) -> None:
+        self.session.add(
+            RequestOutcomeRow(
+                user_id=outcome.user_id,
+                request_id=outcome.request_id,
+                operation=outcome.operation,
+                body_hash=outcome.body_hash,
+                created_at=outcome.created_at.astimezone(dt.UTC),
+                response=outcome.response,
+                sealed_response=outcome.sealed_response,
+            )
+        )
+        self.session.flush()
+
+    def forget(self, user_id: int, request_id: str) -> None:
+        self.session.execute(
+            delete(RequestOutcomeRow).where(
+                RequestOutcomeRow.user_id == user_id, RequestOutcomeRow.request_id == request_id
+            )
+        )
+
+    def purge(self, before: dt.datetime) -> int:
+        cutoff = before.astimezone(dt.UTC)
+        if self.session.get_bind().dialect.name != "postgresql":
+            cutoff = cutoff.replace(tzinfo=None)
+        return _rowcount(self.session.execute(delete(RequestOutcomeRow).where(RequestOutcomeRow.created_at < cutoff)))
+
+    def forget_sealed(self, before: dt.datetime) -> int:
+        cutoff = before.astimezone(dt.UTC)
+        if self.session.get_bind().dialect.name != "postgresql":
+            cutoff = cutoff.replace(tzinfo=None)
+        return _rowcount(
+            self.session.execute(
+                update(RequestOutcomeRow)
+                .where(RequestOutcomeRow.created_at < cutoff, RequestOutcomeRow.sealed_response.is_not(None))
+                .values(sealed_response=None)
+            )
+        )
 
 
 class SqlLoginFailureRepository:
@@ -767,12 +974,14 @@ class SqlLoginFailureRepository:
 
     def forget_stale(self, now: dt.datetime, older_than: dt.timedelta) -> int:
         cutoff = now - older_than
-        return self.session.execute(
-            delete(LoginFailureRow).where(
-                LoginFailureRow.last_failure_at < cutoff,
-                (LoginFailureRow.locked_until.is_(None)) | (LoginFailureRow.locked_until < now),
+        return _rowcount(
+            self.session.execute(
+                delete(LoginFailureRow).where(
+                    LoginFailureRow.last_failure_at < cutoff,
+                    (LoginFailureRow.locked_until.is_(None)) | (LoginFailureRow.locked_until < now),
+                )
             )
-        ).rowcount
+        )
 
 
 class SqlAccessLogRepository:
@@ -843,10 +1052,10 @@ class SqlAccessLogRepository:
             # The append-only trigger lets this transaction, and only this one, delete.
             self.session.execute(text("SET LOCAL nvs.access_log_purge = 'on'"))
         old = select(AccessLogRow.id).where(AccessLogRow.at < before).scalar_subquery()
-        persons = self.session.execute(
-            delete(AccessLogPersonRow).where(AccessLogPersonRow.access_log_id.in_(old))
-        ).rowcount
-        records = self.session.execute(delete(AccessLogRow).where(AccessLogRow.at < before)).rowcount
+        persons = _rowcount(
+            self.session.execute(delete(AccessLogPersonRow).where(AccessLogPersonRow.access_log_id.in_(old)))
+        )
+        records = _rowcount(self.session.execute(delete(AccessLogRow).where(AccessLogRow.at < before)))
         return records, persons
 
     def count(self) -> int:
@@ -867,7 +1076,7 @@ class SqlAccessLogRepository:
         def ids(values: Iterable[int]) -> list[int]:
             return sorted({v for v in values if 0 < v <= LARGEST_ID})
 
-        queries = []
+        queries: list[Select[str | None]] = []
         if registrations := ids(registration_ids):
             queries.append(
                 select(PersonRow.personal_code)
@@ -884,17 +1093,17 @@ class SqlAccessLogRepository:
             queries.append(
                 select(NoticeRow.personal_code).where(NoticeRow.id.in_(notices), NoticeRow.personal_code.is_not(None))
             )
-        codes = [code for query in queries for code in self.session.scalars(query)]
+        codes = [code for query in queries for code in self.session.scalars(query) if code is not None]
         if groups := ids(group_ids):
             for leaders in self.session.scalars(select(GroupRow.leaders).where(GroupRow.id.in_(groups))):
-                codes.extend(leader["personal_code"] for leader in leaders or () if leader.get("personal_code"))
+                codes.extend(code for leader in leaders or () if (code := leader.get("personal_code")))
         return list(dict.fromkeys(codes))
 
 
 def _access_record(row: AccessLogRow) -> AccessRecord:
     scope = Scope(ScopeKind(row.scope_kind), row.scope_code) if row.scope_kind else None
     return AccessRecord(
-        at=_utc(row.at),  # type: ignore[arg-type]
+        at=_utc(row.at),
         operation=row.operation,
         request_id=row.request_id,
         outcome=row.outcome,
@@ -1062,13 +1271,8 @@ class SqlRateRepository:
             )
             for r in rates
         )
-        row = self.session.get(ReferenceDataVersionRow, RATE_SET)
-        if row is None:
-            self.session.add(ReferenceDataVersionRow(name=RATE_SET, version=version, loaded_at=_now()))
-        else:
-            row.version, row.loaded_at = version, _now()
+        _set_reference_version(self.session, RATE_SET, version)
         self.session.flush()
 
     def version(self) -> str | None:
-        row = self.session.get(ReferenceDataVersionRow, RATE_SET)
-        return row.version if row else None
+        return _reference_versions(self.session).get(RATE_SET)

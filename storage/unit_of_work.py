@@ -2,8 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.ports import (
+    AccessLogRepository,
+    CheckRepository,
+    ClassifierRepository,
+    ClubRepository,
+    EnrolmentRepository,
+    FeedRepository,
+    FundingRepository,
+    GroupRepository,
+    InstitutionRepository,
+    ListRepository,
+    LoginFailureRepository,
+    NonceRepository,
+    NoticeRepository,
+    PersonRepository,
+    ProgramRepository,
+    RateRepository,
+    RegistrationRepository,
+    RequestOutcomeRepository,
+    UserRepository,
+)
 from storage.feed_checks import SqlCheckRepository, SqlFeedRepository, SqlNoticeRepository
 from storage.lists import SqlClubRepository, SqlEnrolmentRepository, SqlListRepository
 from storage.repositories import (
@@ -18,16 +41,41 @@ from storage.repositories import (
     SqlProgramRepository,
     SqlRateRepository,
     SqlRegistrationRepository,
+    SqlRequestOutcomeRepository,
     SqlUserRepository,
 )
 
 
 class SqlAlchemyUnitOfWork:
+    """The ``UnitOfWork`` port on SQLAlchemy; its repositories are typed as their ports, so the
+    type checker holds each ``Sql*Repository`` to the protocol the use cases rely on."""
+
+    classifiers: ClassifierRepository
+    institutions: InstitutionRepository
+    programs: ProgramRepository
+    groups: GroupRepository
+    persons: PersonRepository
+    registrations: RegistrationRepository
+    users: UserRepository
+    funding: FundingRepository
+    rates: RateRepository
+    nonces: NonceRepository
+    login_failures: LoginFailureRepository
+    access_log: AccessLogRepository
+    feed: FeedRepository
+    _feed: SqlFeedRepository
+    notices: NoticeRepository
+    checks: CheckRepository
+    clubs: ClubRepository
+    enrolments: EnrolmentRepository
+    lists: ListRepository
+    request_outcomes: RequestOutcomeRepository
+
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
         self.session: Session | None = None
 
-    def __enter__(self) -> SqlAlchemyUnitOfWork:
+    def __enter__(self) -> Self:
         session = self.session = self.session_factory()
         self.classifiers = SqlClassifierRepository(session)
         self.institutions = SqlInstitutionRepository(session)
@@ -41,12 +89,13 @@ class SqlAlchemyUnitOfWork:
         self.nonces = SqlNonceRepository(session)
         self.login_failures = SqlLoginFailureRepository(session)
         self.access_log = SqlAccessLogRepository(session)
-        self.feed = SqlFeedRepository(session)
+        self.feed = self._feed = SqlFeedRepository(session)  # _feed: the queue only this class publishes
         self.notices = SqlNoticeRepository(session)
         self.checks = SqlCheckRepository(session)
         self.clubs = SqlClubRepository(session)
         self.enrolments = SqlEnrolmentRepository(session)
         self.lists = SqlListRepository(session)
+        self.request_outcomes = SqlRequestOutcomeRepository(session)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -60,10 +109,10 @@ class SqlAlchemyUnitOfWork:
     def commit(self) -> None:
         assert self.session is not None
         # The change events are numbered last, just before the commit: see SqlFeedRepository.
-        self.feed.publish_pending()
+        self._feed.publish_pending()
         self.session.commit()
 
     def rollback(self) -> None:
         assert self.session is not None
-        self.feed.discard_pending()
+        self._feed.discard_pending()
         self.session.rollback()

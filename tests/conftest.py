@@ -9,9 +9,10 @@ import shutil
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -43,6 +44,7 @@ ACCOUNTABILITY_TABLES = (
     "login_failure",
     "user_registration_request",
     "user_change",
+    "request_outcome",
 )
 
 
@@ -68,7 +70,7 @@ class Database:
         with self.engine.connect() as connection:
             return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608 - fixed names
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self) -> Mapping[str, int | str]:
         return {table: self.count(table) for table in MUTABLE_TABLES + ("app_user", "institution", "program")}
 
 
@@ -200,7 +202,7 @@ class LiveGateway:
 
 
 def launch_gateway(
-    database: Database, *, clock: FixedClock | None = None, **overrides: object
+    database: Database, *, clock: FixedClock | None = None, **overrides: Any
 ) -> tuple[LiveGateway, Callable[[], None]]:
     """The whole site (registry + sandbox GR) with waitress on a free local port, and its stop.
 
@@ -215,7 +217,7 @@ def launch_gateway(
     from gateway.http import create_server
 
     port = free_port()
-    values: dict[str, object] = dict(
+    values: dict[str, Any] = dict(  # Settings' fields, whose types differ
         database_url=database.url,
         port=port,
         population_register_url=f"http://127.0.0.1:{port}/population-register",
@@ -226,7 +228,7 @@ def launch_gateway(
     )
     values.update(overrides)
     clock = clock or e2e_clock()
-    gateway = build_gateway(Settings(**values), sandbox=True, engine=database.engine, clock=clock)  # type: ignore[arg-type]
+    gateway = build_gateway(Settings(**values), sandbox=True, engine=database.engine, clock=clock)
     server = create_server(
         gateway.site, max_request_bytes=gateway.settings.max_request_bytes, host="127.0.0.1", port=port, threads=8
     )
@@ -240,7 +242,7 @@ def start_gateway(database: Database) -> Iterator[Callable[..., LiveGateway]]:
     """Starts gateways on the test's database (see ``launch_gateway``); stops them after the test."""
     stops = []
 
-    def start(**overrides: object) -> LiveGateway:
+    def start(**overrides: Any) -> LiveGateway:
         live, stop = launch_gateway(database, **overrides)
         stops.append(stop)
         return live

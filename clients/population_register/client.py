@@ -64,7 +64,8 @@ def _wsdl_document(path: Path = WSDL_PATH) -> Document:
         if document is None:
             loader = Transport()
             try:
-                document = Document(str(path), loader, settings=ZEEP_SETTINGS)
+                # zeep annotates `transport` as type[Transport]; its own Client passes an instance, as here.
+                document = Document(str(path), loader, settings=ZEEP_SETTINGS)  # type: ignore[arg-type]
             finally:
                 loader.session.close()
             _documents[path] = document

@@ -377,11 +377,11 @@ def student_data_issues(
                 )
             )
     if registration.is_active:
-        if program.is_deregistered(today):
+        if program.is_deregistered(today) and program.deregistered_on is not None:  # the one implies the other
             found.append(
                 Finding(
                     REGISTRATION_IN_DEREGISTERED_PROGRAM,
-                    f"Program {program.code} was deregistered in NŠPR on {program.deregistered_on.isoformat()}.",  # type: ignore[union-attr]
+                    f"Program {program.code} was deregistered in NŠPR on {program.deregistered_on.isoformat()}.",
                 )
             )
         if provider.deregistered_on is not None and provider.deregistered_on <= today:

@@ -77,7 +77,10 @@ class ClubAttendance:
 
     def directions_attended(self, classifiers: Classifiers) -> set[str]:
         """The directions marked, and the directions of the sub-directions marked (for the direction filter)."""
-        parents = {classifiers.get(cls.NVS_SUB_DIRECTION, code).parent for code in self.sub_direction_codes}  # type: ignore[union-attr]
+        parents = {
+            classifiers.require(cls.NVS_SUB_DIRECTION, code, field="subDirectionCode").parent
+            for code in self.sub_direction_codes
+        }
         return set(self.direction_codes) | {p for p in parents if p}
 
 
@@ -166,8 +169,8 @@ def mark_club_attendance(
 
 
 def end_club_attendance(attendance: ClubAttendance, *, end_date: dt.date, today: dt.date) -> ClubAttendance:
-    if not attendance.is_active:
-        raise ClubAttendanceEnded(f"The club attendance ended on {attendance.end_date.isoformat()}.")  # type: ignore[union-attr]
+    if attendance.end_date is not None:  # not is_active
+        raise ClubAttendanceEnded(f"The club attendance ended on {attendance.end_date.isoformat()}.")
     if end_date < attendance.from_date:
         raise InvalidClubPeriod(
             f"The end date is before the from date ({attendance.from_date.isoformat()}).", field="endDate"

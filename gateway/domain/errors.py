@@ -117,6 +117,29 @@ class TokenReplayed(RequestRejected):
     default_message = "This UsernameToken nonce was already used: every PasswordDigest token needs a fresh nonce."
 
 
+class RequestIdReused(RequestRejected):
+    code = "RequestIdReused"
+    default_message = (
+        "This requestId was already used by you for a different request: a requestId names one request; "
+        "send a new one for a new request."
+    )
+
+    def __init__(self, message: str | None = None, *, field: str | None = "requestId") -> None:
+        super().__init__(message, field=field)
+
+
+class RequestReplayExpired(RequestRejected):
+    code = "RequestReplayExpired"
+    default_message = (
+        "This RegisterUser request was done: the user was registered by it, but its initial password is shown "
+        "again only shortly after. Ask the register's operator to reset the user's password "
+        "(nvs-gateway users reset-password USERNAME); the user then changes it with ChangePassword."
+    )
+
+    def __init__(self, message: str | None = None, *, field: str | None = "requestId") -> None:
+        super().__init__(message, field=field)
+
+
 class CredentialsExpired(RequestRejected):
     code = "CredentialsExpired"
     default_message = "The user's registration has expired (its valid-until date has passed)."
@@ -375,6 +398,17 @@ class InvalidDepartureDate(RequestRejected):
 class PopulationRegisterUnavailable(ServiceUnavailable):
     code = "PopulationRegisterUnavailable"
     default_message = "The population register did not answer in time. Nothing was changed; try again later."
+
+
+class RequestInProgress(ServiceUnavailable):
+    code = "RequestInProgress"
+    default_message = (
+        "A request with this requestId is still being processed. Send it again, with the same requestId, "
+        "in a few seconds: you then get its answer."
+    )
+
+    def __init__(self, message: str | None = None, *, field: str | None = "requestId") -> None:
+        super().__init__(message, field=field)
 
 
 class InternalError(ServiceUnavailable):

@@ -115,7 +115,8 @@ def mark_funding(
             classifiers=classifiers,
             policy=policy,
         )
-    return [FundingMark(None, registration.id, code, from_month, last, special_needs) for code in types]  # type: ignore[arg-type]
+    assert registration.id is not None, "funding is marked on a stored registration"
+    return [FundingMark(None, registration.id, code, from_month, last, special_needs) for code in types]
 
 
 def check_basket_eligibility(

@@ -74,8 +74,12 @@ class Scope:
 
 
 class ActsFor(Protocol):
-    institution_code: str | None
-    municipality_code: str | None
+    """Whom a caller acts for; read-only, so a frozen ``Caller`` is one."""
+
+    @property
+    def institution_code(self) -> str | None: ...
+    @property
+    def municipality_code(self) -> str | None: ...
 
 
 def scope_of(caller: ActsFor) -> Scope:

@@ -400,10 +400,11 @@ def register_student(
                     f"(the deadline is {REGISTRATION_DEADLINE_WORKING_DAYS}).",
                 )
             )
+    assert group.id is not None, "a registration is made in a stored group"
     registration = Registration(
         id=None,
         personal_code=person.personal_code,
-        group_id=group.id,  # type: ignore[arg-type]
+        group_id=group.id,
         provider_code=group.provider_code,
         first_learning_date=first_learning_date,
         contract=contract,

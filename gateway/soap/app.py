@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from lxml import etree
-from spyne import Application, Fault
+from spyne import BODY_STYLE_WRAPPED, Application, Fault
 from spyne.model.complex import ComplexModelBase
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError
 
 from gateway.access_log import AccessLog
 from gateway.accounts import Accounts
-from gateway.auth import Authenticator, UsernameToken
+from gateway.auth import Authenticator, DigestSecrets, UsernameToken
 from gateway.calls import Call, PopulationRegisterNeeded, Transactions
 from gateway.clock import Clock
 from gateway.config import REPOSITORY_ROOT
@@ -57,6 +57,7 @@ from gateway.domain.errors import (
 )
 from gateway.domain.text import normalise
 from gateway.ports import AccessRecord, UnitOfWork
+from gateway.request_ids import RequestIds, request_id_from_xroad
 from gateway.services import Registry
 from gateway.soap.access_service import AccessControlService
 from gateway.soap.feed_service import NvsFeedService
@@ -466,6 +467,48 @@ class ContractSoap11(Soap11):
             raise GatewayFault(error, request_id_of(ctx))
 
 
+class AnsweringSoap11(Soap11):
+    """SOAP 1.1 out: a response element already serialised in the call (``RequestContext.response_payload``:
+    the answer stored for its request id, or replayed from it) is sent as it is, so that a retry gets
+    the very bytes of the first answer's Body."""
+
+    def serialize(self, ctx, message):
+        payload = getattr(getattr(ctx, "udc", None), "response_payload", None)
+        if message is not self.RESPONSE or ctx.out_error is not None or payload is None:
+            return super().serialize(ctx, message)
+        self.event_manager.fire_event("before_serialize", ctx)
+        ctx.out_document = etree.Element(f"{{{self.ns_soap_env}}}Envelope", nsmap=self.app.interface.nsmap)
+        ctx.out_body_doc = etree.SubElement(ctx.out_document, f"{{{self.ns_soap_env}}}Body")
+        ctx.out_body_doc.append(etree.fromstring(payload, _PAYLOAD_PARSER))
+        if self.cleanup_namespaces:
+            etree.cleanup_namespaces(ctx.out_document)
+        self.event_manager.fire_event("after_serialize", ctx)
+        return None
+
+    @staticmethod
+    def no_result(ctx):
+        """What the method returns when the stored answer is sent instead (Spyne wants one value per part)."""
+        parts = len(ctx.descriptor.out_message._type_info)
+        return [None] * parts if ctx.descriptor.body_style is BODY_STYLE_WRAPPED and parts > 1 else None
+
+    def payload_of(self, ctx, result) -> bytes:
+        """The response element the method's result becomes, as UTF-8 XML (what ``serialize`` would send)."""
+        out_object = result
+        if ctx.descriptor.body_style is not BODY_STYLE_WRAPPED or len(ctx.descriptor.out_message._type_info) <= 1:
+            out_object = [result]
+        saved = ctx.out_object, ctx.out_document, ctx.out_body_doc, ctx.out_header_doc, ctx.protocol
+        try:
+            ctx.out_object, ctx.protocol = out_object, ctx.outprot_ctx
+            super().serialize(ctx, self.RESPONSE)
+            return etree.tostring(ctx.out_body_doc[0], encoding="utf-8")
+        finally:
+            ctx.out_object, ctx.out_document, ctx.out_body_doc, ctx.out_header_doc, ctx.protocol = saved
+
+
+# Stored answers are our own serialisation; still parsed as strictly as requests.
+_PAYLOAD_PARSER = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True, huge_tree=False)
+
+
 def check_envelope(envelope) -> None:
     """SOAP 1.1 with WS-I BP: an optional Header, then one Body holding exactly one element.
 
@@ -502,6 +545,7 @@ def _field_path(body, element) -> str:
 
 
 UNDERSTOOD_HEADERS = (WSSE, XROAD, TNS)
+GATEWAY_HEADERS = ("accessPurpose", "requestId")
 
 
 def check_headers_understood(header_elements) -> None:
@@ -521,16 +565,20 @@ def check_headers_understood(header_elements) -> None:
 
 
 def check_gateway_headers(header_elements) -> None:
-    """Headers of our namespace are the contract's: only nvs:accessPurpose, once, valid against the XSD
-    (its length included). A misspelt one would otherwise be ignored, and its purpose never logged."""
+    """Headers of our namespace are the contract's: nvs:accessPurpose and nvs:requestId, each at most once,
+    valid against the XSD (lengths included). A misspelt one would otherwise be ignored, and its purpose
+    never logged (or its retry run twice)."""
     seen = set()
     for header in header_elements or ():
         if not isinstance(header.tag, str) or etree.QName(header).namespace != TNS:
             continue
         name = etree.QName(header).localname
-        if name != "accessPurpose":
+        if name not in GATEWAY_HEADERS:
             raise GatewayFault(
-                InvalidMessage(f"{name} is not a SOAP header of this service (nvs:accessPurpose is).", field=name)
+                InvalidMessage(
+                    f"{name} is not a SOAP header of this service (nvs:accessPurpose and nvs:requestId are).",
+                    field=name,
+                )
             )
         if name in seen:
             raise GatewayFault(InvalidMessage(f"The {name} header is sent twice.", field=f"{name}[2]"))
@@ -655,16 +703,38 @@ def access_purpose(header_elements) -> str | None:
     return None
 
 
+def client_request_id(header_elements) -> str | None:
+    """The caller's id of this request, under which a retry gets the same answer (gateway.request_ids):
+    the nvs:requestId header (already checked against the XSD), else the X-Road message id."""
+    for header in header_elements or ():
+        if isinstance(header.tag, str) and header.tag == f"{{{TNS}}}requestId":
+            return (header.text or "").strip() or None
+    for header in xroad_elements(header_elements):
+        if etree.QName(header).localname == "id" and (header.text or "").strip():
+            return request_id_from_xroad(header.text or "")
+    return None
+
+
 def request_id_of(ctx) -> str:
-    """The X-Road message id when there is a usable one (it is then the correlation id too), else a new
-    one, the same for the whole request (kept in the WSGI environment once the headers are read)."""
+    """The caller's request id (nvs:requestId, else the X-Road message id) when there is a usable one (it is
+    then the correlation id too), else a new one, the same for the whole request (kept in the WSGI
+    environment once the headers are read)."""
     environ = getattr(getattr(ctx, "transport", None), "req_env", None)
     if isinstance(environ, dict) and environ.get("nvs.request_id"):
         return environ["nvs.request_id"]
     request_id = uuid.uuid4().hex
-    for header in xroad_elements(getattr(ctx, "in_header_doc", None)):
-        if etree.QName(header).localname == "id" and _REQUEST_ID.fullmatch((header.text or "").strip()):
+    for header in getattr(ctx, "in_header_doc", None) or ():
+        if (
+            isinstance(header.tag, str)
+            and header.tag == f"{{{TNS}}}requestId"
+            and _REQUEST_ID.fullmatch((header.text or "").strip())
+        ):
             request_id = (header.text or "").strip()
+            break
+    else:
+        for header in xroad_elements(getattr(ctx, "in_header_doc", None)):
+            if etree.QName(header).localname == "id" and _REQUEST_ID.fullmatch((header.text or "").strip()):
+                request_id = (header.text or "").strip()
     if isinstance(environ, dict) and getattr(ctx, "in_header_doc", None) is not None:
         environ["nvs.request_id"] = request_id
     return request_id
@@ -708,6 +778,8 @@ class RequestContext:
     accounts: Accounts | None = None
     access_log: AccessLog | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # The response element, serialised in the call: the answer stored for its request id, or replayed.
+    response_payload: bytes | None = None
 
 
 class RegistryApplication(Application):
@@ -720,6 +792,7 @@ class RegistryApplication(Application):
         authenticator: Authenticator | None = None,
         accounts: Accounts | None = None,
         access_log: AccessLog | None = None,
+        request_ids: RequestIds | None = None,
     ) -> None:
         self.registry = registry
         # The use cases' units of work must join the call's transaction: they are given this same factory.
@@ -728,6 +801,7 @@ class RegistryApplication(Application):
         self.authenticator = authenticator or Authenticator(self.transactions, clock=clock)
         self.accounts = accounts
         self.access_log = access_log or AccessLog(self.transactions, clock=clock)
+        self.request_ids = request_ids or RequestIds(DigestSecrets(None), clock=clock)
         services = [NvsRegistryService, AccessControlService, NvsFeedService, NvsListsService]
         operations = {name for service in services for name in service.public_methods}
         super().__init__(
@@ -735,7 +809,7 @@ class RegistryApplication(Application):
             tns=TNS,
             name="NvsRegistryService",
             in_protocol=ContractSoap11(operations, on_invalid=self._record_invalid),
-            out_protocol=Soap11(),
+            out_protocol=AnsweringSoap11(),
         )
         self.event_manager.add_listener("method_return_document", echo_xroad_headers)
         self.event_manager.add_listener("method_exception_document", echo_xroad_headers)
@@ -752,7 +826,7 @@ class RegistryApplication(Application):
             registry=self.registry, accounts=self.accounts, access_log=self.access_log, request_id=request_id
         )
         rule = access.OPERATIONS.get(operation)
-        xroad, purpose, claimed, result = XRoadHeaders(), None, None, None
+        xroad, purpose, claimed, result, outcome = XRoadHeaders(), None, None, None, "ok"
         call: Call | None = None
         answers: dict = {}
         reconnected = False
@@ -761,15 +835,33 @@ class RegistryApplication(Application):
             purpose = access_purpose(ctx.in_header_doc)
             token = username_token(ctx.in_header_doc)
             claimed = token.username if token else None
+            # Operations that change something answer a retry of a request (same user, same request id)
+            # with the first answer: gateway.request_ids.
+            retry_id = client_request_id(ctx.in_header_doc) if rule is not None and rule.changes else None
             while True:
                 call = self.transactions.call(answers)
+                context.response_payload, outcome = None, "ok"
                 try:
                     with call:
                         context.caller = self.authenticator.authenticate(token)
                         access.authorize(context.caller, operation)
-                        result = super().call_wrapper(ctx)
+                        claim, replayed = None, None
+                        if retry_id is not None:
+                            claim, replayed = self.request_ids.claim(
+                                call.uow, context.caller.user_id, retry_id, operation, ctx.in_body_doc
+                            )
+                        if replayed is not None:
+                            context.response_payload = replayed
+                            outcome = "replayed"
+                            result = AnsweringSoap11.no_result(ctx)
+                        else:
+                            result = super().call_wrapper(ctx)
+                            outcome = "ok"
+                            if claim is not None:
+                                context.response_payload = self.out_protocol.payload_of(ctx, result)
+                                self.request_ids.keep(call.uow, claim, context.response_payload)
                         record = self._access_record(
-                            rule, operation, ctx, context, xroad, purpose, claimed, "ok", result, call.uow
+                            rule, operation, ctx, context, xroad, purpose, claimed, outcome, result, call.uow
                         )
                         if record is not None:
                             call.uow.access_log.append(record)
@@ -800,11 +892,12 @@ class RegistryApplication(Application):
             raise GatewayFault(InternalError(), request_id) from None
         # The X-Road userId is a country code and a personal code: the access log has it, the log never.
         log.info(
-            "%s user=%s request=%s%s ok in %.0f ms",
+            "%s user=%s request=%s%s %s in %.0f ms",
             operation,
             _who(context, claimed),
             request_id,
             f" xroad-client={xroad.client}" if xroad.client else "",
+            "replayed" if outcome == "replayed" else "ok",
             (time.perf_counter() - started) * 1000,
         )
         return result
@@ -843,6 +936,9 @@ class RegistryApplication(Application):
                 )
             )
         personal_codes_in(result, codes)
+        if outcome == "replayed" and context.response_payload is not None:  # the persons the answer names again
+            answer = etree.fromstring(context.response_payload, _PAYLOAD_PARSER)
+            codes.extend(e.text for e in answer.iter(f"{{{TNS}}}personalCode") if e.text)
         caller = context.caller
         return AccessRecord(
             at=self.clock.now(),
@@ -957,6 +1053,7 @@ def build_registry_app(
     authenticator: Authenticator | None = None,
     accounts: Accounts | None = None,
     access_log: AccessLog | None = None,
+    request_ids: RequestIds | None = None,
 ) -> RegistryWsgiApplication:
     application = RegistryApplication(
         registry,
@@ -965,6 +1062,7 @@ def build_registry_app(
         authenticator=authenticator,
         accounts=accounts,
         access_log=access_log,
+        request_ids=request_ids,
     )
     if validate_responses:
         application.event_manager.add_listener("method_return_document", _assert_response_valid)

@@ -44,7 +44,7 @@ OPERATIONS = tuple(
     for op in op.iter(f"{{{WSDL}}}operation")
 )
 # Global elements that are SOAP headers, not operation wrappers.
-HEADER_ELEMENTS = {"accessPurpose"}
+HEADER_ELEMENTS = {"accessPurpose", "requestId"}
 
 # Golden messages are read like requests from outside: no DTD, no entities, no network.
 PARSER = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True, remove_comments=True)

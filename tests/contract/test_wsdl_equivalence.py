@@ -33,6 +33,7 @@ def spyne_wsdl(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Spyne's generated WSDL, with each inline schema written to a file so xmlschema can load them."""
     directory = tmp_path_factory.mktemp("spyne")
     # A fresh Application: building the same Wsdl11 twice yields a broken document.
+    # Only the interface is read: no registry or storage behind it (None on purpose).
     application = RegistryApplication(registry=None, uow_factory=None, clock=SystemClock())  # type: ignore[arg-type]
     WsgiApplication(application)  # sets the HTTP transport the binding names
     interface = Wsdl11(application.interface)

@@ -38,6 +38,7 @@ from gateway.domain.calendar import SchoolYear
 from gateway.sandbox import INSTITUTION_RIGHTS, READER_RIGHTS
 from tests.conftest import Database, LiveGateway, launch_gateway, open_database
 from tests.e2e.helpers import ClockedUsernameToken, child_code, fault_detail, xroad_headers, xroad_headers_of
+from tests.present import present
 
 WSDL_FILE = REPOSITORY_ROOT / "wsdl" / "nvs-gateway-v1.wsdl"
 SCHOOL = "300000011"  # Anykščių muzikos mokykla: municipal (20), Anykščiai (34)
@@ -239,7 +240,7 @@ class Matrix:
         if kind.username is None:
             client.wsse = None
         elif kind.digest:
-            client.wsse = ClockedUsernameToken(kind.username, kind.password, self.gateway.clock)
+            client.wsse = ClockedUsernameToken(kind.username, present(kind.password), self.gateway.clock)
         else:
             client.wsse = UsernameToken(kind.username, kind.password)
         return client
@@ -334,7 +335,7 @@ def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
         return username
 
     requests: dict[str, Callable[[], dict[str, Any]]] = {
-        "LookupPerson": lambda: {"personalCode": arranged.child},
+        "LookupPerson": lambda: {"personalCode": present(arranged).child},
         "CreateGroup": lambda: {
             "schoolYear": str(year),
             "programCode": PROGRAM,
@@ -342,44 +343,47 @@ def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
             "subDirectionCode": ["MUSIC.PIANO"],
         },
         "UpdateGroup": lambda: {
-            "groupId": arranged.group_id,
+            "groupId": present(arranged).group_id,
             "name": f"Pervadinta {kind}",
             "subDirectionCode": ["MUSIC.PIANO"],
         },
         "ListGroups": lambda: {"schoolYear": str(year), "institutionCode": SCHOOL},
         "RegisterStudent": lambda: {
             "personalCode": child_code(dt.date(2014, 2, 2), serial),
-            "groupId": arranged.group_id,
+            "groupId": present(arranged).group_id,
             "firstLearningDate": year.starts_on,
             "contract": contract(year.starts_on),
         },
         "CorrectRegistration": lambda: {
-            "registrationId": arranged.registration_id,
+            "registrationId": present(arranged).registration_id,
             "firstLearningDate": year.starts_on,
         },
-        "CancelRegistration": lambda: {"registrationId": arranged.registration_id, "reason": "Įvesta per klaidą"},
+        "CancelRegistration": lambda: {
+            "registrationId": present(arranged).registration_id,
+            "reason": "Įvesta per klaidą",
+        },
         "DeregisterStudent": lambda: {
-            "registrationId": arranged.registration_id,
+            "registrationId": present(arranged).registration_id,
             "departureDate": today,
             "departureReasonCode": "PARENTS_REQUEST",
         },
-        "GetStudent": lambda: {"personalCode": arranged.child, "institutionCode": SCHOOL},
+        "GetStudent": lambda: {"personalCode": present(arranged).child, "institutionCode": SCHOOL},
         "RegisterUser": lambda: user_request(serial, kind, today),
         "ChangePassword": lambda: {"newPassword": f"Naujas-slaptazodis-{serial}"},
         "MarkFunding": lambda: {
-            "registrationId": arranged.registration_id,
+            "registrationId": present(arranged).registration_id,
             "fundingTypeCode": ["MUNICIPAL"],
             "fromMonth": month_of(year.starts_on),
             "toMonth": month_of(year.starts_on),
         },
         "EndFunding": lambda: {
-            "registrationId": arranged.registration_id,
+            "registrationId": present(arranged).registration_id,
             "fundingTypeCode": "MUNICIPAL",
             "lastFundedMonth": month_of(year.starts_on),
         },
-        "GetFunding": lambda: {"registrationId": arranged.registration_id},
+        "GetFunding": lambda: {"registrationId": present(arranged).registration_id},
         "CheckBasketAvailability": lambda: {
-            "personalCode": arranged.child,
+            "personalCode": present(arranged).child,
             "fromMonth": month_of(year.starts_on),
             "toMonth": month_of(year.starts_on),
         },
@@ -398,7 +402,7 @@ def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
         "ListClubAttendance": lambda: {"schoolYear": str(year)},
         "GetDataCheckStatus": lambda: {"institutionCode": SCHOOL},
         "ListDataIssues": lambda: {},
-        "FixPersonData": lambda: {"personalCode": arranged.child},
+        "FixPersonData": lambda: {"personalCode": present(arranged).child},
         "ListNotices": lambda: {},
         "AcknowledgeNotice": lambda: {"noticeId": [999_999]},
         "ListUsers": lambda: {"institutionCode": SCHOOL},
@@ -456,7 +460,7 @@ def caller_for(matrix: Matrix, operation: str, kind: str) -> Kind:
         return template
     username, password = f"matrix-cp-{kind}", f"Matrix-cp-{kind}-Start1"
     rights = READER_RIGHTS if kind in (COORDINATOR, OTHER_COORDINATOR, ADMIN) else INSTITUTION_RIGHTS
-    matrix.accounts.ensure_user(username, password, template.scope, rights)
+    matrix.accounts.ensure_user(username, password, present(template.scope), rights)
     return Kind(kind, username, password, template.scope, digest=template.digest)
 
 
@@ -489,7 +493,7 @@ def test_operation_by_caller(matrix: Matrix, operation: str, kind: str) -> None:
             assert request["personalCode"] not in fault.message, "personal codes never in faults"
     assert outcome == expected, f"{operation} by {kind}"
 
-    echoed = xroad_headers_of(history.last_received["envelope"])
+    echoed = xroad_headers_of(present(history.last_received)["envelope"])
     assert echoed == [shape_of(h) for h in sent], "X-Road headers echoed in order with their values"
 
     records = matrix.database.rows(
@@ -504,7 +508,7 @@ def test_operation_by_caller(matrix: Matrix, operation: str, kind: str) -> None:
     assert record.outcome == expected
     assert record.username == caller.username
     authenticated = kind not in (EXPIRED, NO_TOKEN, WRONG_PASSWORD, REPLAYED)
-    scope = (caller.scope.kind.value, caller.scope.code) if authenticated else (None, None)
+    scope = (present(caller.scope).kind.value, present(caller.scope).code) if authenticated else (None, None)
     assert (record.scope_kind, record.scope_code) == scope
     assert (record.xroad_user_id, record.xroad_issue) == ("LT38001010010", f"matrix/{operation}/{kind}")
     persons = {

@@ -37,6 +37,7 @@ from gateway.soap.types import TNS
 from tests.clock import E2E_TODAY
 from tests.e2e import soap
 from tests.e2e.helpers import child_code
+from tests.present import present
 
 MUSIC_SCHOOL = "300000011"  # Anykščių muzikos mokykla
 ACCREDITED_NVS_PROGRAM = "100000112"
@@ -816,7 +817,7 @@ def test_injection_strings_are_stored_and_returned_literally(live_gateway):
     assert soap.text_of(cancelled, "registration/cancellationReason") == reason
     with database.engine.connect() as connection:
         stored = connection.execute(
-            text("SELECT cancellation_reason FROM registration WHERE id = :id"), {"id": int(registration_id)}
+            text("SELECT cancellation_reason FROM registration WHERE id = :id"), {"id": int(present(registration_id))}
         ).scalar_one()
     assert stored == reason
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from typing import Any
 
 import pytest
 import requests
@@ -207,7 +208,7 @@ def test_other_writers_go_on_while_a_registration_waits_for_the_population_regis
         schoolYear=str(YEAR), programCode=PROGRAM, name="Laukia GR", subDirectionCode=["MUSIC.PIANO"]
     )
     gr = GatedPopulationRegister(monkeypatch)
-    outcome: dict[str, object] = {}
+    outcome: dict[str, Any] = {}  # zeep's answer objects are untyped
 
     def register() -> None:
         try:
@@ -301,7 +302,8 @@ def test_access_log_pages_follow_a_cursor_and_records_written_meanwhile_shift_no
         )
     ]
 
-    seen, cursor, pages = [], None, 0
+    seen: list[Any] = []
+    cursor, pages = None, 0
     while True:
         page = admin.GetAccessLog(personalCode=child, dateFrom=E2E_TODAY, dateTo=E2E_TODAY, pageSize=3, cursor=cursor)
         pages += 1

@@ -15,6 +15,7 @@ from gateway.domain.model import Contract, DeclaredResidence, Registration
 from gateway.domain.personal_code import PersonalCode
 from tests.clock import E2E_TODAY
 from tests.e2e.helpers import child_code, fault_detail, registry_client
+from tests.present import present
 
 YEAR, FIRST_DAY = "2026-2027", dt.date(2026, 9, 1)
 SCHOOL, SCHOOL_PROGRAM = "300000011", "100000112"  # Anykščių muzikos mokykla
@@ -39,7 +40,7 @@ def held_earlier(database, code: str) -> None:
     """Overwrite the stored person with what the register held before GR changed (the fixture's previous values)."""
     special = next(p for p in SPECIAL_PERSONS if p.personal_code == code)
     with database.uow_factory() as uow:
-        person = uow.persons.get(PersonalCode(code)) or special.record()
+        person = present(uow.persons.get(PersonalCode(code)) or special.record())
         residence = person.residence
         if special.previous_municipality_code is not None:
             residence = DeclaredResidence(special.previous_municipality_code, None, "Senas adresas 1")

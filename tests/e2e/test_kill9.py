@@ -33,6 +33,7 @@ from gateway.soap.types import TNS
 from tests.conftest import POSTGRES_URL, Database, open_database
 from tests.e2e.helpers import child_code
 from tests.e2e.soap import envelope
+from tests.present import present
 from tests.processes import GatewayProcess
 
 pytestmark = [
@@ -97,7 +98,7 @@ def after_kills(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
             headers={"Content-Type": "text/xml; charset=utf-8"},
             timeout=30,
         )
-        group_id = int(re.search(rb"groupId>(\d+)<", answer.content).group(1))  # type: ignore[union-attr]
+        group_id = int(present(re.search(rb"groupId>(\d+)<", answer.content), answer.text).group(1))
         outcome = Outcome(database, group_id, kills=0)
         stop = threading.Event()
         lock = threading.Lock()

@@ -4,6 +4,7 @@ on SQLite and PostgreSQL. Responses are validated against the XSD on the way out
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from zeep.exceptions import Fault
@@ -28,7 +29,8 @@ def contract(day: dt.date) -> dict:
 
 def all_pages(operation, row_name: str, **request) -> list:
     """Follow nextCursor to the end; every page but the last is full."""
-    rows, cursor = [], None
+    rows: list[Any] = []  # zeep's row objects
+    cursor = None
     while True:
         page = operation(cursor=cursor, **request)
         found = getattr(page, row_name) or []

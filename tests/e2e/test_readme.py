@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -33,7 +34,7 @@ def readme_zeep_example() -> str:
     return found.group(1)
 
 
-def run_readme_example(base_url: str) -> dict[str, object]:
+def run_readme_example(base_url: str) -> dict[str, Any]:
     """Execute the example against ``base_url`` instead of the README's address; its variables."""
     code = readme_zeep_example()
     assert SANDBOX_ADDRESS in code
@@ -47,9 +48,9 @@ def test_the_readme_zeep_example_works_when_run_twice(live_gateway) -> None:
     first = run_readme_example(live_gateway.base_url)
     second = run_readme_example(live_gateway.base_url)  # DuplicateGroupName, then AlreadyRegistered, before
 
-    assert second["group"].groupId == first["group"].groupId  # type: ignore[attr-defined]
-    assert second["registration"].registrationId == first["registration"].registrationId  # type: ignore[attr-defined]
-    assert first["person"].firstName == "Adomas"  # type: ignore[attr-defined]
+    assert second["group"].groupId == first["group"].groupId
+    assert second["registration"].registrationId == first["registration"].registrationId
+    assert first["person"].firstName == "Adomas"
     database = live_gateway.database
     assert database.rows("SELECT count(*) FROM nvs_group WHERE name = 'Fortepijonas 1'") == [(1,)]
     assert database.rows("SELECT count(*) FROM registration WHERE status = 'active'") == [(1,)]

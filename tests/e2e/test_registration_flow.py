@@ -227,7 +227,7 @@ def test_the_same_child_cannot_be_registered_twice_in_a_group(live_gateway, prov
 
 
 def test_group_rules_reach_the_caller_as_faults(provider, live_gateway, school_year):
-    cases = [
+    cases: list[tuple[dict[str, str | list[str]], str, str]] = [
         ({"programCode": "100000122"}, "UnknownProgram", "programCode"),  # another provider's program
         ({"programCode": "999999999"}, "ProgramNotRegistered", "programCode"),
         ({"purpose": "FSPU"}, "PurposeMismatch", "purpose"),
@@ -235,7 +235,7 @@ def test_group_rules_reach_the_caller_as_faults(provider, live_gateway, school_y
         ({"schoolYear": "2025-2027"}, "InvalidSchoolYear", "schoolYear"),
     ]
     for overrides, code, field in cases:
-        request = {
+        request: dict[str, str | list[str]] = {
             "schoolYear": str(school_year),
             "programCode": ACCREDITED_NVS_PROGRAM,
             "name": "G",

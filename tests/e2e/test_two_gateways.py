@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
+from lxml import etree
 from zeep.exceptions import Fault
 
 from gateway.accounts import Accounts
@@ -54,8 +57,10 @@ def two_gateways(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         database.engine.dispose()
 
 
-def call(gateway: GatewayProcess, body: str, username: str, password: str, **options: object):
-    return post(gateway.registry_url, envelope(body, username=username, password=password, **options))  # type: ignore[arg-type]
+def call(
+    gateway: GatewayProcess, body: str, username: str, password: str, *, header: str | None = None
+) -> requests.Response:
+    return post(gateway.registry_url, envelope(body, username=username, password=password, header=header))
 
 
 def test_failed_log_ins_on_one_gateway_lock_the_user_name_on_the_other(two_gateways) -> None:
@@ -237,3 +242,58 @@ def test_an_administrators_change_through_one_gateway_binds_the_users_next_call_
     assert (outcome(second), outcome(first)) == ("AuthenticationFailed", "AuthenticationFailed")
     for gateway in (first, second):
         assert outcome(gateway, registry_client(gateway.wsdl_url, username, initial).service) == "ok"
+
+
+def test_a_request_and_its_retries_sent_to_both_gateways_at_once_are_done_once_and_answered_alike(
+    two_gateways,
+) -> None:
+    """Issue 10.1: a request id held by one gateway's transaction is RequestInProgress on the other; once
+    it committed, either gateway answers its retry with the first answer."""
+    database, first, second = two_gateways
+    user = database.user("300000012")
+    service = registry_client(first.wsdl_url, user.username, user.password).service
+    group = service.CreateGroup(
+        schoolYear=YEAR, programCode="100000122", name="Pakartojimai", subDirectionCode=["MUSIC.PIANO"]
+    ).groupId
+
+    def register(child: str) -> str:
+        return (
+            f"<nvs:RegisterStudent><nvs:personalCode>{child}</nvs:personalCode><nvs:groupId>{group}</nvs:groupId>"
+            f"<nvs:firstLearningDate>{FIRST_DAY}</nvs:firstLearningDate><nvs:contract><nvs:typeCode>BILATERAL"
+            f"</nvs:typeCode><nvs:date>{FIRST_DAY}</nvs:date><nvs:number>P-1</nvs:number></nvs:contract>"
+            "</nvs:RegisterStudent>"
+        )
+
+    def answer_of(response) -> tuple[str, bytes]:
+        if response.status_code == 200:
+            return "ok", etree.tostring(parse_success(response), method="c14n")
+        return parse_fault(response).code, b""
+
+    registrations = "SELECT r.id FROM registration r JOIN person p ON p.id = r.person_id WHERE p.personal_code = :code"
+    # One after the other: the retry reaches the other gateway.
+    child = child_code(dt.date(2015, 3, 3), 760)
+    request_id = str(uuid.uuid4())
+    header = f"<nvs:requestId>{request_id}</nvs:requestId>"
+    done = answer_of(call(first, register(child), user.username, user.password, header=header))
+    assert done[0] == "ok"
+    assert answer_of(call(second, register(child), user.username, user.password, header=header)) == done
+    assert len(database.rows(registrations, code=child)) == 1
+    # All at once, three times each round: one does it, the others wait their turn or replay.
+    for round_number in range(6):
+        child = child_code(dt.date(2015, 3, 4 + round_number), 761 + round_number)
+        header = f"<nvs:requestId>{uuid.uuid4()}</nvs:requestId>"
+        start = threading.Barrier(3)
+
+        def send(gateway: GatewayProcess, child=child, header=header, start=start) -> tuple[str, bytes]:
+            start.wait()
+            return answer_of(call(gateway, register(child), user.username, user.password, header=header))
+
+        with ThreadPoolExecutor(3) as pool:
+            results = list(pool.map(send, (first, second, second if round_number % 2 else first)))
+        assert {code for code, _ in results} <= {"ok", "RequestInProgress"}, results
+        final = answer_of(
+            call(first if round_number % 2 else second, register(child), user.username, user.password, header=header)
+        )
+        assert final[0] == "ok"
+        assert {body for code, body in results if code == "ok"} <= {final[1]}
+        assert len(database.rows(registrations, code=child)) == 1

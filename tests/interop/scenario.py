@@ -1,7 +1,8 @@
 """The core scenario every SOAP stack runs against a live gateway, and what it must see.
 
 As the music school's user (WS-Security UsernameToken, PasswordText): LookupPerson, CreateGroup,
-RegisterStudent, CorrectRegistration, MarkFunding (the NVŠ basket), DeregisterStudent; a second
+RegisterStudent (with an ``nvs:requestId`` header, and again with the same one, as a retry after a lost
+answer: the same registration, none added), CorrectRegistration, MarkFunding (the NVŠ basket), DeregisterStudent; a second
 child registered by mistake and CancelRegistration; GetStudent, ListGroups; then two refusals
 read from the GatewayFault detail: a schema fault (a contract number one past maxLength, inside
 ``contract``: the field must be named whatever prefixes the stack uses) and a business fault (a
@@ -44,6 +45,7 @@ INPUTS = {
     "NVS_CANCEL_REASON": "Įvesta per klaidą",
     "NVS_TOO_LONG_CONTRACT_NUMBER": "N" * 51,  # maxLength 50
     "NVS_MISSING_GROUP": "2147483647",
+    "NVS_REQUEST_ID": "7d1c2a4e-5b6f-4c3d-8e9f-0a1b2c3d4e5f",  # the nvs:requestId header (contract 1.6)
 }
 
 
@@ -74,6 +76,7 @@ def expected(stack: str) -> dict[str, str]:
         "group.purpose": "NVS",
         "registered.status": "active",
         "registered.firstLearningDate": INPUTS["NVS_FIRST_LEARNING_DATE"],
+        "retried.sameRegistration": "true",
         "corrected.firstLearningDate": INPUTS["NVS_CORRECTED_DATE"],
         "funding.fundingTypeCode": "NVS_BASKET",
         "funding.months": "2026-11..2026-11",

@@ -49,7 +49,7 @@ def stubs(
             [java_tools["wsimport"], "-keep", "-s", "src", "-d", "classes", live.wsdl_url], cwd=directory, timeout=300
         )
     finally:
-        stop()  # type: ignore[operator]
+        stop()
     return Stubs(directory, done.stdout + done.stderr, done.returncode)
 
 

@@ -10,6 +10,7 @@ from tests.interop import scenario
 
 suds_client = pytest.importorskip("suds.client", reason="suds-community is not installed (pip install -e '.[test]')")
 from suds import WebFault  # noqa: E402
+from suds.sax.element import Element  # noqa: E402
 from suds.wsse import Security, UsernameToken  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -21,10 +22,11 @@ def registry(gateway, username: str, password: str):
     security = Security()
     security.tokens.append(UsernameToken(username, password))
     client.set_options(wsse=security)
-    return client.service
+    return client
 
 
-def run_scenario(service, inputs: dict[str, str]) -> dict[str, str]:
+def run_scenario(client, inputs: dict[str, str]) -> dict[str, str]:
+    service = client.service
     day = dt.date.fromisoformat
     seen: dict[str, str] = {}
 
@@ -59,9 +61,17 @@ def run_scenario(service, inputs: dict[str, str]) -> dict[str, str]:
     )
     seen["group.name"], seen["group.purpose"] = str(group.name), str(group.purpose)
 
+    # With a request id, and again with the same one (a retry after a lost answer): the same registration.
+    request_id = Element("requestId", ns=("nvs", "urn:lt:mokiniu-registras:nvs-gateway:v1")).setText(
+        inputs["NVS_REQUEST_ID"]
+    )
+    client.set_options(soapheaders=request_id)
     registered = service.RegisterStudent(
         **registration(child, group.groupId, inputs["NVS_CONTRACT_NUMBER"])
     ).registration
+    retried = service.RegisterStudent(**registration(child, group.groupId, inputs["NVS_CONTRACT_NUMBER"])).registration
+    client.set_options(soapheaders=())
+    seen["retried.sameRegistration"] = str(retried.registrationId == registered.registrationId).lower()
     seen["registered.status"], seen["registered.firstLearningDate"] = (
         str(registered.status),
         str(registered.firstLearningDate),

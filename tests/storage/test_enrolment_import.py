@@ -39,7 +39,7 @@ def enrolments_file(tmp_path: Path, records: list[tuple[str, str, str, str | Non
 def test_import_creates_then_updates_and_reports_the_summary(cli_database, tmp_path, capsys) -> None:
     pupils = [child_code(dt.date(2014, 1, 1 + n), 600 + n) for n in range(3)]
     before = cli_database.count("school_enrolment")
-    records = [(VILNIUS_SCHOOL, code, "2026-09-01", None) for code in pupils]
+    records: list[tuple[str, str, str, str | None]] = [(VILNIUS_SCHOOL, code, "2026-09-01", None) for code in pupils]
     assert main(["import-enrolments", str(enrolments_file(tmp_path, records))]) == 0
     captured = capsys.readouterr()
     assert "3 record(s): 3 created, 0 updated, 0 unchanged" in captured.out

@@ -15,16 +15,17 @@ from lxml import etree
 from bench.datasets import generate
 from gateway.cli import main
 from gateway.config import REPOSITORY_ROOT
-from gateway.domain.lists import ListName, Scope
+from gateway.domain.lists import ListFilter, ListName, Scope
 from gateway.exports import COLUMNS, EXPORT_NS, export_list
 from gateway.lists import Lists, arrival_filter, basket_filter, club_filter, departure_filter, learner_filter
 from storage.lists import SqlListRepository
 from tests.clock import e2e_clock
+from tests.present import present
 
 CLOCK = e2e_clock()
 EXPORT_XSD = REPOSITORY_ROOT / "xsd" / "nvs-export-v1.xsd"
 NS = {"x": EXPORT_NS}
-LISTS = {
+LISTS: dict[ListName, tuple[ListFilter, list[str]]] = {
     ListName.LEARNERS: (learner_filter("2026-2027"), ["--school-year", "2026-2027"]),
     ListName.ARRIVALS: (
         arrival_filter(dt.date(2026, 9, 1), dt.date(2026, 10, 31)),
@@ -132,7 +133,7 @@ def test_the_scope_options_export_what_that_institution_or_municipality_sees(cli
                     "--output",
                     str(output),
                     option,
-                    scope.code,
+                    present(scope.code),
                 ]
             )
             == 0

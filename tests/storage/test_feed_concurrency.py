@@ -29,6 +29,7 @@ from gateway.domain.scope import ReadScope
 from gateway.reference_data import load_classifiers
 from gateway.services import Caller, NewFunding, NewGroup, NewRegistration, Registry
 from tests.e2e.helpers import child_code
+from tests.present import present
 
 TODAY = dt.date(2026, 11, 2)
 NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
@@ -76,7 +77,7 @@ def groups(database, registry: Registry) -> dict[str, int]:
                 program_code=program,
             ),
         )
-        created[provider] = view.group.id
+        created[provider] = present(view.group.id)
     return created
 
 
@@ -94,13 +95,13 @@ class Follower:
     polls: int = 0
 
     def apply(self, event: ChangeEvent) -> None:
-        self.sequences.append(event.sequence)  # type: ignore[arg-type]
+        self.sequences.append(present(event.sequence))
         if event.kind is ChangeKind.CANCELLED:
-            self.registrations.pop(event.registration.registration_id, None)  # type: ignore[union-attr]
+            self.registrations.pop(present(event.registration).registration_id, None)
         elif event.registration is not None:
             self.registrations[event.registration.registration_id] = event.registration
         if event.kind is ChangeKind.FUNDING_REMOVED:
-            self.marks.pop(event.funding.mark_id, None)  # type: ignore[union-attr]
+            self.marks.pop(present(event.funding).mark_id, None)
         elif event.funding is not None:
             self.marks[event.funding.mark_id] = event.funding
 
@@ -218,7 +219,7 @@ def run_writers(
                             Contract("BILATERAL", first, f"S-{index}-{step}"),
                         ),
                     )
-                    mine.append(view.registration.id)  # type: ignore[arg-type]
+                    mine.append(present(view.registration.id))
                 else:
                     registration_id = rng.choice(mine)
                     if action == "correct":
@@ -456,4 +457,4 @@ def test_a_rolled_back_change_leaves_no_event_and_its_number_is_not_seen(databas
     events = reader.read(ReadScope.all(), before, 10).events
     expected = before + (2 if database.kind == "postgresql" else 1)
     assert [(e.sequence, e.kind) for e in events] == [(expected, ChangeKind.REGISTERED)]
-    assert events[0].registration.status == RegistrationStatus.ACTIVE.value  # type: ignore[union-attr]
+    assert present(events[0].registration).status == RegistrationStatus.ACTIVE.value

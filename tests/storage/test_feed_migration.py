@@ -25,6 +25,7 @@ from gateway.sandbox import install_sandbox
 from gateway.services import NewFunding, NewGroup, NewRegistration, Registry
 from storage.db import make_engine
 from tests.e2e.helpers import child_code
+from tests.present import present
 from tests.storage.test_feed_concurrency import (
     Follower,
     SandboxPeople,
@@ -83,17 +84,25 @@ def migrate_to(database: Scratch, revision: str, *, down: bool = False) -> None:
 def test_the_feed_starts_with_a_snapshot_of_what_was_registered_before_it(scratch: Scratch) -> None:
     registry = Registry(scratch.uow_factory, SandboxPeople(), clock=FixedClock.on(TODAY))
     school = caller_of("300000011")
-    group = registry.create_group(
-        school,
-        NewGroup(
-            name="Prieš srautą", sub_direction_codes=("MUSIC.PIANO",), school_year="2026-2027", program_code="100000112"
-        ),
-    ).group.id
+    group = present(
+        registry.create_group(
+            school,
+            NewGroup(
+                name="Prieš srautą",
+                sub_direction_codes=("MUSIC.PIANO",),
+                school_year="2026-2027",
+                program_code="100000112",
+            ),
+        ).group.id
+    )
     contract = Contract("BILATERAL", dt.date(2026, 9, 1), "S-1")
     ids = [
-        registry.register_student(
-            school, NewRegistration(child_code(dt.date(2015, 1, 1 + n), 600 + n), group, dt.date(2026, 9, 1), contract)
-        )[0].registration.id
+        present(
+            registry.register_student(
+                school,
+                NewRegistration(child_code(dt.date(2015, 1, 1 + n), 600 + n), group, dt.date(2026, 9, 1), contract),
+            )[0].registration.id
+        )
         for n in range(4)
     ]
     registry.mark_funding(school, NewFunding(ids[0], ("NVS_BASKET", "MUNICIPAL"), "2026-09"))

@@ -20,12 +20,13 @@ from gateway.clubs import Clubs, NewClubAttendance
 from gateway.config import REPOSITORY_ROOT
 from gateway.domain.calendar import SchoolYear
 from gateway.domain.clubs import ClubAttendance, Enrolment
-from gateway.domain.lists import ListName, Scope
-from gateway.domain.model import Contract, Departure
+from gateway.domain.lists import ListFilter, ListName, Scope
+from gateway.domain.model import Contract, Departure, PersonRecord
 from gateway.domain.personal_code import PersonalCode
 from gateway.lists import Lists, arrival_filter, basket_filter, club_filter, departure_filter, learner_filter
 from gateway.services import Caller, NewFunding, NewGroup, NewRegistration, Registry
 from tests.e2e.helpers import child_code
+from tests.present import present
 
 TODAY = dt.date(2026, 11, 28)
 CLOCK = FixedClock.on(TODAY)
@@ -37,8 +38,11 @@ PROGRAMS = {ANYKSCIAI_MUSIC: ("100000112", "MUSIC.PIANO"), VILNIUS_MUSIC: ("1000
 
 
 class SandboxGR:
-    def find_person(self, code: PersonalCode):
+    def find_person(self, code: PersonalCode) -> PersonRecord | None:
         return generated_person(code.value)
+
+    def find_persons(self, codes: list[PersonalCode]) -> dict[PersonalCode, PersonRecord | None]:
+        return {code: generated_person(code.value) for code in codes}
 
 
 def caller(code: str) -> Caller:
@@ -64,7 +68,7 @@ class World:
                 caller(provider),
                 NewGroup(name=name, sub_direction_codes=(sub_direction,), school_year=YEAR, program_code=program_code),
             )
-            self.groups[key] = view.group.id
+            self.groups[key] = present(view.group.id)
         return self.groups[key]
 
     def register(
@@ -81,8 +85,9 @@ class World:
             caller(provider),
             NewRegistration(code, self.group(provider, group), first_day, Contract("BILATERAL", first_day, "S-1")),
         )
-        self.registrations[f"{label}@{provider}/{group}"] = view.registration.id
-        return view.registration.id
+        registration_id = present(view.registration.id)
+        self.registrations[f"{label}@{provider}/{group}"] = registration_id
+        return registration_id
 
     def page(self, scope: Scope, name: ListName, list_filter: Any, size: int = 500, cursor: str | None = None):
         return self.lists.page(scope, name, list_filter, size, cursor)
@@ -356,7 +361,7 @@ def test_everything_is_every_row_but_the_cancelled(populated: World) -> None:
 def test_cancelled_registrations_never_appear_in_any_list_or_count(populated: World) -> None:
     w = populated
     cancelled = reg(w, "D@300000011/G")
-    everywhere = [
+    everywhere: list[tuple[ListName, ListFilter]] = [
         (ListName.LEARNERS, learner_filter(YEAR)),
         (ListName.ARRIVALS, arrival_filter(dt.date(2026, 9, 1), dt.date(2027, 8, 31))),
         (ListName.DEPARTURES, departure_filter(dt.date(2026, 9, 1), dt.date(2027, 8, 31))),
@@ -386,7 +391,8 @@ def test_a_cancelled_registration_does_not_put_a_child_in_a_municipalitys_scope(
 
 # --- paging ---------------------------------------------------------------------------------------
 def walk(w: World, scope: Scope, name: ListName, list_filter: Any, size: int, between=None) -> list[int]:
-    seen, cursor, pages = [], None, 0
+    seen: list[int] = []
+    cursor, pages = None, 0
     while True:
         page = w.page(scope, name, list_filter, size, cursor)
         seen.extend(getattr(r, "registration_id", None) or r.attendance_id for r in page.rows)

@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -34,8 +35,9 @@ def the_migration():
     spec = importlib.util.spec_from_file_location(
         "m0400", MIGRATIONS / "versions" / "0400_official_municipality_codes.py"
     )
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    assert spec is not None and spec.loader is not None, "the migration's file is there"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module
 
 
@@ -75,14 +77,14 @@ def fill_with_provisional_codes(engine: Engine) -> None:
     old_municipalities = the_migration().PROVISIONAL
     with engine.begin() as c:
         c.execute(
-            sa.insert(models.ClassifierEntryRow.__table__),
+            sa.insert(models.table_of(models.ClassifierEntryRow)),
             [
                 *({"kind": "municipality", "code": old, "name": name} for old, (_, name) in old_municipalities.items()),
                 {"kind": "ownership-type", "code": "20", "name": "Savivaldybės"},  # not a municipality: stays
             ],
         )
         c.execute(
-            sa.insert(models.InstitutionRow.__table__),
+            sa.insert(models.table_of(models.InstitutionRow)),
             [
                 {
                     "code": "300000012",
@@ -103,7 +105,7 @@ def fill_with_provisional_codes(engine: Engine) -> None:
             ],
         )
         c.execute(
-            sa.insert(models.UserRow.__table__),
+            sa.insert(models.table_of(models.UserRow)),
             [
                 {
                     "id": 1,
@@ -145,7 +147,7 @@ def fill_with_provisional_codes(engine: Engine) -> None:
             "received_at": AT,
         }
         c.execute(
-            sa.insert(models.UserRegistrationRequestRow.__table__),
+            sa.insert(models.table_of(models.UserRegistrationRequestRow)),
             [
                 {**request, "user_id": 1, "scope_kind": "municipality", "scope_code": "04"},
                 {**request, "user_id": 2, "scope_kind": "institution", "scope_code": "300000012"},
@@ -153,7 +155,7 @@ def fill_with_provisional_codes(engine: Engine) -> None:
         )
         rate = {"priority_factor": Decimal("1"), "special_needs_factor": Decimal("2")}
         c.execute(
-            sa.insert(models.BasketRateRow.__table__),
+            sa.insert(models.table_of(models.BasketRateRow)),
             [
                 {
                     **rate,
@@ -184,7 +186,7 @@ def fill_with_provisional_codes(engine: Engine) -> None:
             "data": {},
         }
         c.execute(
-            sa.insert(models.ChangeEventRow.__table__),
+            sa.insert(models.table_of(models.ChangeEventRow)),
             [
                 {**event, "sequence": 1, "institution_code": "300000012", "municipality_code": "57"},
                 {**event, "sequence": 2, "institution_code": "300000099", "municipality_code": "13"},
@@ -192,7 +194,7 @@ def fill_with_provisional_codes(engine: Engine) -> None:
         )
         entry = {"at": AT, "operation": "GetStudent", "request_id": "r", "outcome": "ok"}
         c.execute(
-            sa.insert(models.AccessLogRow.__table__),
+            sa.insert(models.table_of(models.AccessLogRow)),
             [
                 {
                     **entry,
@@ -214,7 +216,7 @@ def fill_with_provisional_codes(engine: Engine) -> None:
         )
         person = {"first_name": "Vaikas", "last_name": "Vaikaitis", "checked_in_population_register_at": AT}
         c.execute(
-            sa.insert(models.PersonRow.__table__),
+            sa.insert(models.table_of(models.PersonRow)),
             [
                 {
                     **person,
@@ -245,8 +247,8 @@ def fill_with_provisional_codes(engine: Engine) -> None:
         )
 
 
-def stored(engine: Engine) -> dict[str, object]:
-    def rows(query: str) -> list[tuple]:
+def stored(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    def rows(query: str) -> list[tuple[Any, ...]]:
         with engine.connect() as c:
             return [tuple(r) for r in c.execute(text(query))]
 
@@ -285,7 +287,7 @@ NEW = {
 }
 
 
-def without_classifier(state: dict[str, object]) -> dict[str, object]:
+def without_classifier(state: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
     return {k: v for k, v in state.items() if k != "municipalities"}
 
 

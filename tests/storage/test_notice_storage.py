@@ -12,6 +12,7 @@ from gateway.domain.personal_code import PersonalCode
 from gateway.notices import Notices
 from gateway.services import Caller
 from tests.e2e.helpers import child_code
+from tests.present import present
 
 NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 SCHOOL = Caller(user_id=0, username="school", institution_code="300000011")
@@ -56,7 +57,7 @@ def test_notices_are_paged_unacknowledged_first_then_newest_first(database) -> N
             uow.notices.add(Notice("300000011", NoticeKind.DATA_ISSUE, NOW, f"Nr. {n}", dedup_key=f"k{n}"))
         uow.commit()
     service = Notices(database.uow_factory, clock=FixedClock(NOW))
-    ids = [n.id for n in service.list_notices(SCHOOL, limit=500).notices]
+    ids = [present(n.id) for n in service.list_notices(SCHOOL, limit=500).notices]
     assert ids == sorted(ids, reverse=True)
     service.acknowledge(SCHOOL, [ids[0], ids[3]])
     seen, token = [], None

@@ -19,6 +19,7 @@ from gateway.domain.errors import PopulationRegisterUnavailable
 from gateway.domain.model import Contract, DeclaredResidence, Group, ProgramPurpose, Registration
 from gateway.domain.personal_code import PersonalCode
 from gateway.services import Caller
+from tests.present import present
 
 NOW = dt.datetime(2026, 11, 2, 23, 0, tzinfo=dt.UTC)
 SCHOOL = "300000011"
@@ -31,7 +32,7 @@ def held_with_previous_values(database) -> None:
             Group(None, SCHOOL, SchoolYear(2026), "100000112", ProgramPurpose.NVS, "GR", ("MUSIC.PIANO",))
         )
         for special in KNOWN:
-            current = special.record()
+            current = present(special.record(), special.personal_code)
             residence = current.residence
             if special.previous_municipality_code:
                 residence = DeclaredResidence(special.previous_municipality_code, None, None)
@@ -62,7 +63,7 @@ def held_with_previous_values(database) -> None:
 
 class Register:
     def __init__(self, fail_first: bool = False, both_inside: threading.Barrier | None = None) -> None:
-        self.inner = InMemoryPopulationRegister({p.personal_code: p for p in (s.record() for s in KNOWN)})  # type: ignore[misc]
+        self.inner = InMemoryPopulationRegister({p.personal_code: p for p in (present(s.record()) for s in KNOWN)})
         self.fail_first = fail_first
         # Holds the first GR call until the other process is inside the same run too: otherwise,
         # on a busy machine, one may finish the run before the other starts (and starts a new one).
@@ -119,7 +120,7 @@ def test_two_processes_continuing_one_run_store_everything_once(database) -> Non
     assert len(issues) == 5 and all(row[3] == 1 for row in issues)
     assert len(notices) == 2 and all(row[2] == 1 for row in notices)
     assert runs == 1
-    status = (
+    status = present(
         DataChecks(database.uow_factory, Register(), clock=FixedClock(NOW))
         .status(Caller(0, "x", SCHOOL))
         .population_register

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -33,8 +34,8 @@ PROGRAM = "100000112"
 NOW = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)
 
 
-def a_person(code: str, **overrides) -> PersonRecord:
-    values = dict(
+def a_person(code: str, **overrides: Any) -> PersonRecord:
+    values: dict[str, Any] = dict(
         personal_code=PersonalCode(code),
         first_name="Ąžuolas",
         last_name="Žemaitis",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -145,8 +146,8 @@ def test_a_coordinator_sees_children_registered_with_providers_located_in_its_mu
 
 
 # --- user registration requests -------------------------------------------------------
-def a_request(**overrides) -> UserRequest:
-    values = dict(
+def a_request(**overrides: Any) -> UserRequest:
+    values: dict[str, Any] = dict(
         personal_code=PersonalCode(TEACHER_CODE),
         first_name="Ona",
         last_name="Kairienė",
@@ -164,7 +165,7 @@ def a_request(**overrides) -> UserRequest:
         rights=(Right(Area.STUDENT_PERSONAL_DATA, Level.VIEWER), Right(Area.REGISTRATION_CORRECTION, Level.MANAGER)),
     )
     values.update(overrides)
-    return UserRequest(**values)  # type: ignore[arg-type]
+    return UserRequest(**values)
 
 
 def check(request: UserRequest, issuer: Caller = ADMIN) -> None:

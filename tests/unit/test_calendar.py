@@ -80,7 +80,7 @@ def test_school_years_order_by_their_first_year() -> None:
 )
 def test_rejects_what_is_not_two_consecutive_years(text: str | None) -> None:
     with pytest.raises(InvalidSchoolYear) as raised:
-        SchoolYear.parse(text)  # type: ignore[arg-type]
+        SchoolYear.parse(text)  # type: ignore[arg-type]  # None on purpose: what a SOAP request may carry
     assert raised.value.field == "schoolYear"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -29,8 +30,8 @@ SCHOOL = an_institution(
 )
 
 
-def mark(**overrides) -> ClubAttendance:
-    values = dict(
+def mark(**overrides: Any) -> ClubAttendance:
+    values: dict[str, Any] = dict(
         school=SCHOOL,
         person=a_person(),
         school_year=YEAR,

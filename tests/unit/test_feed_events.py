@@ -31,6 +31,7 @@ from tests.fakes import (
     a_program,
     an_institution,
 )
+from tests.present import present
 
 TODAY = date(2026, 10, 5)
 NOW = dt.datetime(2026, 10, 5, 9, 30, tzinfo=dt.UTC)
@@ -85,7 +86,7 @@ def register(
     first: date = date(2026, 9, 1),
 ) -> int:
     view, _ = registry.register_student(caller, NewRegistration(code, group_id, first, CONTRACT))
-    return view.registration.id  # type: ignore[return-value]
+    return present(view.registration.id)
 
 
 def events(uow: FakeUnitOfWork) -> list[ChangeEvent]:
@@ -93,7 +94,7 @@ def events(uow: FakeUnitOfWork) -> list[ChangeEvent]:
 
 
 def kinds(uow: FakeUnitOfWork, after: int = 0) -> list[tuple[int, ChangeKind]]:
-    return [(e.sequence, e.kind) for e in events(uow) if e.sequence > after]  # type: ignore[operator]
+    return [(present(e.sequence), e.kind) for e in events(uow) if present(e.sequence) > after]
 
 
 # --- what each change records --------------------------------------------------------
@@ -127,8 +128,11 @@ def test_a_correction_is_an_event_and_so_is_each_mark_it_shortens(uow, registry)
     registry.correct_registration(CALLER, registration_id, date(2026, 10, 1), None)
     recorded = [e for e in events(uow) if e.sequence > before]
     assert [e.kind for e in recorded] == [ChangeKind.CORRECTED, ChangeKind.FUNDING_ENDED, ChangeKind.FUNDING_ENDED]
-    assert recorded[0].registration.first_learning_date == date(2026, 10, 1)  # type: ignore[union-attr]
-    assert {(e.funding.funding_type, e.funding.from_month, e.funding.to_month) for e in recorded[1:]} == {  # type: ignore[union-attr]
+    assert present(recorded[0].registration).first_learning_date == date(2026, 10, 1)
+    assert {
+        (present(e.funding).funding_type, present(e.funding).from_month, present(e.funding).to_month)
+        for e in recorded[1:]
+    } == {
         ("MUNICIPAL", Month(2026, 10), Month(2027, 1)),
         ("NVS_BASKET", Month(2026, 10), Month(2027, 1)),
     }
@@ -144,8 +148,8 @@ def test_funding_marked_and_ended_are_events_carrying_the_mark_and_the_registrat
         (4, ChangeKind.FUNDING_ENDED),
     ]
     ended = events(uow)[-1]
-    assert ended.funding.funding_type == "NVS_BASKET" and ended.funding.to_month == Month(2026, 12)  # type: ignore[union-attr]
-    assert ended.funding.registration_id == registration_id == ended.registration.registration_id  # type: ignore[union-attr]
+    assert present(ended.funding).funding_type == "NVS_BASKET" and present(ended.funding).to_month == Month(2026, 12)
+    assert present(ended.funding).registration_id == registration_id == present(ended.registration).registration_id
 
 
 def test_a_deregistration_is_an_event_then_its_marks_end_or_go(uow, registry) -> None:
@@ -159,9 +163,9 @@ def test_a_deregistration_is_an_event_then_its_marks_end_or_go(uow, registry) ->
         (6, ChangeKind.FUNDING_REMOVED),
     ]
     deregistered = events(uow)[3]
-    assert deregistered.registration.status == "deregistered"  # type: ignore[union-attr]
-    assert deregistered.registration.departure == Departure(date(2026, 10, 2), "PARENTS_REQUEST")  # type: ignore[union-attr]
-    assert events(uow)[5].funding.funding_type == "STATE"  # type: ignore[union-attr]
+    assert present(deregistered.registration).status == "deregistered"
+    assert present(deregistered.registration).departure == Departure(date(2026, 10, 2), "PARENTS_REQUEST")
+    assert present(events(uow)[5].funding).funding_type == "STATE"
 
 
 def test_a_cancellation_removes_the_marks_and_ends_with_the_registrations_tombstone(uow, registry) -> None:
@@ -174,7 +178,9 @@ def test_a_cancellation_removes_the_marks_and_ends_with_the_registrations_tombst
         (6, ChangeKind.CANCELLED),
     ]
     tombstone = events(uow)[-1]
-    assert tombstone.registration.status == "cancelled" and tombstone.registration.cancelled_on == TODAY  # type: ignore[union-attr]
+    assert (
+        present(tombstone.registration).status == "cancelled" and present(tombstone.registration).cancelled_on == TODAY
+    )
 
 
 def test_a_refused_change_records_nothing_and_takes_no_number(uow, registry) -> None:
@@ -212,7 +218,7 @@ def test_club_attendance_events_are_one_call_for_the_lists_work(uow) -> None:
         uow.commit()
     [event] = events(uow)
     assert event.kind is ChangeKind.CLUB_ATTENDANCE_MARKED and event.municipality_code == "13"
-    assert event.club_attendance.sub_direction_codes == ("MUSIC.PIANO",) and event.registration is None  # type: ignore[union-attr]
+    assert present(event.club_attendance).sub_direction_codes == ("MUSIC.PIANO",) and event.registration is None
 
 
 def test_an_event_without_the_state_its_kind_needs_is_a_programming_error() -> None:
@@ -261,7 +267,7 @@ def test_a_fspu_program_registration_is_recorded_like_any_other(uow, registry) -
         a_group(id=3, program_code="120000003", name="Solfedžio"),
     )
     register(registry, group_id=3)
-    assert events(uow)[0].registration.program_code == "120000003"  # type: ignore[union-attr]
+    assert present(events(uow)[0].registration).program_code == "120000003"
 
 
 def test_a_cursor_beyond_the_last_change_is_refused_rather_than_answered_with_nothing(uow, registry) -> None:

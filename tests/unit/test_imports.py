@@ -363,7 +363,8 @@ def test_tens_of_thousands_of_records_with_large_line_numbers(tmp_path, classifi
     with pytest.raises(ImportFileInvalid) as caught:
         parse_institutions(path, classifiers, calls.append)
     assert [e.line for e in caught.value.errors] == [line_of(text, "<code>300100000", occurrence=2)]
-    assert caught.value.errors[0].line > 65535
+    line = caught.value.errors[0].line
+    assert line is not None and line > 65535
     assert calls[-1] == count + 1 and len(calls) == count // 500 + 1
 
 

@@ -21,6 +21,7 @@ from gateway.domain.lists import (
     LearnerFilter,
     ListedPerson,
     ListedRegistration,
+    ListFilter,
     ListName,
     Scope,
     ScopeKind,
@@ -171,7 +172,7 @@ def test_keys_of_the_wrong_kind_are_an_invalid_cursor(keys) -> None:
 
 
 def test_filters_of_every_list_give_distinct_cursors() -> None:
-    filters = [
+    filters: list[tuple[ListName, ListFilter]] = [
         (ListName.LEARNERS, LEARNERS),
         (ListName.ARRIVALS, ArrivalFilter(DateRange.of(dt.date(2026, 9, 1), dt.date(2026, 9, 30)))),
         (ListName.DEPARTURES, DepartureFilter(DateRange.of(dt.date(2026, 9, 1), dt.date(2026, 9, 30)))),

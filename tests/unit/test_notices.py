@@ -29,6 +29,7 @@ from tests.fakes import (
     an_institution,
     valid_code,
 )
+from tests.present import present
 
 TODAY = date(2026, 10, 5)
 NOW = dt.datetime(2026, 10, 5, 9, 30, tzinfo=dt.UTC)
@@ -97,7 +98,7 @@ def register(
     registry: Registry, caller: Caller, group_id: int, code: str = GIRL_CODE, first: date = date(2026, 9, 1)
 ) -> int:
     view, _ = registry.register_student(caller, NewRegistration(code, group_id, first, CONTRACT))
-    return view.registration.id  # type: ignore[return-value]
+    return present(view.registration.id)
 
 
 def notices_of(uow: FakeUnitOfWork, institution: str) -> list[Notice]:
@@ -176,7 +177,7 @@ def some_notices(uow: FakeUnitOfWork, count: int, institution: str = PROVIDER_CO
                 ),
             )
         uow.commit()
-    return sorted(n.id for n in uow.stored.notices.values() if n.institution_code == institution)  # type: ignore[misc]
+    return sorted(present(n.id) for n in uow.stored.notices.values() if n.institution_code == institution)
 
 
 def test_notices_are_listed_unacknowledged_first_newest_first_a_page_at_a_time(uow) -> None:
@@ -201,7 +202,7 @@ def test_a_notice_acknowledged_while_paging_is_seen_again_not_lost(uow) -> None:
     ids = some_notices(uow, 4)
     service = Notices(lambda: uow, clock=FixedClock(NOW))
     first = service.list_notices(A, limit=2)
-    service.acknowledge(A, [n.id for n in first.notices])  # type: ignore[misc]
+    service.acknowledge(A, [present(n.id) for n in first.notices])
     rest = [n.id for n in service.list_notices(A, page_token=first.next_page_token, limit=10).notices]
     assert set(ids) <= {n.id for n in first.notices} | set(rest)
 

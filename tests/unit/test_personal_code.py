@@ -91,9 +91,9 @@ def test_rejects_letters_and_other_characters(value: str) -> None:
 
 @pytest.mark.parametrize("value", [None, 39901011234, b"39901011234"])
 def test_rejects_what_is_not_a_string(value: object) -> None:
-    assert not is_valid_personal_code(value)  # type: ignore[arg-type]
+    assert not is_valid_personal_code(value)  # type: ignore[arg-type]  # not a str, on purpose
     with pytest.raises(InvalidPersonalCode):
-        PersonalCode(value)  # type: ignore[arg-type]
+        PersonalCode(value)  # type: ignore[arg-type]  # not a str, on purpose
 
 
 @pytest.mark.parametrize(

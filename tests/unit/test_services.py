@@ -54,6 +54,7 @@ from tests.fakes import (
     an_institution,
     valid_code,
 )
+from tests.present import present
 
 TODAY = date(2026, 10, 5)  # a Monday in the 2026-2027 school year
 NOW = dt.datetime(2026, 10, 5, 9, 30, tzinfo=dt.UTC)
@@ -559,7 +560,7 @@ def test_a_child_cannot_be_registered_twice_in_a_group_while_active(registry: Re
     first, _ = registry.register_student(CALLER, new_registration())
     with pytest.raises(AlreadyRegistered):
         registry.register_student(CALLER, new_registration())
-    registry.deregister_student(CALLER, first.registration.id, Departure(date(2026, 10, 2), "HEALTH"))  # type: ignore[arg-type]
+    registry.deregister_student(CALLER, present(first.registration.id), Departure(date(2026, 10, 2), "HEALTH"))
     again, _ = registry.register_student(CALLER, new_registration(first_learning_date=date(2026, 10, 5)))
     assert again.registration.id != first.registration.id
     assert len(uow.stored.registrations) == 2

@@ -1,7 +1,7 @@
 """the administration's record of changes to users (contract 1.8)
 
 Revision ID: 0600
-Revises: 0500
+Revises: 0510
 Create Date: 2026-12-02
 
 ``user_change``: one row per change an administrator or coordinator made to a user through
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0600"
-down_revision = "0500"
+down_revision = "0510"
 branch_labels = None
 depends_on = None
 

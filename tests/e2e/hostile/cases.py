@@ -10,7 +10,7 @@ paths of default-namespace requests are the interop work's.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -55,7 +55,7 @@ def user_of(gateway, case: Case) -> SandboxUser:
     return database.user(MUSIC_SCHOOL)
 
 
-def check(gateway, cases: list[Case], logs: pytest.LogCaptureFixture) -> None:
+def check(gateway, cases: Sequence[Case], logs: pytest.LogCaptureFixture) -> None:
     """Send every case; fail with every problem of every case, by id."""
     ids = [case.id for case in cases]
     assert len(ids) == len(set(ids)), "case ids must be distinct"

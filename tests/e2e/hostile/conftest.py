@@ -31,7 +31,7 @@ WATCHED_TABLES = MUTABLE_TABLES + (
 class ContentSnapshots(Database):
     """A Database whose snapshot is a digest of every row, per table (a refused UPDATE shows too)."""
 
-    def snapshot(self) -> dict[str, str]:  # type: ignore[override]
+    def snapshot(self) -> dict[str, str]:
         digests = {}
         with self.engine.connect() as connection:
             for table in WATCHED_TABLES:

@@ -8,6 +8,8 @@ with one value replaced.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from tests.e2e.hostile.cases import (
     ADMINISTRATOR,
     GENERAL_EDUCATION_SCHOOL,
@@ -56,7 +58,14 @@ BAD_DATES = {
 }
 
 
-def _user(who: str | None) -> dict[str, str]:
+class Signer(TypedDict, total=False):
+    """Who signs a HostileCase: a user by name, or an institution's user."""
+
+    username: str
+    institution: str
+
+
+def _user(who: str | None) -> Signer:
     if who is None:
         return {}
     return {"username": who} if not who.isdigit() else {"institution": who}
@@ -234,7 +243,7 @@ PAGES = [
         signed_document(replaced(golden(file), element, value)),
         "InvalidMessage",
         field=element,
-        **({"username": ADMINISTRATOR} if file.startswith("GetAccessLog") else {}),
+        **(Signer(username=ADMINISTRATOR) if file.startswith("GetAccessLog") else Signer()),
     )
     for file, element, values in PAGE_FIELDS
     for value in values

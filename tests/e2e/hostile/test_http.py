@@ -112,7 +112,9 @@ def exchange(url: str, raw: bytes) -> requests.Response:
     status_line, *header_lines = header_block.decode("latin-1").split("\r\n")
     response = requests.models.Response()
     response.status_code = int(status_line.split()[1])
-    response.headers = CaseInsensitiveDict(line.split(": ", 1) for line in header_lines if ": " in line)
+    response.headers = CaseInsensitiveDict(
+        (name, value) for name, _, value in (line.partition(": ") for line in header_lines if ": " in line)
+    )
     response._content = body
     response.encoding = "utf-8"
     return response

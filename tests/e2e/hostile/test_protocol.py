@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import hashlib
 import os
+from collections.abc import Callable
 from xml.sax.saxutils import escape
 
 from gateway.domain.errors import AuthenticationFailed
@@ -39,7 +40,7 @@ def token(username: str, password: str, *extra: str) -> str:
     )
 
 
-def with_header(header) -> callable:
+def with_header(header: Callable[[SandboxUser], str]) -> Callable[[SandboxUser], bytes]:
     """``header(user)`` as the whole SOAP Header around the LookupPerson body."""
     return lambda user: soap.envelope(BODY, header=header(user))
 

@@ -17,6 +17,7 @@ from tests.e2e import soap
 from tests.e2e.helpers import child_code
 from tests.e2e.hostile.cases import HostileCase, check, golden, replaced, signed_document
 from tests.e2e.test_bad_input import MUSIC_SCHOOL, contract, create_group, leader, register, signed
+from tests.present import present
 
 SCHOOL_YEAR = "2026-2027"  # any school year of the range: nothing here depends on today
 TAKEN = "Šokis"
@@ -66,7 +67,11 @@ def setting(shared_gateway) -> Iterator[dict[str, str]]:
     registered = call(
         register(code=CHILD, group_id=taken, first="2026-09-01", contract_xml=contract(date="2026-09-01"))
     )
-    yield {"taken": taken, "other": other, "registration": soap.text_of(registered, "registration/registrationId")}
+    yield {
+        "taken": present(taken),
+        "other": present(other),
+        "registration": present(soap.text_of(registered, "registration/registrationId")),
+    }
 
 
 def update_group(group_id: str, name: str) -> str:

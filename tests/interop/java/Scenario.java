@@ -27,12 +27,15 @@ import lt.mokiniu_registras.nvs_gateway.v1.*;
 public class Scenario {
     static final String WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
     static final String PASSWORD_TEXT = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText";
+    static final String NVS = "urn:lt:mokiniu-registras:nvs-gateway:v1";
     static final Map<String, String> seen = new LinkedHashMap<>();
 
-    /** Adds a wsse:Security header with a UsernameToken to every request. */
+    /** Adds a wsse:Security header with a UsernameToken to every request, and the nvs:requestId header
+     *  (contract 1.6) while {@code requestId} is set. */
     static final class UsernameToken implements SOAPHandler<SOAPMessageContext> {
         private final String username;
         private final String password;
+        static volatile String requestId;
 
         UsernameToken(String username, String password) {
             this.username = username;
@@ -52,6 +55,9 @@ public class Scenario {
                 SOAPElement secret = token.addChildElement("Password", "wsse");
                 secret.setAttribute("Type", PASSWORD_TEXT);
                 secret.addTextNode(password);
+                if (requestId != null) {
+                    header.addChildElement("requestId", "nvs", NVS).addTextNode(requestId);
+                }
                 return true;
             } catch (Exception e) {
                 throw new RuntimeException("could not add the Security header", e);
@@ -143,7 +149,13 @@ public class Scenario {
         seen.put("group.name", group.getName());
         seen.put("group.purpose", group.getPurpose().value());
 
+        // With a request id, and again with the same one (a retry after a lost answer): the same registration.
+        UsernameToken.requestId = env("NVS_REQUEST_ID");
         Registration registered = registry.registerStudent(registration(child, group.getGroupId(), env("NVS_CONTRACT_NUMBER"))).getRegistration();
+        Registration retried = registry.registerStudent(registration(child, group.getGroupId(), env("NVS_CONTRACT_NUMBER"))).getRegistration();
+        UsernameToken.requestId = null;
+        seen.put("retried.sameRegistration",
+            String.valueOf(String.valueOf(retried.getRegistrationId()).equals(String.valueOf(registered.getRegistrationId()))));
         seen.put("registered.status", registered.getStatus().value());
         seen.put("registered.firstLearningDate", text(registered.getFirstLearningDate()));
 

@@ -60,10 +60,15 @@ async function main() {
   seen['group.name'] = group.name;
   seen['group.purpose'] = group.purpose;
 
+  // With a request id, and again with the same one (a retry after a lost answer): the same registration.
+  registry.addSoapHeader(`<nvs:requestId xmlns:nvs="urn:lt:mokiniu-registras:nvs-gateway:v1">${env('NVS_REQUEST_ID')}</nvs:requestId>`);
   const [registered] = await registry.RegisterStudentAsync(registration(child, group.groupId, env('NVS_CONTRACT_NUMBER')));
+  const [retried] = await registry.RegisterStudentAsync(registration(child, group.groupId, env('NVS_CONTRACT_NUMBER')));
+  registry.clearSoapHeaders();
   const registrationId = registered.registration.registrationId;
   seen['registered.status'] = registered.registration.status;
   seen['registered.firstLearningDate'] = day(registered.registration.firstLearningDate);
+  seen['retried.sameRegistration'] = String(String(retried.registration.registrationId) === String(registrationId));
 
   const [corrected] = await registry.CorrectRegistrationAsync({ registrationId, firstLearningDate: env('NVS_CORRECTED_DATE') });
   seen['corrected.firstLearningDate'] = day(corrected.registration.firstLearningDate);

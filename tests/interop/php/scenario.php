@@ -5,6 +5,7 @@
 const WSSE = 'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd';
 const PASSWORD_TEXT = 'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText';
 const SOAP_ENVELOPE = 'http://schemas.xmlsoap.org/soap/envelope/';
+const NVS = 'urn:lt:mokiniu-registras:nvs-gateway:v1';
 
 function env(string $name): string {
     $value = getenv($name);
@@ -21,6 +22,12 @@ function security_header(string $username, string $password): SoapHeader {
         . "<wsse:UsernameToken><wsse:Username>$user</wsse:Username>"
         . '<wsse:Password Type="' . PASSWORD_TEXT . "\">$secret</wsse:Password></wsse:UsernameToken></wsse:Security>";
     return new SoapHeader(WSSE, 'Security', new SoapVar($xml, XSD_ANYXML));
+}
+
+// The nvs:requestId header (contract 1.6): a retry with the same one gets the first answer.
+function request_id_header(string $requestId): SoapHeader {
+    $id = htmlspecialchars($requestId, ENT_XML1);
+    return new SoapHeader(NVS, 'requestId', new SoapVar('<nvs:requestId xmlns:nvs="' . NVS . "\">$id</nvs:requestId>", XSD_ANYXML));
 }
 
 function registration(string $child, $groupId, string $number): array {
@@ -72,7 +79,13 @@ $group = $registry->CreateGroup([
 $seen['group.name'] = $group->name;
 $seen['group.purpose'] = $group->purpose;
 
+// With a request id, and again with the same one (a retry after a lost answer): the same registration.
+$security = security_header(env('NVS_USERNAME'), env('NVS_PASSWORD'));
+$registry->__setSoapHeaders([$security, request_id_header(env('NVS_REQUEST_ID'))]);
 $registered = $registry->RegisterStudent(registration($child, $group->groupId, env('NVS_CONTRACT_NUMBER')))->registration;
+$retried = $registry->RegisterStudent(registration($child, $group->groupId, env('NVS_CONTRACT_NUMBER')))->registration;
+$registry->__setSoapHeaders([$security]);
+$seen['retried.sameRegistration'] = ((string) $retried->registrationId === (string) $registered->registrationId) ? 'true' : 'false';
 $seen['registered.status'] = $registered->status;
 $seen['registered.firstLearningDate'] = $registered->firstLearningDate;
 
