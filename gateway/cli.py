@@ -142,7 +142,7 @@ def users_add(settings: Settings, path: Path) -> int:
     """Create a user from a registration request file; print its initial password, once."""
     import getpass
 
-    from gateway.domain.access import Caller
+    from gateway.accounts import console_issuer
     from gateway.domain.errors import GatewayError
     from gateway.imports import ImportFileInvalid, parse_user_request
     from storage.db import make_engine
@@ -159,7 +159,7 @@ def users_add(settings: Settings, path: Path) -> int:
         print(f"{path}: refused, no user created: {error.code}: {error.message}", file=sys.stderr)
         return 1
     # The operator at the server's console issues credentials as the central administrator does.
-    issuer = Caller(user_id=0, username=f"console:{getpass.getuser()}", central=True)
+    issuer = console_issuer(getpass.getuser())
     engine = make_engine(settings.database_url)
     try:
         user, password = _accounts(settings, engine).register_user(issuer, request)
@@ -175,29 +175,63 @@ def users_add(settings: Settings, path: Path) -> int:
 
 
 def users_set_active(settings: Settings, username: str, active: bool) -> int:
+    """DisableUser / EnableUser at the console, as a central administrator."""
+    import getpass
+
+    from gateway.accounts import console_issuer
+    from gateway.domain.errors import GatewayError
     from storage.db import make_engine
 
     migrate(settings, quiet=True)
     engine = make_engine(settings.database_url)
     try:
-        found = _accounts(settings, engine).set_active(username, active)
+        _accounts(settings, engine).set_active(console_issuer(getpass.getuser()), username, active)
+    except GatewayError as error:
+        print(
+            f"no user {username}" if error.code == "UserNotFound" else f"{error.code}: {error.message}", file=sys.stderr
+        )
+        return 1
     finally:
         engine.dispose()
-    if not found:
-        print(f"no user {username}", file=sys.stderr)
-        return 1
     print(f"user {username} {'enabled' if active else 'disabled'}")
     return 0
 
 
+def users_history(settings: Settings, username: str) -> int:
+    """What administrators changed of a user (``user_change``), oldest first."""
+    import getpass
+
+    from gateway.accounts import console_issuer
+    from gateway.domain.errors import GatewayError
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    try:
+        changes = _accounts(settings, engine).changes_of(console_issuer(getpass.getuser()), username)
+    except GatewayError:
+        print(f"no user {username}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    for change in changes:
+        print(f"{change.at:%Y-%m-%d %H:%M:%S%z}  {change.operation:<17} {change.detail}  by {change.by_username}")
+    print(f"{len(changes)} change(s) of {username}")
+    return 0
+
+
 def users_list(settings: Settings) -> int:
+    """ListUsers at the console, as a central administrator: every user."""
+    import getpass
+
+    from gateway.accounts import console_issuer
     from gateway.domain.access import Area
     from storage.db import make_engine
 
     migrate(settings, quiet=True)
     engine = make_engine(settings.database_url)
     try:
-        users = _accounts(settings, engine).list_users()
+        users = _accounts(settings, engine).all_users(console_issuer(getpass.getuser()))
     finally:
         engine.dispose()
     today = clock_for(settings).today()
@@ -266,18 +300,25 @@ def request_ids_purge(settings: Settings) -> int:
 
 
 def users_reset_password(settings: Settings, username: str) -> int:
-    """Give a user a new initial password (printed once), e.g. when the first one was lost."""
+    """ResetPassword at the console, as a central administrator: a new initial password (printed once),
+    e.g. when the first one was lost."""
+    import getpass
+
+    from gateway.accounts import console_issuer
+    from gateway.domain.errors import GatewayError
     from storage.db import make_engine
 
     migrate(settings, quiet=True)
     engine = make_engine(settings.database_url)
     try:
-        password = _accounts(settings, engine).reset_password(username)
+        _, password = _accounts(settings, engine).reset_password(console_issuer(getpass.getuser()), username)
+    except GatewayError as error:
+        print(
+            f"no user {username}" if error.code == "UserNotFound" else f"{error.code}: {error.message}", file=sys.stderr
+        )
+        return 1
     finally:
         engine.dispose()
-    if password is None:
-        print(f"no user {username}", file=sys.stderr)
-        return 1
     print(f"user {username}: new initial password (shown once) {password}")
     print("the user changes it with ChangePassword", file=sys.stderr)
     return 0
@@ -693,6 +734,9 @@ def main(argv: list[str] | None = None) -> int:
     users.add_parser("enable", help="enable a disabled user again").add_argument("username")
     users.add_parser("list", help="every user: what it acts for, validity, status, rights")
     users.add_parser(
+        "history", help="what administrators changed of a user: rights, validity, disabled, password reset"
+    ).add_argument("username")
+    users.add_parser(
         "reset-password", help="give a user a new initial password, printed once (e.g. the first one was lost)"
     ).add_argument("username")
     access_log = commands.add_parser("access-log", help="the access log of personal data").add_subparsers(
@@ -781,6 +825,8 @@ def main(argv: list[str] | None = None) -> int:
             return users_reset_password(settings, args.username)
         if args.users_command in ("disable", "enable"):
             return users_set_active(settings, args.username, args.users_command == "enable")
+        if args.users_command == "history":
+            return users_history(settings, args.username)
         return users_list(settings)
     if args.command == "access-log":
         return access_log_purge(settings)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from gateway.domain.access import Scope
+from gateway.domain.access import Right, Scope
 from gateway.domain.calendar import Month, SchoolYear
 from gateway.domain.checks import CheckKind, CheckRun, CheckStatus, DataIssue, PersonComparison, RunStatus
 from gateway.domain.classifiers import ClassifierEntry, Classifiers
@@ -59,6 +59,18 @@ class UserAccount:
     @property
     def username(self) -> str:
         return self.user.username
+
+
+@dataclass(frozen=True)
+class UserChange:
+    """What an administrator changed of a user, when (ADMINISTRATION): never a password."""
+
+    at: dt.datetime
+    username: str
+    operation: str  # ChangeUserRights, SetUserValidity, DisableUser, EnableUser, ResetPassword
+    detail: str
+    by_username: str
+    by_user_id: int | None = None  # None: the console
 
 
 @dataclass(frozen=True)
@@ -225,6 +237,18 @@ class UserRepository(Protocol):
         """False when there is no such user."""
 
     def all(self) -> list[User]: ...
+    def page(
+        self, *, municipal_of: str | None, institution_code: str | None, after: str | None, limit: int
+    ) -> list[User]:
+        """Users by user name after ``after``, at most ``limit``: every user, or (``municipal_of``) the
+        users of the institutions owned by and located in that municipality; optionally of one institution."""
+
+    def set_rights(self, user_id: int, rights: frozenset[Right]) -> None: ...
+    def record_change(self, user_id: int, change: UserChange) -> None: ...
+    def changes_of(self, user_id: int) -> list[UserChange]:
+        """Oldest first."""
+
+    def set_validity(self, user_id: int, valid_from: dt.date, valid_until: dt.date) -> None: ...
     def holds_valid_user(self, personal_code: PersonalCode, scope: Scope, on: dt.date) -> bool:
         """Whether the person already has an active user, valid on that day or later, acting for ``scope``."""
 

@@ -14,7 +14,7 @@ header (contract 1.6), or else the X-Road ``id`` header. Within the call's own t
 A call that ends in a fault stores nothing: a retry after a refusal runs again (and may succeed,
 say once the population register answers). The Body is compared by a keyed digest of its exclusive
 canonical form (C14N), so the WS-Security token (nonce, created) and the X-Road headers, which differ
-between retries, do not count. A ``RegisterUser`` answer carries the initial password: it is kept only
+between retries, do not count. A ``RegisterUser`` or ``ResetPassword`` answer carries an initial password: it is kept only
 sealed with ``NVS_DIGEST_SECRET_KEY`` and replayed within ``NVS_INITIAL_PASSWORD_REPLAY_MINUTES``; later,
 or without a key, the retry gets ``RequestReplayExpired``, which names the way to a new password.
 Answers are purged after ``NVS_REQUEST_ID_DAYS`` (``nvs-gateway request-ids purge``, and
@@ -39,7 +39,7 @@ from gateway.ports import StoredOutcome, UnitOfWork
 # The contract's RequestId: a UUID, or up to 64 characters of these.
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 # Operations whose answer carries a password: kept sealed, replayed within the short window only.
-SEALED_OPERATIONS = frozenset({"RegisterUser"})
+SEALED_OPERATIONS = frozenset({"RegisterUser", "ResetPassword"})
 
 
 def request_id_from_xroad(message_id: str) -> str:
@@ -104,11 +104,14 @@ class RequestIds:
             opened = self.secrets.open(stored.sealed_response)
             if opened is None or self.clock.now() - stored.created_at > self.password_window:
                 minutes = self.password_window.total_seconds() / 60
+                done = (
+                    "the user was registered by it" if stored.operation == "RegisterUser" else "the password was reset"
+                )
                 raise RequestReplayExpired(
-                    f"This RegisterUser request was done: the user was registered by it, but its initial password "
+                    f"This {stored.operation} request was done: {done}, but its initial password "
                     f"is shown again only within {minutes:g} minutes. Ask the register's operator to reset the "
-                    "user's password (nvs-gateway users reset-password USERNAME); the user then sets its own "
-                    "with ChangePassword."
+                    "user's password (nvs-gateway users reset-password USERNAME, or ResetPassword); the user then "
+                    "sets its own with ChangePassword."
                 )
             return None, opened.encode("utf-8")
         return None, stored.response

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway import administration
-from gateway.accounts import Accounts
+from gateway.accounts import Accounts, console_issuer
 from gateway.auth import DigestSecrets
 from gateway.clock import Clock, SystemClock
 from gateway.config import REPOSITORY_ROOT
@@ -121,9 +121,10 @@ def _disable_stale_coordinators(accounts: Accounts, current: set[str]) -> None:
     """A sandbox database from before classifiers 2026.2 keeps coordinators named by a provisional
     code (sandbox-municipality-57), acting for the recoded municipality (revision 0400) under a name
     that now means another one (57 is Kupiškio rajono): they are disabled; the README's are created."""
-    for user in accounts.list_users():
+    issuer = console_issuer("sandbox")
+    for user in accounts.all_users(issuer):
         if user.username.startswith(COORDINATOR_PREFIX) and user.username not in current and user.active:
-            accounts.set_active(user.username, False)
+            accounts.set_active(issuer, user.username, False)
 
 
 def install_sandbox_enrolments(

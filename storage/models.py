@@ -233,6 +233,20 @@ class UserRegistrationRequestRow(Base):
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+class UserChangeRow(Base):
+    """A change an administrator made to a user (ADMINISTRATION, contract 1.8): only ever added."""
+
+    __tablename__ = "user_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    operation: Mapped[str] = mapped_column(String(50))  # ChangeUserRights, SetUserValidity, DisableUser, ...
+    detail: Mapped[str] = mapped_column(String(500))  # what it became; never a password
+    by_user_id: Mapped[int | None] = mapped_column(Integer)  # None: the console
+    by_username: Mapped[str] = mapped_column(String(100))
+
+
 class UsedNonceRow(Base):
     """PasswordDigest nonces already accepted, until their token could no longer be fresh."""
 

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
 
-from gateway.domain.access import Area, Level, Right, Scope, ScopeKind
+from gateway.domain.access import MUNICIPAL_OWNERSHIP, Area, Level, Right, Scope, ScopeKind
 from gateway.domain.calendar import Month, SchoolYear, describe_months
 from gateway.domain.classifiers import ClassifierEntry, Classifiers
 from gateway.domain.errors import AlreadyRegistered, BasketAlreadyClaimed, DuplicateGroupName, DuplicateUser
@@ -39,7 +39,7 @@ from gateway.domain.model import (
 from gateway.domain.personal_code import PersonalCode
 from gateway.domain.text import comparison_key
 from gateway.domain.users import User, UserRequest
-from gateway.ports import AccessRecord, StoredOutcome, UserAccount
+from gateway.ports import AccessRecord, StoredOutcome, UserAccount, UserChange
 from storage.models import (
     AccessLogPersonRow,
     AccessLogRow,
@@ -59,6 +59,7 @@ from storage.models import (
     RegistrationRow,
     RequestOutcomeRow,
     UsedNonceRow,
+    UserChangeRow,
     UserRegistrationRequestRow,
     UserRow,
 )
@@ -783,6 +784,56 @@ class SqlUserRepository:
 
     def all(self) -> list[User]:
         return [_user(row) for row in self.session.scalars(select(UserRow).order_by(UserRow.username))]
+
+    def page(
+        self, *, municipal_of: str | None, institution_code: str | None, after: str | None, limit: int
+    ) -> list[User]:
+        query = select(UserRow).order_by(UserRow.username).limit(limit)
+        if municipal_of is not None:
+            query = query.join(InstitutionRow, InstitutionRow.code == UserRow.institution_code).where(
+                UserRow.scope_kind == ScopeKind.INSTITUTION.value,
+                InstitutionRow.ownership_code == MUNICIPAL_OWNERSHIP,
+                InstitutionRow.municipality_code == municipal_of,
+            )
+        if institution_code is not None:
+            query = query.where(UserRow.institution_code == institution_code)
+        if after is not None:
+            query = query.where(UserRow.username > after)
+        return [_user(row) for row in self.session.scalars(query)]
+
+    def set_rights(self, user_id: int, rights: frozenset[Right]) -> None:
+        row = self.session.get(UserRow, user_id)
+        assert row is not None
+        row.rights = _rights_out(rights)
+
+    def set_validity(self, user_id: int, valid_from: dt.date, valid_until: dt.date) -> None:
+        row = self.session.get(UserRow, user_id)
+        assert row is not None
+        row.valid_from, row.valid_until = valid_from, valid_until
+
+    def record_change(self, user_id: int, change: UserChange) -> None:
+        self.session.add(
+            UserChangeRow(
+                at=change.at,
+                user_id=user_id,
+                operation=change.operation,
+                detail=change.detail[:500],
+                by_user_id=change.by_user_id,
+                by_username=change.by_username[:100],
+            )
+        )
+
+    def changes_of(self, user_id: int) -> list[UserChange]:
+        query = (
+            select(UserChangeRow, UserRow.username)
+            .join(UserRow, UserRow.id == UserChangeRow.user_id)
+            .where(UserChangeRow.user_id == user_id)
+            .order_by(UserChangeRow.id)
+        )
+        return [
+            UserChange(row.at, username, row.operation, row.detail, row.by_username, row.by_user_id)
+            for row, username in self.session.execute(query)
+        ]
 
     def holds_valid_user(self, personal_code: PersonalCode, scope: Scope, on: dt.date) -> bool:
         code_column = UserRow.institution_code if scope.kind is ScopeKind.INSTITUTION else UserRow.municipality_code

@@ -43,6 +43,7 @@ ACCOUNTABILITY_TABLES = (
     "used_nonce",
     "login_failure",
     "user_registration_request",
+    "user_change",
     "request_outcome",
 )
 

@@ -30,7 +30,7 @@ from typing import Any
 from stdnum.ee.ik import calc_check_digit
 
 from gateway import ports
-from gateway.domain.access import Scope
+from gateway.domain.access import MUNICIPAL_OWNERSHIP, Right, Scope, ScopeKind
 from gateway.domain.calendar import Month, SchoolYear, describe_months
 from gateway.domain.checks import (
     ISSUE_TYPES,
@@ -63,7 +63,7 @@ from gateway.domain.personal_code import PersonalCode
 from gateway.domain.scope import ReadScope
 from gateway.domain.text import comparison_key
 from gateway.domain.users import User, UserRequest
-from gateway.ports import UserAccount
+from gateway.ports import UserAccount, UserChange
 from gateway.reference_data import load_classifiers
 from tests.present import present
 
@@ -196,6 +196,7 @@ class Tables:
     basket_claims: dict[tuple[PersonalCode, Month], int] = field(default_factory=dict)
     rates: list[BasketRate] = field(default_factory=list)
     user_requests: dict[int, UserRequest] = field(default_factory=dict)
+    user_changes: list[tuple[int, UserChange]] = field(default_factory=list)
     change_events: list[ChangeEvent] = field(default_factory=list)
     feed_counter: int = 0
     notices: dict[int, Notice] = field(default_factory=dict)
@@ -220,6 +221,7 @@ class Tables:
             basket_claims=dict(self.basket_claims),
             rates=list(self.rates),
             user_requests=dict(self.user_requests),
+            user_changes=list(self.user_changes),
             change_events=list(self.change_events),
             feed_counter=self.feed_counter,
             notices=dict(self.notices),
@@ -455,6 +457,40 @@ class FakeUserRepository(_Repository):
 
     def all(self) -> list[User]:
         return sorted((a.user for a in self._tables.users.values()), key=lambda u: u.username)
+
+    def page(
+        self, *, municipal_of: str | None, institution_code: str | None, after: str | None, limit: int
+    ) -> list[User]:
+        def listed(user: User) -> bool:
+            code = user.acts_for.code if user.acts_for.kind is ScopeKind.INSTITUTION else None
+            if institution_code is not None and code != institution_code:
+                return False
+            if municipal_of is None:
+                return True
+            institution = self._tables.institutions.get(code or "")
+            return (
+                institution is not None
+                and institution.ownership_code == MUNICIPAL_OWNERSHIP
+                and institution.municipality_code == municipal_of
+            )
+
+        return [u for u in self.all() if (after is None or u.username > after) and listed(u)][:limit]
+
+    def set_rights(self, user_id: int, rights: frozenset[Right]) -> None:
+        account = self._tables.users[user_id]
+        self._tables.users[user_id] = replace(account, user=replace(account.user, rights=frozenset(rights)))
+
+    def record_change(self, user_id: int, change: UserChange) -> None:
+        self._tables.user_changes.append((user_id, change))
+
+    def changes_of(self, user_id: int) -> list[UserChange]:
+        return [change for changed, change in self._tables.user_changes if changed == user_id]
+
+    def set_validity(self, user_id: int, valid_from: dt.date, valid_until: dt.date) -> None:
+        account = self._tables.users[user_id]
+        self._tables.users[user_id] = replace(
+            account, user=replace(account.user, valid_from=valid_from, valid_until=valid_until)
+        )
 
     def holds_valid_user(self, personal_code: PersonalCode, scope: Scope, on: dt.date) -> bool:
         def valid(user: User) -> bool:

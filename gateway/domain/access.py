@@ -206,6 +206,9 @@ def _changes(*areas: Area) -> OperationRule:
     )
 
 
+# The operations that change users, not a provider's data: coordinators and administrators make them.
+USER_ADMINISTRATION = ("ChangeUserRights", "SetUserValidity", "DisableUser", "EnableUser", "ResetPassword")
+
 OPERATIONS: Mapping[str, OperationRule] = {
     # Registration step 1: GR's data of a person. Providers look up any child they are about to register.
     "LookupPerson": _reads(Area.STUDENT_PERSONAL_DATA),
@@ -227,6 +230,16 @@ OPERATIONS: Mapping[str, OperationRule] = {
     ),
     # Everyone changes their own password; no personal data of anyone is read.
     "ChangePassword": OperationRule((), EVERY_SCOPE, personal_data=False, changes=True),
+    # ADMINISTRATION (1.8): whoever registers a user administers it (the issuer rule, checked by the
+    # use case: a coordinator its municipal schools' users). Users' data is personal data: every call
+    # is written to the access log, with its outcome.
+    "ListUsers": OperationRule((), frozenset({ScopeKind.MUNICIPALITY, ScopeKind.CENTRAL}), personal_data=True),
+    **{
+        operation: OperationRule(
+            (), frozenset({ScopeKind.MUNICIPALITY, ScopeKind.CENTRAL}), personal_data=True, changes=True
+        )
+        for operation in USER_ADMINISTRATION
+    },
     # Who accessed a child's data: central administrators only.
     "GetAccessLog": OperationRule((), frozenset({ScopeKind.CENTRAL}), personal_data=True),
     # Funding marks are the basket-calculation area: the provider's own users mark and end them.

@@ -8,7 +8,7 @@ GatewayError
     UnknownOperation, InvalidXRoadHeader,
     AuthenticationFailed, AccountLocked, MessageExpired, TokenReplayed,
     CredentialsExpired, CredentialsNotYetValid, AccessDenied,
-    InvalidUserRequest, ConfidentialityPledgeNotSigned, WrongIssuer, DuplicateUser, PasswordTooWeak,
+    InvalidUserRequest, ConfidentialityPledgeNotSigned, WrongIssuer, DuplicateUser, UserNotFound, OwnAccount, PasswordTooWeak,
     InvalidPersonalCode, PersonNotFound, PersonDeceased, ...
   ServiceUnavailable                -> Server
     PopulationRegisterUnavailable, InternalError
@@ -200,6 +200,25 @@ class WrongIssuer(RequestRejected):
 class DuplicateUser(RequestRejected):
     code = "DuplicateUser"
     default_message = "The user name is taken, or this person already has a valid user acting for the same institution or municipality."
+
+
+class UserNotFound(RequestRejected):
+    code = "UserNotFound"
+    default_message = "You administer no user with this user name."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "username") -> None:
+        super().__init__(message, field=field)
+
+
+class OwnAccount(RequestRejected):
+    code = "OwnAccount"
+    default_message = (
+        "Nobody administers their own user: another administrator changes your rights, validity or status;"
+        " you change your own password with ChangePassword."
+    )
+
+    def __init__(self, message: str | None = None, *, field: str | None = "username") -> None:
+        super().__init__(message, field=field)
 
 
 class PasswordTooWeak(RequestRejected):

@@ -27,8 +27,10 @@ from gateway.domain.errors import (
     CredentialsExpired,
     CredentialsNotYetValid,
     InvalidUserRequest,
+    OwnAccount,
     PasswordTooWeak,
     UnknownInstitution,
+    UserNotFound,
     WrongIssuer,
 )
 from gateway.domain.model import Institution
@@ -136,17 +138,24 @@ def _check_dates(request: UserRequest, today: dt.date) -> None:
 
 
 def _check_rights(request: UserRequest) -> None:
-    if not request.rights:
+    check_rights(request.rights, request.acts_for)
+
+
+def check_rights(rights: tuple[Right, ...], acts_for: Scope) -> None:
+    """The rights a user acting for ``acts_for`` may hold (the registration request's rule):
+    at least one, each area once, registration-correction as manager only, and viewer rights
+    only for coordinators and administrators."""
+    if not rights:
         raise InvalidUserRequest("At least one right is needed.", field="right")
     seen = set()
-    for index, right in enumerate(request.rights, 1):
+    for index, right in enumerate(rights, 1):
         where = f"right[{index}]"
         if right.area in seen:
             raise InvalidUserRequest(f"The area {right.area.value} is asked for twice.", field=where)
         seen.add(right.area)
         if right.area in MANAGER_ONLY and right.level is not Level.MANAGER:
             raise InvalidUserRequest(f"{right.area.value} is granted with manager rights only.", field=where)
-        if request.acts_for.kind is not ScopeKind.INSTITUTION and right.level is Level.MANAGER:
+        if acts_for.kind is not ScopeKind.INSTITUTION and right.level is Level.MANAGER:
             raise InvalidUserRequest(
                 "Municipality coordinators and central administrators read: they are granted viewer rights only.",
                 field=where,
@@ -169,6 +178,44 @@ def _check_issuer(issuer: Caller, acts_for: Scope, institution: Institution | No
         )
     if institution.municipality_code != issuer.municipality_code:
         raise WrongIssuer("This institution belongs to another municipality.", field="actsFor/institutionCode")
+
+
+# --- administration: who administers whom ------------------------------------------
+# The issuer rule decides: whoever would register a user (``_check_issuer``) administers it
+# afterwards. A central administrator administers every user; a municipality coordinator the
+# users of institutions owned by (ownership 20) and located in its municipality, no one else (not
+# a state or non-state institution's users, not another coordinator, not an administrator).
+# A user outside that set is answered as one that does not exist (``UserNotFound``): a coordinator
+# does not learn which user names exist elsewhere. Nobody administers their own user (``OwnAccount``):
+# raising one's own rights or validity, or disabling the last way in, takes a second person.
+# The rights a user may hold are bound by what it acts for, as in the registration request
+# (``check_rights``), not by the issuer's own rights: coordinators read (viewer rights only) yet
+# issue the manager rights of their schools' staff, as RegisterUser lets them. What a user acts for
+# is never changed by administration, so nobody is raised to coordinator or administrator.
+def administers(issuer: Caller, target: User, institution: Institution | None) -> bool:
+    """Whether ``issuer`` administers ``target``; ``institution``: the one the target acts for, if any."""
+    try:
+        _check_issuer(issuer, target.acts_for, institution)
+    except WrongIssuer:
+        return False
+    return True
+
+
+def check_administers(issuer: Caller, target: User | None, institution: Institution | None) -> User:
+    if target is None or not administers(issuer, target, institution):
+        raise UserNotFound()
+    if target.id == issuer.user_id:
+        raise OwnAccount()
+    return target
+
+
+def check_validity(valid_from: dt.date, valid_until: dt.date, today: dt.date) -> None:
+    if valid_until < valid_from:
+        raise InvalidUserRequest("validUntil is before validFrom.", field="validUntil")
+    if valid_until < today:
+        raise InvalidUserRequest(
+            "validUntil has already passed: to end a user's access now, disable it.", field="validUntil"
+        )
 
 
 # --- user names and passwords ----------------------------------------------------

@@ -1,4 +1,5 @@
-"""The access-control operations: RegisterUser, ChangePassword, GetAccessLog.
+"""The access-control operations: RegisterUser, ChangePassword, GetAccessLog, and the
+ADMINISTRATION menu (1.8): ListUsers, ChangeUserRights, SetUserValidity, DisableUser, EnableUser, ResetPassword.
 
 As in ``gateway.soap.service``: translate the wire message, call the use case
 (``gateway.accounts.Accounts``, ``gateway.access_log.AccessLog``), translate back.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from spyne import ServiceBase, rpc
 
+from gateway.accounts import USER_PAGE_SIZE
 from gateway.domain.access import Area, Caller, Level, Right, Scope, ScopeKind
 from gateway.domain.errors import InvalidUserRequest
 from gateway.domain.personal_code import PersonalCode
@@ -79,7 +81,7 @@ def user_request_in(
             pledge_signed=bool(confirmations.confidentialityPledgeSigned),
         ),
         acts_for=acts_for_in(actsFor),
-        rights=tuple(Right(Area(r.area), Level(r.level)) for r in right or ()),
+        rights=rights_in(right),
         username=username,
     )
 
@@ -106,6 +108,28 @@ def user_out(user: User) -> t.User:
             for r in sorted(user.rights, key=lambda r: list(Area).index(r.area))
         ],
     )
+
+
+def administered_user_out(user: User) -> t.AdministeredUser:
+    """Never a password, its hash or a personal code: ``User`` carries none."""
+    return t.AdministeredUser(
+        username=user.username,
+        firstName=user.first_name or None,
+        lastName=user.last_name or None,
+        actsFor=acts_for_out(user.acts_for),
+        validFrom=user.valid_from,
+        validUntil=user.valid_until,
+        active=user.active,
+        issuedBy=user.issued_by or None,
+        right=[
+            t.UserRight(area=r.area.value, level=r.level.value)
+            for r in sorted(user.rights, key=lambda r: list(Area).index(r.area))
+        ],
+    )
+
+
+def rights_in(right) -> tuple[Right, ...]:
+    return tuple(Right(Area(r.area), Level(r.level)) for r in right or ())
 
 
 def access_record_out(record: AccessRecord) -> t.AccessRecord:
@@ -203,3 +227,53 @@ class AccessControlService(ServiceBase):
             _caller(ctx), personalCode, dateFrom, dateTo, page=page or 1, page_size=pageSize or 50, cursor=cursor
         )
         return found.total, found.page, [access_record_out(r) for r in found.records], found.next_cursor
+
+    # --- ADMINISTRATION (contract 1.8): gateway.accounts.Accounts decides ------------------
+    @rpc(
+        optional(t.InstitutionCode),
+        optional(t.PageSize),
+        optional(t.Cursor),
+        _returns=(many(t.AdministeredUser, 100), optional(t.Cursor)),
+        _out_variable_names=("user", "nextCursor"),
+    )
+    def ListUsers(ctx, institutionCode, pageSize, cursor):
+        found = ctx.udc.accounts.list_users(
+            _caller(ctx), institution_code=institutionCode, cursor=cursor, page_size=pageSize or USER_PAGE_SIZE
+        )
+        return [administered_user_out(u) for u in found.users], found.next_cursor
+
+    @rpc(
+        required(t.Username),
+        many(t.UserRight, 9, at_least=1),
+        _returns=required(t.AdministeredUser),
+        _out_variable_name="user",
+    )
+    def ChangeUserRights(ctx, username, right):
+        return administered_user_out(ctx.udc.accounts.change_rights(_caller(ctx), username, rights_in(right)))
+
+    @rpc(
+        required(t.Username),
+        required(t.RegisterDate),
+        required(t.RegisterDate),
+        _returns=required(t.AdministeredUser),
+        _out_variable_name="user",
+    )
+    def SetUserValidity(ctx, username, validFrom, validUntil):
+        return administered_user_out(ctx.udc.accounts.set_validity(_caller(ctx), username, validFrom, validUntil))
+
+    @rpc(required(t.Username), _returns=required(t.AdministeredUser), _out_variable_name="user")
+    def DisableUser(ctx, username):
+        return administered_user_out(ctx.udc.accounts.set_active(_caller(ctx), username, False))
+
+    @rpc(required(t.Username), _returns=required(t.AdministeredUser), _out_variable_name="user")
+    def EnableUser(ctx, username):
+        return administered_user_out(ctx.udc.accounts.set_active(_caller(ctx), username, True))
+
+    @rpc(
+        required(t.Username),
+        _returns=(required(t.AdministeredUser), required(t.Password)),
+        _out_variable_names=("user", "initialPassword"),
+    )
+    def ResetPassword(ctx, username):
+        user, password = ctx.udc.accounts.reset_password(_caller(ctx), username)
+        return administered_user_out(user), password

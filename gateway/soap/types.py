@@ -294,6 +294,23 @@ class AccessRecord(ComplexModel):
     ]
 
 
+class AdministeredUser(ComplexModel):
+    """Contract 1.8: a user as ListUsers and the administration operations show it."""
+
+    __namespace__ = TNS
+    _type_info = [
+        ("username", required(Username)),
+        ("firstName", optional(PersonName)),
+        ("lastName", optional(PersonName)),
+        ("actsFor", required(ActsFor)),
+        ("validFrom", optional(Date)),
+        ("validUntil", optional(Date)),
+        ("active", required(Boolean)),
+        ("issuedBy", optional(ShortText)),
+        ("right", many(UserRight, 9)),
+    ]
+
+
 # --- clubs and lists (contract 1.2) ------------------------------------------------
 ListPageSize = Integer(ge=1, le=500, type_name="ListPageSize")
 Cursor = Unicode(min_len=1, max_len=200, pattern=r"[A-Za-z0-9_\-]{1,200}", type_name="Cursor")

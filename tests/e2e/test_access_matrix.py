@@ -33,7 +33,7 @@ from gateway.accounts import Accounts
 from gateway.auth import DigestSecrets
 from gateway.bootstrap import SANDBOX_DIGEST_SECRET_KEY
 from gateway.config import REPOSITORY_ROOT
-from gateway.domain.access import OPERATIONS, Area, Level, Right, Scope
+from gateway.domain.access import OPERATIONS, USER_ADMINISTRATION, Area, Level, Right, Scope
 from gateway.domain.calendar import SchoolYear
 from gateway.sandbox import INSTITUTION_RIGHTS, READER_RIGHTS
 from tests.conftest import Database, LiveGateway, launch_gateway, open_database
@@ -85,6 +85,20 @@ EXPECTED: dict[str, dict[str, str]] = {
         COORDINATOR: DENIED,
         OTHER_COORDINATOR: DENIED,
         ADMIN: OK,
+    },
+    # ADMINISTRATION (1.8): the school's users are administered by its coordinator and centrally; another
+    # municipality's coordinator is answered as if the user did not exist.
+    "ListUsers": {VIEWER: DENIED, MANAGER: DENIED, OTHER: DENIED, COORDINATOR: OK, OTHER_COORDINATOR: OK, ADMIN: OK},
+    **{
+        name: {
+            VIEWER: DENIED,
+            MANAGER: DENIED,
+            OTHER: DENIED,
+            COORDINATOR: OK,
+            OTHER_COORDINATOR: "UserNotFound",
+            ADMIN: OK,
+        }
+        for name in USER_ADMINISTRATION
     },
     "MarkFunding": {**CHANGES_OF_THE_SCHOOL, OTHER: "RegistrationNotFound"},
     "EndFunding": {**CHANGES_OF_THE_SCHOOL, OTHER: "RegistrationNotFound"},
@@ -312,11 +326,20 @@ def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
         "ListDepartures",
         "ListBasketRecipients",
         "ListClubAttendance",
+        "ListUsers",
+        *USER_ADMINISTRATION,
     ):
         arranged = None
     else:
         arranged = matrix.arrangement(operation)
     serial = next(matrix.serial)
+
+    def target() -> str:
+        """A fresh user of the school for each administration call (a change stays its own)."""
+        username = f"matrix-target-{serial}"
+        matrix.accounts.ensure_user(username, f"Matrix-target-{serial}!", Scope.institution(SCHOOL), INSTITUTION_RIGHTS)
+        return username
+
     requests: dict[str, Callable[[], dict[str, Any]]] = {
         "LookupPerson": lambda: {"personalCode": present(arranged).child},
         "CreateGroup": lambda: {
@@ -400,6 +423,19 @@ def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
             "toYear": str(SchoolYear(year.first_year + 1)),
             "groupId": [present(arranged).group_id],
         },
+        "ListUsers": lambda: {"institutionCode": SCHOOL},
+        "ChangeUserRights": lambda: {
+            "username": target(),
+            "right": [{"area": "list-forming", "level": "viewer"}],
+        },
+        "SetUserValidity": lambda: {
+            "username": target(),
+            "validFrom": today,
+            "validUntil": today + dt.timedelta(days=30),
+        },
+        "DisableUser": lambda: {"username": target()},
+        "EnableUser": lambda: {"username": target()},
+        "ResetPassword": lambda: {"username": target()},
         "GetAccessLog": lambda: {
             "personalCode": matrix.arrangement(operation).child,
             "dateFrom": today - dt.timedelta(days=1),

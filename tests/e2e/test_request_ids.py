@@ -325,7 +325,44 @@ def _end_club_attendance(gw) -> Request:
     )
 
 
+def _administration(operation: str, body: str) -> Callable[..., Request]:
+    """The school's coordinator acts on a fresh user of the school (ADMINISTRATION, contract 1.8)."""
+
+    def request(gw) -> Request:
+        from gateway.accounts import Accounts
+        from gateway.auth import DigestSecrets
+        from gateway.clock import FixedClock
+        from gateway.domain.access import Scope
+        from gateway.sandbox import INSTITUTION_RIGHTS
+
+        username = f"retry-{operation.lower()}"
+        Accounts(gw.database.uow_factory, DigestSecrets(None), clock=FixedClock.on(E2E_TODAY)).ensure_user(
+            username, "Pradinis-slaptazodis-1", Scope.institution(SCHOOL), INSTITUTION_RIGHTS
+        )
+        inner = body.format(username=f"<nvs:username>{username}</nvs:username>")
+        return Request(COORDINATOR, COORDINATOR_PASSWORD, f"<nvs:{operation}>{inner}</nvs:{operation}>")
+
+    return request
+
+
+ADMINISTRATION_REQUESTS: dict[str, Callable[..., Request]] = {
+    "ChangeUserRights": _administration(
+        "ChangeUserRights",
+        "{username}<nvs:right><nvs:area>list-forming</nvs:area><nvs:level>viewer</nvs:level></nvs:right>",
+    ),
+    "SetUserValidity": _administration(
+        "SetUserValidity",
+        f"{{username}}<nvs:validFrom>{E2E_TODAY}</nvs:validFrom>"
+        f"<nvs:validUntil>{E2E_TODAY + dt.timedelta(days=30)}</nvs:validUntil>",
+    ),
+    "DisableUser": _administration("DisableUser", "{username}"),
+    "EnableUser": _administration("EnableUser", "{username}"),
+    # Its answer carries the new initial password: replayed, sealed, within the window as RegisterUser's.
+    "ResetPassword": _administration("ResetPassword", "{username}"),
+}
+
 WRITE_REQUESTS: dict[str, Callable[..., Request]] = {
+    **ADMINISTRATION_REQUESTS,
     "CreateGroup": _create_group,
     "UpdateGroup": _update_group,
     "RegisterStudent": _register_student,

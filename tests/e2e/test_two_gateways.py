@@ -20,6 +20,10 @@ import requests
 from lxml import etree
 from zeep.exceptions import Fault
 
+from gateway.accounts import Accounts
+from gateway.auth import DigestSecrets
+from gateway.domain.access import Scope
+from gateway.sandbox import INSTITUTION_RIGHTS
 from tests.clock import e2e_clock
 from tests.conftest import POSTGRES_URL, Database, open_database
 from tests.e2e.helpers import child_code, fault_detail, registry_client
@@ -194,6 +198,50 @@ def test_the_feed_read_through_either_gateway_is_the_same_gapless_sequence_of_wh
     sequences = [sequence for sequence, _, _ in through_first]
     assert sequences == list(range(sequences[0], sequences[0] + len(sequences))), "the feed has a gap"
     assert sorted(r for _, kind, r in through_first if kind == "REGISTERED") == sorted(acknowledged)
+
+
+def test_an_administrators_change_through_one_gateway_binds_the_users_next_call_through_the_other(
+    two_gateways,
+) -> None:
+    """Rights, validity and the active flag are read from the database on every call, and the cache of
+    verified passwords is keyed by the stored hash: no process goes on with what another has changed."""
+    database, first, second = two_gateways
+    username, password = "two-gateways-teacher", "Pradinis-slaptazodis-1"
+    Accounts(database.uow_factory, DigestSecrets(None), clock=e2e_clock()).ensure_user(
+        username, password, Scope.institution("300000011"), INSTITUTION_RIGHTS
+    )
+    admin = {g: registry_client(g.wsdl_url, "sandbox-admin", "Sandbox-admin-central!").service for g in (first, second)}
+    teacher = {g: registry_client(g.wsdl_url, username, password).service for g in (first, second)}
+
+    def outcome(gateway: GatewayProcess, service=None) -> str:
+        try:
+            (service or teacher[gateway]).ListGroups(schoolYear=YEAR)
+            return "ok"
+        except Fault as fault:
+            return fault_detail(fault)["code"]
+
+    # Both processes have verified the password (and remember it a while).
+    assert (outcome(first), outcome(second)) == ("ok", "ok")
+    admin[first].ChangeUserRights(username=username, right=[{"area": "student-personal-data", "level": "viewer"}])
+    assert outcome(second) == "AccessDenied"  # ListGroups needs list forming
+    admin[second].ChangeUserRights(username=username, right=[{"area": "list-forming", "level": "viewer"}])
+    assert outcome(first) == "ok"
+
+    admin[first].DisableUser(username=username)
+    assert (outcome(second), outcome(first)) == ("AuthenticationFailed", "AuthenticationFailed")
+    admin[second].EnableUser(username=username)
+    assert outcome(first) == "ok"
+
+    tomorrow = e2e_clock().today() + dt.timedelta(days=1)
+    admin[second].SetUserValidity(username=username, validFrom=tomorrow, validUntil=tomorrow + dt.timedelta(days=9))
+    assert outcome(first) == "CredentialsNotYetValid"
+    admin[first].SetUserValidity(username=username, validFrom=tomorrow - dt.timedelta(days=1), validUntil=tomorrow)
+    assert outcome(second) == "ok"
+
+    initial = admin[first].ResetPassword(username=username).initialPassword
+    assert (outcome(second), outcome(first)) == ("AuthenticationFailed", "AuthenticationFailed")
+    for gateway in (first, second):
+        assert outcome(gateway, registry_client(gateway.wsdl_url, username, initial).service) == "ok"
 
 
 def test_a_request_and_its_retries_sent_to_both_gateways_at_once_are_done_once_and_answered_alike(

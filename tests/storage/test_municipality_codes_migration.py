@@ -339,7 +339,7 @@ def test_the_mapping_keeps_every_municipality_and_matches_the_classifier_file() 
 
 
 def test_an_upgraded_sandbox_disables_the_coordinators_named_by_a_provisional_code(database) -> None:
-    from gateway.accounts import Accounts
+    from gateway.accounts import Accounts, console_issuer
     from gateway.auth import DigestSecrets
     from gateway.domain.access import Scope
     from gateway.sandbox import READER_RIGHTS, install_sandbox
@@ -351,7 +351,7 @@ def test_an_upgraded_sandbox_disables_the_coordinators_named_by_a_provisional_co
     with database.uow_factory() as uow:
         classifiers = uow.classifiers.load()
     install_sandbox(database.uow_factory, classifiers, clock=e2e_clock())
-    users = {u.username: u for u in accounts.list_users()}
+    users = {u.username: u for u in accounts.all_users(console_issuer("test"))}
     assert not users["sandbox-municipality-57"].active  # 57 is Kupiškio rajono now
     assert users["sandbox-municipality-13"].active and users["sandbox-municipality-13"].acts_for == Scope.municipality(
         "13"
