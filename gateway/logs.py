@@ -2,7 +2,7 @@
 
 Every line has ``time`` (UTC, ISO 8601), ``level``, ``logger`` and ``message``; a line written while a SOAP
 call is served also has its ``correlation_id`` (the id of the call's faults, the X-Road message id when the
-caller sent one). Each SOAP call ends with one access line (logger ``nvs.access``): ``operation``, ``user``,
+caller sent one). Each SOAP call ends with one access line (logger ``nvs.gateway.access``): ``operation``, ``user``,
 ``institution``, ``outcome`` (``ok`` or the fault code), ``duration_ms``, ``xroad_client``.
 
 What is never written: personal codes, passwords, message bodies, the X-Road userId (a personal code). The

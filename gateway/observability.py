@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from gateway import metrics
 
-access_log = logging.getLogger("nvs.access")
+access_log = logging.getLogger("nvs.gateway.access")
 
 NOTED = "nvs.call"
 STARTED = "nvs.started"
@@ -61,10 +61,11 @@ def finish(environ: dict) -> None:
     level = logging.ERROR if outcome.outcome == "InternalError" else logging.INFO
     access_log.log(
         level,
-        "%s %s user=%s in %.0f ms",
+        "%s %s user=%s request=%s in %.0f ms",
         outcome.operation,
         outcome.outcome,
         outcome.user or "-",
+        outcome.correlation_id,
         seconds * 1000,
         extra={k: v for k, v in fields.items() if v is not None},
     )

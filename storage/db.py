@@ -10,12 +10,17 @@ from sqlalchemy.pool import NullPool
 
 
 def make_engine(url: str, *, pool_class: type | None = None) -> Engine:
-    """``pool_class``: a QueuePool of one's own (the site's counts its waits: gateway.metrics)."""
+    """``pool_class``: a QueuePool of one's own (the site's counts its waits: gateway.metrics).
+
+    ``hide_parameters``: a database error's message (logged with its traceback) never shows the statement's
+    parameters, which may be personal codes."""
     pooling: dict[str, Any] = {"poolclass": pool_class} if pool_class is not None else {}
     if url.startswith("sqlite"):
         if ":memory:" in url or url in ("sqlite://", "sqlite:///"):
             pooling = {}  # SQLite's in-memory databases keep their own pool
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pooling)
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True, **pooling
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -38,7 +43,7 @@ def make_engine(url: str, *, pool_class: type | None = None) -> Engine:
     # No ping before each checkout (a round trip per call): connections are recycled after half an hour,
     # and a call that meets a dropped one runs again once on a new one (gateway.soap.app).
     sizes = {} if pool_class is NullPool else {"pool_size": 10, "max_overflow": 10}
-    return create_engine(url, pool_pre_ping=False, pool_recycle=1800, **sizes, **pooling)
+    return create_engine(url, pool_pre_ping=False, pool_recycle=1800, hide_parameters=True, **sizes, **pooling)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
