@@ -15,7 +15,7 @@ ECHO_NS = "urn:nvs-gateway:bench:echo"
 
 class EchoService(ServiceBase):
     @rpc(Unicode, _returns=Unicode)
-    def Echo(ctx, text):  # type: ignore[no-untyped-def]  # noqa: N802 - the operation's name
+    def Echo(ctx, text):  # noqa: N802 - the operation's name
         return text
 
 

@@ -706,7 +706,7 @@ def markdown(rows: list[dict[str, object]], large: list[dict[str, object]], head
             ""
             if r["times_echo"] is None
             else f"{r['times_echo']:.1f}× ({r['ratio_range'][0]:.1f}–{r['ratio_range'][1]:.1f})"
-        )  # type: ignore[index]
+        )
         errors = f" ⚠ {r['errors']} errors" if r["errors"] else ""
         lines.append(
             f"| {r['database']} | {r['operation']}{errors} | {r['clients']} | {_f(r['rps'], 0)} | {_f(r['p50_ms'])} | {_f(r['p95_ms'])} | "

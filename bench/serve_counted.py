@@ -77,20 +77,20 @@ def install_sql_counters() -> None:
     from sqlalchemy.pool import Pool
 
     @event.listens_for(Engine, "before_cursor_execute")
-    def _statement(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def _statement(conn, cursor, statement, parameters, context, executemany):
         if not statement.lstrip()[:8].upper().startswith(_NOT_STATEMENTS):
             _counts.add("statements")
 
     @event.listens_for(Engine, "begin")
-    def _begin(conn):  # type: ignore[no-untyped-def]
+    def _begin(conn):
         _counts.add("transactions")
 
     @event.listens_for(Engine, "commit")
-    def _commit(conn):  # type: ignore[no-untyped-def]
+    def _commit(conn):
         _counts.add("commits")
 
     @event.listens_for(Pool, "checkout")
-    def _checkout(dbapi_connection, record, proxy):  # type: ignore[no-untyped-def]
+    def _checkout(dbapi_connection, record, proxy):
         _counts.add("checkouts")
 
     os.register_at_fork(after_in_child=_after_fork)

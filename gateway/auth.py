@@ -199,10 +199,9 @@ class Authenticator:
             if abs(now - created) > TOKEN_MAX_AGE:
                 raise MessageExpired()
         with self.uow_factory() as uow:
-            failures = uow.login_failures.get(username)
+            account, failures = uow.users.for_login(username)
             if failures is not None and failures[1] is not None and failures[1] > now:
                 raise AccountLocked()
-            account = uow.users.by_username(username)
             matched = (
                 self._digest_matches(account, token, created)
                 if token.digest
@@ -240,7 +239,7 @@ class Authenticator:
         account.user.check_valid_on(self.clock.today())
         return account.user.as_caller()
 
-    def _text_matches(self, account, password: str) -> bool:  # type: ignore[no-untyped-def]
+    def _text_matches(self, account, password: str) -> bool:
         if account is not None and _verified.knows(account.username, password, account.password_hash):
             return True
         if not password_matches(account.password_hash if account else _DUMMY_HASH, password) or account is None:
@@ -249,7 +248,7 @@ class Authenticator:
             _verified.remember(account.username, password, account.password_hash)
         return True
 
-    def _digest_matches(self, account, token: UsernameToken, created: dt.datetime | None) -> bool:  # type: ignore[no-untyped-def]
+    def _digest_matches(self, account, token: UsernameToken, created: dt.datetime | None) -> bool:
         secret = self.digest_secrets.open(account.digest_secret) if account is not None else None
         try:
             nonce = base64.b64decode(token.nonce or "", validate=True)

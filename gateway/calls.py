@@ -118,7 +118,7 @@ class Transactions:
 
     def __call__(self) -> UnitOfWork:
         call = _current.get()
-        return _Joined(call.uow) if call is not None else self._own()  # type: ignore[return-value]
+        return _Joined(call.uow) if call is not None else self._own()
 
     def own(self) -> UnitOfWork:
         """A transaction of its own, whether or not a call is open (for a refusal's record, after the rollback)."""

@@ -56,7 +56,7 @@ def migrate(settings: Settings, *, quiet: bool = False) -> None:
         print(f"schema at head; classifiers {version} " + ("loaded" if loaded else "already loaded"))
 
 
-def _classifiers(engine):  # type: ignore[no-untyped-def]
+def _classifiers(engine):
     from gateway.bootstrap import unit_of_work_factory
 
     with unit_of_work_factory(engine)() as uow:
@@ -120,7 +120,7 @@ def _import_rates(settings: Settings, path: Path) -> int:
     return 0
 
 
-def _accounts(settings: Settings, engine):  # type: ignore[no-untyped-def]
+def _accounts(settings: Settings, engine):
     from gateway.accounts import Accounts
     from gateway.bootstrap import digest_secrets_for, unit_of_work_factory
 
@@ -327,7 +327,7 @@ LIST_FILTERS = {
 }
 
 
-def _print_summary(which: str, summary, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+def _print_summary(which: str, summary, settings: Settings) -> None:
     from gateway.checks import GR_UNAVAILABLE
 
     things = "persons" if which == "population-register" else "registrations"
@@ -432,7 +432,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _date_argument(text: str):  # type: ignore[no-untyped-def]
+def _date_argument(text: str):
     import datetime as dt
 
     try:
@@ -441,7 +441,7 @@ def _date_argument(text: str):  # type: ignore[no-untyped-def]
         raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
 
 
-def _install_sandbox(settings: Settings, clock):  # type: ignore[no-untyped-def]
+def _install_sandbox(settings: Settings, clock):
     from gateway.bootstrap import unit_of_work_factory
     from gateway.sandbox import install_sandbox
     from storage.db import make_engine
@@ -503,7 +503,7 @@ def _serve(settings: Settings, *, sandbox: bool) -> int:
             print(f"  population register {settings.gr_url}")
         print("Stop with Ctrl+C.\n", flush=True)
 
-        def load():  # type: ignore[no-untyped-def]
+        def load():
             from gateway.bootstrap import build_gateway
 
             gr_url = sandbox_gr.url if sandbox_gr is not None else None

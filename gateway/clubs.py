@@ -107,7 +107,7 @@ class Clubs:
 def listed(attendance: ClubAttendance, person: PersonRecord) -> ListedClubAttendance:
     assert attendance.id is not None
     return ListedClubAttendance(
-        attendance_id=attendance.id,  # type: ignore[arg-type]
+        attendance_id=attendance.id,
         school_code=attendance.school_code,
         school_year=attendance.school_year,
         person=ListedPerson(person.personal_code, person.first_name, person.last_name, person.birth_date),

@@ -55,10 +55,10 @@ def error_of(exc: BaseException) -> GatewayError:
     return InternalError()
 
 
-class SoapThreadWorker(ThreadWorker):  # type: ignore[misc]
+class SoapThreadWorker(ThreadWorker):
     """gunicorn's threaded worker, answering its own refusals on the SOAP endpoint with a fault envelope."""
 
-    def handle_error(self, req, client, addr, exc):  # type: ignore[no-untyped-def]
+    def handle_error(self, req, client, addr, exc):
         path = getattr(req, "path", None) or getattr(exc, "req", None) and getattr(exc.req, "path", None) or ""
         if path.startswith(_NOT_SOAP):
             return super().handle_error(req, client, addr, exc)

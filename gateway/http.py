@@ -132,7 +132,7 @@ class SoapHttpChannel(HTTPChannel):
     error_task_class = SoapErrorTask
 
 
-def create_server(app: WsgiApp, *, max_request_bytes: int, **options: object):  # type: ignore[no-untyped-def]
+def create_server(app: WsgiApp, *, max_request_bytes: int, **options: object):
     """A waitress server for the site whose own refusals are SOAP faults (``options``: host, port, threads...)."""
     # waitress refuses a body of max_request_body_size bytes or more: ours is the limit plus one byte.
     server = waitress_server.create_server(app, max_request_body_size=max_request_bytes + 1, **options)

@@ -51,7 +51,7 @@ class CachedPopulationRegister:
     def find_person(self, personal_code: PersonalCode) -> PersonRecord | None:
         call = current_call()
         if call is not None and personal_code in call.population_register_answers:
-            return call.population_register_answers[personal_code]  # type: ignore[no-any-return]
+            return call.population_register_answers[personal_code]
         remembered = self._remembered(personal_code)
         if remembered is not _MISSING:
             return remembered  # type: ignore[return-value]

@@ -145,6 +145,9 @@ class RateRepository(Protocol):
 
 class UserRepository(Protocol):
     def by_username(self, username: str) -> UserAccount | None: ...
+    def for_login(self, username: str) -> tuple[UserAccount | None, tuple[int, dt.datetime | None] | None]:
+        """The account (if any) and (failures counted, locked until) on record for the name (if any), together."""
+
     def add(
         self,
         user: User,

@@ -24,6 +24,7 @@ import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from sqlalchemy.pool import NullPool
 
@@ -102,13 +103,13 @@ def _run_gunicorn(load: Callable[[], WsgiApp], settings: Settings, name: str) ->
         # mid-start), which stops the workers gracefully, as on SIGTERM.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
-    def forget_dead_worker(_arbiter: object, worker: object) -> None:
+    def forget_dead_worker(_arbiter: object, worker: Any) -> None:
         # A dead worker's counters still count; its gauges of live processes (connections in use) do not.
         from gateway.metrics import mark_process_dead
 
-        mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+        mark_process_dead(worker.pid)
 
-    class GracefulOnInterrupt(Arbiter):  # type: ignore[misc]
+    class GracefulOnInterrupt(Arbiter):
         def handle_int(self) -> None:
             self.handle_term()
 
@@ -134,7 +135,7 @@ def _run_gunicorn(load: Callable[[], WsgiApp], settings: Settings, name: str) ->
         "logconfig_dict": gunicorn_logconfig(settings.log_level, settings.log_format or "json"),
     }
 
-    class Application(BaseApplication):  # type: ignore[misc]
+    class Application(BaseApplication):
         def load_config(self) -> None:
             for key, value in options.items():
                 self.cfg.set(key, value)

@@ -457,7 +457,7 @@ class Registry:
             return [
                 BasketReportLine(
                     line, providers[line.provider_code].name, providers[line.provider_code].municipality_code
-                )  # type: ignore[union-attr]
+                )
                 for line in lines
             ]
 

@@ -23,7 +23,7 @@ def make_engine(url: str, *, pool_class: type | None = None) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_connection, _record):
             # pysqlite's own BEGIN handling breaks SAVEPOINTs; SQLAlchemy emits it instead (below).
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
@@ -33,7 +33,7 @@ def make_engine(url: str, *, pool_class: type | None = None) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(connection):  # type: ignore[no-untyped-def]
+        def _begin_immediate(connection):
             # Take the write lock up front: a transaction that read first and writes later would
             # otherwise fail at once (SQLITE_BUSY_SNAPSHOT) when another writer committed meanwhile.
             # SQLite serialises writers anyway; PostgreSQL is the database for concurrent load.

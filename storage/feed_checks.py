@@ -265,7 +265,7 @@ def _event(row: ChangeEventRow) -> ChangeEvent:
             contract=Contract(contract["typeCode"], _day(contract["date"]), contract["number"]) if contract else None,  # type: ignore[arg-type]
             departure=Departure(_day(departure["date"]), departure["reasonCode"], departure.get("orderNumber"))
             if departure
-            else None,  # type: ignore[arg-type]
+            else None,
             cancelled_on=_day(r.get("cancelledOn")),
         )
     if "funding" in data:
@@ -579,7 +579,7 @@ class SqlCheckRepository:
             by_category[category] = by_category.get(category, 0) + count
         return CheckStatus(kind, _utc(row.checked_at), by_category)  # type: ignore[arg-type]
 
-    def _open_issues(self, institution_code: str):  # type: ignore[no-untyped-def]
+    def _open_issues(self, institution_code: str):
         return (
             select(DataIssueRow)
             .join(

@@ -38,7 +38,7 @@ class Base(DeclarativeBase):
     pass
 
 
-Base.metadata.naming_convention = NAMING_CONVENTION  # type: ignore[assignment]
+Base.metadata.naming_convention = NAMING_CONVENTION
 
 
 class ClassifierEntryRow(Base):

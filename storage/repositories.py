@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import uuid
+import weakref
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import case, delete, func, insert, select, text, update
+from sqlalchemy import case, delete, event, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from gateway.domain.access import Area, Level, Right, Scope, ScopeKind
 from gateway.domain.calendar import Month, SchoolYear, describe_months
@@ -66,6 +70,80 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+INSTITUTION_SET = "institutions"
+PROGRAM_SET = "programs"
+
+
+def _reference_versions(session: Session) -> dict[str, str]:
+    """The version of every reference data set, read once per unit of work (one statement, a handful of rows)."""
+    versions = session.info.get("reference_versions")
+    if versions is None:
+        rows = session.execute(select(ReferenceDataVersionRow.name, ReferenceDataVersionRow.version))
+        versions = session.info["reference_versions"] = {name: version for name, version in rows}
+    return versions
+
+
+_SAVED_PERSONS = "transaction_saved_persons"  # personal code -> person id, upserted in this transaction
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_what_the_transaction_knew(session: Session, transaction: SessionTransaction) -> None:
+    # The next transaction reads the reference versions afresh (an import may have committed meanwhile),
+    # and no longer trusts the ids of persons saved in this one (a rollback, of a savepoint too, may have
+    # undone them).
+    prefixes = ("reference_", "transaction_") if transaction.parent is None else ("transaction_",)
+    for key in [key for key in session.info if key.startswith(prefixes)]:
+        del session.info[key]
+
+
+def _set_reference_version(session: Session, name: str, version: str) -> None:
+    row = session.get(ReferenceDataVersionRow, name)
+    if row is None:
+        session.add(ReferenceDataVersionRow(name=name, version=version, loaded_at=_now()))
+    else:
+        row.version, row.loaded_at = version, _now()
+    _reference_versions(session)[name] = version
+
+
+class _ReferenceCache:
+    """Institutions (ŠMIR) and programs (NŠPR/KTPRR) as this process last read them from one database.
+
+    They change only by import, which stamps its set with a new random version in the same transaction
+    (``_set_reference_version``); a unit of work that sees another stamp than the cached one starts the
+    cache afresh. So every gateway process follows an import at its next call, without a second statement.
+    A migration that changes these rows must stamp its set too. Until a set has been stamped once
+    (a database older than the stamps), its rows are read every time.
+    """
+
+    _by_engine: weakref.WeakKeyDictionary[Engine, _ReferenceCache] = weakref.WeakKeyDictionary()
+
+    def __init__(self) -> None:
+        self.stamps: dict[str, str] = {}
+        self.entries: dict[str, dict[str, Any]] = {INSTITUTION_SET: {}, PROGRAM_SET: {}}
+
+    @classmethod
+    def entries_for(cls, session: Session, name: str) -> dict[str, Any] | None:
+        """The cached entries of the set (code -> domain object or None), or None where it may not be cached."""
+        stamp = _reference_versions(session).get(name)
+        if stamp is None or session.info.get(f"reference_changed:{name}"):
+            return None  # never stamped, or changed in this very (uncommitted) transaction
+        bind = session.get_bind()
+        engine = getattr(bind, "engine", bind)
+        cache = cls._by_engine.get(engine)
+        if cache is None:
+            cache = cls._by_engine[engine] = cls()
+        if cache.stamps.get(name) != stamp:
+            cache.stamps[name] = stamp
+            cache.entries[name] = {}
+        return cache.entries[name]
+
+
+def _stamp_changed(session: Session, name: str) -> None:
+    """An import changed the set: a new stamp, which every process's next unit of work will see."""
+    _set_reference_version(session, name, uuid.uuid4().hex)
+    session.info[f"reference_changed:{name}"] = True
+
+
 class SqlClassifierRepository:
     # Classifiers change only with a data release; one cached copy per version per process.
     _cache: dict[str, Classifiers] = {}
@@ -74,8 +152,7 @@ class SqlClassifierRepository:
         self.session = session
 
     def version(self) -> str | None:
-        row = self.session.get(ReferenceDataVersionRow, CLASSIFIER_SET)
-        return row.version if row else None
+        return _reference_versions(self.session).get(CLASSIFIER_SET)
 
     def load(self) -> Classifiers:
         version = self.version() or "none"
@@ -109,11 +186,7 @@ class SqlClassifierRepository:
                 )
             )
             count += 1
-        row = self.session.get(ReferenceDataVersionRow, CLASSIFIER_SET)
-        if row is None:
-            self.session.add(ReferenceDataVersionRow(name=CLASSIFIER_SET, version=version, loaded_at=_now()))
-        else:
-            row.version, row.loaded_at = version, _now()
+        _set_reference_version(self.session, CLASSIFIER_SET, version)
         self._cache.pop(version, None)
         return count
 
@@ -123,12 +196,27 @@ class SqlInstitutionRepository:
         self.session = session
 
     def get(self, code: str) -> Institution | None:
+        cached = _ReferenceCache.entries_for(self.session, INSTITUTION_SET)
+        if cached is not None and code in cached:
+            return cached[code]
         row = self.session.get(InstitutionRow, code)
-        return _institution(row) if row else None
+        institution = _institution(row) if row else None
+        if cached is not None:
+            cached[code] = institution
+        return institution
 
     def get_many(self, codes: Iterable[str]) -> dict[str, Institution]:
-        rows = self.session.scalars(select(InstitutionRow).where(InstitutionRow.code.in_(set(codes))))
-        return {row.code: _institution(row) for row in rows}
+        wanted = set(codes)
+        cached = _ReferenceCache.entries_for(self.session, INSTITUTION_SET)
+        found = {code: cached[code] for code in wanted if code in cached} if cached is not None else {}
+        missing = wanted - found.keys()
+        if missing:
+            rows = self.session.scalars(select(InstitutionRow).where(InstitutionRow.code.in_(missing)))
+            read = {row.code: _institution(row) for row in rows}
+            if cached is not None:
+                cached.update((code, read.get(code)) for code in missing)
+            found.update(read)
+        return {code: institution for code, institution in found.items() if institution is not None}
 
     def codes_in_municipality(self, municipality_code: str) -> list[str]:
         return list(
@@ -138,10 +226,7 @@ class SqlInstitutionRepository:
         )
 
     def names(self, codes: Iterable[str]) -> dict[str, str]:
-        rows = self.session.execute(
-            select(InstitutionRow.code, InstitutionRow.name).where(InstitutionRow.code.in_(set(codes)))
-        )
-        return {code: name for code, name in rows}
+        return {code: institution.name for code, institution in self.get_many(codes).items()}
 
     def upsert(self, institution: Institution) -> str:
         row = self.session.get(InstitutionRow, institution.code)
@@ -160,16 +245,19 @@ class SqlInstitutionRepository:
             institution.code,
             values,
             unchanged=row is not None and _institution(row) == institution,
+            stamp=INSTITUTION_SET,
         )
 
 
-def _upsert_reference(session: Session, row_class, row, code: str, values: dict, *, unchanged: bool) -> str:  # type: ignore[no-untyped-def]
+def _upsert_reference(session: Session, row_class, row, code: str, values: dict, *, unchanged: bool, stamp: str) -> str:
     """Store an imported ŠMIR/NŠPR record: 'created', 'updated' or 'unchanged' (for the import's summary)."""
+    if unchanged:
+        return "unchanged"
+    if not session.info.get(f"reference_changed:{stamp}"):
+        _stamp_changed(session, stamp)
     if row is None:
         session.add(row_class(code=code, updated_at=_now(), **values))
         return "created"
-    if unchanged:
-        return "unchanged"
     for key, value in values.items():
         setattr(row, key, value)
     row.updated_at = _now()
@@ -193,8 +281,14 @@ class SqlProgramRepository:
         self.session = session
 
     def get(self, code: str) -> Program | None:
+        cached = _ReferenceCache.entries_for(self.session, PROGRAM_SET)
+        if cached is not None and code in cached:
+            return cached[code]
         row = self.session.get(ProgramRow, code)
-        return _program(row) if row else None
+        program = _program(row) if row else None
+        if cached is not None:
+            cached[code] = program
+        return program
 
     def existing_providers(self, codes: Iterable[str]) -> set[str]:
         return set(self.session.scalars(select(InstitutionRow.code).where(InstitutionRow.code.in_(set(codes)))))
@@ -211,7 +305,13 @@ class SqlProgramRepository:
             deregistered_on=program.deregistered_on,
         )
         return _upsert_reference(
-            self.session, ProgramRow, row, program.code, values, unchanged=row is not None and _program(row) == program
+            self.session,
+            ProgramRow,
+            row,
+            program.code,
+            values,
+            unchanged=row is not None and _program(row) == program,
+            stamp=PROGRAM_SET,
         )
 
 
@@ -350,6 +450,9 @@ class SqlPersonRepository:
         return _person(row) if row else None
 
     def id_of(self, personal_code: PersonalCode) -> int | None:
+        saved = self.session.info.get(_SAVED_PERSONS, {}).get(personal_code.value)
+        if saved is not None:
+            return saved
         return self.session.scalar(select(PersonRow.id).where(PersonRow.personal_code == personal_code.value))
 
     def save(self, person: PersonRecord, *, checked_at: dt.datetime) -> None:
@@ -369,7 +472,13 @@ class SqlPersonRepository:
             checked_in_population_register_at=checked_at,
         )
         statement = _insert(self.session, PersonRow).values(personal_code=person.personal_code.value, **values)
-        self.session.execute(statement.on_conflict_do_update(index_elements=[PersonRow.personal_code], set_=values))
+        person_id = self.session.scalar(
+            statement.on_conflict_do_update(index_elements=[PersonRow.personal_code], set_=values).returning(
+                PersonRow.id
+            )
+        )
+        # The registration that follows needs the id: kept for this transaction (a rollback may undo the insert).
+        self.session.info.setdefault(_SAVED_PERSONS, {})[person.personal_code.value] = person_id
         self.session.expire_all()  # rows loaded before see the new values
 
 
@@ -395,7 +504,7 @@ class SqlRegistrationRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def _select(self):  # type: ignore[no-untyped-def]
+    def _select(self):
         return select(RegistrationRow, PersonRow.personal_code).join(
             PersonRow, PersonRow.id == RegistrationRow.person_id
         )
@@ -515,6 +624,20 @@ class SqlUserRepository:
     def by_username(self, username: str) -> UserAccount | None:
         row = self.session.scalar(select(UserRow).where(UserRow.username == username))
         return UserAccount(_user(row), row.password_hash, row.digest_secret) if row else None
+
+    def for_login(self, username: str) -> tuple[UserAccount | None, tuple[int, dt.datetime | None] | None]:
+        # One round trip for every call's authentication: the account and its failures on record, either of
+        # which may be missing (failures are counted for user names that do not exist, too).
+        name = select(literal(username).label("username")).subquery()
+        user, failure = self.session.execute(
+            select(UserRow, LoginFailureRow)
+            .select_from(name)
+            .outerjoin(UserRow, UserRow.username == name.c.username)
+            .outerjoin(LoginFailureRow, LoginFailureRow.username == name.c.username)
+        ).one()
+        account = UserAccount(_user(user), user.password_hash, user.digest_secret) if user is not None else None
+        failures = (failure.failures, _utc(failure.locked_until)) if failure is not None else None
+        return account, failures
 
     def add(
         self,
@@ -650,7 +773,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC)
 
 
-def _insert(session: Session, table):  # type: ignore[no-untyped-def]
+def _insert(session: Session, table):
     """INSERT with ON CONFLICT, in the dialect of the session's database."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql_insert(table)
@@ -1011,13 +1134,8 @@ class SqlRateRepository:
             )
             for r in rates
         )
-        row = self.session.get(ReferenceDataVersionRow, RATE_SET)
-        if row is None:
-            self.session.add(ReferenceDataVersionRow(name=RATE_SET, version=version, loaded_at=_now()))
-        else:
-            row.version, row.loaded_at = version, _now()
+        _set_reference_version(self.session, RATE_SET, version)
         self.session.flush()
 
     def version(self) -> str | None:
-        row = self.session.get(ReferenceDataVersionRow, RATE_SET)
-        return row.version if row else None
+        return _reference_versions(self.session).get(RATE_SET)

@@ -53,7 +53,7 @@ class Database:
     def user_named(self, username: str) -> SandboxUser:
         return next(u for u in self.users if u.username == username)
 
-    def rows(self, query: str, **params: object) -> list:  # type: ignore[type-arg]
+    def rows(self, query: str, **params: object) -> list:
         with self.engine.connect() as connection:
             return list(connection.execute(text(query), params))
 
@@ -248,7 +248,7 @@ def live_gateway(start_gateway: Callable[..., LiveGateway]) -> LiveGateway:
     return start_gateway()
 
 
-def run_waitress(server) -> None:  # type: ignore[no-untyped-def]
+def run_waitress(server) -> None:
     """The server's loop; a descriptor closed under it by ``stop_waitress`` ends it quietly."""
     try:
         server.run()
@@ -258,7 +258,7 @@ def run_waitress(server) -> None:  # type: ignore[no-untyped-def]
         del error
 
 
-def stop_waitress(server, thread: threading.Thread) -> None:  # type: ignore[no-untyped-def]
+def stop_waitress(server, thread: threading.Thread) -> None:
     # Drain the worker threads first, then close every channel. The channels are closed from
     # inside the server's own loop (a trigger thunk): closed from this thread, a descriptor
     # could vanish under the loop's select() (EBADF in the server thread, a flaky teardown).

@@ -298,7 +298,7 @@ class FakeGroupRepository(_Repository):
 
     def update(self, group: Group) -> None:
         assert group.id in self._tables.groups, f"no group {group.id} to update"
-        self._tables.groups[group.id] = group  # type: ignore[index]
+        self._tables.groups[group.id] = group
 
     def name_taken(
         self, provider_code: str, school_year: SchoolYear, name: str, *, except_id: int | None = None
@@ -351,7 +351,7 @@ class FakeRegistrationRepository(_Repository):
 
     def update(self, registration: Registration) -> None:
         assert registration.id in self._tables.registrations, f"no registration {registration.id} to update"
-        self._tables.registrations[registration.id] = registration  # type: ignore[index]
+        self._tables.registrations[registration.id] = registration
 
     def has_active(self, personal_code: PersonalCode, group_id: int) -> bool:
         return any(
@@ -378,6 +378,9 @@ class FakeRegistrationRepository(_Repository):
 class FakeUserRepository(_Repository):
     def by_username(self, username: str) -> UserAccount | None:
         return next((u for u in self._tables.users.values() if u.username == username), None)
+
+    def for_login(self, username: str) -> tuple[UserAccount | None, tuple[int, dt.datetime | None] | None]:
+        return self.by_username(username), None  # the fakes count no login failures
 
     def add(
         self,
@@ -688,7 +691,7 @@ class FakeCheckRepository(_Repository):
             and i.personal_code is not None
             and (personal_code is None or i.personal_code == personal_code)
         }
-        return sorted(codes, key=lambda c: c.value)[:limit]  # type: ignore[union-attr]
+        return sorted(codes, key=lambda c: c.value)[:limit]
 
     def resolve_population_register_issues(self, personal_code: PersonalCode, *, at: dt.datetime) -> None:
         for key, issue in list(self._tables.data_issues.items()):

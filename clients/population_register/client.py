@@ -83,7 +83,7 @@ class _DeadlineTransport(Transport):
         super().__init__(session=session, operation_timeout=timeouts)
 
     @property
-    def operation_timeout(self) -> tuple[float, float]:  # type: ignore[override]
+    def operation_timeout(self) -> tuple[float, float]:
         deadline = getattr(self._deadline, "at", None)
         if deadline is None:
             return self._timeouts

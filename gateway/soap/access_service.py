@@ -18,12 +18,12 @@ from gateway.soap import types as t
 from gateway.soap.types import many, optional, required
 
 
-def _caller(ctx) -> Caller:  # type: ignore[no-untyped-def]
+def _caller(ctx) -> Caller:
     return ctx.udc.caller
 
 
 # --- wire -> domain -----------------------------------------------------------
-def acts_for_in(acts_for) -> Scope:  # type: ignore[no-untyped-def]
+def acts_for_in(acts_for) -> Scope:
     given = [
         scope
         for scope in (
@@ -40,7 +40,7 @@ def acts_for_in(acts_for) -> Scope:  # type: ignore[no-untyped-def]
     return given[0]
 
 
-def user_request_in(  # type: ignore[no-untyped-def]
+def user_request_in(
     personalCode,
     firstName,
     lastName,
@@ -143,7 +143,7 @@ class AccessControlService(ServiceBase):
         _returns=(required(t.User), required(t.Password)),
         _out_variable_names=("user", "initialPassword"),
     )
-    def RegisterUser(  # type: ignore[no-untyped-def]
+    def RegisterUser(
         ctx,
         personalCode,
         firstName,
@@ -184,7 +184,7 @@ class AccessControlService(ServiceBase):
         return user_out(user), password
 
     @rpc(required(t.Password), _returns=required(t.Username), _out_variable_name="username")
-    def ChangePassword(ctx, newPassword):  # type: ignore[no-untyped-def]
+    def ChangePassword(ctx, newPassword):
         ctx.udc.accounts.change_password(_caller(ctx), newPassword)
         return _caller(ctx).username
 
@@ -198,7 +198,7 @@ class AccessControlService(ServiceBase):
         _returns=(required(t.Count), required(t.PageNumber), many(t.AccessRecord, 100), optional(t.Cursor)),
         _out_variable_names=("total", "page", "record", "nextCursor"),
     )
-    def GetAccessLog(ctx, personalCode, dateFrom, dateTo, page, pageSize, cursor):  # type: ignore[no-untyped-def]
+    def GetAccessLog(ctx, personalCode, dateFrom, dateTo, page, pageSize, cursor):
         found = ctx.udc.access_log.who_accessed(
             _caller(ctx), personalCode, dateFrom, dateTo, page=page or 1, page_size=pageSize or 50, cursor=cursor
         )

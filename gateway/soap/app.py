@@ -408,7 +408,7 @@ class ContractSoap11(Soap11):
         self.request_elements = {f"{{{TNS}}}{name}" for name in operations}
         self.on_invalid = on_invalid  # records a refused request of an operation on personal data
 
-    def create_in_document(self, ctx, charset=None):  # type: ignore[no-untyped-def]
+    def create_in_document(self, ctx, charset=None):
         if ctx.transport.get_request_method() == "POST":
             content_type = (ctx.transport.get_request_content_type() or "").split(";")[0].strip().lower()
             if content_type == "application/soap+xml":  # SOAP 1.2's media type
@@ -430,7 +430,7 @@ class ContractSoap11(Soap11):
         if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
             raise GatewayFault(ForbiddenXmlConstruct())
 
-    def decompose_incoming_envelope(self, ctx, message=Soap11.REQUEST):  # type: ignore[no-untyped-def]
+    def decompose_incoming_envelope(self, ctx, message=Soap11.REQUEST):
         envelope = ctx.in_document[0] if isinstance(ctx.in_document, tuple) else ctx.in_document
         check_envelope(envelope)
         try:
@@ -444,7 +444,7 @@ class ContractSoap11(Soap11):
         check_headers_understood(ctx.in_header_doc)
         check_gateway_headers(ctx.in_header_doc)
 
-    def validate_body(self, ctx, message):  # type: ignore[no-untyped-def]
+    def validate_body(self, ctx, message):
         body = ctx.in_body_doc
         if body is None or not isinstance(body.tag, str):
             raise GatewayFault(MalformedMessage("The SOAP Body has no request element."))
@@ -468,7 +468,7 @@ class ContractSoap11(Soap11):
             raise GatewayFault(error, request_id_of(ctx))
 
 
-def check_envelope(envelope) -> None:  # type: ignore[no-untyped-def]
+def check_envelope(envelope) -> None:
     """SOAP 1.1 with WS-I BP: an optional Header, then one Body holding exactly one element.
 
     An Envelope in another namespace (SOAP 1.2's) is a VersionMismatch (SOAP 1.1 §4.4.1)."""
@@ -492,7 +492,7 @@ def check_envelope(envelope) -> None:  # type: ignore[no-untyped-def]
         raise GatewayFault(MalformedMessage("The SOAP Body must hold exactly one request element."))
 
 
-def _field_path(body, element) -> str:  # type: ignore[no-untyped-def]
+def _field_path(body, element) -> str:
     """``contract/date``, ``leader[2]/personalCode``: the element's path below the operation element."""
     parts = []
     while element is not None and element is not body:
@@ -506,7 +506,7 @@ def _field_path(body, element) -> str:  # type: ignore[no-untyped-def]
 UNDERSTOOD_HEADERS = (WSSE, XROAD, TNS)
 
 
-def check_headers_understood(header_elements) -> None:  # type: ignore[no-untyped-def]
+def check_headers_understood(header_elements) -> None:
     """SOAP 1.1 §4.2.3: a header marked mustUnderstand="1" that we do not process is refused."""
     for header in header_elements or ():
         if not isinstance(header.tag, str):
@@ -522,7 +522,7 @@ def check_headers_understood(header_elements) -> None:  # type: ignore[no-untype
             )
 
 
-def check_gateway_headers(header_elements) -> None:  # type: ignore[no-untyped-def]
+def check_gateway_headers(header_elements) -> None:
     """Headers of our namespace are the contract's: only nvs:accessPurpose, once, valid against the XSD
     (its length included). A misspelt one would otherwise be ignored, and its purpose never logged."""
     seen = set()
@@ -547,7 +547,7 @@ def check_gateway_headers(header_elements) -> None:  # type: ignore[no-untyped-d
 
 
 # --- the SOAP headers: WS-Security, X-Road, accessPurpose -------------------------
-def _one(parent, tag: str, path: str):  # type: ignore[no-untyped-def]
+def _one(parent, tag: str, path: str):
     """The only child ``tag`` of ``parent`` (or None); two are refused: which one would count is not ours to guess."""
     found = parent.findall(tag)
     if len(found) > 1:
@@ -560,7 +560,7 @@ def _one(parent, tag: str, path: str):  # type: ignore[no-untyped-def]
     return found[0] if found else None
 
 
-def username_token(header_elements) -> UsernameToken | None:  # type: ignore[no-untyped-def]
+def username_token(header_elements) -> UsernameToken | None:
     """The wsse:UsernameToken of the wsse:Security header, if any. Two Security headers, two tokens,
     or two of a token's parts are refused: once an administrator's token followed by a provider's
     was taken as the administrator's."""
@@ -604,11 +604,11 @@ class XRoadHeaders:
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 
 
-def xroad_elements(header_elements) -> list:  # type: ignore[no-untyped-def,type-arg]
+def xroad_elements(header_elements) -> list:
     return [h for h in header_elements or () if isinstance(h.tag, str) and etree.QName(h).namespace == XROAD]
 
 
-def _identifier(element) -> str:  # type: ignore[no-untyped-def]
+def _identifier(element) -> str:
     parts = [
         element.findtext(f"{{{XROAD_IDENTIFIERS}}}{name}")
         for name in ("xRoadInstance", "memberClass", "memberCode", "subsystemCode")
@@ -616,7 +616,7 @@ def _identifier(element) -> str:  # type: ignore[no-untyped-def]
     return "/".join(p.strip() for p in parts if p)[:300]
 
 
-def xroad_headers(header_elements, operation: str) -> XRoadHeaders:  # type: ignore[no-untyped-def]
+def xroad_headers(header_elements, operation: str) -> XRoadHeaders:
     """Check the X-Road headers, when there are any: client, id and protocolVersion 4.x are
     required, and a service header must name this operation."""
     found = {etree.QName(h).localname: h for h in xroad_elements(header_elements)}
@@ -646,7 +646,7 @@ def xroad_headers(header_elements, operation: str) -> XRoadHeaders:  # type: ign
     )
 
 
-def access_purpose(header_elements) -> str | None:  # type: ignore[no-untyped-def]
+def access_purpose(header_elements) -> str | None:
     """The nvs:accessPurpose header (already checked against the XSD), normalised as free text is."""
     for header in header_elements or ():
         if isinstance(header.tag, str) and header.tag == f"{{{TNS}}}accessPurpose":
@@ -657,12 +657,12 @@ def access_purpose(header_elements) -> str | None:  # type: ignore[no-untyped-de
     return None
 
 
-def request_id_of(ctx) -> str:  # type: ignore[no-untyped-def]
+def request_id_of(ctx) -> str:
     """The X-Road message id when there is a usable one (it is then the correlation id too), else a new
     one, the same for the whole request (kept in the WSGI environment once the headers are read)."""
     environ = getattr(getattr(ctx, "transport", None), "req_env", None)
     if isinstance(environ, dict) and environ.get("nvs.request_id"):
-        return environ["nvs.request_id"]  # type: ignore[no-any-return]
+        return environ["nvs.request_id"]
     request_id = uuid.uuid4().hex
     for header in xroad_elements(getattr(ctx, "in_header_doc", None)):
         if etree.QName(header).localname == "id" and _REQUEST_ID.fullmatch((header.text or "").strip()):
@@ -673,7 +673,7 @@ def request_id_of(ctx) -> str:  # type: ignore[no-untyped-def]
     return request_id
 
 
-def echo_xroad_headers(ctx) -> None:  # type: ignore[no-untyped-def]
+def echo_xroad_headers(ctx) -> None:
     """X-Road: the response (and a fault) carries every request header of the X-Road
     namespace, in the same order with the same values; requestHash is the security server's."""
     headers = [h for h in xroad_elements(ctx.in_header_doc) if etree.QName(h).localname != "requestHash"]
@@ -688,7 +688,7 @@ def echo_xroad_headers(ctx) -> None:  # type: ignore[no-untyped-def]
         header.append(copy.deepcopy(element))
 
 
-def personal_codes_in(value, found: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+def personal_codes_in(value, found: list[str]) -> list[str]:
     """Every personalCode in a response, however deep (persons, leaders)."""
     if isinstance(value, ComplexModelBase):
         for name in type(value).get_flat_type_info(type(value)):
@@ -743,7 +743,7 @@ class RegistryApplication(Application):
         self.event_manager.add_listener("method_return_document", echo_xroad_headers)
         self.event_manager.add_listener("method_exception_document", echo_xroad_headers)
 
-    def call_wrapper(self, ctx):  # type: ignore[no-untyped-def]
+    def call_wrapper(self, ctx):
         """One call, one transaction (gateway.calls): authentication, the use case, its access-log
         record and its change events commit together. A refused or failed call is rolled back and
         recorded in a short transaction of its own. When the use case needs GR's answer about a
@@ -757,7 +757,7 @@ class RegistryApplication(Application):
         rule = access.OPERATIONS.get(operation)
         xroad, purpose, claimed, result = XRoadHeaders(), None, None, None
         call: Call | None = None
-        answers: dict = {}  # type: ignore[type-arg]
+        answers: dict = {}
         reconnected = False
         try:
             xroad = xroad_headers(ctx.in_header_doc, operation)
@@ -806,7 +806,7 @@ class RegistryApplication(Application):
         observability.note(environ, _outcome(operation, "ok", context, xroad))
         return result
 
-    def _refused(self, call, rule, operation, ctx, context, xroad, purpose, claimed, outcome) -> None:  # type: ignore[no-untyped-def]
+    def _refused(self, call, rule, operation, ctx, context, xroad, purpose, claimed, outcome) -> None:
         """After the rollback: what a refusal keeps (a failed login's count, a used nonce) and its access-log record."""
         try:
             with self.transactions.own() as uow:
@@ -821,7 +821,7 @@ class RegistryApplication(Application):
 
     def _access_record(
         self, rule, operation, ctx, context, xroad, purpose, claimed, outcome, result, uow
-    ) -> AccessRecord | None:  # type: ignore[no-untyped-def]
+    ) -> AccessRecord | None:
         """The access-log record of an operation on personal data: the persons named in the request,
         those its records are about, and those in the answer."""
         if rule is not None and not rule.personal_data:
@@ -856,7 +856,7 @@ class RegistryApplication(Application):
             xroad_issue=xroad.issue,
         )
 
-    def _record_invalid(self, ctx, error: GatewayError) -> None:  # type: ignore[no-untyped-def]
+    def _record_invalid(self, ctx, error: GatewayError) -> None:
         """A request the contract refuses is recorded too, as any refusal is: who it claims to be (it was
         never authenticated), the operation, the fault, and the persons that can be read in it."""
         operation = etree.QName(ctx.in_body_doc).localname
@@ -879,7 +879,7 @@ class RegistryApplication(Application):
 _NAMED_IDS = ("registrationId", "groupId", "attendanceId", "noticeId")
 
 
-def _named_ids(body) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
+def _named_ids(body) -> dict[str, list[int]]:
     """The ids of stored records a request names (already valid against the contract: whole numbers)."""
     found: dict[str, list[int]] = {name: [] for name in _NAMED_IDS}
     if body is None:
@@ -940,7 +940,7 @@ def as_gateway_fault(error: BaseException, correlation_id: str | None = None) ->
 class RegistryWsgiApplication(WsgiApplication):
     """Every error leaves as our fault shape, however early it happened."""
 
-    def handle_error(self, p_ctx, others, error, start_response):  # type: ignore[no-untyped-def]
+    def handle_error(self, p_ctx, others, error, start_response):
         fault = as_gateway_fault(error, request_id_of(p_ctx))
         if fault is not error and fault.error.role == "Server":
             log.error(
@@ -990,7 +990,7 @@ def build_registry_app(
     return RegistryWsgiApplication(application, max_content_length=max_request_bytes)
 
 
-def _assert_response_valid(ctx) -> None:  # type: ignore[no-untyped-def]
+def _assert_response_valid(ctx) -> None:
     """Development and test safety net: a response outside the contract is our bug."""
     body = ctx.out_document.find(f"{{{SOAP_ENV}}}Body")
     payload = body[0] if body is not None and len(body) else None

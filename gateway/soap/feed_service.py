@@ -18,20 +18,20 @@ from gateway.soap.service import person_out
 from gateway.soap.types import many, optional, required
 
 
-def _registry(ctx) -> services.Registry:  # type: ignore[no-untyped-def]
+def _registry(ctx) -> services.Registry:
     return ctx.udc.registry
 
 
-def _caller(ctx) -> services.Caller:  # type: ignore[no-untyped-def]
+def _caller(ctx) -> services.Caller:
     return ctx.udc.caller
 
 
-def _data_checks(ctx) -> checks.DataChecks:  # type: ignore[no-untyped-def]
+def _data_checks(ctx) -> checks.DataChecks:
     registry = _registry(ctx)
     return checks.DataChecks(registry.uow_factory, registry.population_register, clock=registry.clock)
 
 
-def _notices(ctx) -> notices.Notices:  # type: ignore[no-untyped-def]
+def _notices(ctx) -> notices.Notices:
     registry = _registry(ctx)
     return notices.Notices(registry.uow_factory, clock=registry.clock)
 
@@ -126,7 +126,7 @@ class NvsFeedService(ServiceBase):
         _returns=(many(f.ChangeEvent, 1000), required(f.ChangeSequence), required(Boolean)),
         _out_variable_names=("event", "lastSequence", "more"),
     )
-    def GetChanges(ctx, after, limit):  # type: ignore[no-untyped-def]
+    def GetChanges(ctx, after, limit):
         page = feed.Feed(_registry(ctx).uow_factory).get_changes(_caller(ctx), after, limit)
         return [event_out(e) for e in page.events], page.last_sequence, page.more
 
@@ -135,7 +135,7 @@ class NvsFeedService(ServiceBase):
         _returns=(optional(f.PopulationRegisterCheckStatus), optional(f.StudentDataCheckStatus)),
         _out_variable_names=("populationRegisterCheck", "studentDataCheck"),
     )
-    def GetDataCheckStatus(ctx, institutionCode):  # type: ignore[no-untyped-def]
+    def GetDataCheckStatus(ctx, institutionCode):
         status = _data_checks(ctx).status(_caller(ctx), institutionCode)
         return _population_register_status(status.population_register), _student_data_status(status.student_data)
 
@@ -147,7 +147,7 @@ class NvsFeedService(ServiceBase):
         _returns=(many(f.DataIssue, 500), optional(f.InboxPageToken)),
         _out_variable_names=("issue", "nextPageToken"),
     )
-    def ListDataIssues(ctx, check, code, pageToken, limit):  # type: ignore[no-untyped-def]
+    def ListDataIssues(ctx, check, code, pageToken, limit):
         page = _data_checks(ctx).list_issues(_caller(ctx), check=check, code=code, page_token=pageToken, limit=limit)
         issues = [
             f.DataIssue(
@@ -169,7 +169,7 @@ class NvsFeedService(ServiceBase):
         _returns=(required(t.Count), required(t.Count), required(Boolean), many(t.Person, 1000)),
         _out_variable_names=("fixed", "notFixed", "more", "person"),
     )
-    def FixPersonData(ctx, personalCode):  # type: ignore[no-untyped-def]
+    def FixPersonData(ctx, personalCode):
         result = _data_checks(ctx).fix_person_data(_caller(ctx), personalCode)
         return len(result.fixed), result.not_fixed, result.more, [person_out(p) for p in result.fixed]
 
@@ -181,10 +181,10 @@ class NvsFeedService(ServiceBase):
         _returns=(required(t.Count), many(f.Notice, 500), optional(f.InboxPageToken)),
         _out_variable_names=("unacknowledged", "notice", "nextPageToken"),
     )
-    def ListNotices(ctx, state, kind, pageToken, limit):  # type: ignore[no-untyped-def]
+    def ListNotices(ctx, state, kind, pageToken, limit):
         page = _notices(ctx).list_notices(_caller(ctx), state=state, kind=kind, page_token=pageToken, limit=limit)
         return page.unacknowledged, [notice_out(n) for n in page.notices], page.next_page_token
 
     @rpc(many(t.Identifier, 100, at_least=1), _returns=many(f.Notice, 100, at_least=1), _out_variable_name="notice")
-    def AcknowledgeNotice(ctx, noticeId):  # type: ignore[no-untyped-def]
+    def AcknowledgeNotice(ctx, noticeId):
         return [notice_out(n) for n in _notices(ctx).acknowledge(_caller(ctx), list(noticeId or ()))]

@@ -22,20 +22,20 @@ from gateway.soap import types as t
 from gateway.soap.types import many, optional, required
 
 
-def _registry(ctx) -> Registry:  # type: ignore[no-untyped-def]
+def _registry(ctx) -> Registry:
     return ctx.udc.registry
 
 
-def _caller(ctx) -> Caller:  # type: ignore[no-untyped-def]
+def _caller(ctx) -> Caller:
     return ctx.udc.caller
 
 
-def _clubs(ctx) -> Clubs:  # type: ignore[no-untyped-def]
+def _clubs(ctx) -> Clubs:
     registry = _registry(ctx)
     return Clubs(registry.uow_factory, registry.population_register, clock=registry.clock)
 
 
-def _lists(ctx) -> lists.Lists:  # type: ignore[no-untyped-def]
+def _lists(ctx) -> lists.Lists:
     return lists.Lists(_registry(ctx).uow_factory)
 
 
@@ -92,14 +92,14 @@ def club_out(a: ListedClubAttendance) -> t.ClubAttendance:
     )
 
 
-def _registrations(ctx, name: ListName, list_filter, page_size, cursor):  # type: ignore[no-untyped-def]
+def _registrations(ctx, name: ListName, list_filter, page_size, cursor):
     use_case = _lists(ctx)
     page: Page[ListedRegistration] = use_case.page(scope_of(_caller(ctx)), name, list_filter, page_size, cursor)
     names = use_case.names().departure_reasons if any(r.departure_reason_code for r in page.rows) else {}
     return [registration_row_out(r, names) for r in page.rows], page.next_cursor
 
 
-def _page_of(row, at_most: int = 500):  # type: ignore[no-untyped-def]
+def _page_of(row, at_most: int = 500):
     return dict(_returns=(many(row, at_most), optional(t.Cursor)))
 
 
@@ -114,7 +114,7 @@ class NvsListsService(ServiceBase):
         _returns=required(t.ClubAttendance),
         _out_variable_name="attendance",
     )
-    def MarkClubAttendance(ctx, personalCode, schoolYear, directionCode, subDirectionCode, fromDate):  # type: ignore[no-untyped-def]
+    def MarkClubAttendance(ctx, personalCode, schoolYear, directionCode, subDirectionCode, fromDate):
         new = NewClubAttendance(
             personalCode, schoolYear, tuple(directionCode or ()), tuple(subDirectionCode or ()), fromDate
         )
@@ -126,7 +126,7 @@ class NvsListsService(ServiceBase):
         _returns=required(t.ClubAttendance),
         _out_variable_name="attendance",
     )
-    def EndClubAttendance(ctx, attendanceId, endDate):  # type: ignore[no-untyped-def]
+    def EndClubAttendance(ctx, attendanceId, endDate):
         return club_out(_clubs(ctx).end(_caller(ctx), attendanceId, endDate))
 
     # --- lists ---------------------------------------------------------------------------
@@ -139,7 +139,7 @@ class NvsListsService(ServiceBase):
         _out_variable_names=("learner", "nextCursor"),
         **_page_of(t.ListedRegistration),
     )
-    def ListLearners(ctx, schoolYear, groupId, programCode, pageSize, cursor):  # type: ignore[no-untyped-def]
+    def ListLearners(ctx, schoolYear, groupId, programCode, pageSize, cursor):
         list_filter = lists.learner_filter(schoolYear, groupId, programCode)
         return _registrations(ctx, ListName.LEARNERS, list_filter, pageSize, cursor)
 
@@ -151,7 +151,7 @@ class NvsListsService(ServiceBase):
         _out_variable_names=("arrival", "nextCursor"),
         **_page_of(t.ListedRegistration),
     )
-    def ListArrivals(ctx, fromDate, toDate, pageSize, cursor):  # type: ignore[no-untyped-def]
+    def ListArrivals(ctx, fromDate, toDate, pageSize, cursor):
         return _registrations(ctx, ListName.ARRIVALS, lists.arrival_filter(fromDate, toDate), pageSize, cursor)
 
     @rpc(
@@ -162,7 +162,7 @@ class NvsListsService(ServiceBase):
         _out_variable_names=("departure", "nextCursor"),
         **_page_of(t.ListedRegistration),
     )
-    def ListDepartures(ctx, fromDate, toDate, pageSize, cursor):  # type: ignore[no-untyped-def]
+    def ListDepartures(ctx, fromDate, toDate, pageSize, cursor):
         return _registrations(ctx, ListName.DEPARTURES, lists.departure_filter(fromDate, toDate), pageSize, cursor)
 
     @rpc(
@@ -173,7 +173,7 @@ class NvsListsService(ServiceBase):
         _out_variable_names=("recipient", "nextCursor"),
         **_page_of(t.BasketRecipient),
     )
-    def ListBasketRecipients(ctx, month, institutionCode, pageSize, cursor):  # type: ignore[no-untyped-def]
+    def ListBasketRecipients(ctx, month, institutionCode, pageSize, cursor):
         use_case = _lists(ctx)
         list_filter = lists.basket_filter(month, institutionCode)
         page = use_case.page(scope_of(_caller(ctx)), ListName.BASKET_RECIPIENTS, list_filter, pageSize, cursor)
@@ -189,7 +189,7 @@ class NvsListsService(ServiceBase):
         _out_variable_names=("attendance", "nextCursor"),
         **_page_of(t.ClubAttendance),
     )
-    def ListClubAttendance(ctx, schoolYear, directionCode, activeOn, pageSize, cursor):  # type: ignore[no-untyped-def]
+    def ListClubAttendance(ctx, schoolYear, directionCode, activeOn, pageSize, cursor):
         list_filter = lists.club_filter(schoolYear, directionCode, activeOn)
         page = _lists(ctx).page(scope_of(_caller(ctx)), ListName.CLUB_ATTENDANCE, list_filter, pageSize, cursor)
         return [club_out(a) for a in page.rows], page.next_cursor

@@ -16,16 +16,16 @@ from gateway.soap import types as t
 from gateway.soap.types import many, optional, required
 
 
-def _registry(ctx) -> services.Registry:  # type: ignore[no-untyped-def]
+def _registry(ctx) -> services.Registry:
     return ctx.udc.registry
 
 
-def _caller(ctx) -> services.Caller:  # type: ignore[no-untyped-def]
+def _caller(ctx) -> services.Caller:
     return ctx.udc.caller
 
 
 # --- domain -> wire -----------------------------------------------------------
-def person_out(p) -> t.Person:  # type: ignore[no-untyped-def]
+def person_out(p) -> t.Person:
     residence = None
     if p.residence is not None:
         residence = t.DeclaredResidence(
@@ -97,16 +97,16 @@ def registration_out(view: services.RegistrationView) -> t.Registration:
     )
 
 
-def warnings_out(warnings) -> list[t.Warning]:  # type: ignore[no-untyped-def]
+def warnings_out(warnings) -> list[t.Warning]:
     return [t.Warning(code=w.code, message=w.message) for w in warnings]
 
 
 # --- wire -> domain -----------------------------------------------------------
-def contract_in(c) -> Contract | None:  # type: ignore[no-untyped-def]
+def contract_in(c) -> Contract | None:
     return None if c is None else Contract(type_code=c.typeCode, signed_on=c.date, number=c.number)
 
 
-def leaders_in(leaders) -> tuple[services.LeaderInput, ...]:  # type: ignore[no-untyped-def]
+def leaders_in(leaders) -> tuple[services.LeaderInput, ...]:
     return tuple(
         services.LeaderInput(leader.firstName, leader.lastName, leader.personalCode) for leader in leaders or ()
     )
@@ -140,7 +140,7 @@ class NvsRegistryService(ServiceBase):
         _returns=(required(t.Person), optional(t.LastRegistration)),
         _out_variable_names=("person", "lastRegistration"),
     )
-    def LookupPerson(ctx, personalCode):  # type: ignore[no-untyped-def]
+    def LookupPerson(ctx, personalCode):
         found = _registry(ctx).lookup_person(_caller(ctx), personalCode)
         last = found.last_registration
         last_out = last and t.LastRegistration(
@@ -163,7 +163,7 @@ class NvsRegistryService(ServiceBase):
         _returns=required(t.Group),
         _out_variable_name="group",
     )
-    def CreateGroup(ctx, schoolYear, programCode, purpose, name, subDirectionCode, leader):  # type: ignore[no-untyped-def]
+    def CreateGroup(ctx, schoolYear, programCode, purpose, name, subDirectionCode, leader):
         new = services.NewGroup(
             school_year=schoolYear,
             program_code=programCode,
@@ -182,7 +182,7 @@ class NvsRegistryService(ServiceBase):
         _returns=required(t.Group),
         _out_variable_name="group",
     )
-    def UpdateGroup(ctx, groupId, name, subDirectionCode, leader):  # type: ignore[no-untyped-def]
+    def UpdateGroup(ctx, groupId, name, subDirectionCode, leader):
         change = services.GroupInput(
             name=name, sub_direction_codes=tuple(subDirectionCode or ()), leaders=leaders_in(leader)
         )
@@ -195,7 +195,7 @@ class NvsRegistryService(ServiceBase):
         _returns=(required(t.SchoolYear), many(t.GroupSection, 2)),
         _out_variable_names=("schoolYear", "section"),
     )
-    def ListGroups(ctx, schoolYear, purpose, institutionCode):  # type: ignore[no-untyped-def]
+    def ListGroups(ctx, schoolYear, purpose, institutionCode):
         sections = _registry(ctx).list_groups(_caller(ctx), schoolYear, purpose, institutionCode)
         return schoolYear, [
             t.GroupSection(purpose=s.purpose.value, count=len(s.groups), group=[group_out(g) for g in s.groups])
@@ -209,13 +209,13 @@ class NvsRegistryService(ServiceBase):
         optional(t.Contract),
         **REGISTRATION_AND_WARNINGS,
     )
-    def RegisterStudent(ctx, personalCode, groupId, firstLearningDate, contract):  # type: ignore[no-untyped-def]
+    def RegisterStudent(ctx, personalCode, groupId, firstLearningDate, contract):
         new = services.NewRegistration(personalCode, groupId, firstLearningDate, contract_in(contract))
         view, warnings = _registry(ctx).register_student(_caller(ctx), new)
         return registration_out(view), warnings_out(warnings)
 
     @rpc(required(t.Identifier), optional(t.RegisterDate), optional(t.Contract), **REGISTRATION_AND_WARNINGS)
-    def CorrectRegistration(ctx, registrationId, firstLearningDate, contract):  # type: ignore[no-untyped-def]
+    def CorrectRegistration(ctx, registrationId, firstLearningDate, contract):
         view, warnings = _registry(ctx).correct_registration(
             _caller(ctx), registrationId, firstLearningDate, contract_in(contract)
         )
@@ -227,7 +227,7 @@ class NvsRegistryService(ServiceBase):
         _returns=required(t.Registration),
         _out_variable_name="registration",
     )
-    def CancelRegistration(ctx, registrationId, reason):  # type: ignore[no-untyped-def]
+    def CancelRegistration(ctx, registrationId, reason):
         return registration_out(_registry(ctx).cancel_registration(_caller(ctx), registrationId, reason))
 
     @rpc(
@@ -237,7 +237,7 @@ class NvsRegistryService(ServiceBase):
         optional(t.OrderNumber),
         **REGISTRATION_AND_WARNINGS,
     )
-    def DeregisterStudent(ctx, registrationId, departureDate, departureReasonCode, orderNumber):  # type: ignore[no-untyped-def]
+    def DeregisterStudent(ctx, registrationId, departureDate, departureReasonCode, orderNumber):
         departure = Departure(date=departureDate, reason_code=departureReasonCode, order_number=orderNumber)
         view, warnings = _registry(ctx).deregister_student(_caller(ctx), registrationId, departure)
         return registration_out(view), warnings_out(warnings)
@@ -248,7 +248,7 @@ class NvsRegistryService(ServiceBase):
         _returns=(required(t.Person), many(t.Registration, 100)),
         _out_variable_names=("person", "registration"),
     )
-    def GetStudent(ctx, personalCode, institutionCode):  # type: ignore[no-untyped-def]
+    def GetStudent(ctx, personalCode, institutionCode):
         record = _registry(ctx).get_student(_caller(ctx), personalCode, institutionCode)
         return person_out(record.person), [registration_out(r) for r in record.registrations]
 
@@ -261,19 +261,19 @@ class NvsRegistryService(ServiceBase):
         optional(Boolean),
         **REGISTRATION_AND_MARKS,
     )
-    def MarkFunding(ctx, registrationId, fundingTypeCode, fromMonth, toMonth, specialNeeds):  # type: ignore[no-untyped-def]
+    def MarkFunding(ctx, registrationId, fundingTypeCode, fromMonth, toMonth, specialNeeds):
         new = services.NewFunding(registrationId, tuple(fundingTypeCode or ()), fromMonth, toMonth, bool(specialNeeds))
         registry = _registry(ctx)
         return funding_out(registry.mark_funding(_caller(ctx), new), registry.funding_type_names())
 
     @rpc(required(t.Identifier), required(t.ClassifierCode), required(t.Month), **REGISTRATION_AND_MARKS)
-    def EndFunding(ctx, registrationId, fundingTypeCode, lastFundedMonth):  # type: ignore[no-untyped-def]
+    def EndFunding(ctx, registrationId, fundingTypeCode, lastFundedMonth):
         registry = _registry(ctx)
         view = registry.end_funding(_caller(ctx), registrationId, fundingTypeCode, lastFundedMonth)
         return funding_out(view, registry.funding_type_names())
 
     @rpc(required(t.Identifier), **REGISTRATION_AND_MARKS)
-    def GetFunding(ctx, registrationId):  # type: ignore[no-untyped-def]
+    def GetFunding(ctx, registrationId):
         registry = _registry(ctx)
         return funding_out(registry.get_funding(_caller(ctx), registrationId), registry.funding_type_names())
 
@@ -284,7 +284,7 @@ class NvsRegistryService(ServiceBase):
         _returns=(required(Boolean), many(t.MonthAvailability, 24, at_least=1)),
         _out_variable_names=("available", "month"),
     )
-    def CheckBasketAvailability(ctx, personalCode, fromMonth, toMonth):  # type: ignore[no-untyped-def]
+    def CheckBasketAvailability(ctx, personalCode, fromMonth, toMonth):
         months = _registry(ctx).check_basket_availability(_caller(ctx), personalCode, fromMonth, toMonth)
         return all(free for _, free in months), [
             t.MonthAvailability(month=str(m), available=free) for m, free in months
@@ -296,7 +296,7 @@ class NvsRegistryService(ServiceBase):
         _returns=(many(t.BasketLine, "unbounded"), required(t.Amount)),
         _out_variable_names=("line", "totalAmount"),
     )
-    def CalculateBasket(ctx, fromMonth, toMonth):  # type: ignore[no-untyped-def]
+    def CalculateBasket(ctx, fromMonth, toMonth):
         report = _registry(ctx).calculate_basket(_caller(ctx), fromMonth, toMonth)
         lines = [
             t.BasketLine(

@@ -16,15 +16,15 @@ from spyne import Boolean, ComplexModel, Date, DateTime, Decimal, Integer, Integ
 TNS = "urn:lt:mokiniu-registras:nvs-gateway:v1"
 
 
-def required(t):  # type: ignore[no-untyped-def]
+def required(t):
     return t.customize(min_occurs=1, nillable=False)
 
 
-def optional(t):  # type: ignore[no-untyped-def]
+def optional(t):
     return t.customize(min_occurs=0, nillable=False)
 
 
-def many(t, at_most: int | str, at_least: int = 0):  # type: ignore[no-untyped-def]
+def many(t, at_most: int | str, at_least: int = 0):
     return t.customize(min_occurs=at_least, max_occurs=at_most, nillable=False)
 
 

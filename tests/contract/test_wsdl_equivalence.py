@@ -63,7 +63,7 @@ def operations(wsdl: Path) -> dict[str, tuple[str, str, list[str]]]:
     }
 
 
-def shape(xsd_type, depth: int = 0):  # type: ignore[no-untyped-def]
+def shape(xsd_type, depth: int = 0):
     """The comparable structure of a type: children with occurrences, or a simple type's base and facets."""
     assert depth < 20, "recursive type"
     if xsd_type.is_simple():

@@ -24,10 +24,10 @@ class ClockedUsernameToken(UsernameToken):
     read anew for every message, as a client's token comes from the client's clock."""
 
     def __init__(self, username: str, password: str, clock: Clock, **kwargs: object) -> None:
-        super().__init__(username, password, use_digest=True, **kwargs)  # type: ignore[arg-type]
+        super().__init__(username, password, use_digest=True, **kwargs)
         self.clock = clock
 
-    def _create_password_digest(self):  # type: ignore[no-untyped-def]
+    def _create_password_digest(self):
         self.created = self.clock.now().replace(microsecond=0)
         return super()._create_password_digest()
 

@@ -48,7 +48,7 @@ YEAR = SchoolYear.containing(TODAY)
 PURPOSE = "{urn:lt:mokiniu-registras:nvs-gateway:v1}accessPurpose"
 
 
-def refused(call) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def refused(call) -> dict[str, str]:
     with pytest.raises(Fault) as fault:
         call()
     return fault_detail(fault.value)
@@ -63,7 +63,7 @@ def make_user(
     rights=INSTITUTION_RIGHTS,
     digest: bool = True,
     **dates,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     secrets = DigestSecrets(SANDBOX_DIGEST_SECRET_KEY if digest else None)
     Accounts(database.uow_factory, secrets, clock=FixedClock.on(TODAY)).ensure_user(
         username, password, scope or Scope.institution(SCHOOL), rights, **dates
@@ -94,7 +94,7 @@ def request_file(tmp_path: Path, **changes: str) -> Path:
 
 
 @pytest.fixture
-def cli(database, monkeypatch):  # type: ignore[no-untyped-def]
+def cli(database, monkeypatch):
     monkeypatch.setenv("NVS_DATABASE_URL", database.url)
     monkeypatch.setenv("NVS_LOG_LEVEL", "WARNING")
     monkeypatch.setenv("NVS_DIGEST_SECRET_KEY", SANDBOX_DIGEST_SECRET_KEY)
@@ -167,7 +167,7 @@ def test_a_request_file_outside_its_schema_is_refused_with_its_problems(cli, tmp
     assert "owner" in capsys.readouterr().err
 
 
-def register_user_request(personal_code: str, institution: str, **changes) -> dict:  # type: ignore[no-untyped-def]
+def register_user_request(personal_code: str, institution: str, **changes) -> dict:
     request = {
         "personalCode": personal_code,
         "firstName": "Jonas",

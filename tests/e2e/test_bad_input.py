@@ -108,7 +108,7 @@ def register(
     )
 
 
-def signed(body: str, **kwargs) -> Callable[[SandboxUser], bytes]:  # type: ignore[no-untyped-def]
+def signed(body: str, **kwargs) -> Callable[[SandboxUser], bytes]:
     """A builder: ``body`` in an envelope signed in as the case's user."""
     return lambda user: soap.envelope(body, username=user.username, password=user.password, **kwargs)
 
@@ -610,7 +610,7 @@ def _field_matches(expected: str, actual: str | None) -> bool:
     return actual == expected
 
 
-def refusal_problems(gateway, user: SandboxUser, case: Case, logs: pytest.LogCaptureFixture) -> list[str]:  # type: ignore[no-untyped-def]
+def refusal_problems(gateway, user: SandboxUser, case: Case, logs: pytest.LogCaptureFixture) -> list[str]:
     """Send the case; return what is wrong with the gateway's answer (nothing when it is right)."""
     before = gateway.database.snapshot()
     first_record = len(logs.records)
@@ -660,7 +660,7 @@ def refusal_problems(gateway, user: SandboxUser, case: Case, logs: pytest.LogCap
     return problems
 
 
-def check_table(gateway, cases: list[Case], logs: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+def check_table(gateway, cases: list[Case], logs: pytest.LogCaptureFixture) -> None:
     user = gateway.database.user(MUSIC_SCHOOL)
     report = []
     for case in cases:
@@ -715,12 +715,12 @@ def test_schema_fault_messages_quote_the_contract_faithfully(live_gateway):
 
 
 # --- free text is stored and returned literally ------------------------------------------------
-def call(gateway, body: str) -> etree._Element:  # type: ignore[no-untyped-def]
+def call(gateway, body: str) -> etree._Element:
     user = gateway.database.user(MUSIC_SCHOOL)
     return soap.parse_success(soap.post(gateway.registry_url, signed(body)(user)))
 
 
-def listed_group_names(gateway) -> list[str]:  # type: ignore[no-untyped-def]
+def listed_group_names(gateway) -> list[str]:
     listed = call(
         gateway, f"<nvs:ListGroups><nvs:schoolYear>{SchoolYear.containing(E2E_TODAY)}</nvs:schoolYear></nvs:ListGroups>"
     )

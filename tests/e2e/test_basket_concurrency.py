@@ -91,7 +91,7 @@ def test_exactly_one_of_twenty_concurrent_basket_claims_wins_every_round(live_ga
         outcomes: list[str] = []
         lock = threading.Lock()
 
-        def claim(service, registration_id: int) -> None:  # type: ignore[no-untyped-def]
+        def claim(service, registration_id: int) -> None:
             start.wait()
             try:
                 service.MarkFunding(

@@ -33,12 +33,12 @@ PROGRAM = "100000112"
 LEADER = child_code(dt.date(2004, 3, 3), 808)  # an adult leader's code: personal data like a learner's
 
 
-def service_of(gateway, institution_code: str):  # type: ignore[no-untyped-def]
+def service_of(gateway, institution_code: str):
     user = gateway.database.user(institution_code)
     return registry_client(gateway.wsdl_url, user.username, user.password).service
 
 
-def log_of(database, personal_code: str) -> list[tuple[str | None, str, str]]:  # type: ignore[no-untyped-def]
+def log_of(database, personal_code: str) -> list[tuple[str | None, str, str]]:
     """(user name, operation, outcome) of every access-log record naming the person, oldest first."""
     return [
         (row[0], row[1], row[2])
@@ -50,13 +50,13 @@ def log_of(database, personal_code: str) -> list[tuple[str | None, str, str]]:  
     ]
 
 
-def refused(call) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def refused(call) -> dict[str, str]:
     with pytest.raises(Fault) as fault:
         call()
     return fault_detail(fault.value)
 
 
-def registered_child(service, serial: int) -> tuple[str, int, int]:  # type: ignore[no-untyped-def]
+def registered_child(service, serial: int) -> tuple[str, int, int]:
     """A new child registered in a new group: (personal code, group id, registration id)."""
     child = child_code(dt.date(2015, 5, 5), serial)
     group = service.CreateGroup(
@@ -153,7 +153,7 @@ def test_a_change_whose_access_log_record_cannot_be_written_is_not_kept(live_gat
     before = live_gateway.database.snapshot()
     events_before = live_gateway.database.count("change_event")
 
-    def broken(self, record):  # type: ignore[no-untyped-def]
+    def broken(self, record):
         if record.outcome == "ok":
             raise OSError("the access log's disk is full")
         return real_append(self, record)
@@ -189,11 +189,11 @@ def test_a_failed_login_is_counted_although_its_call_is_rolled_back(live_gateway
 class GatedPopulationRegister:
     """Holds every GR call of the gateway until the test opens the gate."""
 
-    def __init__(self, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, monkeypatch) -> None:
         self.waiting, self.gate = threading.Event(), threading.Event()
         real = gr_client.ZeepPopulationRegister._call
 
-        def held(client, operation, **arguments):  # type: ignore[no-untyped-def]
+        def held(client, operation, **arguments):
             self.waiting.set()
             assert self.gate.wait(30), "the test never opened the gate"
             return real(client, operation, **arguments)
@@ -268,7 +268,7 @@ def test_a_connection_the_database_dropped_costs_the_caller_nothing(live_gateway
         pytest.skip("SQLite has no server to drop a connection")
     provider = service_of(live_gateway, SCHOOL)
     provider.ListGroups(schoolYear=str(YEAR))  # the pool now holds a connection
-    pooled = [entry.dbapi_connection.info.backend_pid for entry in list(database.engine.pool._pool.queue)]  # type: ignore[attr-defined]
+    pooled = [entry.dbapi_connection.info.backend_pid for entry in list(database.engine.pool._pool.queue)]
     assert pooled, "no pooled connection to drop"
     outside = create_engine(database.url, poolclass=NullPool)  # not one of the pool's own connections
     with outside.connect() as admin:

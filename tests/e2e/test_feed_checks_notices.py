@@ -24,7 +24,7 @@ SPECIAL = {p.kind + ("-first" if p.previous_first_name else ""): p for p in SPEC
 CONTRACT = {"typeCode": "BILATERAL", "date": E2E_TODAY, "number": "S-1"}
 
 
-def service_of(gateway, institution_code: str):  # type: ignore[no-untyped-def]
+def service_of(gateway, institution_code: str):
     user = gateway.database.user(institution_code)
     return registry_client(gateway.wsdl_url, user.username, user.password).service
 
@@ -35,7 +35,7 @@ def engineers_sub_direction() -> str:
     return next(e.code for e in load_classifiers().entries("nvs-sub-direction") if e.parent in ("TECHCREAT", "IT"))
 
 
-def held_earlier(database, code: str) -> None:  # type: ignore[no-untyped-def]
+def held_earlier(database, code: str) -> None:
     """Overwrite the stored person with what the register held before GR changed (the fixture's previous values)."""
     special = next(p for p in SPECIAL_PERSONS if p.personal_code == code)
     with database.uow_factory() as uow:
@@ -58,7 +58,7 @@ def held_earlier(database, code: str) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def special_learners(live_gateway):  # type: ignore[no-untyped-def]
+def special_learners(live_gateway):
     """The music school holds all five special persons GR knows, the engineers the girl who moved;
     the register still has the data GR had before (time has passed)."""
     school, engineers = service_of(live_gateway, SCHOOL), service_of(live_gateway, ENGINEERS)
@@ -75,7 +75,7 @@ def special_learners(live_gateway):  # type: ignore[no-untyped-def]
     deceased = SPECIAL["deceased"]
     database = live_gateway.database
     with database.uow_factory() as uow:
-        uow.persons.save(deceased.record(), checked_at=dt.datetime(2023, 1, 1, tzinfo=dt.UTC))  # type: ignore[arg-type]
+        uow.persons.save(deceased.record(), checked_at=dt.datetime(2023, 1, 1, tzinfo=dt.UTC))
         stored = uow.registrations.add(
             Registration(
                 None,
@@ -103,7 +103,7 @@ def special_learners(live_gateway):  # type: ignore[no-untyped-def]
     return registrations
 
 
-def run_cli(live_gateway, monkeypatch, capsys, *args: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def run_cli(live_gateway, monkeypatch, capsys, *args: str) -> tuple[int, str]:
     monkeypatch.setenv("NVS_DATABASE_URL", live_gateway.database.url)
     monkeypatch.setenv("NVS_POPULATION_REGISTER_URL", f"{live_gateway.base_url}/population-register")
     monkeypatch.setenv("NVS_LOG_LEVEL", "WARNING")
@@ -192,7 +192,7 @@ def test_a_gr_check_interrupted_by_gr_continues_on_the_next_run(
     class FailsOnSecondBatch(ZeepPopulationRegister):
         calls = 0
 
-        def find_persons(self, codes):  # type: ignore[no-untyped-def]
+        def find_persons(self, codes):
             FailsOnSecondBatch.calls += 1
             if FailsOnSecondBatch.calls == 2:
                 from gateway.domain.errors import PopulationRegisterUnavailable

@@ -164,7 +164,7 @@ def stale_reason(today: dt.date) -> str | None:
     return None
 
 
-def institution_user(gateway):  # type: ignore[no-untyped-def]
+def institution_user(gateway):
     institution = body_child(load("CreateGroup.response.xml")).findtext(q("group", "institutionCode"))
     return gateway.database.user(institution)
 

@@ -288,7 +288,7 @@ def test_two_providers_registering_the_same_new_child_at_once_both_succeed(
     outcomes: list[str] = []
     start = threading.Barrier(2)
 
-    def register(service, group_id: int) -> None:  # type: ignore[no-untyped-def]
+    def register(service, group_id: int) -> None:
         start.wait()
         try:
             service.RegisterStudent(

@@ -94,7 +94,7 @@ def test_every_schema_is_served_as_checked_in_but_for_absolute_schema_locations(
             assert location == f"{live_gateway.base_url}/xsd/{original}", path.name
 
 
-def raw_get(gateway, target: str, host: str | None = None) -> tuple[int, bytes]:  # type: ignore[no-untyped-def]
+def raw_get(gateway, target: str, host: str | None = None) -> tuple[int, bytes]:
     """GET ``target`` exactly as written (requests and curl remove dot segments before sending)."""
     connection = http.client.HTTPConnection(gateway.base_url.removeprefix("http://"), timeout=10)
     try:

@@ -36,7 +36,7 @@ LIST_GROUPS = f"<nvs:ListGroups><nvs:schoolYear>{YEAR}</nvs:schoolYear></nvs:Lis
 
 
 @pytest.fixture(scope="module")
-def two_gateways(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def two_gateways(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     directory: Path = tmp_path_factory.mktemp("two-gateways")
     database: Database = open_database(request, "postgresql", directory)
     gateways = [GatewayProcess(database.url, directory), GatewayProcess(database.url, directory)]
@@ -50,7 +50,7 @@ def two_gateways(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         database.engine.dispose()
 
 
-def call(gateway: GatewayProcess, body: str, username: str, password: str, **options: object):  # type: ignore[no-untyped-def]
+def call(gateway: GatewayProcess, body: str, username: str, password: str, **options: object):
     return post(gateway.registry_url, envelope(body, username=username, password=password, **options))  # type: ignore[arg-type]
 
 
@@ -122,7 +122,7 @@ def test_of_two_providers_claiming_one_basket_month_through_different_gateways_e
         ]
         start = threading.Barrier(2)
 
-        def claim(service, registration_id: int) -> str:  # type: ignore[no-untyped-def]
+        def claim(service, registration_id: int) -> str:
             start.wait()
             try:
                 service.MarkFunding(

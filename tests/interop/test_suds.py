@@ -15,7 +15,7 @@ from suds.wsse import Security, UsernameToken  # noqa: E402
 pytestmark = pytest.mark.e2e
 
 
-def registry(gateway, username: str, password: str):  # type: ignore[no-untyped-def]
+def registry(gateway, username: str, password: str):
     """A suds client of the served WSDL with a UsernameToken (suds writes PasswordText)."""
     client = suds_client.Client(gateway.wsdl_url, cache=None, timeout=15)
     security = Security()
@@ -24,7 +24,7 @@ def registry(gateway, username: str, password: str):  # type: ignore[no-untyped-
     return client.service
 
 
-def run_scenario(service, inputs: dict[str, str]) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def run_scenario(service, inputs: dict[str, str]) -> dict[str, str]:
     day = dt.date.fromisoformat
     seen: dict[str, str] = {}
 
@@ -37,7 +37,7 @@ def run_scenario(service, inputs: dict[str, str]) -> dict[str, str]:  # type: ig
             "contract": contract,
         }
 
-    def fault(key: str, call) -> None:  # type: ignore[no-untyped-def]
+    def fault(key: str, call) -> None:
         try:
             call()
             seen[f"{key}.code"] = "(no fault)"

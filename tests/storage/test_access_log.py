@@ -36,7 +36,7 @@ def logged(log: AccessLog, at: dt.datetime, *codes: str) -> str:
     return request_id
 
 
-def test_the_days_are_lithuanian_days(database) -> None:  # type: ignore[no-untyped-def]
+def test_the_days_are_lithuanian_days(database) -> None:
     # SQLite keeps no time zone: the bounds must be compared in UTC, as the records are stored.
     log = AccessLog(database.uow_factory, clock=FixedClock(NOW))
     logged(log, dt.datetime(2026, 8, 31, 20, 30, tzinfo=dt.UTC))  # 23:30 on 31 August in Vilnius
@@ -46,7 +46,7 @@ def test_the_days_are_lithuanian_days(database) -> None:  # type: ignore[no-unty
     assert [r.request_id for r in log.who_accessed(ADMIN, CHILD, *SEPTEMBER).records] == [last, first]
 
 
-def test_every_record_comes_once_while_newer_ones_are_written_between_pages(database) -> None:  # type: ignore[no-untyped-def]
+def test_every_record_comes_once_while_newer_ones_are_written_between_pages(database) -> None:
     log = AccessLog(database.uow_factory, clock=FixedClock(NOW))
     there = [logged(log, NOW - dt.timedelta(hours=13 - h)) for h in range(13)]
     logged(log, NOW, OTHER_CHILD)
@@ -64,7 +64,7 @@ def test_every_record_comes_once_while_newer_ones_are_written_between_pages(data
     assert pages == [1, 2, 3]
 
 
-def test_the_last_page_has_no_cursor_and_an_empty_log_one_empty_page(database) -> None:  # type: ignore[no-untyped-def]
+def test_the_last_page_has_no_cursor_and_an_empty_log_one_empty_page(database) -> None:
     log = AccessLog(database.uow_factory, clock=FixedClock(NOW))
     empty = log.who_accessed(ADMIN, CHILD, *SEPTEMBER)
     assert (empty.total, empty.page, empty.records, empty.next_cursor) == (0, 1, [], None)

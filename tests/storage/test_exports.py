@@ -52,7 +52,7 @@ def cli_database(generated, monkeypatch):
     return generated
 
 
-def every_id(lists: Lists, scope: Scope, name: ListName, list_filter) -> list[int]:  # type: ignore[no-untyped-def]
+def every_id(lists: Lists, scope: Scope, name: ListName, list_filter) -> list[int]:
     return [
         getattr(r, "registration_id", None) or r.attendance_id
         for batch in lists.batches(scope, name, list_filter)
@@ -170,7 +170,7 @@ def test_a_failed_export_leaves_no_file_behind(generated, tmp_path, monkeypatch)
     lists = Lists(generated.uow_factory)
     original = Lists.batches
 
-    def failing(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def failing(self, *args, **kwargs):
         for number, batch in enumerate(original(self, *args, **kwargs)):
             if number == 1:
                 raise RuntimeError("the database went away")
@@ -199,7 +199,7 @@ def test_an_export_reads_the_list_in_batches_of_a_bounded_size(generated, tmp_pa
     asked: list[tuple[int, int]] = []
     original = SqlListRepository.rows
 
-    def counting(self, query, limit):  # type: ignore[no-untyped-def]
+    def counting(self, query, limit):
         rows = original(self, query, limit)
         asked.append((limit, len(rows)))
         return rows
@@ -222,7 +222,7 @@ def test_an_export_reads_the_list_in_batches_of_a_bounded_size(generated, tmp_pa
     assert len(asked) == summary.rows // 50 + 1  # full batches, then the short (or empty) last one
 
 
-def _peak_bytes(lists: Lists, list_filter, fmt: str, output: Path) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def _peak_bytes(lists: Lists, list_filter, fmt: str, output: Path) -> tuple[int, int]:
     tracemalloc.start()
     try:
         summary = export_list(lists, Scope.everything(), ListName.ARRIVALS, list_filter, fmt, output, clock=CLOCK)

@@ -52,19 +52,19 @@ def caller_of(code: str) -> Caller:
     return Caller(user_id=0, username=f"test-{code}", institution_code=code)
 
 
-def sub_direction_of(program_code: str, database) -> str:  # type: ignore[no-untyped-def]
+def sub_direction_of(program_code: str, database) -> str:
     with database.uow_factory() as uow:
         program = uow.programs.get(program_code)
     return next(e.code for e in load_classifiers().entries("nvs-sub-direction") if e.parent in program.direction_codes)
 
 
 @pytest.fixture
-def registry(database) -> Registry:  # type: ignore[no-untyped-def]
+def registry(database) -> Registry:
     return Registry(database.uow_factory, SandboxPeople(), clock=FixedClock(NOW))
 
 
 @pytest.fixture
-def groups(database, registry: Registry) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def groups(database, registry: Registry) -> dict[str, int]:
     created = {}
     for provider, program in PROVIDERS.items():
         view = registry.create_group(
@@ -126,7 +126,7 @@ class Follower:
             errors.append(error)
 
 
-def registrations_in_database(database, provider: str | None = None) -> dict[int, tuple]:  # type: ignore[no-untyped-def]
+def registrations_in_database(database, provider: str | None = None) -> dict[int, tuple]:
     query = (
         "SELECT r.id, r.status, r.group_id, r.first_learning_date, r.contract_type_code, r.contract_date, "
         "r.contract_number, r.departure_date, r.departure_reason_code, r.departure_order_number, r.provider_code "
@@ -159,7 +159,7 @@ def registrations_in_copy(follower: Follower) -> dict[int, tuple]:
     return copy
 
 
-def marks_in_database(database, provider: str | None = None) -> dict[int, tuple]:  # type: ignore[no-untyped-def]
+def marks_in_database(database, provider: str | None = None) -> dict[int, tuple]:
     query = (
         "SELECT m.id, m.registration_id, m.funding_type, m.from_month, m.to_month, r.provider_code "
         "FROM funding_mark m JOIN registration r ON r.id = m.registration_id WHERE m.status = 'active'"
@@ -180,7 +180,7 @@ def marks_in_copy(follower: Follower) -> dict[int, tuple]:
     }
 
 
-def _day(value):  # type: ignore[no-untyped-def]
+def _day(value):
     if isinstance(value, str):
         return dt.date.fromisoformat(value[:10])
     return value
@@ -263,12 +263,12 @@ def run_writers(
     return outcomes
 
 
-def prepare_persons(database, children: list[str]) -> None:  # type: ignore[no-untyped-def]
+def prepare_persons(database, children: list[str]) -> None:
     # Persons first: two first registrations of the same new child at the same moment are another
     # test's subject (the person row is shared); here every registration finds its person stored.
     with database.uow_factory() as uow:
         for code in children:
-            uow.persons.save(SandboxPeople().find_person(PersonalCode(code)), checked_at=NOW)  # type: ignore[arg-type]
+            uow.persons.save(SandboxPeople().find_person(PersonalCode(code)), checked_at=NOW)
         uow.commit()
 
 
@@ -325,12 +325,12 @@ def test_followers_reproduce_the_register_exactly_after_a_burst_of_concurrent_ch
     assert everyone.polls > 1
 
 
-def _kinds(database) -> list[str]:  # type: ignore[no-untyped-def]
+def _kinds(database) -> list[str]:
     with database.engine.connect() as connection:
         return [row[0] for row in connection.execute(text("SELECT kind FROM change_event"))]
 
 
-def mark_club(uow, attendance_id: int) -> None:  # type: ignore[no-untyped-def]
+def mark_club(uow, attendance_id: int) -> None:
     feed.club_attendance_changed(
         uow,
         ChangeKind.CLUB_ATTENDANCE_MARKED,
@@ -348,7 +348,7 @@ def mark_club(uow, attendance_id: int) -> None:  # type: ignore[no-untyped-def]
 )
 def test_a_higher_number_committed_first_stays_unseen_until_the_lower_one_commits(
     database, higher_began_first: bool
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Two real transactions: one takes N and stays open, the other takes N+1 and commits. A
     reader polling in between sees neither; after the first commits it sees both, in order.
     With ``higher_began_first`` the writer of N+1 got its transaction id first (an earlier
@@ -388,7 +388,7 @@ def test_a_higher_number_committed_first_stays_unseen_until_the_lower_one_commit
         assert uow.feed.last_sequence() == higher
 
 
-def test_writers_in_threads_get_distinct_numbers_and_a_follower_sees_every_one_in_order(database) -> None:  # type: ignore[no-untyped-def]
+def test_writers_in_threads_get_distinct_numbers_and_a_follower_sees_every_one_in_order(database) -> None:
     """N threads, one event per transaction, while a follower polls: no number twice, none
     skipped, and (nothing rolls back) no gap."""
     writers, transactions = (8, 60) if database.kind == "postgresql" else (3, 15)
@@ -429,7 +429,7 @@ def test_writers_in_threads_get_distinct_numbers_and_a_follower_sees_every_one_i
     assert follower.polls > 1
 
 
-def last_number_given(database) -> int:  # type: ignore[no-untyped-def]
+def last_number_given(database) -> int:
     """The last number taken, committed or not (the sequence is reset when a test empties the event table)."""
     if database.kind == "postgresql":
         last, called = database.rows("SELECT last_value, is_called FROM change_event_sequence_seq")[0]
@@ -437,7 +437,7 @@ def last_number_given(database) -> int:  # type: ignore[no-untyped-def]
     return database.rows("SELECT coalesce(max(sequence), 0) FROM change_event")[0][0]
 
 
-def test_a_rolled_back_change_leaves_no_event_and_its_number_is_not_seen(database, registry, groups) -> None:  # type: ignore[no-untyped-def]
+def test_a_rolled_back_change_leaves_no_event_and_its_number_is_not_seen(database, registry, groups) -> None:
     """On PostgreSQL the sequence does not give the number back (a gap, which a follower does not
     notice); on SQLite nothing was stored, so the next change takes the same number."""
     reader = feed.Feed(database.uow_factory)

@@ -46,7 +46,7 @@ class Scratch:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def scratch(request: pytest.FixtureRequest, tmp_path) -> Iterator[Scratch]:  # type: ignore[no-untyped-def]
+def scratch(request: pytest.FixtureRequest, tmp_path) -> Iterator[Scratch]:
     admin = schema = None
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'scratch.db'}"
@@ -108,8 +108,8 @@ def test_the_feed_starts_with_a_snapshot_of_what_was_registered_before_it(scratc
     follower = Follower(feed.Feed(scratch.uow_factory), ReadScope.all(), page_size=3)
     while follower.poll():
         pass
-    assert registrations_in_copy(follower) == registrations_in_database(scratch)  # type: ignore[arg-type]
-    assert marks_in_copy(follower) == marks_in_database(scratch)  # type: ignore[arg-type]
+    assert registrations_in_copy(follower) == registrations_in_database(scratch)
+    assert marks_in_copy(follower) == marks_in_database(scratch)
     assert follower.sequences == list(range(1, 7))  # 3 registrations (not the cancelled one) and 3 marks
     with scratch.engine.connect() as connection:
         deregistered_on = connection.execute(

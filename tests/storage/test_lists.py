@@ -37,7 +37,7 @@ PROGRAMS = {ANYKSCIAI_MUSIC: ("100000112", "MUSIC.PIANO"), VILNIUS_MUSIC: ("1000
 
 
 class SandboxGR:
-    def find_person(self, code: PersonalCode):  # type: ignore[no-untyped-def]
+    def find_person(self, code: PersonalCode):
         return generated_person(code.value)
 
 
@@ -84,7 +84,7 @@ class World:
         self.registrations[f"{label}@{provider}/{group}"] = view.registration.id
         return view.registration.id
 
-    def page(self, scope: Scope, name: ListName, list_filter: Any, size: int = 500, cursor: str | None = None):  # type: ignore[no-untyped-def]
+    def page(self, scope: Scope, name: ListName, list_filter: Any, size: int = 500, cursor: str | None = None):
         return self.lists.page(scope, name, list_filter, size, cursor)
 
     def ids(self, scope: Scope, name: ListName, list_filter: Any) -> list[int]:
@@ -385,7 +385,7 @@ def test_a_cancelled_registration_does_not_put_a_child_in_a_municipalitys_scope(
 
 
 # --- paging ---------------------------------------------------------------------------------------
-def walk(w: World, scope: Scope, name: ListName, list_filter: Any, size: int, between=None) -> list[int]:  # type: ignore[no-untyped-def]
+def walk(w: World, scope: Scope, name: ListName, list_filter: Any, size: int, between=None) -> list[int]:
     seen, cursor, pages = [], None, 0
     while True:
         page = w.page(scope, name, list_filter, size, cursor)

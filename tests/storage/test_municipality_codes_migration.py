@@ -30,7 +30,7 @@ VILNIUS_PERSON, KAUNAS_PERSON, OFFICIAL_PERSON, ABROAD_PERSON = (
 )
 
 
-def the_migration():  # type: ignore[no-untyped-def]
+def the_migration():
     spec = importlib.util.spec_from_file_location(
         "m0400", MIGRATIONS / "versions" / "0400_official_municipality_codes.py"
     )
@@ -40,7 +40,7 @@ def the_migration():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:
     admin = schema = None
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'scratch.db'}"
@@ -246,7 +246,7 @@ def fill_with_provisional_codes(engine: Engine) -> None:
 
 
 def stored(engine: Engine) -> dict[str, object]:
-    def rows(query: str) -> list[tuple]:  # type: ignore[type-arg]
+    def rows(query: str) -> list[tuple]:
         with engine.connect() as c:
             return [tuple(r) for r in c.execute(text(query))]
 
@@ -306,7 +306,7 @@ def test_the_provisional_municipality_codes_become_the_address_registers_everywh
     assert without_classifier(after) == NEW
     # The stored classifier is the 2026.2 file's: the same 60 names, each under its official code.
     official = {(m.code, m.name) for m in load_classifiers().entries("municipality")}
-    assert set(after["municipalities"]) == official and len(official) == 60  # type: ignore[arg-type]
+    assert set(after["municipalities"]) == official and len(official) == 60
     assert_access_log_is_still_append_only(engine)
 
     migrate(engine, "0200", down=True)
@@ -336,7 +336,7 @@ def test_the_mapping_keeps_every_municipality_and_matches_the_classifier_file() 
         assert migration.UPGRADE[old] == new
 
 
-def test_an_upgraded_sandbox_disables_the_coordinators_named_by_a_provisional_code(database) -> None:  # type: ignore[no-untyped-def]
+def test_an_upgraded_sandbox_disables_the_coordinators_named_by_a_provisional_code(database) -> None:
     from gateway.accounts import Accounts
     from gateway.auth import DigestSecrets
     from gateway.domain.access import Scope

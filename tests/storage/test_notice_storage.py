@@ -17,7 +17,7 @@ NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 SCHOOL = Caller(user_id=0, username="school", institution_code="300000011")
 
 
-def test_a_notice_with_a_dedup_key_is_stored_once_per_institution(database) -> None:  # type: ignore[no-untyped-def]
+def test_a_notice_with_a_dedup_key_is_stored_once_per_institution(database) -> None:
     notice = Notice(
         "300000011",
         NoticeKind.PERSON_DECEASED,
@@ -50,7 +50,7 @@ def test_a_notice_with_a_dedup_key_is_stored_once_per_institution(database) -> N
     assert stored.created_at == NOW
 
 
-def test_notices_are_paged_unacknowledged_first_then_newest_first(database) -> None:  # type: ignore[no-untyped-def]
+def test_notices_are_paged_unacknowledged_first_then_newest_first(database) -> None:
     with database.uow_factory() as uow:
         for n in range(7):
             uow.notices.add(Notice("300000011", NoticeKind.DATA_ISSUE, NOW, f"Nr. {n}", dedup_key=f"k{n}"))

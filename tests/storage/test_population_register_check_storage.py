@@ -25,7 +25,7 @@ SCHOOL = "300000011"
 KNOWN = [p for p in SPECIAL_PERSONS if p.kind != "not-found"]
 
 
-def held_with_previous_values(database) -> None:  # type: ignore[no-untyped-def]
+def held_with_previous_values(database) -> None:
     with database.uow_factory() as uow:
         group = uow.groups.add(
             Group(None, SCHOOL, SchoolYear(2026), "100000112", ProgramPurpose.NVS, "GR", ("MUSIC.PIANO",))
@@ -68,10 +68,10 @@ class Register:
         # on a busy machine, one may finish the run before the other starts (and starts a new one).
         self.both_inside = both_inside
 
-    def find_person(self, code):  # type: ignore[no-untyped-def]
+    def find_person(self, code):
         return self.inner.find_person(code)
 
-    def find_persons(self, codes):  # type: ignore[no-untyped-def]
+    def find_persons(self, codes):
         if self.fail_first:
             self.fail_first = False
             raise PopulationRegisterUnavailable()
@@ -81,7 +81,7 @@ class Register:
         return self.inner.find_persons(codes)
 
 
-def test_two_processes_continuing_one_run_store_everything_once(database) -> None:  # type: ignore[no-untyped-def]
+def test_two_processes_continuing_one_run_store_everything_once(database) -> None:
     held_with_previous_values(database)
     interrupted = PopulationRegisterCheck(
         database.uow_factory, Register(fail_first=True), batch_size=1, concurrency=1, clock=FixedClock(NOW)

@@ -71,7 +71,7 @@ def test_a_caller_acts_for_exactly_one_institution_municipality_or_centrally() -
         dict(municipality_code="13", central=True),
     ):
         with pytest.raises(ValueError):
-            Caller(1, "x", **wrong)  # type: ignore[arg-type]
+            Caller(1, "x", **wrong)
     assert Caller.acting_for(Scope.municipality("13"), user_id=1, username="x").scope == Scope.municipality("13")
 
 
@@ -143,7 +143,7 @@ def test_a_coordinator_sees_children_registered_with_providers_located_in_its_mu
 
 
 # --- user registration requests -------------------------------------------------------
-def a_request(**overrides) -> UserRequest:  # type: ignore[no-untyped-def]
+def a_request(**overrides) -> UserRequest:
     values = dict(
         personal_code=PersonalCode(TEACHER_CODE),
         first_name="Ona",

@@ -113,7 +113,7 @@ def test_a_person_gr_no_longer_knows_is_a_personal_data_mismatch_and_an_unchange
 
 
 # --- the student data rules ----------------------------------------------------------
-def issues(registration=None, *, program=None, provider=None, person=None, marks=(), today=TODAY):  # type: ignore[no-untyped-def]
+def issues(registration=None, *, program=None, provider=None, person=None, marks=(), today=TODAY):
     return [
         (f.code, tuple(str(m) for m in f.months))
         for f in rules.student_data_issues(
@@ -232,17 +232,17 @@ def test_every_code_the_rules_give_is_in_the_catalogue() -> None:
 class RecordingRegister:
     """A population register that remembers which codes it was asked, and can fail on a given call."""
 
-    def __init__(self, inner, *, fail_on_call: int | None = None, failure: BaseException | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, inner, *, fail_on_call: int | None = None, failure: BaseException | None = None) -> None:
         self.inner = inner
         self.fail_on_call = fail_on_call
         self.failure = failure or PopulationRegisterUnavailable()
         self.calls: list[list[PersonalCode]] = []
         self.lock = threading.Lock()
 
-    def find_person(self, code: PersonalCode):  # type: ignore[no-untyped-def]
+    def find_person(self, code: PersonalCode):
         return self.inner.find_person(code)
 
-    def find_persons(self, codes: list[PersonalCode]):  # type: ignore[no-untyped-def]
+    def find_persons(self, codes: list[PersonalCode]):
         with self.lock:
             self.calls.append(list(codes))
             call = len(self.calls)
@@ -302,11 +302,11 @@ def uow() -> FakeUnitOfWork:
     return uow
 
 
-def gr_check(uow: FakeUnitOfWork, gr, **kw) -> PopulationRegisterCheck:  # type: ignore[no-untyped-def]
+def gr_check(uow: FakeUnitOfWork, gr, **kw) -> PopulationRegisterCheck:
     return PopulationRegisterCheck(lambda: uow, gr, clock=FixedClock(NOW), **kw)
 
 
-def status(uow: FakeUnitOfWork, caller: Caller = A):  # type: ignore[no-untyped-def]
+def status(uow: FakeUnitOfWork, caller: Caller = A):
     return DataChecks(lambda: uow, sandbox_gr(), clock=FixedClock(NOW)).status(caller)
 
 
@@ -323,7 +323,7 @@ def test_the_gr_check_finds_the_special_persons_and_counts_them_per_institution(
 
 def test_the_gr_check_tells_only_institutions_with_an_active_registration_about_a_death_or_a_departure(uow) -> None:
     summary = gr_check(uow, sandbox_gr()).run()
-    notices = sorted((n.institution_code, n.kind, n.personal_code.value) for n in uow.stored.notices.values())  # type: ignore[union-attr]
+    notices = sorted((n.institution_code, n.kind, n.personal_code.value) for n in uow.stored.notices.values())
     assert notices == [
         (PROVIDER_CODE, NoticeKind.PERSON_DECEASED, SPECIAL["deceased"].personal_code),
         (PROVIDER_CODE, NoticeKind.PERSON_DEPARTED_ABROAD, SPECIAL["departed-abroad"].personal_code),
@@ -379,7 +379,7 @@ def test_the_gr_check_keeps_at_most_concurrency_batches_in_flight(uow) -> None:
     all_three = threading.Barrier(3, timeout=30)  # the first three batches must be in flight together
 
     class Slow(RecordingRegister):
-        def find_persons(self, codes):  # type: ignore[no-untyped-def]
+        def find_persons(self, codes):
             nonlocal in_flight, most, started
             with lock:
                 in_flight += 1
@@ -403,7 +403,7 @@ def test_the_gr_check_keeps_at_most_concurrency_batches_in_flight(uow) -> None:
 def test_a_later_completed_run_replaces_the_findings_of_the_earlier_one(uow) -> None:
     gr_check(uow, sandbox_gr()).run()
     with uow:  # the register catches up with GR for the girl who moved
-        uow.persons.save(SPECIAL["changed-residence"].record(), checked_at=NOW)  # type: ignore[arg-type]
+        uow.persons.save(SPECIAL["changed-residence"].record(), checked_at=NOW)
         uow.commit()
     gr_check(uow, sandbox_gr()).run()
     assert status(uow).population_register.count(Category.RESIDENCE) == 1
@@ -420,8 +420,8 @@ def test_fixing_one_person_applies_grs_data_and_closes_their_findings_everywhere
     assert [p.residence.municipality_code for p in result.fixed] == ["13"] and (result.not_fixed, result.more) == (
         0,
         False,
-    )  # type: ignore[union-attr]
-    assert uow.stored.persons[PersonalCode(moved)].residence.municipality_code == "13"  # type: ignore[union-attr]
+    )
+    assert uow.stored.persons[PersonalCode(moved)].residence.municipality_code == "13"
     assert status(uow).population_register.count(Category.RESIDENCE) == 1
     assert status(uow, B).population_register.count(Category.RESIDENCE) == 0
 

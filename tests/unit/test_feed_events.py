@@ -125,7 +125,7 @@ def test_a_correction_is_an_event_and_so_is_each_mark_it_shortens(uow, registry)
     registry.mark_funding(CALLER, NewFunding(registration_id, ("MUNICIPAL", "NVS_BASKET"), "2026-09", "2027-01"))
     before = uow.stored.feed_counter
     registry.correct_registration(CALLER, registration_id, date(2026, 10, 1), None)
-    recorded = [e for e in events(uow) if e.sequence > before]  # type: ignore[operator]
+    recorded = [e for e in events(uow) if e.sequence > before]
     assert [e.kind for e in recorded] == [ChangeKind.CORRECTED, ChangeKind.FUNDING_ENDED, ChangeKind.FUNDING_ENDED]
     assert recorded[0].registration.first_learning_date == date(2026, 10, 1)  # type: ignore[union-attr]
     assert {(e.funding.funding_type, e.funding.from_month, e.funding.to_month) for e in recorded[1:]} == {  # type: ignore[union-attr]

@@ -105,7 +105,7 @@ def test_a_single_month_may_be_marked() -> None:
     ],
     ids=["deregistered", "cancelled"],
 )
-def test_funding_cannot_be_marked_on_a_registration_that_is_not_active(registration) -> None:  # type: ignore[no-untyped-def]
+def test_funding_cannot_be_marked_on_a_registration_that_is_not_active(registration) -> None:
     with pytest.raises(RegistrationNotActive):
         mark(registration=registration, funding_types=("MUNICIPAL",))
 

@@ -217,7 +217,7 @@ def test_repr_and_str_are_masked() -> None:
         "in-a-tuple",
     ],
 )
-def test_formatting_never_shows_the_digits(render) -> None:  # type: ignore[no-untyped-def]
+def test_formatting_never_shows_the_digits(render) -> None:
     assert shows_no_digits(render(PersonalCode(CODE)))
 
 

@@ -31,7 +31,7 @@ def spelled(body: str, spelling: str) -> etree._Element:
     return etree.fromstring(text)
 
 
-def refusal(body: etree._Element):  # type: ignore[no-untyped-def]
+def refusal(body: etree._Element):
     schema = contract_schema()
     assert not schema.validate(body), "the case must be invalid"
     return describe_schema_error(schema.error_log[0], body)

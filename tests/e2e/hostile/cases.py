@@ -46,7 +46,7 @@ def signed_document(document: str) -> Callable[[SandboxUser], bytes]:
     return lambda user: soap.add_security(document.encode("utf-8"), user.username, user.password)
 
 
-def user_of(gateway, case: Case) -> SandboxUser:  # type: ignore[no-untyped-def]
+def user_of(gateway, case: Case) -> SandboxUser:
     database = gateway.database
     if isinstance(case, HostileCase) and case.username:
         return database.user_named(case.username)
@@ -55,7 +55,7 @@ def user_of(gateway, case: Case) -> SandboxUser:  # type: ignore[no-untyped-def]
     return database.user(MUSIC_SCHOOL)
 
 
-def check(gateway, cases: list[Case], logs: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+def check(gateway, cases: list[Case], logs: pytest.LogCaptureFixture) -> None:
     """Send every case; fail with every problem of every case, by id."""
     ids = [case.id for case in cases]
     assert len(ids) == len(set(ids)), "case ids must be distinct"

@@ -141,7 +141,7 @@ def test_other_paths_keep_plain_http_answers(shared_gateway):
 
 # --- the same refusals from gunicorn, the production server (gateway/gunicorn_worker.py) -----------
 @pytest.fixture(scope="module")
-def gunicorn_gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def gunicorn_gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     directory = tmp_path_factory.mktemp("gunicorn")
     database = open_database(request, "sqlite", directory)
     gateway = GatewayProcess(database.url, directory, server="gunicorn", workers=1).start()

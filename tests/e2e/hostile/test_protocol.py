@@ -39,7 +39,7 @@ def token(username: str, password: str, *extra: str) -> str:
     )
 
 
-def with_header(header) -> callable:  # type: ignore[no-untyped-def,valid-type]
+def with_header(header) -> callable:
     """``header(user)`` as the whole SOAP Header around the LookupPerson body."""
     return lambda user: soap.envelope(BODY, header=header(user))
 

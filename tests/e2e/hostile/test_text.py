@@ -54,11 +54,11 @@ SOME = (
 
 
 @pytest.fixture(scope="module")
-def setting(shared_gateway) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+def setting(shared_gateway) -> Iterator[dict[str, str]]:
     """Two groups and a registration of the music school, made before any case is sent."""
     user = shared_gateway.database.user(MUSIC_SCHOOL)
 
-    def call(body: str):  # type: ignore[no-untyped-def]
+    def call(body: str):
         return soap.parse_success(soap.post(shared_gateway.registry_url, signed(body)(user)))
 
     taken = soap.text_of(call(create_group(TAKEN, year=SCHOOL_YEAR)), "group/groupId")
