@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -229,6 +230,16 @@ def access_log_purge(settings: Settings) -> int:
     finally:
         engine.dispose()
     print(f"retention {settings.access_log_retention_days} day(s): {summary}")
+    # For a log collector (the metrics show the result too: nvs_access_log_oldest_record_age_seconds).
+    logging.getLogger("nvs.access_log").info(
+        "access log purged",
+        extra={
+            "retention_days": settings.access_log_retention_days,
+            "records_removed": summary.records,
+            "persons_removed": summary.persons,
+            "records_remaining": summary.remaining,
+        },
+    )
     return 0
 
 

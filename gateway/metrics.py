@@ -36,7 +36,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, event, func, select
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 log = logging.getLogger("nvs.metrics")
 
@@ -91,7 +91,7 @@ def count_population_register_call(operation: str, outcome: str, seconds: float)
 class WaitCountingQueuePool(QueuePool):
     """SQLAlchemy's QueuePool, counting the checkouts that had to wait for a connection to come back."""
 
-    def _do_get(self):  # type: ignore[no-untyped-def]
+    def _do_get(self) -> ConnectionPoolEntry:
         # QueuePool waits when no connection is idle and it may open no more (its overflow is used up).
         if not (-1 < self._max_overflow <= self._overflow and self._pool.empty()):
             return super()._do_get()

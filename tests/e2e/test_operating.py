@@ -10,6 +10,8 @@ import socket
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 import requests
@@ -28,6 +30,7 @@ YEAR = "2026-2027"
 FIRST_DAY = dt.date(2026, 9, 1)
 MUSIC_SCHOOL, MUSIC_PROGRAM = "300000011", "100000112"
 X_ROAD_USER = "LT38001010010"  # the X-Road userId: a country code and a personal code
+T = TypeVar("T")
 CODE = re.compile(r"(?<!\d)\d{11}(?!\d)")
 
 
@@ -246,7 +249,7 @@ def _ready(base_url: str) -> tuple[int, dict]:
     return response.status_code, response.json()
 
 
-def _until(predicate, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+def _until(predicate: Callable[[], T], timeout: float = 30.0) -> T:
     deadline = time.monotonic() + timeout
     while True:
         result = predicate()
@@ -358,7 +361,7 @@ def test_metrics_of_one_process_read_the_database_at_scrape_time_and_can_have_a_
     server = MetricsServer(Settings(database_url=database.url, host="127.0.0.1", metrics_port=port))
     try:
         text = _until(lambda: _fetch(f"http://127.0.0.1:{port}/metrics"), timeout=10)
-        assert "nvs_database_up 1.0" in text and "nvs_requests_total" in text
+        assert text is not None and "nvs_database_up 1.0" in text and "nvs_requests_total" in text
     finally:
         server.close()
 
