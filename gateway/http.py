@@ -55,9 +55,19 @@ def _fault_response(error: GatewayError, environ: dict | None = None) -> tuple[G
             environ, CallOutcome(operation=UNKNOWN_OPERATION, outcome=error.code, correlation_id=fault.correlation_id)
         )
     elif error.role == "Server":
-        log.error("HTTP request failed: fault=%s", error.code, extra={"correlation_id": fault.correlation_id})
+        log.error(
+            "HTTP request failed: fault=%s correlation=%s",
+            error.code,
+            fault.correlation_id,
+            extra={"correlation_id": fault.correlation_id},
+        )
     else:
-        log.info("HTTP request refused: fault=%s", error.code, extra={"correlation_id": fault.correlation_id})
+        log.info(
+            "HTTP request refused: fault=%s correlation=%s",
+            error.code,
+            fault.correlation_id,
+            extra={"correlation_id": fault.correlation_id},
+        )
     return fault, _fault_envelope(fault)
 
 

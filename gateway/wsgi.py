@@ -113,7 +113,9 @@ class Site:
         except Exception:
             # Last line of defence: never a bare 500 or a traceback to the caller.
             fault = GatewayFault(InternalError())
-            log.exception("unhandled error", extra={"correlation_id": fault.correlation_id})
+            log.exception(
+                "unhandled error correlation=%s", fault.correlation_id, extra={"correlation_id": fault.correlation_id}
+            )
             return self._send(
                 start_response, "500 Internal Server Error", "text/xml; charset=utf-8", _fault_envelope(fault)
             )

@@ -944,8 +944,9 @@ class RegistryWsgiApplication(WsgiApplication):
         fault = as_gateway_fault(error, request_id_of(p_ctx))
         if fault is not error and fault.error.role == "Server":
             log.error(
-                "request failed before dispatch: %s",
+                "request failed before dispatch: %s correlation=%s",
                 type(error).__name__,
+                fault.correlation_id,
                 extra={"correlation_id": fault.correlation_id},
             )
         # A request refused before dispatch (a dispatched call's outcome is noted already by call_wrapper).
