@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from clients.population_register.client import ZeepPopulationRegister
+from gateway import metrics
 from gateway.access_log import AccessLog
 from gateway.accounts import Accounts
 from gateway.auth import Authenticator, DigestSecrets, LockoutPolicy
@@ -15,6 +16,7 @@ from gateway.calls import Transactions
 from gateway.clock import Clock, clock_for
 from gateway.config import Settings
 from gateway.domain.funding import BasketPolicy
+from gateway.health import Readiness
 from gateway.http import RequestBodyGuard
 from gateway.population_register_cache import CachedPopulationRegister
 from gateway.ports import PopulationRegister, UnitOfWork
@@ -65,7 +67,8 @@ def build_gateway(
     /population-register forwards to ``sandbox_gr_url`` (the sandbox GR's own process), or serves
     the sandbox GR itself (the tests' in-process gateways)."""
     clock = clock or clock_for(settings)
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, pool_class=metrics.WaitCountingQueuePool)
+    metrics.instrument_pool(engine)
     # Every use case's unit of work joins the transaction of the SOAP call it serves (gateway.calls).
     uow_factory = Transactions(unit_of_work_factory(engine))
     policy = BasketPolicy(minimum_age=settings.basket_min_age, maximum_age=settings.basket_max_age)
@@ -110,6 +113,8 @@ def build_gateway(
         RequestBodyGuard(registry_app, settings.max_request_bytes),
         public_url=settings.public_url,
         population_register_app=gr_app,
+        readiness=Readiness(engine, population_register_url=None if gr is not None else settings.gr_url),
+        metrics_app=None if settings.metrics_port else site_metrics(settings, engine, clock),
     )
     return Gateway(
         settings=settings,
@@ -131,6 +136,13 @@ def request_ids_for(
         keep_days=settings.request_id_days,
         password_replay_minutes=settings.initial_password_replay_minutes,
         uow_factory=uow_factory,
+    )
+
+
+def site_metrics(settings: Settings, engine: Engine, clock: Clock) -> Callable[[dict, Callable], list[bytes]]:
+    """/metrics: every worker's counts and, read at scrape time, what the database says."""
+    return metrics.metrics_app(
+        metrics.DatabaseCollector(engine, clock.now), metrics.StaticCollector(settings.access_log_retention_days)
     )
 
 

@@ -27,11 +27,29 @@ if TYPE_CHECKING:
     from gateway.domain.lists import ListFilter
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    # Envelopes carry personal codes and passwords: these libraries never log them here.
-    for noisy in ("zeep", "urllib3", "waitress.queue", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _configure_logging(level: str, log_format: str = "text") -> None:
+    from gateway.logs import configure_logging
+
+    configure_logging(level, log_format)
+
+
+def _metrics_directory() -> str | None:
+    """PROMETHEUS_MULTIPROC_DIR for this server start, set before anything imports prometheus-client (it picks
+    its multiprocess values at import): the operator's, emptied of an earlier start's counts, or a fresh one,
+    removed when the server stops (returned then)."""
+    import os
+    import tempfile
+
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        os.makedirs(given, exist_ok=True)
+        for name in os.listdir(given):
+            if name.endswith(".db"):
+                os.remove(os.path.join(given, name))
+        return None
+    fresh = tempfile.mkdtemp(prefix="nvs-gateway-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = fresh
+    return fresh
 
 
 def _ensure_sqlite_directory(url: str) -> None:
@@ -274,6 +292,16 @@ def access_log_purge(settings: Settings) -> int:
     finally:
         engine.dispose()
     print(f"retention {settings.access_log_retention_days} day(s): {summary}")
+    # For a log collector (the metrics show the result too: nvs_access_log_oldest_record_age_seconds).
+    logging.getLogger("nvs.access_log").info(
+        "access log purged",
+        extra={
+            "retention_days": settings.access_log_retention_days,
+            "records_removed": summary.records,
+            "persons_removed": summary.persons,
+            "records_remaining": summary.remaining,
+        },
+    )
     # The housekeeping of the answers kept for retries runs with it (they name the same calls).
     return request_ids_purge(settings)
 
@@ -617,6 +645,17 @@ def serve(settings: Settings, *, sandbox: bool) -> int:
     With ``sandbox``, the sandbox GR runs in a process of its own (``sandbox-gr``), which the
     registry calls and the site's /population-register forwards to; it stops with us.
     """
+    import shutil
+
+    fresh_metrics_directory = _metrics_directory() if settings.server == "gunicorn" else None
+    try:
+        return _serve(settings, sandbox=sandbox)
+    finally:
+        if fresh_metrics_directory is not None:
+            shutil.rmtree(fresh_metrics_directory, ignore_errors=True)
+
+
+def _serve(settings: Settings, *, sandbox: bool) -> int:
     from gateway.server import SandboxPopulationRegister, check_serving_settings, describe, serve_wsgi
 
     try:
@@ -788,7 +827,7 @@ def main(argv: list[str] | None = None) -> int:
         from gateway.server import run_sandbox_gr
 
         settings = Settings.from_env()
-        _configure_logging(settings.log_level)
+        _configure_logging(settings.log_level, settings.log_format or "text")
         return run_sandbox_gr(
             listen_fd=args.listen_fd,
             host=args.host,
@@ -803,7 +842,13 @@ def main(argv: list[str] | None = None) -> int:
         ("server", getattr(args, "server", None)),
     )
     settings = Settings.from_env(**{k: v for k, v in options if v})
-    _configure_logging(settings.log_level)
+    if not settings.log_format:  # JSON lines for a server's log collector; text at the console
+        settings = replace(settings, log_format="json" if args.command == "serve" else "text")
+    try:
+        _configure_logging(settings.log_level, settings.log_format)
+    except ValueError as problem:
+        print(f"nvs-gateway: {problem}", file=sys.stderr)
+        return 2
 
     if args.command == "serve":
         return serve(settings, sandbox=args.sandbox)

@@ -49,6 +49,10 @@ class Settings:
     graceful_timeout: float = 30.0
     validate_responses: bool = False
     log_level: str = "INFO"
+    # json: one JSON object per line; text: human-readable lines. Empty: json for `serve`, text for the other commands.
+    log_format: str = ""
+    # 0: /metrics on the registry's port; another port: there only (served by gunicorn's master, or waitress's process).
+    metrics_port: int = 0
     # The basket's age window on the first day of each funded month (decision in rules.md; a setting).
     basket_min_age: int = 6
     basket_max_age: int = 19
@@ -92,6 +96,8 @@ class Settings:
             graceful_timeout=_float("NVS_GRACEFUL_TIMEOUT", cls.graceful_timeout),
             validate_responses=_bool("NVS_VALIDATE_RESPONSES", cls.validate_responses),
             log_level=os.environ.get("NVS_LOG_LEVEL", cls.log_level),
+            log_format=os.environ.get("NVS_LOG_FORMAT", cls.log_format).strip().lower(),
+            metrics_port=_int("NVS_METRICS_PORT", cls.metrics_port),
             basket_min_age=_int("NVS_BASKET_MIN_AGE", cls.basket_min_age),
             basket_max_age=_int("NVS_BASKET_MAX_AGE", cls.basket_max_age),
             lockout_threshold=_int("NVS_LOCKOUT_THRESHOLD", cls.lockout_threshold),
@@ -170,6 +176,8 @@ ENVIRONMENT_VARIABLES = {
     "NVS_GRACEFUL_TIMEOUT": "graceful_timeout",
     "NVS_VALIDATE_RESPONSES": "validate_responses",
     "NVS_LOG_LEVEL": "log_level",
+    "NVS_LOG_FORMAT": "log_format",
+    "NVS_METRICS_PORT": "metrics_port",
     "NVS_BASKET_MIN_AGE": "basket_min_age",
     "NVS_BASKET_MAX_AGE": "basket_max_age",
     "NVS_LOCKOUT_THRESHOLD": "lockout_threshold",

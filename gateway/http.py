@@ -33,7 +33,10 @@ from waitress.utilities import (
     ServerNotImplemented,
 )
 
+from gateway import observability
 from gateway.domain.errors import GatewayError, InternalError, MalformedMessage, RequestTooLarge
+from gateway.metrics import UNKNOWN_OPERATION
+from gateway.observability import CallOutcome
 from gateway.soap.app import GatewayFault
 from gateway.wsgi import _fault_envelope
 
@@ -42,15 +45,31 @@ log = logging.getLogger("nvs.gateway")
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
 FAULT_STATUS = "500 Internal Server Error"  # WS-I BP R1126: a fault envelope travels with HTTP 500
 # Paths that are not the SOAP endpoint keep waitress's own plain answers.
-_NOT_SOAP = ("/health", "/xsd/", "/population-register")
+_NOT_SOAP = ("/health", "/metrics", "/xsd/", "/population-register")
 
 
-def _fault_response(error: GatewayError) -> tuple[GatewayFault, bytes]:
+def _fault_response(error: GatewayError, environ: dict | None = None) -> tuple[GatewayFault, bytes]:
+    """The fault envelope of a refusal before Spyne; noted for the access line and the metrics when it was
+    refused by the WSGI layer (``environ``), logged here when the HTTP server itself refused it."""
     fault = GatewayFault(error)
-    if error.role == "Server":
-        log.error("HTTP request failed: fault=%s correlation=%s", error.code, fault.correlation_id)
+    if environ is not None:
+        observability.note(
+            environ, CallOutcome(operation=UNKNOWN_OPERATION, outcome=error.code, correlation_id=fault.correlation_id)
+        )
+    elif error.role == "Server":
+        log.error(
+            "HTTP request failed: fault=%s correlation=%s",
+            error.code,
+            fault.correlation_id,
+            extra={"correlation_id": fault.correlation_id},
+        )
     else:
-        log.info("HTTP request refused: fault=%s correlation=%s", error.code, fault.correlation_id)
+        log.info(
+            "HTTP request refused: fault=%s correlation=%s",
+            error.code,
+            fault.correlation_id,
+            extra={"correlation_id": fault.correlation_id},
+        )
     return fault, _fault_envelope(fault)
 
 
@@ -69,19 +88,23 @@ class RequestBodyGuard:
             try:
                 body = environ["wsgi.input"].read(self.max_request_bytes + 1)
             except Exception:  # gunicorn parses chunks as they are read: a broken one fails here
-                return self._refuse(start_response, MalformedMessage("The request body's chunked encoding is broken."))
+                return self._refuse(
+                    environ, start_response, MalformedMessage("The request body's chunked encoding is broken.")
+                )
             if len(body) > self.max_request_bytes:
-                return self._refuse(start_response, RequestTooLarge())
+                return self._refuse(environ, start_response, RequestTooLarge())
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
         elif not length.isdigit():
-            return self._refuse(start_response, MalformedMessage("The Content-Length header is not a number of bytes."))
+            return self._refuse(
+                environ, start_response, MalformedMessage("The Content-Length header is not a number of bytes.")
+            )
         elif int(length) > self.max_request_bytes:
-            return self._refuse(start_response, RequestTooLarge())
+            return self._refuse(environ, start_response, RequestTooLarge())
         return self.app(environ, start_response)
 
     @staticmethod
-    def _refuse(start_response: Callable, error: GatewayError) -> list[bytes]:
-        _, body = _fault_response(error)
+    def _refuse(environ: dict, start_response: Callable, error: GatewayError) -> list[bytes]:
+        _, body = _fault_response(error, environ)
         start_response(FAULT_STATUS, [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
         return [body]
 

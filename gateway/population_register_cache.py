@@ -23,7 +23,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Literal
 
+from gateway import metrics
 from gateway.calls import PopulationRegisterNeeded, current_call
+from gateway.domain.errors import GatewayError
 from gateway.domain.model import PersonRecord
 from gateway.domain.personal_code import PersonalCode
 from gateway.ports import PopulationRegister
@@ -79,10 +81,20 @@ class CachedPopulationRegister:
     def fetch(self, personal_codes: Iterable[PersonalCode]) -> dict[PersonalCode, PersonRecord | None]:
         """Ask GR now and remember its answers (raises ``PopulationRegisterUnavailable``)."""
         codes = list(dict.fromkeys(personal_codes))
-        if len(codes) == 1:
-            answers = {codes[0]: self.upstream.find_person(codes[0])}
-        else:
-            answers = self.upstream.find_persons(codes)
+        operation = "GetPerson" if len(codes) == 1 else "GetPersons"
+        started = time.perf_counter()
+        try:
+            if len(codes) == 1:
+                answers = {codes[0]: self.upstream.find_person(codes[0])}
+            else:
+                answers = self.upstream.find_persons(codes)
+        except GatewayError as error:
+            metrics.count_population_register_call(operation, error.code, time.perf_counter() - started)
+            raise
+        except Exception:
+            metrics.count_population_register_call(operation, "InternalError", time.perf_counter() - started)
+            raise
+        metrics.count_population_register_call(operation, "ok", time.perf_counter() - started)
         expires = self._monotonic() + self.ttl
         with self._lock:
             for code in codes:

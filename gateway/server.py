@@ -24,9 +24,12 @@ import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.pool import NullPool
 
 from gateway.config import Settings
+from gateway.logs import gunicorn_logconfig
 
 if TYPE_CHECKING:
     from waitress.server import BaseWSGIServer, MultiSocketServer
@@ -62,6 +65,15 @@ def serve_wsgi(load: Callable[[], WsgiApp], settings: Settings, *, name: str = "
     worker after the fork; waitress once, here."""
     check_serving_settings(settings)
     load = _warmed(load)
+    metrics_server = start_metrics_server(settings) if settings.metrics_port else None
+    try:
+        return _serve(load, settings, name)
+    finally:
+        if metrics_server is not None:
+            metrics_server.close()
+
+
+def _serve(load: Callable[[], WsgiApp], settings: Settings, name: str) -> int:
     if settings.server == "waitress":
         from gateway.http import create_server
 
@@ -94,6 +106,12 @@ def _run_gunicorn(load: Callable[[], WsgiApp], settings: Settings, name: str) ->
         # mid-start), which stops the workers gracefully, as on SIGTERM.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
+    def forget_dead_worker(_arbiter: object, worker: Any) -> None:
+        # A dead worker's counters still count; its gauges of live processes (connections in use) do not.
+        from gateway.metrics import mark_process_dead
+
+        mark_process_dead(worker.pid)
+
     class GracefulOnInterrupt(Arbiter):
         def handle_int(self) -> None:
             self.handle_term()
@@ -115,6 +133,9 @@ def _run_gunicorn(load: Callable[[], WsgiApp], settings: Settings, name: str) ->
         "preload_app": False,  # each worker builds its site after the fork
         "control_socket_disable": True,  # one per user by default: two servers would share it
         "post_fork": ignore_interrupts,
+        "child_exit": forget_dead_worker,
+        # gunicorn's own lines in the gateway's format (NVS_LOG_FORMAT), beside the gateway's.
+        "logconfig_dict": gunicorn_logconfig(settings.log_level, settings.log_format or "json"),
     }
 
     class Application(BaseApplication):
@@ -129,6 +150,38 @@ def _run_gunicorn(load: Callable[[], WsgiApp], settings: Settings, name: str) ->
             GracefulOnInterrupt(self).run()
 
     Application().run()
+
+
+class MetricsServer:
+    """``/metrics`` on a port of its own (NVS_METRICS_PORT), served by this process in a thread: under gunicorn the
+    master, which reads every worker's counts from the multiprocess directory and the database at scrape time
+    (on connections of its own, none kept: NullPool, so no connection is inherited by the workers it forks)."""
+
+    def __init__(self, settings: Settings) -> None:
+        import waitress.server
+
+        from gateway.clock import clock_for
+        from gateway.metrics import DatabaseCollector, StaticCollector, metrics_app
+        from storage.db import make_engine
+
+        self.engine = make_engine(settings.database_url, pool_class=NullPool)
+        app = metrics_app(
+            DatabaseCollector(self.engine, clock_for(settings).now), StaticCollector(settings.access_log_retention_days)
+        )
+        self.server = waitress.server.create_server(
+            app, host=settings.host, port=settings.metrics_port, threads=2, ident="nvs-metrics"
+        )
+        self.thread = threading.Thread(target=self.server.run, name="metrics", daemon=True)
+        self.thread.start()
+        log.info("metrics on http://%s:%s/metrics", settings.host, settings.metrics_port)
+
+    def close(self) -> None:
+        self.server.close()
+        self.engine.dispose()
+
+
+def start_metrics_server(settings: Settings) -> MetricsServer:
+    return MetricsServer(settings)
 
 
 def _warmed(load: Callable[[], WsgiApp]) -> Callable[[], WsgiApp]:
@@ -172,6 +225,7 @@ class SandboxPopulationRegister:
             "NVS_SANDBOX_GR_LATENCY": str(settings.sandbox_gr_latency),
             "NVS_SANDBOX_GR_FAILURE_RATE": str(settings.sandbox_gr_failure_rate),
             "NVS_LOG_LEVEL": settings.log_level,
+            "NVS_LOG_FORMAT": settings.log_format,
         }
         fd = self._socket.fileno()
         self._owner = os.getpid()

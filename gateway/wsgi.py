@@ -10,8 +10,11 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
+from gateway import observability
 from gateway.config import REPOSITORY_ROOT
 from gateway.domain.errors import InternalError
+from gateway.health import Readiness
+from gateway.logs import correlation_id
 from gateway.served_documents import absolute_schema_locations, request_base
 from gateway.soap.app import SOAP_ENV, GatewayFault
 
@@ -55,10 +58,18 @@ def _fault_envelope(fault: GatewayFault) -> bytes:
 
 class Site:
     def __init__(
-        self, registry_app: WsgiApp, *, public_url: str = "", population_register_app: WsgiApp | None = None
+        self,
+        registry_app: WsgiApp,
+        *,
+        public_url: str = "",
+        population_register_app: WsgiApp | None = None,
+        readiness: Readiness | None = None,
+        metrics_app: WsgiApp | None = None,
     ) -> None:
         self.registry_app = registry_app
         self.population_register_app = population_register_app
+        self.readiness = readiness
+        self.metrics_app = metrics_app  # None: /metrics is served on a port of its own (NVS_METRICS_PORT), or not
         self.public_url = public_url.rstrip("/")
         self.wsdl = WSDL_FILE.read_bytes()
         self.schemas = {p.name: p.read_bytes() for p in XSD_DIR.glob("*.xsd")}
@@ -75,7 +86,7 @@ class Site:
                         served_wsdl(self.wsdl, f"{base}/registry"), f"{base}/wsdl/{WSDL_FILE.name}"
                     )
                     return self._send(start_response, "200 OK", "text/xml; charset=utf-8", served)
-                return self.registry_app(environ, start_response)
+                return self._soap_call(environ, start_response)
             if (
                 path == "/population-register" or path.startswith("/population-register/")
             ) and self.population_register_app is not None:
@@ -84,9 +95,15 @@ class Site:
                 name = path[len("/xsd/") :]
                 served = absolute_schema_locations(self.schemas[name], f"{base}/xsd/{name}")
                 return self._send(start_response, "200 OK", "text/xml; charset=utf-8", served)
-            if path == "/health":
+            if path in ("/health", "/health/live"):  # /health: as before, the process answers
                 body = json.dumps({"status": "ok"}).encode()
                 return self._send(start_response, "200 OK", "application/json", body)
+            if path == "/health/ready" and self.readiness is not None:
+                code, report = self.readiness.report()
+                status = "200 OK" if code == 200 else "503 Service Unavailable"
+                return self._send(start_response, status, "application/json", json.dumps(report).encode())
+            if path == "/metrics" and self.metrics_app is not None:
+                return self.metrics_app(environ, start_response)
             return self._send(
                 start_response,
                 "404 Not Found",
@@ -96,10 +113,23 @@ class Site:
         except Exception:
             # Last line of defence: never a bare 500 or a traceback to the caller.
             fault = GatewayFault(InternalError())
-            log.exception("unhandled error correlation=%s", fault.correlation_id)
+            log.exception(
+                "unhandled error correlation=%s", fault.correlation_id, extra={"correlation_id": fault.correlation_id}
+            )
             return self._send(
                 start_response, "500 Internal Server Error", "text/xml; charset=utf-8", _fault_envelope(fault)
             )
+
+    def _soap_call(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """The registry's answer, then the call's access line and counts (gateway.observability)."""
+        token = correlation_id.set(None)
+        observability.start(environ)
+        try:
+            answer = self.registry_app(environ, start_response)
+            observability.finish(environ)
+            return answer
+        finally:
+            correlation_id.reset(token)
 
     @staticmethod
     def _send(start_response: Callable, status: str, content_type: str, body: bytes) -> list[bytes]:

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_class: type | None = None) -> Engine:
+    """``pool_class``: a QueuePool of one's own (the site's counts its waits: gateway.metrics).
+
+    ``hide_parameters``: a database error's message (logged with its traceback) never shows the statement's
+    parameters, which may be personal codes."""
+    pooling: dict[str, Any] = {"poolclass": pool_class} if pool_class is not None else {}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        if ":memory:" in url or url in ("sqlite://", "sqlite:///"):
+            pooling = {}  # SQLite's in-memory databases keep their own pool
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True, **pooling
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -30,7 +42,8 @@ def make_engine(url: str) -> Engine:
         return engine
     # No ping before each checkout (a round trip per call): connections are recycled after half an hour,
     # and a call that meets a dropped one runs again once on a new one (gateway.soap.app).
-    return create_engine(url, pool_pre_ping=False, pool_recycle=1800, pool_size=10, max_overflow=10)
+    sizes = {} if pool_class is NullPool else {"pool_size": 10, "max_overflow": 10}
+    return create_engine(url, pool_pre_ping=False, pool_recycle=1800, hide_parameters=True, **sizes, **pooling)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -21,7 +21,6 @@ import copy
 import logging
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 from sqlalchemy.exc import DBAPIError
 
+from gateway import metrics, observability
 from gateway.access_log import AccessLog
 from gateway.accounts import Accounts
 from gateway.auth import Authenticator, DigestSecrets, UsernameToken
@@ -56,6 +56,8 @@ from gateway.domain.errors import (
     UnknownOperation,
 )
 from gateway.domain.text import normalise
+from gateway.logs import correlation_id
+from gateway.observability import CallOutcome
 from gateway.population_register_cache import CachedPopulationRegister
 from gateway.ports import AccessRecord, UnitOfWork
 from gateway.request_ids import RequestIds, request_id_from_xroad
@@ -743,6 +745,7 @@ def request_id_of(ctx) -> str:
                 request_id = (header.text or "").strip()
     if isinstance(environ, dict) and getattr(ctx, "in_header_doc", None) is not None:
         environ["nvs.request_id"] = request_id
+        correlation_id.set(request_id)  # every line logged while the call is served carries it
     return request_id
 
 
@@ -831,9 +834,9 @@ class RegistryApplication(Application):
         record and its change events commit together. A refused or failed call is rolled back and
         recorded in a short transaction of its own. When the use case needs GR's answer about a
         person, the transaction is rolled back, GR asked outside it, and the call run again."""
-        started = time.perf_counter()
         operation = ctx.method_request_string.rsplit("}", 1)[-1]
         request_id = request_id_of(ctx)
+        environ = getattr(ctx.transport, "req_env", None)
         context = ctx.udc = RequestContext(
             registry=self.registry, accounts=self.accounts, access_log=self.access_log, request_id=request_id
         )
@@ -899,24 +902,17 @@ class RegistryApplication(Application):
                     reconnected = True
         except GatewayError as error:
             self._refused(call, rule, operation, ctx, context, xroad, purpose, claimed, error.code)
-            log.info("%s user=%s request=%s fault=%s", operation, _who(context, claimed), request_id, error.code)
+            observability.note(environ, _outcome(operation, error.code, context, xroad))
             raise GatewayFault(error, request_id) from None
         except Fault:
             raise
         except Exception:
-            log.exception("%s user=%s request=%s fault=InternalError", operation, _who(context, claimed), request_id)
+            log.exception("%s failed: InternalError", operation, extra={"operation": operation})
             self._refused(call, rule, operation, ctx, context, xroad, purpose, claimed, "InternalError")
+            observability.note(environ, _outcome(operation, "InternalError", context, xroad))
             raise GatewayFault(InternalError(), request_id) from None
-        # The X-Road userId is a country code and a personal code: the access log has it, the log never.
-        log.info(
-            "%s user=%s request=%s%s %s in %.0f ms",
-            operation,
-            _who(context, claimed),
-            request_id,
-            f" xroad-client={xroad.client}" if xroad.client else "",
-            "replayed" if outcome == "replayed" else "ok",
-            (time.perf_counter() - started) * 1000,
-        )
+        # The access line is written once the answer is ready (gateway.observability, gateway.wsgi).
+        observability.note(environ, _outcome(operation, outcome, context, xroad))
         return result
 
     def _refused(self, call, rule, operation, ctx, context, xroad, purpose, claimed, outcome) -> None:
@@ -1009,10 +1005,20 @@ def _named_ids(body) -> dict[str, list[int]]:
     return found
 
 
-def _who(context: RequestContext, claimed: str | None) -> str:
-    if context.caller is not None:
-        return context.caller.username
-    return "-"
+def _outcome(operation: str, outcome: str, context: RequestContext, xroad: XRoadHeaders) -> CallOutcome:
+    """What the access line and the metrics say of a dispatched call. The X-Road userId is a country code and a
+    personal code: the access log of personal data has it, the log never; a user name that failed to log in is
+    not repeated either (it may be anything the caller typed)."""
+    caller = context.caller
+    return CallOutcome(
+        operation=operation,
+        outcome=outcome,
+        correlation_id=context.request_id,
+        user=caller.username if caller else None,
+        institution=caller.institution_code if caller else None,
+        municipality=caller.municipality_code if caller else None,
+        xroad_client=xroad.client,
+    )
 
 
 # Spyne's own faults (raised before our code runs) and what they mean in our catalogue.
@@ -1048,13 +1054,26 @@ class RegistryWsgiApplication(WsgiApplication):
 
     def handle_error(self, p_ctx, others, error, start_response):
         fault = as_gateway_fault(error, request_id_of(p_ctx))
-        if fault is not error:
-            if fault.error.role == "Server":
-                log.error(
-                    "request failed before dispatch: %s correlation=%s", type(error).__name__, fault.correlation_id
-                )
-            else:
-                log.info("request rejected: fault=%s correlation=%s", fault.error.code, fault.correlation_id)
+        if fault is not error and fault.error.role == "Server":
+            log.error(
+                "request failed before dispatch: %s correlation=%s",
+                type(error).__name__,
+                fault.correlation_id,
+                extra={"correlation_id": fault.correlation_id},
+            )
+        # A request refused before dispatch (a dispatched call's outcome is noted already by call_wrapper).
+        body = getattr(p_ctx, "in_body_doc", None)
+        known = getattr(self.app.in_protocol, "request_elements", ())
+        tag = body.tag if body is not None and isinstance(body.tag, str) else None
+        observability.note(
+            getattr(p_ctx.transport, "req_env", None),
+            CallOutcome(
+                operation=etree.QName(tag).localname if tag in known else metrics.UNKNOWN_OPERATION,
+                outcome=fault.error.code,
+                correlation_id=fault.correlation_id,
+            ),
+            replace=False,
+        )
         p_ctx.out_error = fault
         p_ctx.out_document = None
         p_ctx.out_string = None

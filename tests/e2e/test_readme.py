@@ -79,7 +79,7 @@ def make_serve(tmp_path: Path) -> Iterator[dict[str, str]]:
             try:
                 if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or no worker booted to answer within 1 s
                 pass
             assert time.monotonic() < deadline, "serve did not start in 120 s"
             time.sleep(0.25)
