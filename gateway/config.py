@@ -7,6 +7,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+# The contract (xsd/, wsdl/) and the shipped data (data/): beside the packages in a checkout; in gateway/_files/
+# once installed from the wheel (setup.py copies them there, the packages alone being installed).
+_INSTALLED_FILES = Path(__file__).resolve().parent / "_files"
+FILES_ROOT = _INSTALLED_FILES if _INSTALLED_FILES.is_dir() else REPOSITORY_ROOT
 
 
 def _float(name: str, default: float) -> float:

@@ -79,23 +79,11 @@ def serve_wsgi(load: Callable[[], WsgiApp], settings: Settings, *, name: str = "
     return 0
 
 
-def _run_gunicorn(load: Callable[[], WsgiApp], settings: Settings, name: str) -> None:
-    """gunicorn configured from our settings, not from its command line or a config file."""
-    from gunicorn.app.base import BaseApplication
-    from gunicorn.arbiter import Arbiter
-
-    def ignore_interrupts(_arbiter: object, _worker: object) -> None:
-        # Ctrl+C reaches every process of the terminal's group. A worker leaves it to the
-        # master (blocked, not handled: gunicorn's own handler would stop a worker abruptly, even
-        # mid-start), which stops the workers gracefully, as on SIGTERM.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-
-    class GracefulOnInterrupt(Arbiter):  # type: ignore[misc]
-        def handle_int(self) -> None:
-            self.handle_term()
-
+def gunicorn_options(settings: Settings, name: str = "nvs-gateway") -> dict[str, object]:
+    """gunicorn's settings for ours: what ``nvs-gateway serve`` runs with, and what deploy/gunicorn.conf.py
+    gives a ``gunicorn -c`` of an operator's own (one truth, the NVS_* settings)."""
     timeout = int(settings.graceful_timeout + 0.999)
-    options = {
+    return {
         "bind": [f"{settings.host}:{settings.port}"],
         "workers": settings.worker_count,
         "worker_class": "gateway.gunicorn_worker.SoapThreadWorker",  # gthread, refusing with SOAP faults
@@ -110,8 +98,29 @@ def _run_gunicorn(load: Callable[[], WsgiApp], settings: Settings, name: str) ->
         "accesslog": None,  # the access log that matters is the register's own
         "preload_app": False,  # each worker builds its site after the fork
         "control_socket_disable": True,  # one per user by default: two servers would share it
-        "post_fork": ignore_interrupts,
+        "post_fork": _ignore_interrupts,
+        # forwarded_allow_ips is left to gunicorn: FORWARDED_ALLOW_IPS in the environment, else loopback only,
+        # so X-Forwarded-Proto is believed from the TLS proxy alone (deploy/, docs/operations.md).
     }
+
+
+def _ignore_interrupts(_arbiter: object, _worker: object) -> None:
+    # Ctrl+C reaches every process of the terminal's group. A worker leaves it to the
+    # master (blocked, not handled: gunicorn's own handler would stop a worker abruptly, even
+    # mid-start), which stops the workers gracefully, as on SIGTERM.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+def _run_gunicorn(load: Callable[[], WsgiApp], settings: Settings, name: str) -> None:
+    """gunicorn configured from our settings, not from its command line or a config file."""
+    from gunicorn.app.base import BaseApplication
+    from gunicorn.arbiter import Arbiter
+
+    class GracefulOnInterrupt(Arbiter):  # type: ignore[misc]
+        def handle_int(self) -> None:
+            self.handle_term()
+
+    options = gunicorn_options(settings, name)
 
     class Application(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -125,6 +134,17 @@ def _run_gunicorn(load: Callable[[], WsgiApp], settings: Settings, name: str) ->
             GracefulOnInterrupt(self).run()
 
     Application().run()
+
+
+def site_from_environment() -> WsgiApp:
+    """One worker's site under ``gunicorn -c deploy/gunicorn.conf.py`` (its ``wsgi_app``): the registry on the
+    NVS_* settings, without the sandbox. The schema is ``nvs-gateway migrate``'s to bring to head, before."""
+    from gateway.bootstrap import build_gateway
+    from gateway.cli import _configure_logging
+
+    settings = Settings.from_env()
+    _configure_logging(settings.log_level)
+    return _warmed(lambda: build_gateway(settings, sandbox=False).site)()
 
 
 def _warmed(load: Callable[[], WsgiApp]) -> Callable[[], WsgiApp]:

@@ -10,15 +10,15 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from gateway.config import REPOSITORY_ROOT
+from gateway.config import FILES_ROOT
 from gateway.domain.errors import InternalError
 from gateway.served_documents import absolute_schema_locations, request_base
 from gateway.soap.app import SOAP_ENV, GatewayFault
 
 log = logging.getLogger("nvs.gateway")
 
-WSDL_FILE = REPOSITORY_ROOT / "wsdl" / "nvs-gateway-v1.wsdl"
-XSD_DIR = REPOSITORY_ROOT / "xsd"
+WSDL_FILE = FILES_ROOT / "wsdl" / "nvs-gateway-v1.wsdl"
+XSD_DIR = FILES_ROOT / "xsd"
 _ADDRESS = re.compile(rb'(<(?:[\w.-]+:)?address\b[^>]*?\blocation=")([^"]*)(")')
 
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
