@@ -115,6 +115,32 @@ class Follower:
                 return read
 
 
+def head(database: str) -> int:
+    """The highest number committed in the database (psql, beside the gateway)."""
+    out = subprocess.run(
+        ["psql", "-At", "-d", database, "-c", "SELECT coalesce(max(sequence), 0) FROM change_event"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(out.stdout.strip())
+
+
+def settle(follower: Follower, gateway: Gateway, database: str, timeout: float = 120.0) -> float:
+    """Read until the follower has every committed event: the feed gives a number once every transaction
+    that could still commit a lower one has ended (README, "The change feed"), and on a PostgreSQL shared
+    with other work that is a little after the commit. Returns the seconds it took."""
+    started = time.monotonic()
+    target = head(database)
+    while True:
+        follower.read(gateway)
+        if follower.cursor >= target:
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"the feed did not reach {target} within {timeout:g} s (cursor {follower.cursor})")
+        time.sleep(0.2)
+
+
 def get_changes(after: int) -> bytes:
     return soap(
         f"<nvs:GetChanges><nvs:after>{after}</nvs:after><nvs:limit>1000</nvs:limit></nvs:GetChanges>",
@@ -205,10 +231,11 @@ def main() -> int:
             group_id = int(group.findtext(f".//{{{NVS}}}groupId") or "0")
             changes(gateway, group_id, 0, 10)
             follower = Follower()
-            follower.read(gateway)
+            waited = settle(follower, gateway, live)
             c1 = follower.cursor
             print(
-                f"   10 children registered and funded; the follower read {len(follower.events)} events, cursor C1={c1}"
+                f"   10 children registered and funded; the follower read {len(follower.events)} events, cursor C1={c1} "
+                f"(all of them {waited:.1f} s after the last commit)"
             )
 
             print("2. backups")
@@ -219,7 +246,7 @@ def main() -> int:
                 f"   backup 1: pg_dump -Fc {live}: {backup1.stat().st_size} bytes, {time.monotonic() - started:.1f} s"
             )
             changes(gateway, group_id, 10, 5)
-            follower.read(gateway)
+            settle(follower, gateway, live)
             c2 = follower.cursor
             run("pg_dump", "-Fc", "-f", str(backup2), live)
             print(f"   5 more children; the follower read on to C2={c2}; backup 2 taken")
@@ -242,7 +269,7 @@ def main() -> int:
             )
             changes(gateway, group_id, 15, 8)
             before = len(follower.events)
-            follower.read(gateway)
+            settle(follower, gateway, restored)
             new_numbers = sorted(n for n in follower.events if n > c2)
             check(
                 len(follower.events) - before == len(new_numbers) > 0 and min(new_numbers) > c2,
@@ -250,7 +277,7 @@ def main() -> int:
                 f"numbers {min(new_numbers, default=0)}..{max(new_numbers, default=0)}, all after C2",
             )
             fresh = Follower()
-            fresh.read(gateway)
+            settle(fresh, gateway, restored)
             check(
                 fresh.events == follower.events,
                 f"the follower's copy (live to C2, then restored) equals a fresh read of the restored register from 0: "
@@ -276,10 +303,10 @@ def main() -> int:
                 )
             # What the fault cannot catch: once new changes on the older register number past the cursor.
             changes(gateway, group_id, 23, 8)
+            everything = Follower()
+            settle(everything, gateway, older)
             late = Follower(cursor=c2)
             late.read(gateway)
-            everything = Follower()
-            everything.read(gateway)
             unseen = sorted(n for n in everything.events if c1 < n <= c2)
             print(
                 f"  [limit] after 8 children on {older} (numbers {c1 + 1}..{everything.cursor}), GetChanges(after=C2={c2}) "
