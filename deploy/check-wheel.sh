@@ -40,6 +40,7 @@ curl -sf -o /dev/null "$base/xsd/nvs-gateway-v1.xsd" || { echo "no schema"; exit
 envelope='<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:nvs="urn:lt:mokiniu-registras:nvs-gateway:v1"><soapenv:Header><wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><wsse:UsernameToken><wsse:Username>sandbox-300000011</wsse:Username><wsse:Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText">Sandbox-300000011!</wsse:Password></wsse:UsernameToken></wsse:Security></soapenv:Header><soapenv:Body><nvs:LookupPerson><nvs:personalCode>51509150009</nvs:personalCode></nvs:LookupPerson></soapenv:Body></soapenv:Envelope>'
 curl -sf -H 'Content-Type: text/xml; charset=utf-8' --data-binary "$envelope" "$base/registry" | grep -q '<tns:firstName>Adomas</tns:firstName>' \
     || { tail -20 "$work/serve.log"; echo "LookupPerson failed"; exit 1; }
-site=$("$venv/bin/python" -c 'import gateway.config as c; print(c.FILES_ROOT)')
+site=$(cd "$work/run" && "$venv/bin/python" -c 'import gateway.config as c; print(c.FILES_ROOT)')
+case "$site" in "$venv"/*) ;; *) echo "the installed gateway reads its files from $site, not the venv"; exit 1 ;; esac
 echo "installed in a clean venv; 'nvs-gateway serve --sandbox' from $work/run (files from $site):"
 echo "  WSDL, schema and LookupPerson answered (gunicorn, 2 workers): check-wheel holds"
