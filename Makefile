@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install serve test test-postgres lint bench clean
+.PHONY: install serve test test-postgres lint bench check-wheel check-kit restore-drill clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (Spyne 2.14 does not import on 3.12+); set PYTHON=/path/to/python3.11")'
@@ -36,6 +36,18 @@ lint: $(STAMP)
 ## PostgreSQL at NVS_BENCH_DATABASE_URL (default: the local server of test-postgres); BENCH_ARGS for more options.
 bench: $(STAMP)
 	NVS_BENCH_DATABASE_URL=$${NVS_BENCH_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/python -m bench.request_path $(BENCH_ARGS)
+
+## The wheel builds, installs into a clean venv and serves (deploy/check-wheel.sh; about two minutes).
+check-wheel: $(STAMP)
+	deploy/check-wheel.sh
+
+## What this machine can check of deploy/: nginx -t and nginx in front of a gateway, systemd-analyze, compose.
+check-kit: $(STAMP)
+	deploy/check-kit.sh
+
+## The restore drill of docs/operations.md on the local PostgreSQL (PGHOST, PGUSER; its own databases, dropped).
+restore-drill: $(STAMP)
+	$(BIN)/python deploy/restore_drill.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

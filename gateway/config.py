@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import Any
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+# The contract (xsd/, wsdl/) and the shipped data (data/): beside the packages in a checkout; in gateway/_files/
+# once installed from the wheel (setup.py copies them there, the packages alone being installed).
+_INSTALLED_FILES = Path(__file__).resolve().parent / "_files"
+FILES_ROOT = _INSTALLED_FILES if _INSTALLED_FILES.is_dir() else REPOSITORY_ROOT
 
 
 def _float(name: str, default: float) -> float:

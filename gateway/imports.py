@@ -28,6 +28,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from gateway.config import FILES_ROOT
 from gateway.domain import classifiers as cls
 from gateway.domain.access import Area, Level, Right, Scope
 from gateway.domain.classifiers import Classifiers
@@ -35,7 +36,7 @@ from gateway.domain.model import TEMPORARY_PROGRAM_CODE, Institution, Program, P
 from gateway.domain.personal_code import PersonalCode
 from gateway.domain.users import Confirmations, UserRequest
 
-XSD_DIR = Path(__file__).resolve().parents[1] / "xsd"
+XSD_DIR = FILES_ROOT / "xsd"
 INSTITUTIONS_XSD = XSD_DIR / "smir-institutions-v1.xsd"
 PROGRAMS_XSD = XSD_DIR / "nspr-programs-v1.xsd"
 INSTITUTIONS_NS = "urn:lt:smir:institutions:v1"

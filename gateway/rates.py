@@ -17,6 +17,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+from gateway.config import FILES_ROOT
 from gateway.domain import classifiers as cls
 from gateway.domain.calendar import Month
 from gateway.domain.classifiers import Classifiers
@@ -24,7 +25,7 @@ from gateway.domain.errors import InvalidMonth
 from gateway.domain.funding import BasketRate
 from gateway.imports import XSD_DIR, Problems, RecordFields, check_code, iter_records, load_validated
 
-RATES_FILE = Path(__file__).resolve().parents[1] / "data" / "rates" / "basket-rates.xml"
+RATES_FILE = FILES_ROOT / "data" / "rates" / "basket-rates.xml"
 RATES_XSD = XSD_DIR / "basket-rates-v1.xsd"
 RATES_NS = "urn:lt:mokiniu-registras:basket-rates:v1"
 

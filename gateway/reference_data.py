@@ -29,11 +29,12 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from gateway.config import FILES_ROOT
 from gateway.domain import classifiers as cls
 from gateway.domain.classifiers import ClassifierEntry, Classifiers
 from gateway.domain.model import ProgramPurpose
 
-CLASSIFIER_FILE = Path(__file__).resolve().parents[1] / "data" / "classifiers" / "classifiers.toml"
+CLASSIFIER_FILE = FILES_ROOT / "data" / "classifiers" / "classifiers.toml"
 
 CODE_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,20}")
 NAME_MAX_LENGTH = 300

@@ -11,7 +11,7 @@ from gateway import administration
 from gateway.accounts import Accounts, console_issuer
 from gateway.auth import DigestSecrets
 from gateway.clock import Clock, SystemClock
-from gateway.config import REPOSITORY_ROOT
+from gateway.config import FILES_ROOT
 from gateway.domain.access import Area, Level, Right, Scope, ScopeKind
 from gateway.domain.classifiers import Classifiers
 from gateway.domain.clubs import Enrolment
@@ -20,7 +20,7 @@ from gateway.enrolments import import_enrolments, parse_enrolments
 from gateway.imports import parse_institutions, parse_programs
 from gateway.ports import UnitOfWork
 
-SANDBOX_DIR = REPOSITORY_ROOT / "data" / "sandbox"
+SANDBOX_DIR = FILES_ROOT / "data" / "sandbox"
 INSTITUTIONS_FILE = SANDBOX_DIR / "institutions.xml"
 PROGRAMS_FILE = SANDBOX_DIR / "programs.xml"
 ENROLMENTS_FILE = SANDBOX_DIR / "enrolments.xml"

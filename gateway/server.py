@@ -95,29 +95,11 @@ def _serve(load: Callable[[], WsgiApp], settings: Settings, name: str) -> int:
     return 0
 
 
-def _run_gunicorn(load: Callable[[], WsgiApp], settings: Settings, name: str) -> None:
-    """gunicorn configured from our settings, not from its command line or a config file."""
-    from gunicorn.app.base import BaseApplication
-    from gunicorn.arbiter import Arbiter
-
-    def ignore_interrupts(_arbiter: object, _worker: object) -> None:
-        # Ctrl+C reaches every process of the terminal's group. A worker leaves it to the
-        # master (blocked, not handled: gunicorn's own handler would stop a worker abruptly, even
-        # mid-start), which stops the workers gracefully, as on SIGTERM.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-
-    def forget_dead_worker(_arbiter: object, worker: Any) -> None:
-        # A dead worker's counters still count; its gauges of live processes (connections in use) do not.
-        from gateway.metrics import mark_process_dead
-
-        mark_process_dead(worker.pid)
-
-    class GracefulOnInterrupt(Arbiter):
-        def handle_int(self) -> None:
-            self.handle_term()
-
+def gunicorn_options(settings: Settings, name: str = "nvs-gateway") -> dict[str, object]:
+    """gunicorn's settings for ours: what ``nvs-gateway serve`` runs with, and what deploy/gunicorn.conf.py
+    gives a ``gunicorn -c`` of an operator's own (one truth, the NVS_* settings)."""
     timeout = int(settings.graceful_timeout + 0.999)
-    options = {
+    return {
         "bind": [f"{settings.host}:{settings.port}"],
         "workers": settings.worker_count,
         "worker_class": "gateway.gunicorn_worker.SoapThreadWorker",  # gthread, refusing with SOAP faults
@@ -132,11 +114,39 @@ def _run_gunicorn(load: Callable[[], WsgiApp], settings: Settings, name: str) ->
         "accesslog": None,  # the access log that matters is the register's own
         "preload_app": False,  # each worker builds its site after the fork
         "control_socket_disable": True,  # one per user by default: two servers would share it
-        "post_fork": ignore_interrupts,
-        "child_exit": forget_dead_worker,
+        "post_fork": _ignore_interrupts,
+        "child_exit": _forget_dead_worker,
         # gunicorn's own lines in the gateway's format (NVS_LOG_FORMAT), beside the gateway's.
         "logconfig_dict": gunicorn_logconfig(settings.log_level, settings.log_format or "json"),
+        # forwarded_allow_ips is left to gunicorn: FORWARDED_ALLOW_IPS in the environment, else loopback only,
+        # so X-Forwarded-Proto is believed from the TLS proxy alone (deploy/, docs/operations.md).
     }
+
+
+def _ignore_interrupts(_arbiter: object, _worker: object) -> None:
+    # Ctrl+C reaches every process of the terminal's group. A worker leaves it to the
+    # master (blocked, not handled: gunicorn's own handler would stop a worker abruptly, even
+    # mid-start), which stops the workers gracefully, as on SIGTERM.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+def _forget_dead_worker(_arbiter: object, worker: Any) -> None:
+    # A dead worker's counters still count; its gauges of live processes (connections in use) do not.
+    from gateway.metrics import mark_process_dead
+
+    mark_process_dead(worker.pid)
+
+
+def _run_gunicorn(load: Callable[[], WsgiApp], settings: Settings, name: str) -> None:
+    """gunicorn configured from our settings, not from its command line or a config file."""
+    from gunicorn.app.base import BaseApplication
+    from gunicorn.arbiter import Arbiter
+
+    class GracefulOnInterrupt(Arbiter):
+        def handle_int(self) -> None:
+            self.handle_term()
+
+    options = gunicorn_options(settings, name)
 
     class Application(BaseApplication):
         def load_config(self) -> None:
@@ -182,6 +192,17 @@ class MetricsServer:
 
 def start_metrics_server(settings: Settings) -> MetricsServer:
     return MetricsServer(settings)
+
+
+def site_from_environment() -> WsgiApp:
+    """One worker's site under ``gunicorn -c deploy/gunicorn.conf.py`` (its ``wsgi_app``): the registry on the
+    NVS_* settings, without the sandbox. The schema is ``nvs-gateway migrate``'s to bring to head, before."""
+    from gateway.bootstrap import build_gateway
+    from gateway.cli import _configure_logging
+
+    settings = Settings.from_env()
+    _configure_logging(settings.log_level, settings.log_format or "json")
+    return _warmed(lambda: build_gateway(settings, sandbox=False).site)()
 
 
 def _warmed(load: Callable[[], WsgiApp]) -> Callable[[], WsgiApp]:

@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from gateway import observability
-from gateway.config import REPOSITORY_ROOT
+from gateway.config import FILES_ROOT
 from gateway.domain.errors import InternalError
 from gateway.health import Readiness
 from gateway.logs import correlation_id
@@ -20,8 +20,8 @@ from gateway.soap.app import SOAP_ENV, GatewayFault
 
 log = logging.getLogger("nvs.gateway")
 
-WSDL_FILE = REPOSITORY_ROOT / "wsdl" / "nvs-gateway-v1.wsdl"
-XSD_DIR = REPOSITORY_ROOT / "xsd"
+WSDL_FILE = FILES_ROOT / "wsdl" / "nvs-gateway-v1.wsdl"
+XSD_DIR = FILES_ROOT / "xsd"
 _ADDRESS = re.compile(rb'(<(?:[\w.-]+:)?address\b[^>]*?\blocation=")([^"]*)(")')
 
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]

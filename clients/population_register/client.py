@@ -35,6 +35,7 @@ from lxml import etree
 from zeep.transports import Transport
 from zeep.wsdl import Document
 
+from gateway.config import FILES_ROOT
 from gateway.domain.errors import PopulationRegisterUnavailable
 from gateway.domain.model import DeclaredResidence, PersonRecord
 from gateway.domain.personal_code import PersonalCode
@@ -45,7 +46,7 @@ logging.getLogger("zeep.transports").setLevel(logging.WARNING)
 
 TNS = "urn:lt:registrucentras:gyventoju-registras:v1"
 BINDING = f"{{{TNS}}}PopulationRegisterBinding"
-WSDL_PATH = Path(__file__).resolve().parents[2] / "wsdl" / "population-register-v1.wsdl"
+WSDL_PATH = FILES_ROOT / "wsdl" / "population-register-v1.wsdl"
 BATCH_SIZE = 100  # GetPersons accepts 1..100 codes
 RETRY_BACKOFF_SECONDS = 0.2  # the n-th retry waits n times this
 

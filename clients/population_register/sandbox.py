@@ -57,6 +57,7 @@ from spyne import Application, ComplexModel, Date, Fault, ServiceBase, Unicode, 
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
+from gateway.config import FILES_ROOT
 from gateway.domain.model import DeclaredResidence, PersonRecord
 from gateway.domain.personal_code import PersonalCode, is_valid_personal_code
 from gateway.served_documents import absolute_schema_locations, request_base
@@ -64,10 +65,9 @@ from gateway.served_documents import absolute_schema_locations, request_base
 TNS = "urn:lt:registrucentras:gyventoju-registras:v1"
 SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-WSDL_PATH = REPOSITORY_ROOT / "wsdl" / "population-register-v1.wsdl"
-XSD_PATH = REPOSITORY_ROOT / "xsd" / "population-register-v1.xsd"
-CLASSIFIERS_PATH = REPOSITORY_ROOT / "data" / "classifiers" / "classifiers.toml"
+WSDL_PATH = FILES_ROOT / "wsdl" / "population-register-v1.wsdl"
+XSD_PATH = FILES_ROOT / "xsd" / "population-register-v1.xsd"
+CLASSIFIERS_PATH = FILES_ROOT / "data" / "classifiers" / "classifiers.toml"
 
 # The served WSDL imports "<address>/xsd/<this>"; a GET for a path ending so gets the schema.
 XSD_ROUTE_SUFFIX = "/xsd/" + XSD_PATH.name

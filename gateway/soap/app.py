@@ -39,7 +39,7 @@ from gateway.accounts import Accounts
 from gateway.auth import Authenticator, DigestSecrets, UsernameToken
 from gateway.calls import Call, PopulationRegisterNeeded, Transactions
 from gateway.clock import Clock
-from gateway.config import REPOSITORY_ROOT
+from gateway.config import FILES_ROOT
 from gateway.domain import access
 from gateway.domain.access import Caller
 from gateway.domain.errors import (
@@ -71,7 +71,7 @@ from gateway.soap.types import TNS
 
 log = logging.getLogger("nvs.gateway")
 
-GATEWAY_XSD = REPOSITORY_ROOT / "xsd" / "nvs-gateway-v1.xsd"
+GATEWAY_XSD = FILES_ROOT / "xsd" / "nvs-gateway-v1.xsd"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
