@@ -24,7 +24,7 @@ from gateway.request_ids import RequestIds
 from gateway.services import Registry
 from gateway.soap.app import build_registry_app
 from gateway.wsgi import Site
-from storage.db import make_engine, make_session_factory
+from storage.db import make_engine, make_session_factory, migration_transaction
 from storage.unit_of_work import SqlAlchemyUnitOfWork
 
 
@@ -169,7 +169,7 @@ def prepare_database(engine: Engine) -> tuple[str, bool]:
 
     config = Config()
     config.set_main_option("script_location", str(REPOSITORY_ROOT / "storage" / "migrations"))
-    with engine.begin() as connection:
+    with migration_transaction(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     version, entries = load_classifier_file(CLASSIFIER_FILE)

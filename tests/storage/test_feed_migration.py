@@ -23,7 +23,7 @@ from gateway.domain.model import Contract, Departure
 from gateway.domain.scope import ReadScope
 from gateway.sandbox import install_sandbox
 from gateway.services import NewFunding, NewGroup, NewRegistration, Registry
-from storage.db import make_engine
+from storage.db import make_engine, migration_transaction
 from tests.e2e.helpers import child_code
 from tests.present import present
 from tests.storage.test_feed_concurrency import (
@@ -76,7 +76,7 @@ def scratch(request: pytest.FixtureRequest, tmp_path) -> Iterator[Scratch]:
 def migrate_to(database: Scratch, revision: str, *, down: bool = False) -> None:
     config = Config()
     config.set_main_option("script_location", str(REPOSITORY_ROOT / "storage" / "migrations"))
-    with database.engine.begin() as connection:
+    with migration_transaction(database.engine) as connection:
         config.attributes["connection"] = connection
         (command.downgrade if down else command.upgrade)(config, revision)
 
