@@ -193,6 +193,38 @@ def _cancel_registration(gw) -> Request:
     )
 
 
+def _transfer_student(gw) -> Request:
+    registration, group = new_registration(gw, 915), new_group(gw, "Perkėlimo grupė")
+    return Request(
+        *user_of(gw, SCHOOL),
+        f"<nvs:TransferStudent><nvs:registrationId>{registration}</nvs:registrationId>"
+        f"<nvs:groupId>{group}</nvs:groupId><nvs:fromDate>{E2E_TODAY}</nvs:fromDate></nvs:TransferStudent>",
+    )
+
+
+def _close_group(gw) -> Request:
+    group = new_group(gw, "Uždaroma grupė")
+    return Request(
+        *user_of(gw, SCHOOL),
+        f"<nvs:CloseGroup><nvs:groupId>{group}</nvs:groupId><nvs:closingDate>{E2E_TODAY}</nvs:closingDate>"
+        "</nvs:CloseGroup>",
+    )
+
+
+def _delete_group(gw) -> Request:
+    group = new_group(gw, "Trinama grupė")
+    return Request(*user_of(gw, SCHOOL), f"<nvs:DeleteGroup><nvs:groupId>{group}</nvs:groupId></nvs:DeleteGroup>")
+
+
+def _roll_over_groups(gw) -> Request:
+    group = new_group(gw, "Perkeliama į kitus metus")
+    return Request(
+        *user_of(gw, SCHOOL),
+        f"<nvs:RollOverGroups><nvs:fromYear>{YEAR}</nvs:fromYear><nvs:toYear>2027-2028</nvs:toYear>"
+        f"<nvs:groupId>{group}</nvs:groupId></nvs:RollOverGroups>",
+    )
+
+
 def _deregister_student(gw) -> Request:
     registration = new_registration(gw, 905)
     return Request(
@@ -369,6 +401,10 @@ WRITE_REQUESTS: dict[str, Callable[..., Request]] = {
     "CorrectRegistration": _correct_registration,
     "CancelRegistration": _cancel_registration,
     "DeregisterStudent": _deregister_student,
+    "TransferStudent": _transfer_student,
+    "CloseGroup": _close_group,
+    "DeleteGroup": _delete_group,
+    "RollOverGroups": _roll_over_groups,
     "MarkFunding": _mark_funding,
     "EndFunding": _end_funding,
     "RegisterUser": _register_user,
