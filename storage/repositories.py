@@ -6,9 +6,9 @@ import datetime as dt
 import hashlib
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import CursorResult, Result, Select, case, delete, event, func, insert, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -74,6 +74,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+T = TypeVar("T")
 INSTITUTION_SET = "institutions"
 PROGRAM_SET = "programs"
 
@@ -141,6 +142,17 @@ class _ReferenceCache:
         return cache.entries[name]
 
 
+def _cached_entry(session: Session, name: str, code: str, read: Callable[[], T | None]) -> T | None:
+    """One entry of a reference set: from this process's cache where it may be used, else read (and kept)."""
+    cached = _ReferenceCache.entries_for(session, name)
+    if cached is not None and code in cached:
+        return cached[code]
+    value = read()
+    if cached is not None:
+        cached[code] = value
+    return value
+
+
 def _stamp_changed(session: Session, name: str) -> None:
     """An import changed the set: a new stamp, which every process's next unit of work will see."""
     _set_reference_version(session, name, uuid.uuid4().hex)
@@ -199,14 +211,11 @@ class SqlInstitutionRepository:
         self.session = session
 
     def get(self, code: str) -> Institution | None:
-        cached = _ReferenceCache.entries_for(self.session, INSTITUTION_SET)
-        if cached is not None and code in cached:
-            return cached[code]
-        row = self.session.get(InstitutionRow, code)
-        institution = _institution(row) if row else None
-        if cached is not None:
-            cached[code] = institution
-        return institution
+        def read() -> Institution | None:
+            row = self.session.get(InstitutionRow, code)
+            return _institution(row) if row else None
+
+        return _cached_entry(self.session, INSTITUTION_SET, code, read)
 
     def get_many(self, codes: Iterable[str]) -> dict[str, Institution]:
         wanted = set(codes)
@@ -284,14 +293,11 @@ class SqlProgramRepository:
         self.session = session
 
     def get(self, code: str) -> Program | None:
-        cached = _ReferenceCache.entries_for(self.session, PROGRAM_SET)
-        if cached is not None and code in cached:
-            return cached[code]
-        row = self.session.get(ProgramRow, code)
-        program = _program(row) if row else None
-        if cached is not None:
-            cached[code] = program
-        return program
+        def read() -> Program | None:
+            row = self.session.get(ProgramRow, code)
+            return _program(row) if row else None
+
+        return _cached_entry(self.session, PROGRAM_SET, code, read)
 
     def existing_providers(self, codes: Iterable[str]) -> set[str]:
         return set(self.session.scalars(select(InstitutionRow.code).where(InstitutionRow.code.in_(set(codes)))))
