@@ -62,6 +62,7 @@ from gateway.population_register_cache import CachedPopulationRegister
 from gateway.ports import AccessRecord, UnitOfWork
 from gateway.request_ids import RequestIds, request_id_from_xroad
 from gateway.services import Registry
+from gateway.soap import direct_xml
 from gateway.soap.access_service import AccessControlService
 from gateway.soap.feed_service import NvsFeedService
 from gateway.soap.lists_service import NvsListsService
@@ -476,18 +477,29 @@ class ContractSoap11(Soap11):
 
 
 class AnsweringSoap11(Soap11):
-    """SOAP 1.1 out: a response element already serialised in the call (``RequestContext.response_payload``:
+    """SOAP 1.1 out. A response element already serialised in the call (``RequestContext.response_payload``:
     the answer stored for its request id, or replayed from it) is sent as it is, so that a retry gets
-    the very bytes of the first answer's Body."""
+    the very bytes of the first answer's Body. Other answers are written by the response's compiled
+    writer (gateway.soap.direct_xml: the same elements, without Spyne's generic walk), or by Spyne
+    when there is none for the message or the answer holds a value the writer does not expect."""
 
     def serialize(self, ctx, message):
-        payload = getattr(getattr(ctx, "udc", None), "response_payload", None)
-        if message is not self.RESPONSE or ctx.out_error is not None or payload is None:
+        if message is not self.RESPONSE or ctx.out_error is not None:
             return super().serialize(ctx, message)
+        payload = getattr(getattr(ctx, "udc", None), "response_payload", None)
+        envelope = etree.Element(f"{{{self.ns_soap_env}}}Envelope", nsmap=self.app.interface.nsmap)
+        body = etree.SubElement(envelope, f"{{{self.ns_soap_env}}}Body")
+        if payload is not None:
+            body.append(etree.fromstring(payload, _PAYLOAD_PARSER))
+        elif ctx.out_header is not None or ctx.descriptor.body_style is not BODY_STYLE_WRAPPED:
+            return super().serialize(ctx, message)
+        else:
+            try:
+                direct_xml.write_response(body, ctx.descriptor.out_message, ctx.out_object)
+            except direct_xml.Unwritable:
+                return super().serialize(ctx, message)
         self.event_manager.fire_event("before_serialize", ctx)
-        ctx.out_document = etree.Element(f"{{{self.ns_soap_env}}}Envelope", nsmap=self.app.interface.nsmap)
-        ctx.out_body_doc = etree.SubElement(ctx.out_document, f"{{{self.ns_soap_env}}}Body")
-        ctx.out_body_doc.append(etree.fromstring(payload, _PAYLOAD_PARSER))
+        ctx.out_document, ctx.out_body_doc = envelope, body
         if self.cleanup_namespaces:
             etree.cleanup_namespaces(ctx.out_document)
         self.event_manager.fire_event("after_serialize", ctx)
