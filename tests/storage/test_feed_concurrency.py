@@ -298,7 +298,10 @@ def test_followers_reproduce_the_register_exactly_after_a_burst_of_concurrent_ch
     ]
     writers_done = threading.Event()
     errors: list[BaseException] = []
-    threads = [threading.Thread(target=f.follow, args=(writers_done, errors)) for f in followers]
+    threads = [
+        threading.Thread(target=f.follow, args=(writers_done, errors), kwargs={"last": last_stored(database, code)})
+        for f, code in zip(followers, [None, *groups], strict=True)
+    ]
     for thread in threads:
         thread.start()
     try:
@@ -335,6 +338,29 @@ def test_followers_reproduce_the_register_exactly_after_a_burst_of_concurrent_ch
     ):
         assert kinds[kind.value] > 0, (kind, kinds, outcomes)
     assert everyone.polls > 1
+
+
+def last_stored(database, institution_code: str | None) -> Callable[[], int]:
+    """The highest number stored (for one institution's events, or all): what a follower waits to reach."""
+    query = "SELECT max(sequence) FROM change_event" + (" WHERE institution_code = :code" if institution_code else "")
+
+    def last() -> int:
+        with database.engine.connect() as connection:
+            return connection.execute(text(query), {"code": institution_code}).scalar() or 0
+
+    return last
+
+
+def read_when_visible(reader: feed.Feed, after: int, expected: int) -> list[int]:
+    """The numbers after ``after``, read again (within a bound) until ``expected`` of them show: on
+    PostgreSQL they show once every transaction writing when they were numbered has ended, a
+    parallel test's too."""
+    deadline = time.monotonic() + 60
+    while True:
+        numbers = [present(e.sequence) for e in reader.read(ReadScope.all(), after, 10).events]
+        if len(numbers) >= expected or time.monotonic() > deadline:
+            return numbers
+        time.sleep(0.01)
 
 
 def _kinds(database) -> list[str]:
@@ -394,8 +420,7 @@ def test_a_higher_number_committed_first_stays_unseen_until_the_lower_one_commit
     finally:
         high.__exit__(None, None, None)
         low.__exit__(None, None, None)
-    events = reader.read(ReadScope.all(), before, 10).events
-    assert [e.sequence for e in events] == [lower, higher]
+    assert read_when_visible(reader, before, 2) == [lower, higher]
     with database.uow_factory() as uow:
         assert uow.feed.last_sequence() == higher
 
