@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -404,6 +405,16 @@ class ListRepository(Protocol):
         """How many rows the whole list has (cursor ignored)."""
 
 
+class Savepoint:
+    """The handle of ``UnitOfWork.savepoint``: ``discard()`` asks for its work to be undone at its end."""
+
+    def __init__(self) -> None:
+        self.discarded = False
+
+    def discard(self) -> None:
+        self.discarded = True
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow: ...; uow.commit()``. Leaving without commit rolls back."""
 
@@ -431,3 +442,6 @@ class UnitOfWork(Protocol):
     def __exit__(self, *exc: object) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
+    def savepoint(self) -> AbstractContextManager[Savepoint]:
+        """A part of the transaction that an exception undoes alone (its writes and its queued change
+        events), leaving the rest; ``Savepoint.discard`` undoes it at the end of the block too."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gateway import feed, notices
+from gateway.batches import BatchMode, BatchResult, run_batch
+from gateway.calls import PopulationRegisterNeeded
 from gateway.clock import Clock
 from gateway.domain import access, funding, model
 from gateway.domain import classifiers as cls
@@ -26,6 +28,7 @@ from gateway.domain.errors import (
     InvalidFundingPeriod,
     PersonNotFound,
     RegistrationNotFound,
+    RequestRejected,
     StudentNotFound,
     UnknownInstitution,
     UnknownProgram,
@@ -158,6 +161,22 @@ class RolloverRefusal:
     group: Group
     code: str
     message: str
+
+
+@dataclass(frozen=True)
+class Deregistration:
+    """One record of DeregisterStudents."""
+
+    registration_id: int
+    departure: Departure
+
+
+@dataclass(frozen=True)
+class _RegistrationTarget:
+    group: Group
+    program: model.Program
+    classifiers: cls.Classifiers
+    provider: model.Institution
 
 
 @dataclass(frozen=True)
@@ -330,35 +349,47 @@ class Registry:
 
     # --- registrations ---------------------------------------------------------
     def register_student(self, caller: Caller, new: NewRegistration) -> tuple[RegistrationView, list[Warning]]:
+        with self.uow_factory() as uow:
+            registered = self._register(uow, caller, new)
+            uow.commit()
+            return registered
+
+    def _register(
+        self, uow: UnitOfWork, caller: Caller, new: NewRegistration
+    ) -> tuple[RegistrationView, list[Warning]]:
         code = parse_personal_code(new.personal_code)
         model.check_may_be_learner(code)
-        with self.uow_factory() as uow:
-            group = self._group(uow, caller, new.group_id, lock=GroupLock.SHARED)
-            program = uow.programs.get(group.program_code)
-            assert program is not None
-            classifiers = uow.classifiers.load()
-            provider = self._institution(uow, caller)
-            provider.check_may_provide_nvs(classifiers, self.clock.today())
-            group.check_open()
-            # GR is asked only once the request is known to be about an open group of the caller's.
-            person = self._from_population_register(code)
-            registration, warnings = model.register_student(
-                person=person,
-                group=group,
-                program=program,
-                first_learning_date=new.first_learning_date,
-                contract=new.contract,
-                already_active_in_group=uow.registrations.has_active(code, stored(group.id)),
-                classifiers=classifiers,
-                today=self.clock.today(),
-            )
-            uow.persons.save(person, checked_at=self.clock.now())
-            registration = uow.registrations.add(registration)
-            feed.registration_changed(
-                uow, ChangeKind.REGISTERED, registration, at=self.clock.now(), group=group, provider=provider
-            )
-            uow.commit()
-            return RegistrationView(registration=registration, person=person, group=group), warnings
+        target = self._registration_target(uow, caller, new.group_id)
+        # GR is asked only once the request is known to be about an open group of the caller's.
+        person = self._from_population_register(code)
+        group, provider = target.group, target.provider
+        registration, warnings = model.register_student(
+            person=person,
+            group=group,
+            program=target.program,
+            first_learning_date=new.first_learning_date,
+            contract=new.contract,
+            already_active_in_group=uow.registrations.has_active(code, stored(group.id)),
+            classifiers=target.classifiers,
+            today=self.clock.today(),
+        )
+        uow.persons.save(person, checked_at=self.clock.now())
+        registration = uow.registrations.add(registration)
+        feed.registration_changed(
+            uow, ChangeKind.REGISTERED, registration, at=self.clock.now(), group=group, provider=provider
+        )
+        return RegistrationView(registration=registration, person=person, group=group), warnings
+
+    def _registration_target(self, uow: UnitOfWork, caller: Caller, group_id: int) -> _RegistrationTarget:
+        """The open group of the caller's that a registration goes into, locked against its closing."""
+        group = self._group(uow, caller, group_id, lock=GroupLock.SHARED)
+        program = uow.programs.get(group.program_code)
+        assert program is not None
+        classifiers = uow.classifiers.load()
+        provider = self._institution(uow, caller)
+        provider.check_may_provide_nvs(classifiers, self.clock.today())
+        group.check_open()
+        return _RegistrationTarget(group, program, classifiers, provider)
 
     def correct_registration(
         self, caller: Caller, registration_id: int, first_learning_date: dt.date | None, contract: Contract | None
@@ -394,17 +425,87 @@ class Registry:
         self, caller: Caller, registration_id: int, departure: Departure
     ) -> tuple[RegistrationView, list[Warning]]:
         with self.uow_factory() as uow:
-            registration = self._registration(uow, caller, registration_id)
-            deregistered, warnings = registration.deregister(
-                departure=departure, classifiers=uow.classifiers.load(), today=self.clock.today()
-            )
-            uow.registrations.update(deregistered)
-            feed.registration_changed(uow, ChangeKind.DEREGISTERED, deregistered, at=self.clock.now())
-            # The month of departure is the last funded month of every mark.
-            marks = uow.funding.of_registration(registration_id)
-            self._apply(uow, deregistered, funding.end_funding(marks, last_month=Month.of(departure.date)))
+            deregistered = self._deregister(uow, caller, registration_id, departure)
             uow.commit()
-            return self._view(uow, deregistered), warnings
+            return deregistered
+
+    def _deregister(
+        self, uow: UnitOfWork, caller: Caller, registration_id: int, departure: Departure
+    ) -> tuple[RegistrationView, list[Warning]]:
+        registration = self._registration(uow, caller, registration_id)
+        deregistered, warnings = registration.deregister(
+            departure=departure, classifiers=uow.classifiers.load(), today=self.clock.today()
+        )
+        uow.registrations.update(deregistered)
+        feed.registration_changed(uow, ChangeKind.DEREGISTERED, deregistered, at=self.clock.now())
+        # The month of departure is the last funded month of every mark.
+        marks = uow.funding.of_registration(registration_id)
+        self._apply(uow, deregistered, funding.end_funding(marks, last_month=Month.of(departure.date)))
+        return self._view(uow, deregistered), warnings
+
+    # --- batches: many records in one transaction, each with its result (gateway.batches) ----
+    def register_students(
+        self, caller: Caller, records: Sequence[NewRegistration], mode: BatchMode = BatchMode()
+    ) -> BatchResult[tuple[RegistrationView, list[Warning]]]:
+        """RegisterStudents: each record as RegisterStudent does it, in order. The population register
+        is asked once, for every person the batch needs, before any record runs."""
+        with self.uow_factory() as uow:
+            self._ask_population_register_once(uow, caller, records)
+            result = run_batch(uow, records, lambda new: _with_warnings(self._register(uow, caller, new)), mode)
+            uow.commit()
+            return result
+
+    def deregister_students(
+        self, caller: Caller, records: Sequence[Deregistration], mode: BatchMode = BatchMode()
+    ) -> BatchResult[tuple[RegistrationView, list[Warning]]]:
+        with self.uow_factory() as uow:
+            result = run_batch(
+                uow,
+                records,
+                lambda r: _with_warnings(self._deregister(uow, caller, r.registration_id, r.departure)),
+                mode,
+            )
+            uow.commit()
+            return result
+
+    def mark_funding_batch(
+        self, caller: Caller, records: Sequence[NewFunding], mode: BatchMode = BatchMode()
+    ) -> BatchResult[FundingView]:
+        """MarkFundingBatch: each record as MarkFunding does it; a basket month claimed by an earlier
+        record of the batch is as taken as one claimed before."""
+        with self.uow_factory() as uow:
+            result = run_batch(uow, records, lambda new: (self._mark_funding(uow, caller, new), []), mode)
+            uow.commit()
+            return result
+
+    def _ask_population_register_once(
+        self, uow: UnitOfWork, caller: Caller, records: Sequence[NewRegistration]
+    ) -> None:
+        """Inside a call, GR is never waited on in the transaction (gateway.calls): a person it has
+        not answered for yet ends the run with ``PopulationRegisterNeeded``, and the call asks GR and
+        runs again. For a batch, every such person is named in one go (one batch question to GR),
+        not one rerun per child. Records that will be refused anyway (a bad code, a group not
+        open or not the caller's) are not asked about, as for a single registration."""
+        open_groups: dict[int, bool] = {}
+        needed: set[PersonalCode] = set()
+        for new in records:
+            try:
+                code = parse_personal_code(new.personal_code)
+                model.check_may_be_learner(code)
+                if new.group_id not in open_groups:
+                    try:
+                        self._registration_target(uow, caller, new.group_id)
+                        open_groups[new.group_id] = True
+                    except RequestRejected:
+                        open_groups[new.group_id] = False
+                if open_groups[new.group_id]:
+                    self.population_register.find_person(code)
+            except PopulationRegisterNeeded as asked:
+                needed |= asked.personal_codes
+            except RequestRejected:
+                continue  # the record's own run gives its refusal
+        if needed:
+            raise PopulationRegisterNeeded(needed)
 
     # --- the life of a school year: transfers, closing, deleting, rollover -----------
     def transfer_student(self, caller: Caller, registration_id: int, group_id: int, from_date: dt.date) -> TransferView:
@@ -607,38 +708,42 @@ class Registry:
 
     # --- funding ---------------------------------------------------------------
     def mark_funding(self, caller: Caller, new: NewFunding) -> FundingView:
+        with self.uow_factory() as uow:
+            marked = self._mark_funding(uow, caller, new)
+            uow.commit()
+            return marked
+
+    def _mark_funding(self, uow: UnitOfWork, caller: Caller, new: NewFunding) -> FundingView:
         from_month = Month.parse(new.from_month, field="fromMonth")
         to_month = Month.parse(new.to_month, field="toMonth") if new.to_month else None
-        with self.uow_factory() as uow:
-            registration = self._registration(uow, caller, new.registration_id)
-            group = uow.groups.get(registration.group_id)
-            program = uow.programs.get(group.program_code) if group else None
-            person = uow.persons.get(registration.personal_code)
-            assert group is not None and program is not None and person is not None
-            classifiers = uow.classifiers.load()
-            marks = funding.mark_funding(
-                registration=registration,
-                group=group,
-                program=program,
-                provider=self._institution(uow, caller),
-                person=person,
-                funding_types=new.funding_types,
-                from_month=from_month,
-                to_month=to_month,
-                special_needs=new.special_needs,
-                existing=uow.funding.of_registration(new.registration_id),
-                classifiers=classifiers,
-                policy=self.basket_policy,
-            )
-            added_marks = []
-            for mark in marks:
-                added = uow.funding.add(mark)
-                if funding.is_basket(mark.funding_type, classifiers):
-                    uow.funding.claim_basket(registration.personal_code, added)
-                added_marks.append(added)
-            feed.funding_changed(uow, ChangeKind.FUNDING_MARKED, added_marks, registration, at=self.clock.now())
-            uow.commit()
-            return FundingView(new.registration_id, uow.funding.of_registration(new.registration_id))
+        registration = self._registration(uow, caller, new.registration_id)
+        group = uow.groups.get(registration.group_id)
+        program = uow.programs.get(group.program_code) if group else None
+        person = uow.persons.get(registration.personal_code)
+        assert group is not None and program is not None and person is not None
+        classifiers = uow.classifiers.load()
+        marks = funding.mark_funding(
+            registration=registration,
+            group=group,
+            program=program,
+            provider=self._institution(uow, caller),
+            person=person,
+            funding_types=new.funding_types,
+            from_month=from_month,
+            to_month=to_month,
+            special_needs=new.special_needs,
+            existing=uow.funding.of_registration(new.registration_id),
+            classifiers=classifiers,
+            policy=self.basket_policy,
+        )
+        added_marks = []
+        for mark in marks:
+            added = uow.funding.add(mark)
+            if funding.is_basket(mark.funding_type, classifiers):
+                uow.funding.claim_basket(registration.personal_code, added)
+            added_marks.append(added)
+        feed.funding_changed(uow, ChangeKind.FUNDING_MARKED, added_marks, registration, at=self.clock.now())
+        return FundingView(new.registration_id, uow.funding.of_registration(new.registration_id))
 
     def end_funding(self, caller: Caller, registration_id: int, funding_type: str, last_month: str) -> FundingView:
         last = Month.parse(last_month, field="lastFundedMonth")
@@ -783,6 +888,12 @@ class Registry:
             group=group,
             departure_reason_name=uow.classifiers.load().name(cls.DEPARTURE_REASON, reason),
         )
+
+
+def _with_warnings(
+    outcome: tuple[RegistrationView, list[Warning]],
+) -> tuple[tuple[RegistrationView, list[Warning]], list[Warning]]:
+    return outcome, outcome[1]
 
 
 def _apply(uow: UnitOfWork, change: funding.FundingChange) -> None:

@@ -120,6 +120,13 @@ class SqlFeedRepository:
     def discard_pending(self) -> None:
         self._pending.clear()
 
+    def queued(self) -> int:
+        """How many events are queued (for a savepoint to come back to)."""
+        return len(self._pending)
+
+    def discard_queued_after(self, count: int) -> None:
+        del self._pending[count:]
+
     def publish_pending(self) -> list[int]:
         """Number the queued events and insert them; the caller commits right after."""
         if not self._pending:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +27,7 @@ from gateway.ports import (
     RateRepository,
     RegistrationRepository,
     RequestOutcomeRepository,
+    Savepoint,
     UserRepository,
 )
 from storage.feed_checks import SqlCheckRepository, SqlFeedRepository, SqlNoticeRepository
@@ -116,3 +119,21 @@ class SqlAlchemyUnitOfWork:
         assert self.session is not None
         self._feed.discard_pending()
         self.session.rollback()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[Savepoint]:
+        assert self.session is not None
+        queued = self._feed.queued()
+        nested = self.session.begin_nested()
+        handle = Savepoint()
+        try:
+            yield handle
+        except BaseException:
+            nested.rollback()
+            self._feed.discard_queued_after(queued)
+            raise
+        if handle.discarded:
+            nested.rollback()
+            self._feed.discard_queued_after(queued)
+        else:
+            nested.commit()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -856,6 +857,20 @@ class FakeUnitOfWork:
         self._working = self._committed.copy()
         self._pending_events.clear()
         self.rolled_back += 1
+
+    @contextmanager
+    def savepoint(self) -> Iterator[ports.Savepoint]:
+        before, queued = self._in_transaction().copy(), len(self._pending_events)
+        handle = ports.Savepoint()
+        try:
+            yield handle
+        except BaseException:
+            self._working = before
+            del self._pending_events[queued:]
+            raise
+        if handle.discarded:
+            self._working = before
+            del self._pending_events[queued:]
 
     # --- for tests --------------------------------------------------------------------
     @property

@@ -219,9 +219,11 @@ OPERATIONS: Mapping[str, OperationRule] = {
     "ListGroups": _reads(Area.LIST_FORMING),
     # Registration and its correction, cancellation and deregistration: the registration-correction right.
     "RegisterStudent": _changes(Area.REGISTRATION_CORRECTION),
+    "RegisterStudents": _changes(Area.REGISTRATION_CORRECTION),
     "CorrectRegistration": _changes(Area.REGISTRATION_CORRECTION),
     "CancelRegistration": _changes(Area.REGISTRATION_CORRECTION),
     "DeregisterStudent": _changes(Area.REGISTRATION_CORRECTION),
+    "DeregisterStudents": _changes(Area.REGISTRATION_CORRECTION),
     # A learner: stored personal data and the registrations (learning data).
     "GetStudent": _reads(Area.STUDENT_PERSONAL_DATA, Area.STUDENT_LEARNING_DATA),
     # Users: issued centrally, or by a municipality for its own institutions (checked by the use case).
@@ -244,6 +246,7 @@ OPERATIONS: Mapping[str, OperationRule] = {
     "GetAccessLog": OperationRule((), frozenset({ScopeKind.CENTRAL}), personal_data=True),
     # Funding marks are the basket-calculation area: the provider's own users mark and end them.
     "MarkFunding": _changes(Area.BASKET_CALCULATION),
+    "MarkFundingBatch": _changes(Area.BASKET_CALCULATION),
     "EndFunding": _changes(Area.BASKET_CALCULATION),
     "GetFunding": _reads(Area.BASKET_CALCULATION),
     # "Anyone may ask whether a basket month is still free" (rules.md): no right needed, but it

@@ -64,6 +64,7 @@ from gateway.request_ids import RequestIds, request_id_from_xroad
 from gateway.services import Registry
 from gateway.soap import direct_xml
 from gateway.soap.access_service import AccessControlService
+from gateway.soap.batch_service import NvsBatchService
 from gateway.soap.feed_service import NvsFeedService
 from gateway.soap.lists_service import NvsListsService
 from gateway.soap.school_year_service import NvsSchoolYearService
@@ -829,6 +830,7 @@ class RegistryApplication(Application):
             NvsFeedService,
             NvsListsService,
             NvsSchoolYearService,
+            NvsBatchService,
         ]
         operations = {name for service in services for name in service.public_methods}
         super().__init__(

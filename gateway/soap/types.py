@@ -387,3 +387,72 @@ class RolledOverGroup(ComplexModel):
         ("registration", many(Registration, 1000)),
         ("warning", many(Warning, 1000)),
     ]
+
+
+# --- batches (contract 1.9) ---------------------------------------------------------
+RecordIndex = Integer(ge=1, le=500, type_name="RecordIndex")
+RecordOutcome = Unicode(max_len=8, values=["stored", "valid", "refused"], type_name="RecordOutcome")
+FaultCode = Unicode(min_len=1, max_len=50, type_name="FaultCode")
+FieldPath = Unicode(min_len=1, max_len=200, type_name="FieldPath")
+
+
+class RecordFault(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("code", required(FaultCode)),
+        ("message", required(MessageText)),
+        ("field", required(FieldPath)),
+    ]
+
+
+class StudentRegistrationRecord(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("personalCode", required(PersonalCode)),
+        ("groupId", required(Identifier)),
+        ("firstLearningDate", required(RegisterDate)),
+        ("contract", optional(Contract)),
+    ]
+
+
+class DeregistrationRecord(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("registrationId", required(Identifier)),
+        ("departureDate", required(RegisterDate)),
+        ("departureReasonCode", required(ClassifierCode)),
+        ("orderNumber", optional(OrderNumber)),
+    ]
+
+
+class FundingRecord(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("registrationId", required(Identifier)),
+        ("fundingTypeCode", many(ClassifierCode, 4, at_least=1)),
+        ("fromMonth", required(Month)),
+        ("toMonth", optional(Month)),
+        ("specialNeeds", optional(Boolean)),
+    ]
+
+
+class RegistrationResult(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("index", required(RecordIndex)),
+        ("outcome", required(RecordOutcome)),
+        ("registration", optional(Registration)),
+        ("warning", many(Warning, 10)),
+        ("fault", optional(RecordFault)),
+    ]
+
+
+class FundingResult(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("index", required(RecordIndex)),
+        ("outcome", required(RecordOutcome)),
+        ("registrationId", optional(Identifier)),
+        ("mark", many(FundingMark, 100)),
+        ("fault", optional(RecordFault)),
+    ]
