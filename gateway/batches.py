@@ -45,6 +45,9 @@ class BatchMode:
     validate_only: bool = False
 
 
+INDEPENDENT = BatchMode()  # the default: each record stands on its own, the good ones are stored
+
+
 @dataclass(frozen=True)
 class RecordResult(Generic[T]):
     index: int  # 1-based, the record's position in the message
@@ -78,7 +81,7 @@ def run_batch(
     uow: UnitOfWork,
     records: Sequence[R],
     work: Callable[[R], tuple[T, Sequence[Warning]]],
-    mode: BatchMode = BatchMode(),
+    mode: BatchMode = INDEPENDENT,
 ) -> BatchResult[T]:
     """``work`` each record in its own savepoint of ``uow``, in order; see the module's docstring."""
     assert len(records) <= MAX_RECORDS, "the contract and the import keep batches within MAX_RECORDS"

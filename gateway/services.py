@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gateway import feed, notices
-from gateway.batches import BatchMode, BatchResult, run_batch
+from gateway.batches import INDEPENDENT, BatchMode, BatchResult, run_batch
 from gateway.calls import PopulationRegisterNeeded
 from gateway.clock import Clock
 from gateway.domain import access, funding, model
@@ -445,7 +445,7 @@ class Registry:
 
     # --- batches: many records in one transaction, each with its result (gateway.batches) ----
     def register_students(
-        self, caller: Caller, records: Sequence[NewRegistration], mode: BatchMode = BatchMode()
+        self, caller: Caller, records: Sequence[NewRegistration], mode: BatchMode = INDEPENDENT
     ) -> BatchResult[tuple[RegistrationView, list[Warning]]]:
         """RegisterStudents: each record as RegisterStudent does it, in order. The population register
         is asked once, for every person the batch needs, before any record runs."""
@@ -456,7 +456,7 @@ class Registry:
             return result
 
     def deregister_students(
-        self, caller: Caller, records: Sequence[Deregistration], mode: BatchMode = BatchMode()
+        self, caller: Caller, records: Sequence[Deregistration], mode: BatchMode = INDEPENDENT
     ) -> BatchResult[tuple[RegistrationView, list[Warning]]]:
         with self.uow_factory() as uow:
             result = run_batch(
@@ -469,7 +469,7 @@ class Registry:
             return result
 
     def mark_funding_batch(
-        self, caller: Caller, records: Sequence[NewFunding], mode: BatchMode = BatchMode()
+        self, caller: Caller, records: Sequence[NewFunding], mode: BatchMode = INDEPENDENT
     ) -> BatchResult[FundingView]:
         """MarkFundingBatch: each record as MarkFunding does it; a basket month claimed by an earlier
         record of the batch is as taken as one claimed before."""

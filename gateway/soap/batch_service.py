@@ -25,7 +25,9 @@ def _mode(atomic, validate_only) -> BatchMode:
 
 def _fault(result: RecordResult) -> t.RecordFault | None:
     refusal = result.refusal
-    return refusal and t.RecordFault(code=refusal.code, message=refusal.message, field=result.field)
+    if refusal is None:
+        return None
+    return t.RecordFault(code=refusal.code, message=refusal.message, field=result.field)
 
 
 def _registrations_out(batch: BatchResult[tuple[services.RegistrationView, list]]) -> tuple:

@@ -245,6 +245,34 @@ def _mark_funding(gw) -> Request:
     )
 
 
+def _register_students(gw) -> Request:
+    """A batch: one record stored, one refused (the same child again); the retry answers both as before."""
+    group = new_group(gw, "Paketas")
+    record = register_student_body(child_code(dt.date(2015, 5, 6), 908), group)
+    record = record.replace("nvs:RegisterStudent>", "nvs:record>")
+    return Request(*user_of(gw, SCHOOL), f"<nvs:RegisterStudents>{record}{record}</nvs:RegisterStudents>")
+
+
+def _deregister_students(gw) -> Request:
+    registrations = [new_registration(gw, serial) for serial in (909, 910)]
+    records = "".join(
+        f"<nvs:record><nvs:registrationId>{r}</nvs:registrationId><nvs:departureDate>{E2E_TODAY}</nvs:departureDate>"
+        "<nvs:departureReasonCode>PARENTS_REQUEST</nvs:departureReasonCode></nvs:record>"
+        for r in registrations
+    )
+    return Request(*user_of(gw, SCHOOL), f"<nvs:DeregisterStudents>{records}</nvs:DeregisterStudents>")
+
+
+def _mark_funding_batch(gw) -> Request:
+    registration = new_registration(gw, 911)
+    return Request(
+        *user_of(gw, SCHOOL),
+        f"<nvs:MarkFundingBatch><nvs:record><nvs:registrationId>{registration}</nvs:registrationId>"
+        "<nvs:fundingTypeCode>NVS_BASKET</nvs:fundingTypeCode><nvs:fromMonth>2026-09</nvs:fromMonth>"
+        "<nvs:toMonth>2026-12</nvs:toMonth></nvs:record></nvs:MarkFundingBatch>",
+    )
+
+
 def _end_funding(gw) -> Request:
     registration = new_registration(gw, 907)
     service_of(gw, SCHOOL).MarkFunding(
@@ -398,6 +426,9 @@ WRITE_REQUESTS: dict[str, Callable[..., Request]] = {
     "CreateGroup": _create_group,
     "UpdateGroup": _update_group,
     "RegisterStudent": _register_student,
+    "RegisterStudents": _register_students,
+    "DeregisterStudents": _deregister_students,
+    "MarkFundingBatch": _mark_funding_batch,
     "CorrectRegistration": _correct_registration,
     "CancelRegistration": _cancel_registration,
     "DeregisterStudent": _deregister_student,
