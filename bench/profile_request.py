@@ -31,7 +31,7 @@ from bench.request_path import (
     start_server,
 )
 
-OPERATIONS = ("LookupPerson", "RegisterStudent", "MarkFunding", "GetStudent", "ListLearners")
+OPERATIONS = ("LookupPerson", "RegisterStudent", "MarkFunding", "GetStudent", "ListLearners", "RegisterStudents")
 
 
 def worker_pid(master: int) -> int:
@@ -103,11 +103,23 @@ def main(argv: list[str] | None = None) -> int:
                 for envelope in scenario.envelopes("LookupPerson", 1, seconds)[0][: args.requests]:
                     warm.call(warm.request_bytes(envelope))
                 warm.close()
-            envelopes = scenario.envelopes(args.operation, 1, seconds)[0][: args.requests]
+            if args.operation == "RegisterStudents":  # batches of 500 new children, each into a group of its own
+                from bench.batch_throughput import new_group, register_students
+                from bench.request_path import child_code
+
+                envelopes = [
+                    register_students(
+                        [child_code(1_000_000 + b * 500 + i) for i in range(500)], new_group(gateway, f"P{b}"), b * 500
+                    )
+                    for b in range(args.requests + 20)
+                ]
+            else:
+                envelopes = scenario.envelopes(args.operation, 1, seconds)[0][: args.requests]
             pid = worker_pid(gateway.process.pid)
             collapsed = args.out / f"{args.operation}-{args.database}.collapsed"
             connection = Connection(gateway.port, "/registry")
-            for envelope in envelopes[:20]:  # warm up outside the samples
+            warm_up = 2 if args.operation == "RegisterStudents" else 20
+            for envelope in envelopes[:warm_up]:  # warm up outside the samples
                 connection.call(connection.request_bytes(envelope))
             profiler = subprocess.Popen(
                 [py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "500", "-o", str(collapsed)],
@@ -117,14 +129,14 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(1.0)
             started = time.monotonic()
             failed = 0
-            for envelope in envelopes[20:]:
+            for envelope in envelopes[warm_up : warm_up + args.requests]:
                 status, _ = connection.call(connection.request_bytes(envelope))
                 failed += status != 200
             elapsed = time.monotonic() - started
             profiler.send_signal(2)
             profiler.wait(timeout=60)
             connection.close()
-            count = len(envelopes) - 20
+            count = len(envelopes[warm_up : warm_up + args.requests])
             print(f"{args.operation} on {args.database}: {count} calls in {elapsed:.1f} s, {failed} failed")
             print(summarise(collapsed, args.top))
             print(f"\ncollapsed stacks: {collapsed}")

@@ -104,3 +104,36 @@ def run_batch(
                 for r in results
             ]
     return BatchResult(written=kept and any(r.outcome is RecordOutcome.STORED for r in results), results=results)
+
+
+@dataclass(frozen=True)
+class Decided(Generic[R]):
+    """A record the rules accepted before anything was written: what to store, and its warnings."""
+
+    value: R
+    warnings: tuple[Warning, ...] = ()
+
+
+def settle_batch(
+    decisions: Sequence[Decided[R] | RequestRejected],
+    store: Callable[[list[R]], list[T]],
+    mode: BatchMode = INDEPENDENT,
+) -> BatchResult[T]:
+    """A batch whose records were all decided by reads alone (RegisterStudents: the rules need no write
+    to judge the next record), its accepted records then written by one ``store`` call, in order.
+    The same answer as ``run_batch`` gives, in a few statements instead of several per record. If
+    ``store`` raises (a concurrent request took what a record wanted), the caller undoes it and runs
+    the batch record by record, which names the record."""
+    any_refused = any(isinstance(d, RequestRejected) for d in decisions)
+    kept = not mode.validate_only and not (mode.atomic and any_refused)
+    accepted = [d for d in decisions if isinstance(d, Decided)]
+    stored = iter(store([d.value for d in accepted]) if kept and accepted else [])
+    results: list[RecordResult[T]] = []
+    for index, decision in enumerate(decisions, start=1):
+        if isinstance(decision, RequestRejected):
+            results.append(RecordResult(index, RecordOutcome.REFUSED, refusal=decision))
+        elif kept:
+            results.append(RecordResult(index, RecordOutcome.STORED, next(stored), decision.warnings))
+        else:
+            results.append(RecordResult(index, RecordOutcome.VALID, warnings=decision.warnings))
+    return BatchResult(written=kept and bool(accepted), results=results)

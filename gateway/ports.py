@@ -170,6 +170,8 @@ class GroupRepository(Protocol):
 class PersonRepository(Protocol):
     def get(self, personal_code: PersonalCode) -> PersonRecord | None: ...
     def save(self, person: PersonRecord, *, checked_at: dt.datetime) -> None: ...
+    def save_many(self, persons: list[PersonRecord], *, checked_at: dt.datetime) -> None:
+        """``save`` for a batch's persons at once."""
 
 
 class RegistrationRepository(Protocol):
@@ -177,6 +179,13 @@ class RegistrationRepository(Protocol):
     def add(self, registration: Registration) -> Registration: ...
     def update(self, registration: Registration) -> None: ...
     def has_active(self, personal_code: PersonalCode, group_id: int) -> bool: ...
+    def add_many(self, registrations: list[Registration]) -> list[Registration]:
+        """``add`` for a batch's registrations at once, their ids in order; ``AlreadyRegistered`` (naming
+        none of them) when a concurrent request registered one of the children first."""
+
+    def active_in_groups(self, personal_codes: list[PersonalCode], group_ids: list[int]) -> set[tuple[str, int]]:
+        """(personal code, group id) of the children's active registrations in these groups."""
+
     def active_in_group(self, group_id: int) -> list[Registration]:
         """The group's active registrations, by id."""
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gateway import feed, notices
-from gateway.batches import INDEPENDENT, BatchMode, BatchResult, run_batch
+from gateway.batches import INDEPENDENT, BatchMode, BatchResult, Decided, run_batch, settle_batch
 from gateway.calls import PopulationRegisterNeeded
 from gateway.clock import Clock
 from gateway.domain import access, funding, model
@@ -22,6 +22,7 @@ from gateway.domain.access import Caller
 from gateway.domain.calendar import Month, SchoolYear
 from gateway.domain.errors import (
     AccessDenied,
+    AlreadyRegistered,
     GatewayError,
     GroupNotFound,
     InstitutionCodeRequired,
@@ -446,23 +447,35 @@ class Registry:
     # --- batches: many records in one transaction, each with its result (gateway.batches) ----
     def register_students(
         self, caller: Caller, records: Sequence[NewRegistration], mode: BatchMode = INDEPENDENT
-    ) -> BatchResult[tuple[RegistrationView, list[Warning]]]:
-        """RegisterStudents: each record as RegisterStudent does it, in order. The population register
-        is asked once, for every person the batch needs, before any record runs."""
+    ) -> BatchResult[RegistrationView]:
+        """RegisterStudents: each record as RegisterStudent does it, in order. The population register is
+        asked once, for every person the batch needs, before any record runs. The rules judge every
+        record from reads alone (the children registered in the batch's groups are read at once), and
+        the accepted ones are written together; should a concurrent request register one of the
+        children meanwhile, that is undone and the batch run record by record, which names it."""
         with self.uow_factory() as uow:
-            self._ask_population_register_once(uow, caller, records)
-            result = run_batch(uow, records, lambda new: _with_warnings(self._register(uow, caller, new)), mode)
+            targets = self._registration_targets(uow, caller, records)
+            self._ask_population_register_once(records, targets)
+            try:
+                with uow.savepoint():
+                    result = settle_batch(
+                        self._decide_registrations(uow, records, targets),
+                        lambda decided: self._store_registrations(uow, decided),
+                        mode,
+                    )
+            except AlreadyRegistered:
+                result = run_batch(uow, records, lambda new: self._register(uow, caller, new), mode)
             uow.commit()
             return result
 
     def deregister_students(
         self, caller: Caller, records: Sequence[Deregistration], mode: BatchMode = INDEPENDENT
-    ) -> BatchResult[tuple[RegistrationView, list[Warning]]]:
+    ) -> BatchResult[RegistrationView]:
         with self.uow_factory() as uow:
             result = run_batch(
                 uow,
                 records,
-                lambda r: _with_warnings(self._deregister(uow, caller, r.registration_id, r.departure)),
+                lambda r: self._deregister(uow, caller, r.registration_id, r.departure),
                 mode,
             )
             uow.commit()
@@ -478,34 +491,99 @@ class Registry:
             uow.commit()
             return result
 
-    def _ask_population_register_once(
+    def _registration_targets(
         self, uow: UnitOfWork, caller: Caller, records: Sequence[NewRegistration]
+    ) -> dict[int, _RegistrationTarget | RequestRejected]:
+        """Each group the batch names, checked (and locked against its closing) once: the target, or
+        why no registration may go into it."""
+        targets: dict[int, _RegistrationTarget | RequestRejected] = {}
+        for group_id in dict.fromkeys(new.group_id for new in records):
+            try:
+                targets[group_id] = self._registration_target(uow, caller, group_id)
+            except RequestRejected as refusal:
+                targets[group_id] = refusal
+        return targets
+
+    def _ask_population_register_once(
+        self, records: Sequence[NewRegistration], targets: dict[int, _RegistrationTarget | RequestRejected]
     ) -> None:
         """Inside a call, GR is never waited on in the transaction (gateway.calls): a person it has
         not answered for yet ends the run with ``PopulationRegisterNeeded``, and the call asks GR and
         runs again. For a batch, every such person is named in one go (one batch question to GR),
         not one rerun per child. Records that will be refused anyway (a bad code, a group not
         open or not the caller's) are not asked about, as for a single registration."""
-        open_groups: dict[int, bool] = {}
         needed: set[PersonalCode] = set()
+        for new in records:
+            if not isinstance(targets[new.group_id], _RegistrationTarget):
+                continue
+            try:
+                code = parse_personal_code(new.personal_code)
+                model.check_may_be_learner(code)
+                self.population_register.find_person(code)
+            except PopulationRegisterNeeded as asked:
+                needed |= asked.personal_codes
+            except RequestRejected:
+                continue  # the record's own decision gives its refusal
+        if needed:
+            raise PopulationRegisterNeeded(needed)
+
+    def _decide_registrations(
+        self,
+        uow: UnitOfWork,
+        records: Sequence[NewRegistration],
+        targets: dict[int, _RegistrationTarget | RequestRejected],
+    ) -> list[Decided[tuple[Registration, PersonRecord, _RegistrationTarget]] | RequestRejected]:
+        """What ``_register`` decides for each record, before anything is written: a later record sees
+        the children the earlier ones register."""
+        codes = []
+        for new in records:
+            try:
+                codes.append(parse_personal_code(new.personal_code))
+            except RequestRejected:
+                continue
+        groups = [group_id for group_id, target in targets.items() if isinstance(target, _RegistrationTarget)]
+        active = uow.registrations.active_in_groups(codes, groups)
+        decisions: list[Decided[tuple[Registration, PersonRecord, _RegistrationTarget]] | RequestRejected] = []
         for new in records:
             try:
                 code = parse_personal_code(new.personal_code)
                 model.check_may_be_learner(code)
-                if new.group_id not in open_groups:
-                    try:
-                        self._registration_target(uow, caller, new.group_id)
-                        open_groups[new.group_id] = True
-                    except RequestRejected:
-                        open_groups[new.group_id] = False
-                if open_groups[new.group_id]:
-                    self.population_register.find_person(code)
-            except PopulationRegisterNeeded as asked:
-                needed |= asked.personal_codes
-            except RequestRejected:
-                continue  # the record's own run gives its refusal
-        if needed:
-            raise PopulationRegisterNeeded(needed)
+                target = targets[new.group_id]
+                if not isinstance(target, _RegistrationTarget):
+                    raise target
+                person = self._from_population_register(code)
+                group = target.group
+                registration, warnings = model.register_student(
+                    person=person,
+                    group=group,
+                    program=target.program,
+                    first_learning_date=new.first_learning_date,
+                    contract=new.contract,
+                    already_active_in_group=(code.value, stored(group.id)) in active,
+                    classifiers=target.classifiers,
+                    today=self.clock.today(),
+                )
+            except RequestRejected as refusal:
+                decisions.append(refusal)
+                continue
+            active.add((code.value, stored(group.id)))
+            decisions.append(Decided((registration, person, target), tuple(warnings)))
+        return decisions
+
+    def _store_registrations(
+        self, uow: UnitOfWork, decided: list[tuple[Registration, PersonRecord, _RegistrationTarget]]
+    ) -> list[RegistrationView]:
+        """The accepted registrations of a batch, their persons and their change events, written at once."""
+        now = self.clock.now()
+        uow.persons.save_many([person for _, person, _ in decided], checked_at=now)
+        added = uow.registrations.add_many([registration for registration, _, _ in decided])
+        views: list[RegistrationView] = []
+        for registration, (_, person, target) in zip(added, decided, strict=True):
+            feed.registration_changed(
+                uow, ChangeKind.REGISTERED, registration, at=now, group=target.group, provider=target.provider
+            )
+            views.append(RegistrationView(registration=registration, person=person, group=target.group))
+        return views
 
     # --- the life of a school year: transfers, closing, deleting, rollover -----------
     def transfer_student(self, caller: Caller, registration_id: int, group_id: int, from_date: dt.date) -> TransferView:
@@ -888,12 +966,6 @@ class Registry:
             group=group,
             departure_reason_name=uow.classifiers.load().name(cls.DEPARTURE_REASON, reason),
         )
-
-
-def _with_warnings(
-    outcome: tuple[RegistrationView, list[Warning]],
-) -> tuple[tuple[RegistrationView, list[Warning]], list[Warning]]:
-    return outcome, outcome[1]
 
 
 def _apply(uow: UnitOfWork, change: funding.FundingChange) -> None:

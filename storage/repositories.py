@@ -7,6 +7,7 @@ import hashlib
 import uuid
 import weakref
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar, overload
 
@@ -62,6 +63,7 @@ from storage.models import (
     UserChangeRow,
     UserRegistrationRequestRow,
     UserRow,
+    table_of,
 )
 
 # Keys are 32-bit integers; the contract's Identifier is an xs:long. A larger id names nothing stored.
@@ -513,19 +515,7 @@ class SqlPersonRepository:
     def save(self, person: PersonRecord, *, checked_at: dt.datetime) -> None:
         """Insert or update in one statement: two providers registering the same new child at
         the same moment must both store GR's data, not fail on the unique personal code."""
-        residence = person.residence or DeclaredResidence(None, None, None)
-        values = dict(
-            first_name=person.first_name,
-            last_name=person.last_name,
-            sex=person.sex,
-            birth_date=person.birth_date,
-            deceased_on=person.deceased_on,
-            residence_municipality_code=residence.municipality_code,
-            residence_municipality_name=residence.municipality_name,
-            residence_address=residence.address,
-            departed_abroad_on=person.departed_abroad_on,
-            checked_in_population_register_at=checked_at,
-        )
+        values = _person_values(person, checked_at)
         statement = _insert(self.session, PersonRow).values(personal_code=person.personal_code.value, **values)
         person_id = self.session.scalar(
             statement.on_conflict_do_update(index_elements=[PersonRow.personal_code], set_=values).returning(
@@ -535,6 +525,38 @@ class SqlPersonRepository:
         # The registration that follows needs the id: kept for this transaction (a rollback may undo the insert).
         self.session.info.setdefault(_SAVED_PERSONS, {})[person.personal_code.value] = person_id
         self.session.expire_all()  # rows loaded before see the new values
+
+    def save_many(self, persons: list[PersonRecord], *, checked_at: dt.datetime) -> None:
+        """``save`` for many, in one statement (a batch's)."""
+        if not persons:
+            return
+        unique = list({p.personal_code.value: p for p in persons}.values())
+        values = [{"personal_code": p.personal_code.value, **_person_values(p, checked_at)} for p in unique]
+        statement = _insert(self.session, PersonRow)
+        updated = {name: statement.excluded[name] for name in values[0] if name != "personal_code"}
+        saved = self.session.execute(
+            statement.values(values)
+            .on_conflict_do_update(index_elements=[PersonRow.personal_code], set_=updated)
+            .returning(PersonRow.personal_code, PersonRow.id)
+        )
+        self.session.info.setdefault(_SAVED_PERSONS, {}).update({code: person_id for code, person_id in saved})
+        self.session.expire_all()
+
+
+def _person_values(person: PersonRecord, checked_at: dt.datetime) -> dict[str, object]:
+    residence = person.residence or DeclaredResidence(None, None, None)
+    return dict(
+        first_name=person.first_name,
+        last_name=person.last_name,
+        sex=person.sex,
+        birth_date=person.birth_date,
+        deceased_on=person.deceased_on,
+        residence_municipality_code=residence.municipality_code,
+        residence_municipality_name=residence.municipality_name,
+        residence_address=residence.address,
+        departed_abroad_on=person.departed_abroad_on,
+        checked_in_population_register_at=checked_at,
+    )
 
 
 def _person(row: PersonRow) -> PersonRecord:
@@ -582,6 +604,44 @@ class SqlRegistrationRepository:
         except IntegrityError as exc:  # a concurrent request registered the same child first
             raise AlreadyRegistered(field="personalCode") from exc
         return _registration(row, registration.personal_code.value)
+
+    def add_many(self, registrations: list[Registration]) -> list[Registration]:
+        """``add`` for many, in one statement (a batch's): their ids, in order. Raises AlreadyRegistered,
+        naming none, when a concurrent request registered one of the children first."""
+        if not registrations:
+            return []
+        persons = SqlPersonRepository(self.session)
+        now = _now()
+        rows = []
+        for registration in registrations:
+            person_id = persons.id_of(registration.personal_code)
+            if person_id is None:
+                raise LookupError("the person must be saved before their registration")
+            rows.append(
+                {"person_id": person_id, "created_at": now, "updated_at": now} | _registration_values(registration)
+            )
+        table = table_of(RegistrationRow)
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        try:
+            ids = self.session.execute(statement, rows).scalars().all()
+        except IntegrityError as exc:
+            raise AlreadyRegistered(field="personalCode") from exc
+        return [replace(r, id=i) for r, i in zip(registrations, ids, strict=True)]
+
+    def active_in_groups(self, personal_codes: list[PersonalCode], group_ids: list[int]) -> set[tuple[str, int]]:
+        """Which of these children have an active registration in which of these groups: (code, group id)."""
+        if not personal_codes or not group_ids:
+            return set()
+        query = (
+            select(PersonRow.personal_code, RegistrationRow.group_id)
+            .join(PersonRow, PersonRow.id == RegistrationRow.person_id)
+            .where(
+                PersonRow.personal_code.in_(sorted({c.value for c in personal_codes})),
+                RegistrationRow.group_id.in_(sorted(set(group_ids))),
+                RegistrationRow.status == RegistrationStatus.ACTIVE.value,
+            )
+        )
+        return {(code, group_id) for code, group_id in self.session.execute(query)}
 
     def update(self, registration: Registration) -> None:
         row = self.session.get(RegistrationRow, registration.id)
@@ -640,22 +700,29 @@ class SqlRegistrationRepository:
 
 
 def _fill_registration(row: RegistrationRow, registration: Registration) -> None:
-    row.group_id = registration.group_id
-    row.provider_code = registration.provider_code
-    row.first_learning_date = registration.first_learning_date
+    for name, value in _registration_values(registration).items():
+        setattr(row, name, value)
+
+
+def _registration_values(registration: Registration) -> dict[str, object]:
     contract, departure = registration.contract, registration.departure
-    row.contract_type_code = contract.type_code if contract else None
-    row.contract_date = contract.signed_on if contract else None
-    row.contract_number = contract.number if contract else None
-    row.registered_on = registration.registered_on
-    row.status = registration.status.value
-    row.departure_date = departure.date if departure else None
-    row.departure_reason_code = departure.reason_code if departure else None
-    row.departure_order_number = departure.order_number if departure else None
-    row.cancelled_on = registration.cancelled_on
-    row.cancellation_reason = registration.cancellation_reason
-    row.deregistered_on = registration.deregistered_on
-    row.transferred_from_id = registration.transferred_from
+    return dict(
+        group_id=registration.group_id,
+        provider_code=registration.provider_code,
+        first_learning_date=registration.first_learning_date,
+        contract_type_code=contract.type_code if contract else None,
+        contract_date=contract.signed_on if contract else None,
+        contract_number=contract.number if contract else None,
+        registered_on=registration.registered_on,
+        status=registration.status.value,
+        departure_date=departure.date if departure else None,
+        departure_reason_code=departure.reason_code if departure else None,
+        departure_order_number=departure.order_number if departure else None,
+        cancelled_on=registration.cancelled_on,
+        cancellation_reason=registration.cancellation_reason,
+        deregistered_on=registration.deregistered_on,
+        transferred_from_id=registration.transferred_from,
+    )
 
 
 def _registration(row: RegistrationRow, personal_code: str) -> Registration:

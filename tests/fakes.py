@@ -370,6 +370,10 @@ class FakePersonRepository(_Repository):
         self._tables.persons[person.personal_code] = person
         self._tables.persons_checked_at[person.personal_code] = checked_at
 
+    def save_many(self, persons: list[PersonRecord], *, checked_at: dt.datetime) -> None:
+        for person in persons:
+            self.save(person, checked_at=checked_at)
+
 
 class FakeRegistrationRepository(_Repository):
     def get(self, registration_id: int) -> Registration | None:
@@ -384,6 +388,16 @@ class FakeRegistrationRepository(_Repository):
         registration_id = self._uow._next_registration_id()
         stored = self._tables.registrations[registration_id] = replace(registration, id=registration_id)
         return stored
+
+    def add_many(self, registrations: list[Registration]) -> list[Registration]:
+        return [self.add(r) for r in registrations]
+
+    def active_in_groups(self, personal_codes: list[PersonalCode], group_ids: list[int]) -> set[tuple[str, int]]:
+        return {
+            (r.personal_code.value, r.group_id)
+            for r in self._tables.registrations.values()
+            if r.is_active and r.personal_code in personal_codes and r.group_id in group_ids
+        }
 
     def update(self, registration: Registration) -> None:
         assert registration.id in self._tables.registrations, f"no registration {registration.id} to update"

@@ -30,7 +30,7 @@ def _fault(result: RecordResult) -> t.RecordFault | None:
     return t.RecordFault(code=refusal.code, message=refusal.message, field=result.field)
 
 
-def _registrations_out(batch: BatchResult[tuple[services.RegistrationView, list]]) -> tuple:
+def _registrations_out(batch: BatchResult[services.RegistrationView]) -> tuple:
     return (
         batch.written,
         batch.accepted,
@@ -39,7 +39,7 @@ def _registrations_out(batch: BatchResult[tuple[services.RegistrationView, list]
             t.RegistrationResult(
                 index=r.index,
                 outcome=r.outcome.value,
-                registration=registration_out(r.value[0]) if r.value is not None else None,
+                registration=registration_out(r.value) if r.value is not None else None,
                 warning=warnings_out(r.warnings),
                 fault=_fault(r),
             )
