@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("batch / one by one", f"{registrations_per_second / single.rps:.1f}x" if single.rps else "-"),
                 ("batch p50 / p95", f"{batch_latencies[0]:.0f} / {batch_latencies[1]:.0f} ms"),
                 ("server CPU per registration", f"{per_registration_cpu:.2f} ms"),
-                ("SQL statements per registration", f"{statements:.1f}"),
+                ("SQL statements per registration", f"{statements:.3f}"),
                 (
                     "server memory: start / highest / end",
                     f"{memory[0] / 1024:.0f} / {max(memory) / 1024:.0f} / {memory[-1] / 1024:.0f} MiB",

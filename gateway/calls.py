@@ -126,3 +126,24 @@ class Transactions:
 
     def call(self, population_register_answers: dict[PersonalCode, Any] | None = None) -> Call:
         return Call(self._own, population_register_answers or {})
+
+
+def run_as_call(
+    transactions: Transactions,
+    fetch_persons: Callable[[frozenset[PersonalCode]], dict[PersonalCode, Any]],
+    work: Callable[[Call], Any],
+) -> Any:
+    """``work`` in one call's transaction, committed at its end, for a command that is not a SOAP call
+    (``import-registrations``): as the SOAP calls, it is run again, after a rollback, once GR has
+    answered (``fetch_persons``, outside any transaction) for the persons it needs."""
+    answers: dict[PersonalCode, Any] = {}
+    while True:
+        try:
+            with transactions.call(answers) as call:
+                result = work(call)
+                call.commit()
+                return result
+        except PopulationRegisterNeeded as needed:
+            if needed.personal_codes <= answers.keys():
+                raise RuntimeError("the work asked again for persons GR has answered for") from None
+            answers = {**answers, **fetch_persons(needed.personal_codes)}

@@ -503,6 +503,71 @@ def _import_enrolments(settings: Settings, path: Path) -> int:
     return 0
 
 
+def _import_registrations(settings: Settings, args: argparse.Namespace) -> int:
+    """``nvs-gateway import-registrations FILE``: check the file, then load it in batches of 500
+    (each one transaction), with a progress bar, a per-record result file and a summary."""
+    import getpass
+
+    from tqdm import tqdm
+
+    from gateway.bootstrap import population_register, unit_of_work_factory
+    from gateway.calls import Transactions
+    from gateway.domain.funding import BasketPolicy
+    from gateway.population_register_cache import CachedPopulationRegister
+    from gateway.registration_import import ImportFileInvalid, check_file, import_registrations
+    from gateway.services import Registry
+    from storage.db import make_engine
+
+    path: Path = args.file
+    results: Path = args.results or path.with_name(path.stem + ".results.csv")
+    try:
+        with tqdm(desc=f"checking {path.name}", unit=" records", file=sys.stderr, dynamic_ncols=True) as bar:
+            institution, count = check_file(path, progress=_advance(bar))
+    except (ImportFileInvalid, OSError) as invalid:
+        print(f"{path}: refused, nothing imported: {invalid}", file=sys.stderr)
+        return 2
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    clock = clock_for(settings)
+    transactions = Transactions(unit_of_work_factory(engine))
+    cached = CachedPopulationRegister(
+        population_register(settings), ttl_seconds=settings.population_register_cache_seconds
+    )
+    policy = BasketPolicy(minimum_age=settings.basket_min_age, maximum_age=settings.basket_max_age)
+    registry = Registry(transactions, cached, clock=clock, basket_policy=policy)
+    operator = f"console:{getpass.getuser()}"
+    verb = "checking" if args.validate_only else "registering"
+    try:
+        with tqdm(total=count, desc=verb, unit=" records", file=sys.stderr, dynamic_ncols=True) as bar:
+            summary = import_registrations(
+                path,
+                registry=registry,
+                transactions=transactions,
+                fetch_persons=cached.fetch,
+                clock=clock,
+                operator=operator,
+                results=results,
+                validate_only=args.validate_only,
+                progress=_advance(bar),
+            )
+    except KeyboardInterrupt:
+        print(
+            f"import interrupted: the batches done are stored (see {results}); the batch under way was not. "
+            "Remove the stored records from the file (or leave them: they are refused as AlreadyRegistered) "
+            "and run again.",
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        engine.dispose()
+    what = "would be stored (validate only, nothing written)" if args.validate_only else "stored"
+    print(
+        f"{path.name} for {institution}: {summary.records} record(s) in {summary.batches} batch(es); "
+        f"{summary.accepted} {what}, {summary.refused} refused; results in {results}"
+    )
+    return 1 if summary.refused else 0
+
+
 LIST_FILTERS = {
     "learners": ("--school-year", "[--group-id N] [--program-code CODE]"),
     "arrivals": ("--from-date, --to-date", ""),
@@ -733,6 +798,17 @@ def main(argv: list[str] | None = None) -> int:
         help="import formal enrolments in general-education schools (xsd/formal-enrolments-v1.xsd; all or nothing)",
     )
     enrolments.add_argument("file", type=Path)
+    registrations = commands.add_parser(
+        "import-registrations",
+        help="register a provider's children from a file (xsd/nvs-registrations-import-v1.xsd), in batches of 500",
+    )
+    registrations.add_argument("file", type=Path)
+    registrations.add_argument(
+        "--validate-only", action="store_true", help="run every check (GR included), write nothing"
+    )
+    registrations.add_argument(
+        "--results", type=Path, help="the per-record result file (CSV; default: FILE's name + .results.csv)"
+    )
     export = commands.add_parser(
         "export",
         help="stream a list to an XML (xsd/nvs-export-v1.xsd) or CSV file, with constant memory",
@@ -859,6 +935,8 @@ def main(argv: list[str] | None = None) -> int:
         return _import(settings, args.command.split("-", 1)[1], args.file)
     if args.command == "export":
         return _export(settings, args)
+    if args.command == "import-registrations":
+        return _import_registrations(settings, args)
     if args.command == "import-enrolments":
         return _import_enrolments(settings, args.file)
     if args.command == "rates":
