@@ -6,7 +6,11 @@ answer: the same registration, none added), CorrectRegistration, MarkFunding (th
 child registered by mistake and CancelRegistration; GetStudent, ListGroups; then two refusals
 read from the GatewayFault detail: a schema fault (a contract number one past maxLength, inside
 ``contract``: the field must be named whatever prefixes the stack uses) and a business fault (a
-group that does not exist).
+group that does not exist); last a batch (contract 1.9): one RegisterStudents, with a new ``nvs:requestId``
+header, of two records, a new child into the scenario's group and a record naming the group that does
+not exist (written, one record accepted and stored, one refused, its fault and field read from its
+result, not from a SOAP fault), and the same batch again with the same request id, as a retry: the same
+registration, none added.
 
 Each stack's script takes its inputs from the environment (``environment``) and prints what it
 saw as ``key=value`` lines (``parse_report``); the test compares them with ``EXPECTED`` and the
@@ -25,6 +29,8 @@ from tests.e2e.helpers import child_code
 MUSIC_SCHOOL = "300000011"  # Anykščių muzikos mokykla: an NVŠ school with an accredited NVS program
 CHILD = child_code(dt.date(2015, 9, 15), 801)
 MISTAKEN_CHILD = child_code(dt.date(2014, 3, 2), 802, male=False)
+# Each stack runs on a gateway and a database of its own (conftest.py), so the children are the same for all.
+BATCH_CHILD = child_code(dt.date(2016, 5, 20), 803, male=False)
 
 INPUTS = {
     "NVS_SCHOOL_YEAR": "2026-2027",
@@ -46,6 +52,8 @@ INPUTS = {
     "NVS_TOO_LONG_CONTRACT_NUMBER": "N" * 51,  # maxLength 50
     "NVS_MISSING_GROUP": "2147483647",
     "NVS_REQUEST_ID": "7d1c2a4e-5b6f-4c3d-8e9f-0a1b2c3d4e5f",  # the nvs:requestId header (contract 1.6)
+    "NVS_BATCH_REQUEST_ID": "0c9e8d7f-6a5b-4e3d-9c2b-1a0f9e8d7c6b",  # RegisterStudents' own (contract 1.9)
+    "NVS_BATCH_CONTRACT_NUMBER": "S-2",
 }
 
 
@@ -64,6 +72,7 @@ def environment(gateway: LiveGateway, stack: str) -> dict[str, str]:
         "NVS_PASSWORD": user.password,
         "NVS_CHILD": CHILD,
         "NVS_MISTAKEN_CHILD": MISTAKEN_CHILD,
+        "NVS_BATCH_CHILD": BATCH_CHILD,
         "NVS_GROUP_NAME": group_name(stack),
     }
 
@@ -92,6 +101,20 @@ def expected(stack: str) -> dict[str, str]:
         "fault.schema.field": "contract/number",
         "fault.domain.code": "GroupNotFound",
         "fault.domain.field": "groupId",
+        # RegisterStudents: record 1 the batch child into the group, record 2 the missing group.
+        "batch.written": "true",
+        "batch.accepted": "1",
+        "batch.refused": "1",
+        "batch.indexes": "1,2",
+        "batch.outcomes": "stored,refused",
+        "batch.registration.status": "active",
+        "batch.registration.personalCode": BATCH_CHILD,
+        "batch.fault.code": "GroupNotFound",
+        "batch.fault.field": "record[2]/groupId",
+        # The same batch with the same request id: the first answer again.
+        "batch.replayed.written": "true",
+        "batch.replayed.outcomes": "stored,refused",
+        "batch.replayed.fault.code": "GroupNotFound",
     }
 
 
@@ -115,4 +138,15 @@ def check_scenario(gateway: LiveGateway, stack: str, report: dict[str, str], out
     assert [(row.status, row.cancellation_reason) for row in statuses] == [
         ("deregistered", None),
         ("cancelled", INPUTS["NVS_CANCEL_REASON"]),
+        ("active", None),  # the batch's record 1, once: its replay added none
     ]
+    batch = database.rows(
+        "SELECT registration.id FROM registration JOIN person ON person.id = registration.person_id"
+        " WHERE person.personal_code = :code",
+        code=BATCH_CHILD,
+    )
+    stored = [str(row.id) for row in batch]
+    assert stored == [report.get("batch.registrationId")] == [report.get("batch.replayed.registrationId")], (
+        f"{stack}: the batch's registration in the database {stored}, as the stack saw it "
+        f"{report.get('batch.registrationId')}, replayed {report.get('batch.replayed.registrationId')}"
+    )

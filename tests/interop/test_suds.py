@@ -127,6 +127,35 @@ def run_scenario(client, inputs: dict[str, str]) -> dict[str, str]:
             **registration(child, inputs["NVS_MISSING_GROUP"], inputs["NVS_CONTRACT_NUMBER"])
         ),
     )
+
+    # A batch with a request id of its own: a new child into the group, and the missing group; then its retry.
+    records = [
+        registration(inputs["NVS_BATCH_CHILD"], group.groupId, inputs["NVS_BATCH_CONTRACT_NUMBER"]),
+        registration(child, inputs["NVS_MISSING_GROUP"], inputs["NVS_BATCH_CONTRACT_NUMBER"]),
+    ]
+    batch_id = Element("requestId", ns=("nvs", "urn:lt:mokiniu-registras:nvs-gateway:v1")).setText(
+        inputs["NVS_BATCH_REQUEST_ID"]
+    )
+    client.set_options(soapheaders=batch_id)
+    for key in ("batch", "batch.replayed"):
+        answer = service.RegisterStudents(record=records)  # suds gives the response: four kinds of children
+        results = list(answer.result)
+        stored = [result for result in results if result.outcome == "stored"]
+        refused = [result for result in results if result.outcome == "refused"]
+        seen[f"{key}.written"] = str(answer.written).lower()
+        seen[f"{key}.accepted"], seen[f"{key}.refused"] = str(answer.accepted), str(answer.refused)
+        seen[f"{key}.indexes"] = ",".join(str(result.index) for result in results)
+        seen[f"{key}.outcomes"] = ",".join(str(result.outcome) for result in results)
+        if stored:
+            seen[f"{key}.registrationId"] = str(stored[0].registration.registrationId)
+            seen[f"{key}.registration.status"] = str(stored[0].registration.status)
+            seen[f"{key}.registration.personalCode"] = str(stored[0].registration.person.personalCode)
+        if refused:
+            seen[f"{key}.fault.code"], seen[f"{key}.fault.field"] = (
+                str(refused[0].fault.code),
+                str(refused[0].fault.field),
+            )
+    client.set_options(soapheaders=())
     return seen
 
 

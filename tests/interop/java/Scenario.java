@@ -112,6 +112,16 @@ public class Scenario {
         return request;
     }
 
+    /** One record of RegisterStudents (contract 1.9): the fields of RegisterStudent, in a type of its own. */
+    static StudentRegistrationRecord record(String child, long groupId, String contractNumber) throws Exception {
+        StudentRegistrationRecord record = new StudentRegistrationRecord();
+        record.setPersonalCode(child);
+        record.setGroupId(groupId);
+        record.setFirstLearningDate(date(env("NVS_FIRST_LEARNING_DATE")));
+        record.setContract(contract(contractNumber));
+        return record;
+    }
+
     /** Expects the call to fail with our GatewayFault; records its code and field. */
     static void fault(String key, Callable<?> call) throws Exception {
         try {
@@ -209,6 +219,35 @@ public class Scenario {
 
         fault("fault.schema", () -> registry.registerStudent(registration(child, group.getGroupId(), env("NVS_TOO_LONG_CONTRACT_NUMBER"))));
         fault("fault.domain", () -> registry.registerStudent(registration(child, Long.parseLong(env("NVS_MISSING_GROUP")), env("NVS_CONTRACT_NUMBER"))));
+
+        // A batch with a request id of its own: a new child into the group, and the missing group; then its retry.
+        RegisterStudents batch = new RegisterStudents();
+        batch.getRecord().add(record(env("NVS_BATCH_CHILD"), group.getGroupId(), env("NVS_BATCH_CONTRACT_NUMBER")));
+        batch.getRecord().add(record(child, Long.parseLong(env("NVS_MISSING_GROUP")), env("NVS_BATCH_CONTRACT_NUMBER")));
+        UsernameToken.requestId = env("NVS_BATCH_REQUEST_ID");
+        for (String key : List.of("batch", "batch.replayed")) {
+            RegisterStudentsResponse answer = registry.registerStudents(batch);
+            List<String> indexes = new ArrayList<>();
+            List<String> outcomes = new ArrayList<>();
+            for (RegistrationResult result : answer.getResult()) {
+                indexes.add(String.valueOf(result.getIndex()));
+                outcomes.add(result.getOutcome().value());
+                if (result.getOutcome() == RecordOutcome.STORED) {
+                    seen.put(key + ".registrationId", String.valueOf(result.getRegistration().getRegistrationId()));
+                    seen.put(key + ".registration.status", result.getRegistration().getStatus().value());
+                    seen.put(key + ".registration.personalCode", result.getRegistration().getPerson().getPersonalCode());
+                } else if (result.getOutcome() == RecordOutcome.REFUSED) {
+                    seen.put(key + ".fault.code", result.getFault().getCode());
+                    seen.put(key + ".fault.field", result.getFault().getField());
+                }
+            }
+            seen.put(key + ".written", String.valueOf(answer.isWritten()));
+            seen.put(key + ".accepted", String.valueOf(answer.getAccepted()));
+            seen.put(key + ".refused", String.valueOf(answer.getRefused()));
+            seen.put(key + ".indexes", String.join(",", indexes));
+            seen.put(key + ".outcomes", String.join(",", outcomes));
+        }
+        UsernameToken.requestId = null;
 
         for (Map.Entry<String, String> entry : seen.entrySet()) {
             System.out.println(entry.getKey() + "=" + entry.getValue());

@@ -117,6 +117,34 @@ async function main() {
   await fault('fault.schema', () => registry.RegisterStudentAsync(registration(child, group.groupId, env('NVS_TOO_LONG_CONTRACT_NUMBER'))));
   await fault('fault.domain', () => registry.RegisterStudentAsync(registration(child, env('NVS_MISSING_GROUP'), env('NVS_CONTRACT_NUMBER'))));
 
+  // A batch with a request id of its own: a new child into the group, and the missing group; then its retry.
+  const records = [
+    registration(env('NVS_BATCH_CHILD'), group.groupId, env('NVS_BATCH_CONTRACT_NUMBER')),
+    registration(child, env('NVS_MISSING_GROUP'), env('NVS_BATCH_CONTRACT_NUMBER')),
+  ];
+  registry.addSoapHeader(`<nvs:requestId xmlns:nvs="urn:lt:mokiniu-registras:nvs-gateway:v1">${env('NVS_BATCH_REQUEST_ID')}</nvs:requestId>`);
+  for (const key of ['batch', 'batch.replayed']) {
+    const [answer] = await registry.RegisterStudentsAsync({ record: records });
+    const results = list(answer.result);
+    const stored = results.find((result) => result.outcome === 'stored');
+    const refused = results.find((result) => result.outcome === 'refused');
+    seen[`${key}.written`] = String(answer.written);
+    seen[`${key}.accepted`] = String(answer.accepted);
+    seen[`${key}.refused`] = String(answer.refused);
+    seen[`${key}.indexes`] = results.map((result) => result.index).join(',');
+    seen[`${key}.outcomes`] = results.map((result) => result.outcome).join(',');
+    if (stored) {
+      seen[`${key}.registrationId`] = String(stored.registration.registrationId);
+      seen[`${key}.registration.status`] = stored.registration.status;
+      seen[`${key}.registration.personalCode`] = stored.registration.person.personalCode;
+    }
+    if (refused) {
+      seen[`${key}.fault.code`] = refused.fault.code;
+      seen[`${key}.fault.field`] = refused.fault.field;
+    }
+  }
+  registry.clearSoapHeaders();
+
   for (const [key, value] of Object.entries(seen)) console.log(`${key}=${value}`);
 }
 

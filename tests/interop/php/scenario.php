@@ -133,6 +133,38 @@ foreach ($registry->ListGroups(['schoolYear' => env('NVS_SCHOOL_YEAR')])->sectio
 fault('fault.schema', fn() => $registry->RegisterStudent(registration($child, $group->groupId, env('NVS_TOO_LONG_CONTRACT_NUMBER'))));
 fault('fault.domain', fn() => $registry->RegisterStudent(registration($child, env('NVS_MISSING_GROUP'), env('NVS_CONTRACT_NUMBER'))));
 
+// xs:boolean comes back as a PHP bool.
+function boolean_text($value): string {
+    return is_bool($value) ? ($value ? 'true' : 'false') : (string) $value;
+}
+
+// A batch with a request id of its own: a new child into the group, and the missing group; then its retry.
+$records = [
+    registration(env('NVS_BATCH_CHILD'), $group->groupId, env('NVS_BATCH_CONTRACT_NUMBER')),
+    registration($child, env('NVS_MISSING_GROUP'), env('NVS_BATCH_CONTRACT_NUMBER')),
+];
+$registry->__setSoapHeaders([$security, request_id_header(env('NVS_BATCH_REQUEST_ID'))]);
+foreach (['batch', 'batch.replayed'] as $key) {
+    $answer = $registry->RegisterStudents(['record' => $records]);
+    $results = $answer->result;
+    $seen["$key.written"] = boolean_text($answer->written);
+    $seen["$key.accepted"] = (string) $answer->accepted;
+    $seen["$key.refused"] = (string) $answer->refused;
+    $seen["$key.indexes"] = implode(',', array_map(fn($result) => (string) $result->index, $results));
+    $seen["$key.outcomes"] = implode(',', array_map(fn($result) => $result->outcome, $results));
+    foreach ($results as $result) {
+        if ($result->outcome === 'stored') {
+            $seen["$key.registrationId"] = (string) $result->registration->registrationId;
+            $seen["$key.registration.status"] = $result->registration->status;
+            $seen["$key.registration.personalCode"] = $result->registration->person->personalCode;
+        } elseif ($result->outcome === 'refused') {
+            $seen["$key.fault.code"] = $result->fault->code;
+            $seen["$key.fault.field"] = $result->fault->field;
+        }
+    }
+}
+$registry->__setSoapHeaders([$security]);
+
 foreach ($seen as $key => $value) {
     echo "$key=$value\n";
 }
