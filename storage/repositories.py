@@ -532,12 +532,16 @@ class SqlPersonRepository:
             return
         unique = list({p.personal_code.value: p for p in persons}.values())
         values = [{"personal_code": p.personal_code.value, **_person_values(p, checked_at)} for p in unique]
+        table = table_of(PersonRow)
         statement = _insert(self.session, PersonRow)
         updated = {name: statement.excluded[name] for name in values[0] if name != "personal_code"}
-        saved = self.session.execute(
-            statement.values(values)
-            .on_conflict_do_update(index_elements=[PersonRow.personal_code], set_=updated)
-            .returning(PersonRow.personal_code, PersonRow.id)
+        # Executemany of the one-row statement (SQLAlchemy's "insertmanyvalues" batches it into a few
+        # round trips): compiled once and cached, where a 500-row VALUES list is compiled each time.
+        saved = self.session.connection().execute(
+            statement.on_conflict_do_update(index_elements=[PersonRow.personal_code], set_=updated).returning(
+                table.c.personal_code, table.c.id, sort_by_parameter_order=True
+            ),
+            values,
         )
         self.session.info.setdefault(_SAVED_PERSONS, {}).update({code: person_id for code, person_id in saved})
         self.session.expire_all()

@@ -14,7 +14,7 @@ from gateway.batches import MAX_RECORDS, BatchMode, BatchResult, RecordResult
 from gateway.domain.model import Departure
 from gateway.soap import types as t
 from gateway.soap.service import _caller, _registry, contract_in, funding_out, registration_out, warnings_out
-from gateway.soap.types import many, optional, required
+from gateway.soap.types import make, many, optional, required
 
 BATCH_ANSWER = ("written", "accepted", "refused", "result")
 
@@ -27,7 +27,7 @@ def _fault(result: RecordResult) -> t.RecordFault | None:
     refusal = result.refusal
     if refusal is None:
         return None
-    return t.RecordFault(code=refusal.code, message=refusal.message, field=result.field)
+    return make(t.RecordFault, code=refusal.code, message=refusal.message, field=result.field)
 
 
 def _registrations_out(batch: BatchResult[services.RegistrationView]) -> tuple:
@@ -36,7 +36,8 @@ def _registrations_out(batch: BatchResult[services.RegistrationView]) -> tuple:
         batch.accepted,
         batch.refused,
         [
-            t.RegistrationResult(
+            make(
+                t.RegistrationResult,
                 index=r.index,
                 outcome=r.outcome.value,
                 registration=registration_out(r.value) if r.value is not None else None,
@@ -112,7 +113,8 @@ class NvsBatchService(ServiceBase):
         for r in batch.results:
             registration_id, marks = funding_out(r.value, names) if r.value is not None else (None, [])
             results.append(
-                t.FundingResult(
+                make(
+                    t.FundingResult,
                     index=r.index,
                     outcome=r.outcome.value,
                     registrationId=registration_id,

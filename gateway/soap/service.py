@@ -13,7 +13,7 @@ from spyne import Boolean, ServiceBase, rpc
 from gateway import services
 from gateway.domain.model import Contract, Departure
 from gateway.soap import types as t
-from gateway.soap.types import many, optional, required
+from gateway.soap.types import make, many, optional, required
 
 
 def _registry(ctx) -> services.Registry:
@@ -28,12 +28,14 @@ def _caller(ctx) -> services.Caller:
 def person_out(p) -> t.Person:
     residence = None
     if p.residence is not None:
-        residence = t.DeclaredResidence(
+        residence = make(
+            t.DeclaredResidence,
             municipalityCode=p.residence.municipality_code,
             municipalityName=p.residence.municipality_name,
             address=p.residence.address,
         )
-    return t.Person(
+    return make(
+        t.Person,
         personalCode=p.personal_code.value,
         firstName=p.first_name,
         lastName=p.last_name,
@@ -47,7 +49,8 @@ def person_out(p) -> t.Person:
 
 def group_out(view: services.GroupView) -> t.Group:
     g = view.group
-    return t.Group(
+    return make(
+        t.Group,
         groupId=g.id,
         institutionCode=g.provider_code,
         schoolYear=str(g.school_year),
@@ -57,7 +60,8 @@ def group_out(view: services.GroupView) -> t.Group:
         name=g.name,
         subDirectionCode=list(g.sub_direction_codes),
         leader=[
-            t.Leader(
+            make(
+                t.Leader,
                 firstName=leader.first_name,
                 lastName=leader.last_name,
                 personalCode=leader.personal_code.value if leader.personal_code else None,
@@ -72,16 +76,18 @@ def group_out(view: services.GroupView) -> t.Group:
 
 def registration_out(view: services.RegistrationView) -> t.Registration:
     r = view.registration
-    contract = r.contract and t.Contract(
-        typeCode=r.contract.type_code, date=r.contract.signed_on, number=r.contract.number
+    contract = r.contract and make(
+        t.Contract, typeCode=r.contract.type_code, date=r.contract.signed_on, number=r.contract.number
     )
-    departure = r.departure and t.Departure(
+    departure = r.departure and make(
+        t.Departure,
         date=r.departure.date,
         reasonCode=r.departure.reason_code,
         reasonName=view.departure_reason_name,
         orderNumber=r.departure.order_number,
     )
-    return t.Registration(
+    return make(
+        t.Registration,
         registrationId=r.id,
         status=r.status.value,
         institutionCode=r.provider_code,
@@ -101,7 +107,7 @@ def registration_out(view: services.RegistrationView) -> t.Registration:
 
 
 def warnings_out(warnings) -> list[t.Warning]:
-    return [t.Warning(code=w.code, message=w.message) for w in warnings]
+    return [make(t.Warning, code=w.code, message=w.message) for w in warnings]
 
 
 # --- wire -> domain -----------------------------------------------------------
@@ -117,7 +123,8 @@ def leaders_in(leaders) -> tuple[services.LeaderInput, ...]:
 
 def funding_out(view: services.FundingView, names: dict[str, str]) -> tuple[int, list[t.FundingMark]]:
     return view.registration_id, [
-        t.FundingMark(
+        make(
+            t.FundingMark,
             markId=m.id,
             fundingTypeCode=m.funding_type,
             fundingTypeName=names.get(m.funding_type),

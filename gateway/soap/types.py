@@ -10,6 +10,7 @@ The XSD is the contract; these classes only let Spyne (de)serialise it.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from spyne import Boolean, ComplexModel, Date, DateTime, Decimal, Integer, Integer64, Unicode
 
@@ -456,3 +457,21 @@ class FundingResult(ComplexModel):
         ("mark", many(FundingMark, 100)),
         ("fault", optional(RecordFault)),
     ]
+
+
+# --- building answers fast -------------------------------------------------------------
+_BLANKS: dict[Any, dict[str, object]] = {}
+
+
+def make(cls: Any, **values: object) -> Any:
+    """``cls(**values)`` for an answer's records, without Spyne's per-field ``__init__`` walk (a fifth
+    of a 500-record batch answer's CPU): the instance gets exactly the attributes ``__init__`` would
+    give it (every field None: these classes declare no defaults), then ``values``."""
+    blank = _BLANKS.get(cls)
+    if blank is None:
+        blank = _BLANKS[cls] = dict(cls().__dict__)
+        assert all(v is None for v in blank.values()), f"{cls.__name__} has defaults: build it with {cls.__name__}()"
+    instance = cls.__new__(cls)
+    instance.__dict__.update(blank)
+    instance.__dict__.update(values)
+    return instance
