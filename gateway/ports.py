@@ -157,9 +157,9 @@ class GroupRepository(Protocol):
         """The latest departure date of the group's registrations (None: nobody left it)."""
 
     def delete(self, group_id: int) -> None: ...
-    def lock(self, group_id: int, *, exclusive: bool) -> None:
-        """Lock the group's row to the end of the transaction (PostgreSQL: FOR UPDATE / FOR SHARE;
-        SQLite has one writer at a time)."""
+    def lock(self, group_id: int, *, exclusive: bool) -> Group | None:
+        """The group, its row locked to the end of the transaction by the read itself (PostgreSQL: FOR
+        UPDATE / FOR SHARE; SQLite has one writer at a time); None when there is no such group."""
 
     def copy_of(self, origin_id: int) -> Group | None:
         """The group rolled over from ``origin_id`` (there is at most one)."""

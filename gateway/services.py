@@ -935,12 +935,13 @@ class Registry:
 
     @staticmethod
     def _group(uow: UnitOfWork, caller: Caller, group_id: int, *, lock: GroupLock | None = None) -> Group:
-        """The caller's group; ``lock``: held to the end of the transaction, taken before the group is read
+        """The caller's group; ``lock``: held to the end of the transaction, taken by the read itself
         (SHARED by calls adding a registration to it, EXCLUSIVE by CloseGroup and DeleteGroup)."""
         institution = caller.acting_institution()  # coordinators and administrators change nothing
         if lock is not None:
-            uow.groups.lock(group_id, exclusive=lock is GroupLock.EXCLUSIVE)
-        group = uow.groups.get(group_id)
+            group = uow.groups.lock(group_id, exclusive=lock is GroupLock.EXCLUSIVE)
+        else:
+            group = uow.groups.get(group_id)
         # Another institution's group is reported as missing: its existence is not the caller's business.
         if group is None or group.provider_code != institution:
             raise GroupNotFound()

@@ -11,7 +11,23 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar, overload
 
-from sqlalchemy import CursorResult, Result, Select, case, delete, event, func, insert, literal, select, text, update
+from sqlalchemy import (
+    CursorResult,
+    Result,
+    Select,
+    String,
+    bindparam,
+    case,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -421,14 +437,16 @@ class SqlGroupRepository:
         self.session.execute(delete(GroupRow).where(GroupRow.id == group_id))
         self.session.flush()
 
-    def lock(self, group_id: int, *, exclusive: bool) -> None:
-        """FOR UPDATE / FOR SHARE on PostgreSQL; on SQLite (BEGIN IMMEDIATE: one writer) a plain read."""
+    def lock(self, group_id: int, *, exclusive: bool) -> Group | None:
+        """FOR UPDATE / FOR SHARE on PostgreSQL; on SQLite (BEGIN IMMEDIATE: one writer) a plain read.
+        One statement: the locking read is the read (populate_existing: never an unlocked copy from
+        the identity map)."""
         if not 0 < group_id <= LARGEST_ID:
-            return
-        query = select(GroupRow.id).where(GroupRow.id == group_id)
-        if self.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(read=not exclusive)
-        self.session.execute(query)
+            return None
+        if self.session.get_bind().dialect.name != "postgresql":
+            return self.get(group_id)
+        row = self.session.get(GroupRow, group_id, with_for_update={"read": not exclusive}, populate_existing=True)
+        return _group(row) if row else None
 
     def copy_of(self, origin_id: int) -> Group | None:
         row = self.session.scalar(select(GroupRow).where(GroupRow.rolled_over_from == origin_id))
@@ -1141,8 +1159,25 @@ class SqlAccessLogRepository:
             xroad_issue=record.xroad_issue,
             outcome=record.outcome,
         )
-        record_id = self.session.execute(insert(AccessLogRow).values(**values).returning(AccessLogRow.id)).scalar_one()
-        persons = [{"access_log_id": record_id, "personal_code": code} for code in dict.fromkeys(record.personal_codes)]
+        codes = list(dict.fromkeys(record.personal_codes))
+        inserted = insert(AccessLogRow).values(**values).returning(AccessLogRow.id)
+        if codes and self.session.get_bind().dialect.name == "postgresql":
+            # One round trip: the record's INSERT as a CTE, its persons selected from its id and the codes.
+            written = inserted.cte("written")
+            people = (
+                func.unnest(bindparam("codes", codes, type_=postgresql.ARRAY(String)))
+                .table_valued("code")
+                .render_derived(name="people")
+            )
+            self.session.execute(
+                insert(AccessLogPersonRow).from_select(
+                    ["access_log_id", "personal_code"],
+                    select(written.c.id, people.c.code).select_from(written.join(people, true())),
+                )
+            )
+            return
+        record_id = self.session.execute(inserted).scalar_one()
+        persons = [{"access_log_id": record_id, "personal_code": code} for code in codes]
         if persons:
             self.session.execute(insert(AccessLogPersonRow), persons)
 

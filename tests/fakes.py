@@ -352,8 +352,8 @@ class FakeGroupRepository(_Repository):
             if other.rolled_over_from == group_id:
                 self._tables.groups[other.id] = replace(other, rolled_over_from=None)  # type: ignore[index]
 
-    def lock(self, group_id: int, *, exclusive: bool) -> None:
-        self._tables  # noqa: B018 (inside a transaction only, as the real one)
+    def lock(self, group_id: int, *, exclusive: bool) -> Group | None:
+        return self.get(group_id)  # one transaction at a time: nothing to wait for
 
     def copy_of(self, origin_id: int) -> Group | None:
         return next((g for g in self._tables.groups.values() if g.rolled_over_from == origin_id), None)
