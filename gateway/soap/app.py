@@ -178,6 +178,11 @@ def describe_schema_error(entry: etree._LogEntry, body: etree._Element) -> Inval
     expected = _EXPECTED.search(raw)
     wanted = [_local_name(name.strip()) for name in expected.group("names").split(",")] if expected else []
     if "Missing child element" in raw and wanted:
+        # Optional elements may be listed before the one that must come (a batch's atomic before its
+        # record): the field is the first the contract requires.
+        required = [name for name in wanted if _required_in_contract(operation, parts, name)]
+        if required:
+            wanted = required[:1]
         parts = parts + [wanted[0]]
         message = (
             f"'{_path(parts)}' is missing."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import zeep
 from stdnum.ee.ik import calc_check_digit
@@ -121,3 +122,15 @@ def xroad_headers_of(envelope) -> list[tuple]:
     if header is None:
         return []
     return [shape(h) for h in header if isinstance(h.tag, str) and etree.QName(h).namespace == XROAD]
+
+
+def changes_when_visible(service, count: int, *, after: int = 0, within: float = 60.0) -> list:
+    """The feed's events after ``after`` (up to 100), read again until ``count`` show, within a bound: on
+    PostgreSQL an event shows once every transaction writing when it was numbered has ended, anywhere
+    on the server (a parallel test's too), so a little after its commit."""
+    deadline = time.monotonic() + within
+    while True:
+        events = service.GetChanges(after=after, limit=100).event
+        if len(events) >= count or time.monotonic() > deadline:
+            return events
+        time.sleep(0.05)

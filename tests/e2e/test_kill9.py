@@ -170,6 +170,8 @@ def after_kills(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         def follow(until: threading.Event) -> None:
             session, cursor = requests.Session(), 0
             for _ in range(1_000_000):
+                if until.is_set() and time.monotonic() > until_deadline[0]:
+                    return  # out of time (a gateway slow or failing under load): the tests say what is missing
                 answer = post(
                     session, f"<nvs:GetChanges><nvs:after>{cursor}</nvs:after><nvs:limit>7</nvs:limit></nvs:GetChanges>"
                 )

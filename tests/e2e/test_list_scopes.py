@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.clock import E2E_TODAY
-from tests.e2e.helpers import child_code, registry_client
+from tests.e2e.helpers import changes_when_visible, child_code, registry_client
 from tests.e2e.test_lists import (
     FIRST_DAY,
     MUSIC_PROGRAM,
@@ -57,6 +57,6 @@ def test_club_attendance_marked_and_ended_reaches_the_change_feed(live_gateway) 
     pupil = child_code(dt.date(2014, 9, 9), 703)
     marked = school.MarkClubAttendance(personalCode=pupil, schoolYear=YEAR, directionCode=["MUSIC"])
     school.EndClubAttendance(attendanceId=marked.attendanceId, endDate=E2E_TODAY)
-    events = school.GetChanges(after=0, limit=100).event
+    events = changes_when_visible(school, 2)
     kinds = [(e.kind, e.personalCode) for e in events]
     assert kinds == [("CLUB_ATTENDANCE_MARKED", pupil), ("CLUB_ATTENDANCE_ENDED", pupil)]
