@@ -25,7 +25,9 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import requests
@@ -144,8 +146,8 @@ class ZeepPopulationRegister:
         found: dict[PersonalCode, PersonRecord | None] = {}
         for start in range(0, len(unique), BATCH_SIZE):
             chunk = unique[start : start + BATCH_SIZE]
-            results = self._call("GetPersons", personalCode=[code.value for code in chunk])
             try:
+                results = self._call("GetPersons", raw=True, personalCode=[code.value for code in chunk])
                 found.update(_batch_records(chunk, results))
             except _BadAnswer as exc:
                 raise _unavailable(f"GetPersons: {exc}") from None
@@ -164,19 +166,32 @@ class ZeepPopulationRegister:
         self.close()
 
     # --- the call -------------------------------------------------------------------
-    def _call(self, operation: str, **arguments: Any) -> Any:
+    def _call(self, operation: str, *, raw: bool = False, **arguments: Any) -> Any:
         deadline = time.monotonic() + self.deadline
         self._transport.set_deadline(deadline)
         try:
-            return self._attempts(operation, deadline, arguments)
+            return self._attempts(operation, deadline, arguments, raw)
         finally:
             self._transport.set_deadline(None)
 
-    def _attempts(self, operation: str, deadline: float, arguments: dict[str, Any]) -> Any:
+    def _send(self, operation: str, arguments: dict[str, Any], raw: bool) -> Any:
+        if not raw:
+            return getattr(self._service, operation)(**arguments)
+        # zeep builds and sends the request; a 200 answer is read with lxml against the schema, which
+        # is several times cheaper than zeep's object mapping (a third of a 500-record batch's CPU).
+        # Anything else goes back to zeep, which raises the fault or transport error it would have.
+        with self._client.settings(raw_response=True):
+            response = getattr(self._service, operation)(**arguments)
+        if response.status_code == 200:
+            return _results_of(response.content)
+        binding = self._service._binding
+        return binding.process_reply(self._client, binding.get(operation), response)
+
+    def _attempts(self, operation: str, deadline: float, arguments: dict[str, Any], raw: bool) -> Any:
         attempts = self.retries + 1
         for attempt in range(1, attempts + 1):
             try:
-                return getattr(self._service, operation)(**arguments)
+                return self._send(operation, arguments, raw)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 backoff = RETRY_BACKOFF_SECONDS * attempt
                 if attempt == attempts or time.monotonic() + backoff >= deadline:
@@ -194,6 +209,49 @@ class ZeepPopulationRegister:
             except (zeep.exceptions.Error, etree.XMLSyntaxError, requests.RequestException) as exc:
                 raise _unavailable(f"{operation}: {type(exc).__name__}") from None
         raise AssertionError("unreachable")
+
+
+_ANSWER_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+@cache
+def _schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(FILES_ROOT / "xsd" / "population-register-v1.xsd")))
+
+
+def _results_of(content: bytes) -> list[SimpleNamespace]:
+    """GetPersons' results from the SOAP answer, checked against the contract as zeep (strict) would,
+    in the shape zeep gives them (attributes named as the elements, dates as dates)."""
+    envelope = etree.fromstring(content, _ANSWER_PARSER)
+    body = envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")
+    answer = body[0] if body is not None and len(body) else None
+    if answer is None or answer.tag != f"{{{TNS}}}GetPersonsResponse":
+        raise _BadAnswer("not a GetPersonsResponse")
+    if not _schema().validate(answer):
+        raise _BadAnswer("the answer is not valid against the contract")
+    return [_object_of(result) for result in answer]
+
+
+def _object_of(element: etree._Element) -> SimpleNamespace:
+    fields: dict[str, Any] = {}
+    for child in element:
+        name = etree.QName(child).localname
+        if len(child):
+            fields[name] = _object_of(child)
+        elif name.endswith("Date"):
+            fields[name] = dt.date.fromisoformat((child.text or "").strip()[:10])  # valid: a time zone may follow
+        else:
+            fields[name] = child.text
+    return _WithDefaults(**fields)
+
+
+class _WithDefaults(SimpleNamespace):
+    """An optional element left out reads as None, as in zeep's objects."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return None
 
 
 def _unavailable(reason: str) -> PopulationRegisterUnavailable:
