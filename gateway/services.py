@@ -358,28 +358,13 @@ class Registry:
     def _register(
         self, uow: UnitOfWork, caller: Caller, new: NewRegistration
     ) -> tuple[RegistrationView, list[Warning]]:
-        code = parse_personal_code(new.personal_code)
-        model.check_may_be_learner(code)
-        target = self._registration_target(uow, caller, new.group_id)
-        # GR is asked only once the request is known to be about an open group of the caller's.
-        person = self._from_population_register(code)
-        group, provider = target.group, target.provider
-        registration, warnings = model.register_student(
-            person=person,
-            group=group,
-            program=target.program,
-            first_learning_date=new.first_learning_date,
-            contract=new.contract,
-            already_active_in_group=uow.registrations.has_active(code, stored(group.id)),
-            classifiers=target.classifiers,
-            today=self.clock.today(),
-        )
-        uow.persons.save(person, checked_at=self.clock.now())
-        registration = uow.registrations.add(registration)
-        feed.registration_changed(
-            uow, ChangeKind.REGISTERED, registration, at=self.clock.now(), group=group, provider=provider
-        )
-        return RegistrationView(registration=registration, person=person, group=group), warnings
+        """One registration, decided and stored as a batch's records are: one place for the rule's
+        inputs, one write path. GR is asked only once the group is known to be an open one of the caller's."""
+        [decision] = self._decide_registrations(uow, [new], self._registration_targets(uow, caller, [new]))
+        if not isinstance(decision, Decided):
+            raise decision
+        [view] = self._store_registrations(uow, [decision.value])
+        return view, list(decision.warnings)
 
     def _registration_target(self, uow: UnitOfWork, caller: Caller, group_id: int) -> _RegistrationTarget:
         """The open group of the caller's that a registration goes into, locked against its closing."""
@@ -533,7 +518,7 @@ class Registry:
         records: Sequence[NewRegistration],
         targets: dict[int, _RegistrationTarget | RequestRejected],
     ) -> list[Decided[tuple[Registration, PersonRecord, _RegistrationTarget]] | RequestRejected]:
-        """What ``_register`` decides for each record, before anything is written: a later record sees
+        """What the rules decide for each record, before anything is written: a later record sees
         the children the earlier ones register."""
         codes = []
         for new in records:
