@@ -683,6 +683,73 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    """The statistics of a period and scope as CSV, XLSX and a chart (gateway/reports.py)."""
+    from gateway import reports
+    from gateway.bootstrap import unit_of_work_factory
+    from gateway.domain import classifiers as cls
+    from gateway.domain.errors import GatewayError
+    from gateway.domain.lists import Scope
+    from gateway.statistics import StatisticsReport
+    from storage.db import make_engine
+
+    if not (args.csv or args.xlsx or args.chart):
+        print("report: name at least one of --csv, --xlsx and --chart", file=sys.stderr)
+        return 2
+    if args.chart and args.chart.suffix.lower() not in (".svg", ".png"):
+        print("report: --chart writes an .svg or a .png file", file=sys.stderr)
+        return 2
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    try:
+        uow_factory = unit_of_work_factory(engine)
+        with uow_factory() as uow:
+            municipalities = {e.code: e.name for e in uow.classifiers.load().entries(cls.MUNICIPALITY)}
+            institution = uow.institutions.get(args.institution) if args.institution else None
+        if args.institution and institution is None:
+            print(f"--institution {args.institution}: no such institution", file=sys.stderr)
+            return 2
+        if args.municipality and args.municipality not in municipalities:
+            print(f"--municipality {args.municipality}: not a municipality code of the classifiers", file=sys.stderr)
+            return 2
+        if institution is not None:
+            scope, described = Scope.of_institution(institution.code), f"{institution.name} ({institution.code})"
+        elif args.municipality:
+            scope, described = Scope.of_municipality(args.municipality), municipalities[args.municipality]
+        else:
+            scope, described = Scope.everything(), "the whole register"
+        use_case = StatisticsReport(uow_factory)
+        period = {"school_year": args.school_year, "month": args.month}
+        written = []
+        try:
+            report = use_case.of_scope(scope, group_by=args.group_by or ["municipality"], **period)
+            reasons = use_case.departure_reasons()
+            if args.csv:
+                reports.write_csv(report, reasons, args.csv)
+                written.append(args.csv)
+            if args.xlsx:
+                made_at = clock_for(settings).now()
+                reports.write_xlsx(report, reasons, args.xlsx, scope=described, made_at=made_at)
+                written.append(args.xlsx)
+            if args.chart:
+                chart = use_case.of_scope(scope, group_by=["municipality", "direction"], **period)
+                reports.write_chart(chart, args.chart, scope=described)
+                written.append(args.chart)
+        except GatewayError as error:
+            print(f"report: {error.message}", file=sys.stderr)
+            return 1
+    finally:
+        engine.dispose()
+    total = report.statistics.total
+    print(
+        f"report {report.statistics.period} of {described}: {len(report.statistics.lines)} lines, "
+        f"{total.learners} learners, {total.arrivals} arrivals, {total.departures} departures, "
+        f"{total.basket_recipients} basket child-months ({total.basket_amount} EUR), "
+        f"{total.club_attendance} club marks; wrote {', '.join(str(p) for p in written)}"
+    )
+    return 0
+
+
 def _date_argument(text: str):
     import datetime as dt
 
@@ -833,6 +900,29 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument(
         "--active-on", type=_date_argument, metavar="YYYY-MM-DD", help="club-attendance: marks in force that day"
     )
+    report = commands.add_parser(
+        "report",
+        help="the statistics of a school year or month (as GetStatistics) as CSV, XLSX and a chart",
+        description="Counts of learners, arrivals, departures by reason, basket recipients and amounts, and club "
+        "attendance, each the count of its list. Scope: --institution or --municipality; neither: everything.",
+    )
+    period = report.add_mutually_exclusive_group(required=True)
+    period.add_argument("--school-year", metavar="YYYY-YYYY")
+    period.add_argument("--month", metavar="YYYY-MM")
+    report.add_argument(
+        "--group-by",
+        action="append",
+        choices=["municipality", "provider", "direction", "purpose", "ageBand", "sex"],
+        help="a dimension of the lines (once or twice; default: municipality)",
+    )
+    report_scope = report.add_mutually_exclusive_group()
+    report_scope.add_argument("--institution", metavar="CODE", help="only what this institution's users see")
+    report_scope.add_argument("--municipality", metavar="CODE", help="only what this municipality's coordinator sees")
+    report.add_argument("--csv", type=Path, metavar="FILE.csv")
+    report.add_argument("--xlsx", type=Path, metavar="FILE.xlsx")
+    report.add_argument(
+        "--chart", type=Path, metavar="FILE.svg|FILE.png", help="learners by NVŠ direction and municipality"
+    )
     rates = commands.add_parser("rates", help="basket rates")
     rates_commands = rates.add_subparsers(dest="rates_command", required=True)
     rates_import = rates_commands.add_parser(
@@ -935,6 +1025,8 @@ def main(argv: list[str] | None = None) -> int:
         return _import(settings, args.command.split("-", 1)[1], args.file)
     if args.command == "export":
         return _export(settings, args)
+    if args.command == "report":
+        return _report(settings, args)
     if args.command == "import-registrations":
         return _import_registrations(settings, args)
     if args.command == "import-enrolments":

@@ -7,7 +7,7 @@ these; unit tests use the in-memory fakes in ``tests/fakes.py``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -20,10 +20,12 @@ from gateway.domain.clubs import ClubAttendance, Enrolment
 from gateway.domain.feed import ChangeEvent
 from gateway.domain.funding import BasketRate, FundedChildren, FundingMark
 from gateway.domain.lists import ListQuery
+from gateway.domain.lists import Scope as ListScope
 from gateway.domain.model import Group, Institution, PersonRecord, Program, Registration
 from gateway.domain.notices import Notice, NoticeKind, NoticeState
 from gateway.domain.personal_code import PersonalCode
 from gateway.domain.scope import ReadScope
+from gateway.domain.statistics import Dimension, Measured, Period
 from gateway.domain.users import User, UserRequest
 
 T = TypeVar("T")
@@ -414,6 +416,11 @@ class ListRepository(Protocol):
         """How many rows the whole list has (cursor ignored)."""
 
 
+class StatisticsRepository(Protocol):
+    def measure(self, scope: ListScope, period: Period, dimensions: Sequence[Dimension]) -> Measured:
+        """Each statistic's counts per key of ``dimensions``: its list's rows counted in the database."""
+
+
 class Savepoint:
     """The handle of ``UnitOfWork.savepoint``: ``discard()`` asks for its work to be undone at its end."""
 
@@ -445,6 +452,7 @@ class UnitOfWork(Protocol):
     clubs: ClubRepository
     enrolments: EnrolmentRepository
     lists: ListRepository
+    statistics: StatisticsRepository
     request_outcomes: RequestOutcomeRepository
 
     def __enter__(self) -> UnitOfWork: ...

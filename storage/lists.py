@@ -30,6 +30,7 @@ from gateway.domain.lists import (
     ClubFilter,
     DepartureFilter,
     LearnerFilter,
+    LearningFilter,
     ListedClubAttendance,
     ListedPerson,
     ListedRegistration,
@@ -443,6 +444,10 @@ class SqlListRepository:
         inner = self._statement(query).statement.subquery()
         return self.session.scalar(select(func.count()).select_from(inner)) or 0
 
+    def plan(self, query: ListQuery) -> _Plan:
+        """The list's query without keyset or order: the statistics count its rows, grouped."""
+        return self._statement(query)
+
     def _statement(self, query: ListQuery) -> _Plan:
         if query.name in (ListName.LEARNERS, ListName.ARRIVALS, ListName.DEPARTURES):
             return self._registrations(query)
@@ -487,6 +492,12 @@ class SqlListRepository:
                 statement = statement.where(r.group_id == f.group_id)
             if f.program_code is not None:
                 statement = statement.where(g.program_code == f.program_code)
+        elif isinstance(f, LearningFilter):
+            statement = statement.where(
+                g.school_year == f.school_year.first_year,
+                r.first_learning_date <= f.learning.last,
+                or_(r.departure_date.is_(None), r.departure_date >= f.learning.first),
+            )
         elif isinstance(f, ArrivalFilter):
             statement = statement.where(
                 self._not_an_entry(r.first_learning_date).between(f.first_learning.first, f.first_learning.last)

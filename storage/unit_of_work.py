@@ -28,6 +28,7 @@ from gateway.ports import (
     RegistrationRepository,
     RequestOutcomeRepository,
     Savepoint,
+    StatisticsRepository,
     UserRepository,
 )
 from storage.feed_checks import SqlCheckRepository, SqlFeedRepository, SqlNoticeRepository
@@ -47,6 +48,7 @@ from storage.repositories import (
     SqlRequestOutcomeRepository,
     SqlUserRepository,
 )
+from storage.statistics import SqlStatisticsRepository
 
 
 class SqlAlchemyUnitOfWork:
@@ -72,6 +74,7 @@ class SqlAlchemyUnitOfWork:
     clubs: ClubRepository
     enrolments: EnrolmentRepository
     lists: ListRepository
+    statistics: StatisticsRepository
     request_outcomes: RequestOutcomeRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
@@ -98,6 +101,7 @@ class SqlAlchemyUnitOfWork:
         self.clubs = SqlClubRepository(session)
         self.enrolments = SqlEnrolmentRepository(session)
         self.lists = SqlListRepository(session)
+        self.statistics = SqlStatisticsRepository(session)
         self.request_outcomes = SqlRequestOutcomeRepository(session)
         return self
 

@@ -821,6 +821,7 @@ class FakeUnitOfWork:
     clubs: ports.ClubRepository
     enrolments: ports.EnrolmentRepository
     lists: ports.ListRepository
+    statistics: ports.StatisticsRepository
     request_outcomes: ports.RequestOutcomeRepository
 
     def __init__(self, classifiers: Classifiers = CLASSIFIERS) -> None:

@@ -287,6 +287,8 @@ OPERATIONS: Mapping[str, OperationRule] = {
     "RollOverGroups": _changes(Area.STUDENT_LEARNING_DATA, Area.REGISTRATION_CORRECTION),
     # Counts and amounts, no person's data: not written to the access log.
     "CalculateBasket": OperationRule((Right(Area.BASKET_CALCULATION, Level.VIEWER),), EVERY_SCOPE, personal_data=False),
+    # The REPORTS menu's statistics: the lists counted (so the lists' right), no person's data.
+    "GetStatistics": OperationRule((Right(Area.LIST_FORMING, Level.VIEWER),), EVERY_SCOPE, personal_data=False),
 }
 
 _SCOPE_WORDS = {

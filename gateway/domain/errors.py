@@ -598,6 +598,14 @@ class InvalidDateRange(RequestRejected):
         super().__init__(message, field=field)
 
 
+class OnePeriodRequired(RequestRejected):
+    code = "OnePeriodRequired"
+    default_message = "Statistics are of one period: send either schoolYear or month, not both and not neither."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "schoolYear") -> None:
+        super().__init__(message, field=field)
+
+
 class InvalidCursor(RequestRejected):
     code = "InvalidCursor"
     default_message = (

@@ -136,6 +136,15 @@ class LearnerFilter:
 
 
 @dataclass(frozen=True)
+class LearningFilter:
+    """Registrations (not cancelled) of a school year's groups learning on some day of the range.
+    No list of its own: the statistics of a month count learners by it (``gateway.domain.statistics``)."""
+
+    school_year: SchoolYear
+    learning: DateRange
+
+
+@dataclass(frozen=True)
 class ArrivalFilter:
     """Registrations (not cancelled) whose first learning date lies in the range."""
 
@@ -170,7 +179,7 @@ class ClubFilter:
             classifiers.require(cls.NVS_DIRECTION, self.direction_code, field="directionCode")
 
 
-ListFilter = LearnerFilter | ArrivalFilter | DepartureFilter | BasketFilter | ClubFilter
+ListFilter = LearnerFilter | LearningFilter | ArrivalFilter | DepartureFilter | BasketFilter | ClubFilter
 
 FILTERS: dict[ListName, type] = {
     ListName.LEARNERS: LearnerFilter,

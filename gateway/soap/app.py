@@ -67,6 +67,7 @@ from gateway.soap.access_service import AccessControlService
 from gateway.soap.batch_service import NvsBatchService
 from gateway.soap.feed_service import NvsFeedService
 from gateway.soap.lists_service import NvsListsService
+from gateway.soap.reports_service import NvsReportsService
 from gateway.soap.school_year_service import NvsSchoolYearService
 from gateway.soap.service import NvsRegistryService
 from gateway.soap.types import TNS
@@ -836,6 +837,7 @@ class RegistryApplication(Application):
             NvsListsService,
             NvsSchoolYearService,
             NvsBatchService,
+            NvsReportsService,
         ]
         operations = {name for service in services for name in service.public_methods}
         super().__init__(

@@ -475,3 +475,50 @@ def make(cls: Any, **values: object) -> Any:
     instance.__dict__.update(blank)
     instance.__dict__.update(values)
     return instance
+
+
+# --- the REPORTS menu (contract 1.10) ---------------------------------------------------
+StatisticsDimension = Unicode(
+    max_len=12,
+    values=["municipality", "provider", "direction", "purpose", "ageBand", "sex"],
+    type_name="StatisticsDimension",
+)
+
+
+class StatisticsGroup(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("dimension", required(StatisticsDimension)),
+        ("code", required(ClassifierCode)),
+        ("name", optional(ClassifierName)),
+    ]
+
+
+class DepartureCount(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("reasonCode", required(ClassifierCode)),
+        ("reasonName", optional(ClassifierName)),
+        ("count", required(Count)),
+    ]
+
+
+class StatisticsCounts(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("learners", required(Count)),
+        ("arrivals", required(Count)),
+        ("departures", required(Count)),
+        ("departure", many(DepartureCount, 100)),
+        ("basketRecipients", required(Count)),
+        ("basketAmount", required(Amount)),
+        ("clubAttendance", required(Count)),
+    ]
+
+
+class StatisticsLine(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("group", many(StatisticsGroup, 2, at_least=1)),
+        ("counts", required(StatisticsCounts)),
+    ]

@@ -151,7 +151,14 @@ EXPECTED: dict[str, dict[str, str]] = {
     "EndClubAttendance": {**CHANGES_OF_THE_SCHOOL, MANAGER: "ClubAttendanceNotFound", OTHER: "ClubAttendanceNotFound"},
     **{
         name: {VIEWER: OK, MANAGER: OK, OTHER: OK, COORDINATOR: OK, OTHER_COORDINATOR: OK, ADMIN: OK}
-        for name in ("ListLearners", "ListArrivals", "ListDepartures", "ListBasketRecipients", "ListClubAttendance")
+        for name in (
+            "ListLearners",
+            "ListArrivals",
+            "ListDepartures",
+            "ListBasketRecipients",
+            "ListClubAttendance",
+            "GetStatistics",
+        )
     },
     # The life of a school year (1.7). The arranged group has a learner: closing it is refused for that
     # (GroupHasLearners) and deleting it too (GroupHasRegistrations), after the rights let the call through.
@@ -331,6 +338,7 @@ def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
         "ListDepartures",
         "ListBasketRecipients",
         "ListClubAttendance",
+        "GetStatistics",
         "ListUsers",
         *USER_ADMINISTRATION,
     ):
@@ -440,6 +448,7 @@ def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
         "ListDepartures": lambda: {"fromDate": year.starts_on, "toDate": today},
         "ListBasketRecipients": lambda: {"month": month_of(year.starts_on)},
         "ListClubAttendance": lambda: {"schoolYear": str(year)},
+        "GetStatistics": lambda: {"schoolYear": str(year), "groupBy": ["municipality"]},
         "GetDataCheckStatus": lambda: {"institutionCode": SCHOOL},
         "ListDataIssues": lambda: {},
         "FixPersonData": lambda: {"personalCode": present(arranged).child},
