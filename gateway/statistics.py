@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from gateway.domain import classifiers as cls
 from gateway.domain.lists import ActsFor, Scope, scope_of
 from gateway.domain.model import ProgramPurpose
-from gateway.domain.statistics import UNKNOWN, Dimension, Period, Statistics, assemble, dimensions_of, spread_directions
+from gateway.domain.statistics import (
+    UNKNOWN,
+    Dimension,
+    Period,
+    Statistics,
+    assemble,
+    collapsed,
+    dimensions_of,
+    single_valued,
+    spread_directions,
+)
 from gateway.ports import UnitOfWork
 
 PURPOSE_NAMES = {ProgramPurpose.NVS.value: "NVŠ program", ProgramPurpose.FSPU.value: "FŠPU program"}
@@ -41,7 +51,9 @@ class StatisticsReport:
         dimensions = dimensions_of(group_by)
         with self.uow_factory() as uow:
             grouped = uow.statistics.measure(scope, period, dimensions)
-            totals = uow.statistics.measure(scope, period, ())
+            # Counted once more without grouping only where a row may have several keys (directions).
+            single = single_valued(dimensions)
+            totals = collapsed(grouped) if single else uow.statistics.measure(scope, period, ())
             program_codes = {b.program_code for b in grouped.basket} | {b.program_code for b in totals.basket}
             positions = tuple(i for i, d in enumerate(dimensions) if d is Dimension.DIRECTION)
             for position in positions:

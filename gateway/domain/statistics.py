@@ -208,6 +208,31 @@ def spread_directions(measured: Measured, positions: tuple[int, ...], programs: 
     )
 
 
+def single_valued(dimensions: tuple[Dimension, ...]) -> bool:
+    """Whether every row has exactly one key: then the lines add up to the total (a direction does not:
+    a program or a club mark may have several)."""
+    return Dimension.DIRECTION not in dimensions
+
+
+def collapsed(measured: Measured) -> Measured:
+    """The counts of every key added up under the key (): the total, where the lines add up to it."""
+    learners: dict[Key, int] = defaultdict(int)
+    arrivals: dict[Key, int] = defaultdict(int)
+    departures: dict[tuple[Key, str], int] = defaultdict(int)
+    clubs: dict[Key, int] = defaultdict(int)
+    for counts, into in (
+        (measured.learners, learners),
+        (measured.arrivals, arrivals),
+        (measured.club_attendance, clubs),
+    ):
+        for count in counts.values():
+            into[()] += count
+    for (_, reason), count in measured.departures.items():
+        departures[((), reason)] += count
+    basket = [replace(b, key=()) for b in measured.basket]
+    return Measured(dict(learners), dict(arrivals), dict(departures), basket, dict(clubs))
+
+
 def _expand(key: Key, positions: tuple[int, ...], programs: Mapping[str, Program]) -> list[Key]:
     keys = [key]
     for position in positions:
