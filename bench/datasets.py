@@ -281,8 +281,10 @@ def generate(engine: Engine, registrations: int, *, groups_per_program: int | No
     # whole list for every batch instead of walking the order's index.
     # Only the tables loaded: a database-wide ANALYZE also takes locks on other schemas' tables, and
     # deadlocks with whatever is dropping one of them at the time (a parallel test's scratch schema).
+    # Every table it loaded, and the sandbox's reference tables the lists join.
+    loaded = (group_t, person_t, reg_t, mark_t, claim_t, enrol_t, club_t, direction_t)
     with engine.connect() as connection:
-        for table in (group_t, person_t, reg_t, mark_t, club_t):
+        for table in (*loaded, table_of(InstitutionRow), table_of(ProgramRow)):
             connection.execute(text(f'ANALYZE "{table.name}"'))
         connection.commit()
     statuses = [status_of(i) for i in range(registrations)]

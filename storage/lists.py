@@ -26,6 +26,7 @@ from gateway.domain.clubs import ClubAttendance, Enrolment, EnrolmentSource
 from gateway.domain.lists import (
     ArrivalFilter,
     BasketFilter,
+    BasketMonthsFilter,
     BasketRecipient,
     ClubFilter,
     DepartureFilter,
@@ -566,9 +567,18 @@ class SqlListRepository:
     # --- the basket ----------------------------------------------------------------------
     def _basket(self, query: ListQuery) -> _Plan:
         f = query.list_filter
-        assert isinstance(f, BasketFilter)
-        first_day, last_day = f.month.first_day, f.month.last_day
+        assert isinstance(f, BasketFilter | BasketMonthsFilter)
         r, p, g, pr, bc, fm = RegistrationRow, PersonRow, GroupRow, ProgramRow, BasketClaimRow, FundingMarkRow
+        if isinstance(f, BasketMonthsFilter):
+            # Several months at once (the statistics of a school year): the month is the claim's, and
+            # so is the day the program must be accredited on. The school column is left to the rows
+            # of one month: these rows are counted, never built.
+            in_months: list[ColumnElement[bool]] = [bc.month.between(f.first.first_day, f.last.first_day)]
+            on_day: Any = bc.month
+            first_day, last_day = f.first.first_day, f.last.last_day
+        else:
+            in_months, on_day = [bc.month == f.month.first_day], f.month.first_day
+            first_day, last_day = f.month.first_day, f.month.last_day
         e = aliased(SchoolEnrolmentRow)
         # The child's general-education school that month: the enrolment (or club mark) of the
         # month's school year covering some of the month; of several, the latest to start.
@@ -605,14 +615,14 @@ class SqlListRepository:
             .join(g, g.id == r.group_id)
             .join(pr, pr.code == g.program_code)
             .where(
-                bc.month == first_day,
+                *in_months,
                 fm.status == "active",
                 r.status != CANCELLED,
                 # An accredited NVŠ program that month, as gateway.domain.funding.check_basket_eligibility
                 # requires (Program.is_accredited, Program.is_deregistered on the month's first day).
                 pr.purpose == ProgramPurpose.NVS.value,
-                pr.accredited_on <= first_day,
-                or_(pr.deregistered_on.is_(None), pr.deregistered_on > first_day),
+                pr.accredited_on <= on_day,
+                or_(pr.deregistered_on.is_(None), pr.deregistered_on > on_day),
                 _scoped(
                     query.scope,
                     person_id=p.id,
@@ -626,11 +636,13 @@ class SqlListRepository:
         # planners walk the marks' registration index and need no sort.
         order = (fm.registration_id,)
         window = select(fm.registration_id).where(fm.status == "active")
-        if f.institution_code is not None:
+        if isinstance(f, BasketFilter) and f.institution_code is not None:
             statement = statement.where(r.provider_code == f.institution_code)
         session = self.session
 
         def build(found: Rows) -> list[BasketRecipient]:
+            if not isinstance(f, BasketFilter):
+                raise TypeError("basket months are counted, not listed")
             schools = {row[-1] for row in found if row[-1] is not None}
             municipalities: dict[str, str] = {}
             if schools:

@@ -19,6 +19,7 @@ from gateway.domain.calendar import Month
 from gateway.domain.lists import (
     ArrivalFilter,
     BasketFilter,
+    BasketMonthsFilter,
     ClubFilter,
     DateRange,
     DepartureFilter,
@@ -31,6 +32,7 @@ from gateway.domain.lists import (
 from gateway.domain.statistics import UNKNOWN, BasketCount, Dimension, Key, Measured, Period, age_band_births
 from storage.lists import SqlListRepository
 from storage.models import (
+    BasketClaimRow,
     ClubAttendanceRow,
     ClubDirectionRow,
     FundingMarkRow,
@@ -83,17 +85,29 @@ class SqlStatisticsRepository:
             (tuple(row[:-2]), row[-2] or UNKNOWN): row[-1]
             for row in registrations(ListName.DEPARTURES, DepartureFilter(days), RegistrationRow.departure_reason_code)
         }
-        basket = [count for month in period.months for count in self._basket(scope, month, dimensions, reference)]
+        basket = self._basket(scope, period, dimensions, reference)
         return Measured(learners, arrivals, departures, basket, self._clubs(scope, period, dimensions, reference))
 
     def _basket(
-        self, scope: Scope, month: Month, dimensions: Sequence[Dimension], reference: dt.date
+        self, scope: Scope, period: Period, dimensions: Sequence[Dimension], reference: dt.date
     ) -> list[BasketCount]:
-        statement = self.lists.plan(ListQuery(ListName.BASKET_RECIPIENTS, BasketFilter(month), scope)).statement
-        extra = [_municipality_of(RegistrationRow.provider_code), GroupRow.program_code, FundingMarkRow.special_needs]
+        """The basket months of the period, in one query for all its months."""
+        first, last = period.months[0], period.months[-1]
+        query = ListQuery(ListName.BASKET_RECIPIENTS, BasketMonthsFilter(first, last), scope)
+        if first == last:  # one month: exactly the list's own query
+            query = ListQuery(ListName.BASKET_RECIPIENTS, BasketFilter(first), scope)
+        statement = self.lists.plan(query).statement
+        extra = [
+            BasketClaimRow.month,
+            _municipality_of(RegistrationRow.provider_code),
+            GroupRow.program_code,
+            FundingMarkRow.special_needs,
+        ]
         rows = self._count(statement, [*self._registration_keys(dimensions, reference), *extra])
         return [
-            BasketCount(tuple(row[:-4]), month, row[-4], row[-3], bool(row[-2]), row[-1]) for row in rows if row[-1]
+            BasketCount(tuple(row[:-5]), Month.of(_as_date(row[-5])), row[-4], row[-3], bool(row[-2]), row[-1])
+            for row in rows
+            if row[-1]
         ]
 
     def _clubs(
@@ -157,6 +171,11 @@ class SqlStatisticsRepository:
         ).subquery()
         grouped = select(*keyed.c, func.count()).group_by(*keyed.c)
         return [tuple(row) for row in self.session.execute(grouped)]
+
+
+def _as_date(value: Any) -> dt.date:
+    """A month column as the driver returns it (SQLite's may be text once it is grouped)."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
 def _by_key(rows: list[tuple[Any, ...]]) -> dict[Key, int]:

@@ -179,7 +179,18 @@ class ClubFilter:
             classifiers.require(cls.NVS_DIRECTION, self.direction_code, field="directionCode")
 
 
-ListFilter = LearnerFilter | LearningFilter | ArrivalFilter | DepartureFilter | BasketFilter | ClubFilter
+@dataclass(frozen=True)
+class BasketMonthsFilter:
+    """The basket recipients of each month from ``first`` to ``last``, a row per child and month. No list
+    of its own: the statistics of a school year count its basket months by it, in one query."""
+
+    first: Month
+    last: Month
+
+
+ListFilter = (
+    LearnerFilter | LearningFilter | ArrivalFilter | DepartureFilter | BasketFilter | BasketMonthsFilter | ClubFilter
+)
 
 FILTERS: dict[ListName, type] = {
     ListName.LEARNERS: LearnerFilter,
