@@ -27,7 +27,7 @@ from gateway.domain import portal
 from gateway.domain.access import ScopeKind
 from gateway.domain.calendar import Month
 from gateway.domain.clubs import ClubAttendance
-from gateway.domain.errors import ChildNotFound, InvalidPeriod
+from gateway.domain.errors import ChildNotFound, InvalidPeriod, InvalidPersonalCode
 from gateway.domain.funding import FundingMark
 from gateway.domain.model import PersonRecord, RegistrationStatus
 from gateway.domain.personal_code import PersonalCode
@@ -160,7 +160,7 @@ class Portal:
     def _check(self, citizen: PersonalCode, personal_code: str) -> tuple[Represented, PersonRecord | None]:
         try:
             code = PersonalCode(personal_code)
-        except Exception:  # a malformed code is a code nobody knows: the same answer
+        except InvalidPersonalCode:  # a code with a wrong check digit is one nobody knows: the same answer
             raise ChildNotFound() from None
         person = portal.check_represents(self.represented(citizen), code)
         return person, self._persons([code]).get(code)
