@@ -37,7 +37,7 @@ def acts_for_in(acts_for) -> Scope:
     ]
     if getattr(acts_for, "portal", None):
         raise InvalidUserRequest(
-            "The state e-services portal's system user is created at the console, not by RegisterUser.",
+            "The state e-services portal's system user is created by the operator, not by RegisterUser.",
             field="actsFor/portal",
         )
     if len(given) != 1:
