@@ -36,10 +36,19 @@ def _cursor(record_id: int) -> str:
 
 
 def _record_id(cursor: str) -> int:
+    return record_id_of(cursor, "GetAccessLog")
+
+
+def cursor_of(record_id: int) -> str:
+    return _cursor(record_id)
+
+
+def record_id_of(cursor: str, operation: str) -> int:
+    """The record a cursor of ``operation`` points after (GetAccessLog's, GetDataAccessHistory's)."""
     prefix, _, number = cursor.partition("-")
     if prefix != "before" or not number.isdigit() or not 0 < int(number) <= 2**63 - 1:
         raise InvalidCursor(
-            "The cursor is not one GetAccessLog returned: send its nextCursor unchanged, or none for the first page."
+            f"The cursor is not one {operation} returned: send its nextCursor unchanged, or none for the first page."
         )
     return int(number)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.domain.personal_code import PersonalCode
@@ -34,10 +35,18 @@ from gateway.ports import UnitOfWork
 _current: ContextVar[Call | None] = ContextVar("nvs_current_call", default=None)
 
 
-class PopulationRegisterNeeded(Exception):
-    """Not an error: the call must be run again once GR has answered for these persons."""
+@dataclass(frozen=True)
+class FamilyOf:
+    """What a call needs GR's family of a person for (GetFamily), beside the persons themselves."""
 
-    def __init__(self, personal_codes: Iterable[PersonalCode]) -> None:
+    personal_code: PersonalCode
+
+
+class PopulationRegisterNeeded(Exception):
+    """Not an error: the call must be run again once GR has answered for these persons (their data, or
+    their family: ``FamilyOf``)."""
+
+    def __init__(self, personal_codes: Iterable[PersonalCode | FamilyOf]) -> None:
         self.personal_codes = frozenset(personal_codes)
         super().__init__(f"{len(self.personal_codes)} person(s) to ask the population register for")
 
@@ -45,9 +54,7 @@ class PopulationRegisterNeeded(Exception):
 class Call:
     """The transaction of one call, open while the ``with`` block runs."""
 
-    def __init__(
-        self, uow_factory: Callable[[], UnitOfWork], population_register_answers: dict[PersonalCode, Any]
-    ) -> None:
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], population_register_answers: dict[Any, Any]) -> None:
         self._uow_factory = uow_factory
         # What GR answered during this call (PersonRecord, or None: not found), before this run of it.
         self.population_register_answers = population_register_answers
@@ -124,19 +131,19 @@ class Transactions:
         """A transaction of its own, whether or not a call is open (for a refusal's record, after the rollback)."""
         return self._own()
 
-    def call(self, population_register_answers: dict[PersonalCode, Any] | None = None) -> Call:
+    def call(self, population_register_answers: dict[Any, Any] | None = None) -> Call:
         return Call(self._own, population_register_answers or {})
 
 
 def run_as_call(
     transactions: Transactions,
-    fetch_persons: Callable[[frozenset[PersonalCode]], dict[PersonalCode, Any]],
+    fetch_persons: Callable[[frozenset[PersonalCode | FamilyOf]], dict[Any, Any]],
     work: Callable[[Call], Any],
 ) -> Any:
     """``work`` in one call's transaction, committed at its end, for a command that is not a SOAP call
     (``import-registrations``): as the SOAP calls, it is run again, after a rollback, once GR has
     answered (``fetch_persons``, outside any transaction) for the persons it needs."""
-    answers: dict[PersonalCode, Any] = {}
+    answers: dict[Any, Any] = {}
     while True:
         try:
             with transactions.call(answers) as call:

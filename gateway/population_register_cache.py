@@ -12,6 +12,10 @@ raises ``PopulationRegisterNeeded``, and the call asks ``fetch`` after its rollb
 ``find_persons`` (the population-register check, ``FixPersonData``) always wants GR's
 current data: outside a call it asks GR and remembers the answers; inside one it is served
 only what this call has fetched.
+
+``find_family`` (GR's GetFamily, for the state e-services portal: who may see whose data) is never
+remembered: a guardianship GR ends is in force at once. Inside a call it raises
+``PopulationRegisterNeeded`` with ``FamilyOf`` the person, as persons are.
 """
 
 from __future__ import annotations
@@ -21,14 +25,15 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Literal
+from typing import Any, Literal
 
 from gateway import metrics
-from gateway.calls import PopulationRegisterNeeded, current_call
+from gateway.calls import FamilyOf, PopulationRegisterNeeded, current_call
 from gateway.domain.errors import GatewayError
 from gateway.domain.model import PersonRecord
 from gateway.domain.personal_code import PersonalCode
-from gateway.ports import PopulationRegister
+from gateway.domain.portal import Family
+from gateway.ports import FamilyRegister, PopulationRegister
 
 
 class _Missing(enum.Enum):
@@ -77,10 +82,41 @@ class CachedPopulationRegister:
             raise PopulationRegisterNeeded(unasked)
         return {c: call.population_register_answers[c] for c in personal_codes}
 
+    def find_family(self, personal_code: PersonalCode) -> Family | None:
+        call = current_call()
+        if call is None:
+            return self._family(personal_code)
+        key = FamilyOf(personal_code)
+        if key not in call.population_register_answers:
+            raise PopulationRegisterNeeded([key])
+        answer: Family | None = call.population_register_answers[key]
+        return answer
+
     # --- outside transactions ---------------------------------------------------
-    def fetch(self, personal_codes: Iterable[PersonalCode]) -> dict[PersonalCode, PersonRecord | None]:
-        """Ask GR now and remember its answers (raises ``PopulationRegisterUnavailable``)."""
-        codes = list(dict.fromkeys(personal_codes))
+    def fetch(self, personal_codes: Iterable[PersonalCode | FamilyOf]) -> dict[Any, Any]:
+        """Ask GR now and remember its answers about persons (raises ``PopulationRegisterUnavailable``);
+        families are asked for, never remembered."""
+        wanted = list(dict.fromkeys(personal_codes))
+        families: dict[Any, Any] = {key: self._family(key.personal_code) for key in wanted if isinstance(key, FamilyOf)}
+        codes = [code for code in wanted if isinstance(code, PersonalCode)]
+        if not codes:
+            return families
+        return {**families, **self._fetch_persons(codes)}
+
+    def _family(self, personal_code: PersonalCode) -> Family | None:
+        upstream = self.upstream
+        if not isinstance(upstream, FamilyRegister):
+            raise TypeError(f"{type(upstream).__name__} does not answer GetFamily")
+        started = time.perf_counter()
+        try:
+            family = upstream.find_family(personal_code)
+        except GatewayError as error:
+            metrics.count_population_register_call("GetFamily", error.code, time.perf_counter() - started)
+            raise
+        metrics.count_population_register_call("GetFamily", "ok", time.perf_counter() - started)
+        return family
+
+    def _fetch_persons(self, codes: list[PersonalCode]) -> dict[PersonalCode, PersonRecord | None]:
         operation = "GetPerson" if len(codes) == 1 else "GetPersons"
         started = time.perf_counter()
         try:

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from gateway.domain.access import Right, Scope
 from gateway.domain.calendar import Month, SchoolYear
@@ -24,6 +24,7 @@ from gateway.domain.lists import Scope as ListScope
 from gateway.domain.model import Group, Institution, PersonRecord, Program, Registration
 from gateway.domain.notices import Notice, NoticeKind, NoticeState
 from gateway.domain.personal_code import PersonalCode
+from gateway.domain.portal import Family
 from gateway.domain.scope import ReadScope
 from gateway.domain.statistics import Dimension, Measured, Period
 from gateway.domain.users import User, UserRequest
@@ -45,6 +46,14 @@ class PopulationRegister(Protocol):
 
     def find_persons(self, personal_codes: list[PersonalCode]) -> dict[PersonalCode, PersonRecord | None]:
         """Batch form for data checks: every asked code is a key (None: not found)."""
+
+
+@runtime_checkable
+class FamilyRegister(Protocol):
+    """GR's GetFamily (its contract 1.1): a person's children and legal guardians, or None when GR does not
+    know the person. Raises ``PopulationRegisterUnavailable`` when it cannot answer."""
+
+    def find_family(self, personal_code: PersonalCode) -> Family | None: ...
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,9 @@ class FundingRepository(Protocol):
         (child, month) is never released, so no rival can take it meanwhile (TransferStudent)."""
 
     def claimed_months(self, personal_code: PersonalCode, months: list[Month]) -> list[Month]: ...
+    def basket_holders(self, personal_code: PersonalCode) -> list[tuple[Month, int]]:
+        """The child's basket months and the registration holding each (by its funding mark), by month."""
+
     def claim_basket(self, personal_code: PersonalCode, mark: FundingMark) -> None:
         """Claim the mark's months for the child atomically, or raise BasketAlreadyClaimed."""
 
@@ -394,6 +406,9 @@ class ClubRepository(Protocol):
     def active_of(
         self, personal_code: PersonalCode, school_code: str, school_year: SchoolYear
     ) -> ClubAttendance | None: ...
+    def of_person(self, personal_code: PersonalCode) -> list[ClubAttendance]:
+        """Every club mark of a pupil, newest school year first."""
+
     def save(self, attendance: ClubAttendance) -> ClubAttendance:
         """Insert (id None) or update; a racing second mark in force for the same pupil, school and
         year updates the first instead (one mark in force, held by a unique index)."""

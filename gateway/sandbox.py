@@ -43,6 +43,10 @@ READER_RIGHTS = frozenset(
     for area in (Area.STUDENT_PERSONAL_DATA, Area.STUDENT_LEARNING_DATA, Area.BASKET_CALCULATION, Area.LIST_FORMING)
 )
 ADMINISTRATOR = "sandbox-admin"
+# The state e-services portal's system user (contract 1.11): calls the portal operations only, for the
+# citizen named in the X-Road userId header (README, "Citizens through the state e-services portal").
+PORTAL_USER = "sandbox-portal"
+PORTAL_PASSWORD = "Sandbox-portal-citizens!"
 COORDINATOR_PREFIX = "sandbox-municipality-"  # and the municipality's code
 
 
@@ -62,7 +66,8 @@ class SandboxUser:
 
 def sandbox_users(institutions: list[Institution], classifiers: Classifiers) -> list[SandboxUser]:
     """One user per active institution, one coordinator per municipality that has institutions,
-    and one central administrator. The passwords are public: sandbox only."""
+    one central administrator and the state e-services portal's system user. The passwords are
+    public: sandbox only."""
     users = [
         SandboxUser(
             f"sandbox-{i.code}", f"Sandbox-{i.code}!", i.code, i.name, Scope.institution(i.code), INSTITUTION_RIGHTS
@@ -86,6 +91,9 @@ def sandbox_users(institutions: list[Institution], classifiers: Classifiers) -> 
         SandboxUser(
             ADMINISTRATOR, "Sandbox-admin-central!", None, "central administrator", Scope.central(), READER_RIGHTS
         )
+    )
+    users.append(
+        SandboxUser(PORTAL_USER, PORTAL_PASSWORD, None, "state e-services portal", Scope.portal(), frozenset())
     )
     return users
 
@@ -140,7 +148,7 @@ def _sandbox_enrolments(classifiers: Classifiers, institutions: list[Institution
 
 def sandbox_fixture(classifiers: Classifiers, base_url: str) -> dict[str, object]:
     """Everything a test harness needs to know, machine-readably (``nvs-gateway sandbox --json``)."""
-    from clients.population_register.sandbox import sandbox_people_fixture
+    from clients.population_register.sandbox import sandbox_families_fixture, sandbox_people_fixture
 
     institutions, programs = sandbox_data(classifiers)
     return {
@@ -204,6 +212,7 @@ def sandbox_fixture(classifiers: Classifiers, base_url: str) -> dict[str, object
             for e in _sandbox_enrolments(classifiers, institutions)
         ],
         "specialPersons": sandbox_people_fixture(),
+        "families": sandbox_families_fixture(),
         "note": "Every other checksum-valid personal code is answered by the sandbox population register "
         "with stable synthetic data derived from the code.",
     }

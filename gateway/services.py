@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from gateway import feed, notices
 from gateway.batches import INDEPENDENT, BatchMode, BatchResult, Decided, run_batch, settle_batch
-from gateway.calls import PopulationRegisterNeeded
+from gateway.calls import FamilyOf, PopulationRegisterNeeded
 from gateway.clock import Clock
 from gateway.domain import access, funding, model
 from gateway.domain import classifiers as cls
@@ -497,7 +497,7 @@ class Registry:
         runs again. For a batch, every such person is named in one go (one batch question to GR),
         not one rerun per child. Records that will be refused anyway (a bad code, a group not
         open or not the caller's) are not asked about, as for a single registration."""
-        needed: set[PersonalCode] = set()
+        needed: set[PersonalCode | FamilyOf] = set()
         for new in records:
             if not isinstance(targets[new.group_id], _RegistrationTarget):
                 continue

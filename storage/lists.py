@@ -92,6 +92,15 @@ class SqlClubRepository:
         ).first()
         return self._attendance(*found) if found else None
 
+    def of_person(self, personal_code: PersonalCode) -> list[ClubAttendance]:
+        """Every club mark of a pupil, newest school year first (the portal's child record)."""
+        rows = self.session.execute(
+            self._select()
+            .where(PersonRow.personal_code == personal_code.value)
+            .order_by(ClubAttendanceRow.school_year.desc(), ClubAttendanceRow.from_date.desc(), ClubAttendanceRow.id)
+        )
+        return [self._attendance(*row) for row in rows]
+
     def save(self, attendance: ClubAttendance) -> ClubAttendance:
         """Insert a new mark, or update one; a new mark racing another for the same pupil, school
         and year (the unique index on marks in force) becomes an update of the one that won."""

@@ -1380,6 +1380,17 @@ class SqlFundingRepository:
         )
         return sorted(_month(day) for day in rows)
 
+    def basket_holders(self, personal_code: PersonalCode) -> list[tuple[Month, int]]:
+        """The child's basket months, each with the registration whose funding mark holds it, by month."""
+        rows = self.session.execute(
+            select(BasketClaimRow.month, FundingMarkRow.registration_id)
+            .join(PersonRow, PersonRow.id == BasketClaimRow.person_id)
+            .join(FundingMarkRow, FundingMarkRow.id == BasketClaimRow.funding_mark_id)
+            .where(PersonRow.personal_code == personal_code.value)
+            .order_by(BasketClaimRow.month)
+        )
+        return [(_month(month), registration_id) for month, registration_id in rows]
+
     def claim_basket(self, personal_code: PersonalCode, mark: FundingMark) -> None:
         """Claim the mark's months for the child, or raise BasketAlreadyClaimed naming the months in conflict.
 

@@ -548,6 +548,14 @@ class FakeFundingRepository(_Repository):
     def claimed_months(self, personal_code: PersonalCode, months: list[Month]) -> list[Month]:
         return sorted(m for m in months if (personal_code, m) in self._tables.basket_claims)
 
+    def basket_holders(self, personal_code: PersonalCode) -> list[tuple[Month, int]]:
+        marks = self._tables.funding_marks
+        return sorted(
+            (month, marks[mark_id].registration_id)
+            for (code, month), mark_id in self._tables.basket_claims.items()
+            if code == personal_code and mark_id in marks
+        )
+
     def claim_basket(self, personal_code: PersonalCode, mark: FundingMark) -> None:
         conflict = self.claimed_months(personal_code, mark.months)
         if conflict:

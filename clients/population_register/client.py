@@ -41,6 +41,7 @@ from gateway.config import FILES_ROOT
 from gateway.domain.errors import PopulationRegisterUnavailable
 from gateway.domain.model import DeclaredResidence, PersonRecord
 from gateway.domain.personal_code import PersonalCode
+from gateway.domain.portal import Family, GuardianKind, LegalGuardian
 
 logger = logging.getLogger(__name__)
 # zeep logs whole envelopes (personal codes included) at DEBUG; keep them out of every log we configure.
@@ -152,6 +153,14 @@ class ZeepPopulationRegister:
             except _BadAnswer as exc:
                 raise _unavailable(f"GetPersons: {exc}") from None
         return found
+
+    def find_family(self, personal_code: PersonalCode) -> Family | None:
+        """GetFamily (GR contract 1.1): the person's children and legal guardians, None when not found."""
+        answer = self._call("GetFamily", personalCode=personal_code.value)
+        try:
+            return _family(personal_code, answer)
+        except (_BadAnswer, ValueError) as exc:
+            raise _unavailable(f"GetFamily: {type(exc).__name__}") from None
 
     # --- lifecycle ----------------------------------------------------------------
     def close(self) -> None:
@@ -292,6 +301,27 @@ def _record(asked: PersonalCode, status: str, person: Any) -> PersonRecord | Non
         residence=residence,
         departed_abroad_on=_date(person.departedAbroadDate),
     )
+
+
+def _family(asked: PersonalCode, answer: Any) -> Family | None:
+    if answer.status == "NOT_FOUND":
+        return None
+    if answer.status != "FOUND":
+        raise _BadAnswer("unknown status")
+    guardians = []
+    for guardian in answer.legalGuardian or ():
+        kind = GuardianKind(guardian.kind)
+        if (kind is GuardianKind.INSTITUTION) != (guardian.personalCode is None):
+            raise _BadAnswer("a guardian institution with a personal code, or a person without one")
+        guardians.append(
+            LegalGuardian(
+                kind=kind,
+                personal_code=PersonalCode(guardian.personalCode) if guardian.personalCode else None,
+                institution_code=guardian.institutionCode,
+                institution_name=guardian.institutionName,
+            )
+        )
+    return Family(asked, tuple(PersonalCode(code) for code in answer.child or ()), tuple(guardians))
 
 
 def _batch_records(asked: list[PersonalCode], results: Iterable[Any] | None) -> dict[PersonalCode, PersonRecord | None]:

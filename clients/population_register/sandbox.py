@@ -56,6 +56,7 @@ from lxml import etree
 from spyne import Application, ComplexModel, Date, Fault, ServiceBase, Unicode, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
+from stdnum.lt import asmens
 
 from gateway.config import FILES_ROOT
 from gateway.domain.model import DeclaredResidence, PersonRecord
@@ -375,6 +376,7 @@ def generated_person(code: str) -> PersonRecord | None:
     personal_code = PersonalCode(code)
     digest = _digest(code)
     sex, birth_date = personal_code.sex, personal_code.birth_date
+    member = _FAMILY_MEMBERS.get(code)
     if personal_code.is_exception_code:
         sex = "M" if digest[31] % 2 else "F"
         first, last = _GENERATED_BIRTH_RANGE
@@ -383,6 +385,8 @@ def generated_person(code: str) -> PersonRecord | None:
     surname = _pick(SURNAMES, digest, 1)
     first_name = _pick(MALE_FIRST_NAMES if sex == "M" else FEMALE_FIRST_NAMES, digest, 0)
     last_name = surname if sex == "M" else feminine_surname(surname)
+    if member is not None:
+        first_name, last_name = member.first_name, member.last_name
     municipality = _pick(load_municipalities(), digest, 2)
     house = 1 + digest[12] % 120
     flat = digest[13] % 40
@@ -395,6 +399,192 @@ def generated_person(code: str) -> PersonRecord | None:
         birth_date=birth_date,
         residence=DeclaredResidence(municipality.code, municipality.name, address),
     )
+
+
+# --- families (GetFamily, since 1.1) ------------------------------------------------
+# A person's parents are derived from the person's own code: the mother born 25 to 35 years before,
+# the father 27 to 37 years before (days picked by the code's hash), both with the same three serial
+# digits. A person's children are then found by trying every code that could have this person as a
+# parent (same serial digits, born in that window, either sex): about 7,300 candidates, a few
+# hundredths of a second. So both directions agree: C lists P as a parent exactly when P lists C as
+# a child. Codes without a birth date (9-codes, 00 month or day) have no derived family.
+# ``FAMILIES`` are fixed test families; their members have no derived relatives.
+GUARDIAN_PARENT = "PARENT"
+GUARDIAN_PERSON = "GUARDIAN"
+GUARDIAN_INSTITUTION = "INSTITUTION"
+_MOTHER_AGE_DAYS = (9131, 3652)  # 25 years, then up to 10 years more
+_FATHER_AGE_DAYS = (9862, 3652)  # 27 years, then up to 10 years more
+FAMILY_HORIZON = dt.date(2026, 8, 31)
+
+
+@dataclass(frozen=True)
+class SandboxGuardian:
+    kind: str
+    personal_code: str | None = None
+    institution_code: str | None = None
+    institution_name: str | None = None
+
+
+@dataclass(frozen=True)
+class SandboxFamily:
+    """GR's answer of GetFamily: the person's children (any age) and legal guardians."""
+
+    children: tuple[str, ...] = ()
+    guardians: tuple[SandboxGuardian, ...] = ()
+
+
+@dataclass(frozen=True)
+class FamilyMember:
+    personal_code: str
+    role: str
+    first_name: str
+    last_name: str
+
+
+@dataclass(frozen=True)
+class TestFamily:
+    """A fixed family of the sandbox (README, "Test families")."""
+
+    name: str
+    description: str
+    members: tuple[FamilyMember, ...]
+    children: dict[str, tuple[str, ...]]  # person -> their children
+    guardians: dict[str, tuple[SandboxGuardian, ...]]  # person -> their legal guardians
+
+
+GUARDIAN_HOME_CODE = "300000099"
+GUARDIAN_HOME_NAME = "Vilniaus vaikų globos namai „Šaltinėlis“"
+
+FAMILIES: tuple[TestFamily, ...] = (
+    TestFamily(
+        "Kazlauskai",
+        "Two parents, both legal guardians of two minors (Emilija, Lukas); their adult son Dovydas is no one's "
+        "ward any more.",
+        (
+            FamilyMember("48503120113", "mother", "Rasa", "Kazlauskienė"),
+            FamilyMember("38307050124", "father", "Tomas", "Kazlauskas"),
+            FamilyMember("61504200131", "daughter, born 2015-04-20", "Emilija", "Kazlauskaitė"),
+            FamilyMember("51209010141", "son, born 2012-09-01", "Lukas", "Kazlauskas"),
+            FamilyMember("50401150150", "adult son, born 2004-01-15", "Dovydas", "Kazlauskas"),
+        ),
+        {
+            "48503120113": ("61504200131", "51209010141", "50401150150"),
+            "38307050124": ("61504200131", "51209010141", "50401150150"),
+        },
+        {
+            code: (SandboxGuardian(GUARDIAN_PARENT, "48503120113"), SandboxGuardian(GUARDIAN_PARENT, "38307050124"))
+            for code in ("61504200131", "51209010141", "50401150150")
+        },
+    ),
+    TestFamily(
+        "Petrauskai",
+        "A mother, the only legal guardian of her daughter Ieva: another family, whose child the Kazlauskai "
+        "must not see.",
+        (
+            FamilyMember("49001010165", "mother", "Jurgita", "Petrauskienė"),
+            FamilyMember("61706120177", "daughter, born 2017-06-12", "Ieva", "Petrauskaitė"),
+        ),
+        {"49001010165": ("61706120177",)},
+        {"61706120177": (SandboxGuardian(GUARDIAN_PARENT, "49001010165"),)},
+    ),
+    TestFamily(
+        "Adult learner",
+        "Marius, born 2001-03-14: an adult learner who sees his own registrations; no guardian, no children.",
+        (FamilyMember("50103140188", "adult learner, born 2001-03-14", "Marius", "Navickas"),),
+        {},
+        {},
+    ),
+    TestFamily(
+        "Under an institution's guardianship",
+        f"Jokūbas, born 2014-02-22, whose guardian is a child care institution ({GUARDIAN_HOME_NAME}, "
+        f"{GUARDIAN_HOME_CODE}): no citizen sees his record through the portal.",
+        (FamilyMember("51402220197", "ward, born 2014-02-22", "Jokūbas", "Rimkus"),),
+        {},
+        {
+            "51402220197": (
+                SandboxGuardian(
+                    GUARDIAN_INSTITUTION, institution_code=GUARDIAN_HOME_CODE, institution_name=GUARDIAN_HOME_NAME
+                ),
+            )
+        },
+    ),
+)
+_FAMILY_MEMBERS = {m.personal_code: m for family in FAMILIES for m in family.members}
+_FIXED_CHILDREN = {code: children for family in FAMILIES for code, children in family.children.items()}
+_FIXED_GUARDIANS = {code: guardians for family in FAMILIES for code, guardians in family.guardians.items()}
+
+
+def _code_of(sex: str, born: dt.date, serial: str) -> str:
+    century = (born.year - 1800) // 100  # 0: 1800s, 1: 1900s, 2: 2000s, 3: 2100s
+    first = str(1 + 2 * century + (0 if sex == "M" else 1))
+    first_ten = f"{first}{born:%y%m%d}{serial}"
+    return first_ten + asmens.calc_check_digit(first_ten + "0")
+
+
+def _derived_parent(code: str, sex: str) -> str | None:
+    """The derived mother (sex F) or father (M) of a person, None when the code has no birth date."""
+    personal_code = PersonalCode(code)
+    if personal_code.is_exception_code or personal_code.birth_date is None:
+        return None
+    return _parent_of(code, personal_code.birth_date, sex)
+
+
+def _parent_of(code: str, born: dt.date, sex: str) -> str | None:
+    first_day, span = _MOTHER_AGE_DAYS if sex == "F" else _FATHER_AGE_DAYS
+    slot = 5 if sex == "F" else 6
+    offset = first_day + int.from_bytes(_digest(code)[slot * 4 : slot * 4 + 4], "big") % span
+    parent_born = born - dt.timedelta(days=offset)
+    if parent_born.year < 1800:
+        return None
+    parent = _code_of(sex, parent_born, code[7:10])
+    return None if parent in _FAMILY_MEMBERS or parent in _SPECIAL_BY_CODE else parent
+
+
+def _derived_children(code: str) -> tuple[str, ...]:
+    """Children born by ``FAMILY_HORIZON`` (the sandbox has no clock: no child is born later)."""
+    personal_code = PersonalCode(code)
+    if personal_code.is_exception_code or personal_code.birth_date is None or personal_code.sex is None:
+        return ()
+    first_day, span = _MOTHER_AGE_DAYS if personal_code.sex == "F" else _FATHER_AGE_DAYS
+    children = []
+    for days in range(first_day, first_day + span):
+        born = personal_code.birth_date + dt.timedelta(days=days)
+        if born > FAMILY_HORIZON:
+            break
+        for sex in ("M", "F"):
+            child = _code_of(sex, born, code[7:10])
+            if _parent_of(child, born, personal_code.sex) == code and child not in _FAMILY_MEMBERS:
+                children.append(child)
+    return tuple(children)
+
+
+def sandbox_family(code: str) -> SandboxFamily | None:
+    """GR's family of a person (None: NOT_FOUND, as GetPerson). Pure: the same code, the same family."""
+    if generated_person(code) is None:
+        return None
+    if code in _FAMILY_MEMBERS:
+        return SandboxFamily(_FIXED_CHILDREN.get(code, ()), _FIXED_GUARDIANS.get(code, ()))
+    if special_person(code) is not None:
+        return SandboxFamily()
+    parents = [p for p in (_derived_parent(code, "F"), _derived_parent(code, "M")) if p is not None]
+    return SandboxFamily(
+        _derived_children(code)[:30], tuple(SandboxGuardian(GUARDIAN_PARENT, parent) for parent in parents)
+    )
+
+
+def sandbox_families_fixture() -> list[dict[str, Any]]:
+    """The fixed test families as JSON-serialisable dicts (``nvs-gateway sandbox --json``)."""
+    return [
+        {
+            "name": family.name,
+            "description": family.description,
+            "members": [
+                {"code": m.personal_code, "role": m.role, "firstName": m.first_name, "lastName": m.last_name}
+                for m in family.members
+            ],
+        }
+        for family in FAMILIES
+    ]
 
 
 def _iso(value: dt.date | None) -> str | None:
@@ -483,6 +673,18 @@ class PersonResultModel(ComplexModel):
     person = PersonModel.customize(**_optional)
 
 
+class LegalGuardianModel(ComplexModel):
+    __namespace__ = TNS
+    __type_name__ = "LegalGuardian"
+
+    kind = Unicode(
+        max_len=11, values=[GUARDIAN_PARENT, GUARDIAN_PERSON, GUARDIAN_INSTITUTION], type_name="GuardianKind"
+    )(**_required)
+    personalCode = PersonalCodeType.customize(**_optional)
+    institutionCode = Unicode(max_len=9, pattern="[0-9]{6,9}", type_name="InstitutionCode")(**_optional)
+    institutionName = Unicode(min_len=1, max_len=300, type_name="InstitutionName")(**_optional)
+
+
 def _person_model(record: PersonRecord) -> PersonModel:
     residence = None
     if record.residence is not None and record.residence.municipality_code:
@@ -532,6 +734,30 @@ class PopulationRegisterService(ServiceBase):
                 )
             )
         return results
+
+    @rpc(
+        PersonalCodeType.customize(**_required),
+        _returns=(
+            LookupStatusType.customize(**_required),
+            PersonalCodeType.customize(min_occurs=0, max_occurs=30, nillable=False),
+            LegalGuardianModel.customize(min_occurs=0, max_occurs=10, nillable=False),
+        ),
+        _out_variable_names=("status", "child", "legalGuardian"),
+    )
+    def GetFamily(ctx, personalCode):  # noqa: N802,N803
+        family = sandbox_family(personalCode)
+        if family is None:
+            return NOT_FOUND, [], []
+        guardians = [
+            LegalGuardianModel(
+                kind=g.kind,
+                personalCode=g.personal_code,
+                institutionCode=g.institution_code,
+                institutionName=g.institution_name,
+            )
+            for g in family.guardians
+        ]
+        return FOUND, list(family.children), guardians
 
 
 # --- faults, protocol, WSDL ----------------------------------------------------

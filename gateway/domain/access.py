@@ -92,18 +92,22 @@ class ScopeKind(enum.StrEnum):
     INSTITUTION = "institution"
     MUNICIPALITY = "municipality"
     CENTRAL = "central"
+    # The state e-services portal (contract 1.11): a system user that acts for the citizen named in the
+    # X-Road userId header, and calls the portal operations only.
+    PORTAL = "portal"
 
 
 @dataclass(frozen=True)
 class Scope:
-    """What a user acts for: one institution (its ŠMIR code), one municipality (its code) or centrally."""
+    """What a user acts for: one institution (its ŠMIR code), one municipality (its code), centrally, or
+    (a system user) the state e-services portal's citizens."""
 
     kind: ScopeKind
     code: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.kind is ScopeKind.CENTRAL) != (self.code is None):
-            raise ValueError("an institution or municipality scope has a code; the central scope has none")
+        if (self.kind in (ScopeKind.CENTRAL, ScopeKind.PORTAL)) != (self.code is None):
+            raise ValueError("an institution or municipality scope has a code; the central and portal scopes none")
 
     @classmethod
     def institution(cls, code: str) -> Scope:
@@ -116,6 +120,10 @@ class Scope:
     @classmethod
     def central(cls) -> Scope:
         return cls(ScopeKind.CENTRAL)
+
+    @classmethod
+    def portal(cls) -> Scope:
+        return cls(ScopeKind.PORTAL)
 
     def __str__(self) -> str:
         return self.kind.value if self.code is None else f"{self.kind.value} {self.code}"
@@ -133,10 +141,12 @@ class Caller:
     municipality_code: str | None = None
     central: bool = False
     rights: frozenset[Right] = field(default_factory=frozenset)
+    portal: bool = False  # the state e-services portal, acting for a citizen (gateway.portal)
 
     def __post_init__(self) -> None:
-        if sum((self.institution_code is not None, self.municipality_code is not None, self.central)) != 1:
-            raise ValueError("a caller acts for exactly one institution, one municipality or centrally")
+        scopes = (self.institution_code is not None, self.municipality_code is not None, self.central, self.portal)
+        if sum(scopes) != 1:
+            raise ValueError("a caller acts for exactly one institution, one municipality, centrally or as the portal")
 
     @classmethod
     def acting_for(cls, scope: Scope, *, user_id: int, username: str, rights: Iterable[Right] = ()) -> Caller:
@@ -147,6 +157,7 @@ class Caller:
             municipality_code=scope.code if scope.kind is ScopeKind.MUNICIPALITY else None,
             central=scope.kind is ScopeKind.CENTRAL,
             rights=frozenset(rights),
+            portal=scope.kind is ScopeKind.PORTAL,
         )
 
     @property
@@ -155,6 +166,8 @@ class Caller:
             return Scope.institution(self.institution_code)
         if self.municipality_code is not None:
             return Scope.municipality(self.municipality_code)
+        if self.portal:
+            return Scope.portal()
         return Scope.central()
 
     def has(self, needed: Right) -> bool:
@@ -170,6 +183,8 @@ class Caller:
         return self.institution_code
 
     def sees_institution(self, institution: Institution) -> bool:
+        if self.portal:  # the portal sees a child's data through gateway.domain.portal, never an institution's
+            return False
         if self.institution_code is not None:
             return institution.code == self.institution_code
         if self.municipality_code is not None:
@@ -189,7 +204,9 @@ class OperationRule:
     changes: bool = False
 
 
-EVERY_SCOPE = frozenset(ScopeKind)
+# The register's own users; the portal (a system user) calls the portal operations and nothing else.
+EVERY_SCOPE = frozenset({ScopeKind.INSTITUTION, ScopeKind.MUNICIPALITY, ScopeKind.CENTRAL})
+PORTAL_ONLY = frozenset({ScopeKind.PORTAL})
 
 
 def _reads(*areas: Area) -> OperationRule:
@@ -289,12 +306,18 @@ OPERATIONS: Mapping[str, OperationRule] = {
     "CalculateBasket": OperationRule((Right(Area.BASKET_CALCULATION, Level.VIEWER),), EVERY_SCOPE, personal_data=False),
     # The REPORTS menu's statistics: the lists counted (so the lists' right), no person's data.
     "GetStatistics": OperationRule((Right(Area.LIST_FORMING, Level.VIEWER),), EVERY_SCOPE, personal_data=False),
+    # Citizens through the state e-services portal (1.11): only the portal calls them, for the citizen in the
+    # X-Road userId header; which children it sees is gateway.domain.portal's. Every call is in the access log.
+    "GetMyChildren": OperationRule((), PORTAL_ONLY, personal_data=True),
+    "GetChildRecord": OperationRule((), PORTAL_ONLY, personal_data=True),
+    "GetDataAccessHistory": OperationRule((), PORTAL_ONLY, personal_data=True),
 }
 
 _SCOPE_WORDS = {
     ScopeKind.INSTITUTION: "a user of an institution",
     ScopeKind.MUNICIPALITY: "a municipality coordinator",
     ScopeKind.CENTRAL: "a central administrator",
+    ScopeKind.PORTAL: "the state e-services portal",
 }
 
 

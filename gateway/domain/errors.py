@@ -160,6 +160,26 @@ class InvalidXRoadHeader(RequestRejected):
     default_message = "The X-Road headers are incomplete or do not match the request."
 
 
+class CitizenNotIdentified(RequestRejected):
+    """A portal call (contract 1.11) without a valid citizen in the X-Road userId header."""
+
+    code = "CitizenNotIdentified"
+    default_message = "A portal call names the citizen in the X-Road userId header: LT and a valid personal code."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "userId") -> None:
+        super().__init__(message, field=field)
+
+
+class ChildNotFound(RequestRejected):
+    """A person the citizen does not represent, or one nobody knows: the same answer (contract 1.11)."""
+
+    code = "ChildNotFound"
+    default_message = "There is no child with this personal code whose data you may see."
+
+    def __init__(self, message: str | None = None, *, field: str | None = "personalCode") -> None:
+        super().__init__(message, field=field)
+
+
 class InstitutionCodeRequired(RequestRejected):
     code = "InstitutionCodeRequired"
     default_message = "A municipality coordinator or central administrator must say which institution to look at."

@@ -35,6 +35,11 @@ def acts_for_in(acts_for) -> Scope:
         )
         if scope
     ]
+    if getattr(acts_for, "portal", None):
+        raise InvalidUserRequest(
+            "The state e-services portal's system user is created by the operator, not by RegisterUser.",
+            field="actsFor/portal",
+        )
     if len(given) != 1:
         raise InvalidUserRequest(
             "actsFor names exactly one of an institutionCode, a municipalityCode or central = true.", field="actsFor"
@@ -92,6 +97,7 @@ def acts_for_out(scope: Scope) -> t.ActsFor:
         institutionCode=scope.code if scope.kind is ScopeKind.INSTITUTION else None,
         municipalityCode=scope.code if scope.kind is ScopeKind.MUNICIPALITY else None,
         central=True if scope.kind is ScopeKind.CENTRAL else None,
+        portal=True if scope.kind is ScopeKind.PORTAL else None,
     )
 
 

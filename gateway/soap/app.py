@@ -41,6 +41,7 @@ from gateway.calls import Call, PopulationRegisterNeeded, Transactions
 from gateway.clock import Clock
 from gateway.config import FILES_ROOT
 from gateway.domain import access
+from gateway.domain import portal as portal_rules
 from gateway.domain.access import Caller
 from gateway.domain.errors import (
     AuthenticationFailed,
@@ -55,11 +56,13 @@ from gateway.domain.errors import (
     SoapVersionMismatch,
     UnknownOperation,
 )
+from gateway.domain.personal_code import PersonalCode
 from gateway.domain.text import normalise
 from gateway.logs import correlation_id
 from gateway.observability import CallOutcome
 from gateway.population_register_cache import CachedPopulationRegister
-from gateway.ports import AccessRecord, UnitOfWork
+from gateway.portal import Portal
+from gateway.ports import AccessRecord, FamilyRegister, UnitOfWork
 from gateway.request_ids import RequestIds, request_id_from_xroad
 from gateway.services import Registry
 from gateway.soap import direct_xml
@@ -67,6 +70,7 @@ from gateway.soap.access_service import AccessControlService
 from gateway.soap.batch_service import NvsBatchService
 from gateway.soap.feed_service import NvsFeedService
 from gateway.soap.lists_service import NvsListsService
+from gateway.soap.portal_service import NvsPortalService
 from gateway.soap.reports_service import NvsReportsService
 from gateway.soap.school_year_service import NvsSchoolYearService
 from gateway.soap.service import NvsRegistryService
@@ -808,6 +812,9 @@ class RequestContext:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     # The response element, serialised in the call: the answer stored for its request id, or replayed.
     response_payload: bytes | None = None
+    # A portal call (contract 1.11): the use cases, and the citizen of the X-Road userId it is made for.
+    portal: Portal | None = None
+    citizen: PersonalCode | None = None
 
 
 class RegistryApplication(Application):
@@ -830,6 +837,8 @@ class RegistryApplication(Application):
         self.accounts = accounts
         self.access_log = access_log or AccessLog(self.transactions, clock=clock)
         self.request_ids = request_ids or RequestIds(DigestSecrets(None), clock=clock)
+        register = registry.population_register if registry is not None else None
+        self.portal = Portal(self.transactions, register, clock=clock) if isinstance(register, FamilyRegister) else None
         services: list[type[ServiceBase]] = [
             NvsRegistryService,
             AccessControlService,
@@ -838,6 +847,7 @@ class RegistryApplication(Application):
             NvsSchoolYearService,
             NvsBatchService,
             NvsReportsService,
+            NvsPortalService,
         ]
         operations = {name for service in services for name in service.public_methods}
         super().__init__(
@@ -859,7 +869,11 @@ class RegistryApplication(Application):
         request_id = request_id_of(ctx)
         environ = getattr(ctx.transport, "req_env", None)
         context = ctx.udc = RequestContext(
-            registry=self.registry, accounts=self.accounts, access_log=self.access_log, request_id=request_id
+            registry=self.registry,
+            accounts=self.accounts,
+            access_log=self.access_log,
+            request_id=request_id,
+            portal=self.portal,
         )
         rule = access.OPERATIONS.get(operation)
         xroad, purpose, claimed, result, outcome = XRoadHeaders(), None, None, None, "ok"
@@ -881,6 +895,8 @@ class RegistryApplication(Application):
                     with call:
                         context.caller = self.authenticator.authenticate(token)
                         access.authorize(context.caller, operation)
+                        if context.caller.portal:  # the portal acts for the citizen it names (contract 1.11)
+                            context.citizen = portal_rules.citizen_of(xroad.user_id)
                         claim, replayed = None, None
                         if retry_id is not None:
                             claim, replayed = self.request_ids.claim(

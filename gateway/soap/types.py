@@ -256,6 +256,7 @@ class ActsFor(ComplexModel):
         ("institutionCode", optional(InstitutionCode)),
         ("municipalityCode", optional(ClassifierCode)),
         ("central", optional(Boolean)),
+        ("portal", optional(Boolean)),  # since 1.11
     ]
 
 
@@ -521,4 +522,65 @@ class StatisticsLine(ComplexModel):
     _type_info = [
         ("group", many(StatisticsGroup, 2, at_least=1)),
         ("counts", required(StatisticsCounts)),
+    ]
+
+
+# --- citizens through the state e-services portal (contract 1.11) ---------------------
+ChildRelation = Unicode(max_len=20, values=["SELF", "LEGAL_REPRESENTATIVE"], type_name="ChildRelation")
+ActorKind = Unicode(
+    max_len=12, values=["institution", "municipality", "central", "portal", "unknown"], type_name="ActorKind"
+)
+
+
+class PortalChild(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("person", required(Person)),
+        ("relation", required(ChildRelation)),
+        ("registration", many(Registration, 100)),
+    ]
+
+
+class ChildRegistration(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("registration", required(Registration)),
+        ("institutionName", required(InstitutionName)),
+        ("programName", required(ProgramName)),
+        ("fundingMark", many(FundingMark, 100)),
+    ]
+
+
+class BasketMonth(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("month", required(Month)),
+        ("institutionCode", required(InstitutionCode)),
+        ("institutionName", required(InstitutionName)),
+    ]
+
+
+class ChildClub(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("institutionCode", required(InstitutionCode)),
+        ("institutionName", required(InstitutionName)),
+        ("schoolYear", required(SchoolYear)),
+        ("directionCode", many(ClassifierCode, 20)),
+        ("subDirectionCode", many(ClassifierCode, 40)),
+        ("fromDate", required(Date)),
+        ("endDate", optional(Date)),
+    ]
+
+
+class DataAccess(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("at", required(DateTime)),
+        ("actorKind", required(ActorKind)),
+        ("actorCode", optional(ClassifierCode)),
+        ("actorName", required(InstitutionName)),
+        ("operation", required(OperationName)),
+        ("purpose", optional(PurposeText)),
+        ("outcome", required(AccessOutcome)),
     ]

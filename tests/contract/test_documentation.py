@@ -51,6 +51,7 @@ def rights_table() -> str:
         ScopeKind.INSTITUTION: "institution users",
         ScopeKind.MUNICIPALITY: "coordinators",
         ScopeKind.CENTRAL: "administrators",
+        ScopeKind.PORTAL: "the state e-services portal",
     }
     lines = ["| operation | right needed | who may call | access log |", "|---|---|---|---|"]
     for name, rule in OPERATIONS.items():

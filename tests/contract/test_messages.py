@@ -317,6 +317,8 @@ def test_zeep_round_trips_the_golden_payload(entry: ManifestLine, client: Client
     payload = payload_of(MESSAGES / entry.file)
     element = client.get_element(payload.tag)
     value = element.parse(payload, client.wsdl.types)
+    if value is None and not len(payload):  # zeep parses an empty request (GetMyChildren) as no value at all
+        value = element.type()
     rendered = etree.Element("container")
     element.render(rendered, value)
     assert _shape(rendered[0]) == _shape(payload)

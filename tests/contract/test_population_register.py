@@ -655,10 +655,10 @@ def test_every_string_is_bounded_and_every_list_too() -> None:
         assert element.get("maxOccurs") != "unbounded", element.get("name")
 
 
-def test_wsdl_declares_both_operations_with_a_typed_fault() -> None:
+def test_wsdl_declares_every_operation_with_a_typed_fault() -> None:
     document = client_module._wsdl_document()
     binding = document.bindings[client_module.BINDING]
-    assert set(binding._operations) == {"GetPerson", "GetPersons"}
+    assert set(binding._operations) == {"GetPerson", "GetPersons", "GetFamily"}
     for operation in binding._operations.values():
         assert operation.input.body.qname == f"{{{TNS}}}{operation.name}"
         assert operation.output.body.qname == f"{{{TNS}}}{operation.name}Response"
@@ -764,3 +764,46 @@ def test_fake_counts_calls_and_can_be_switched_off() -> None:
     fake.make_unavailable(False)
     assert fake.find_person(BOY) is not None
     assert fake.calls == 4
+
+
+# ---------------------------------------------------------------------------
+# Families (GetFamily, GR contract 1.1)
+# ---------------------------------------------------------------------------
+
+
+def test_fixed_families_and_their_names_over_real_http(sandbox_url: str) -> None:
+    with zeep_register(sandbox_url) as (client, _):
+        mother = client.find_family(pc("48503120113"))
+        assert mother is not None
+        assert [c.value for c in mother.children] == ["61504200131", "51209010141", "50401150150"]
+        emilija = client.find_family(pc("61504200131"))
+        assert emilija is not None
+        assert [(g.kind.value, g.personal_code.value if g.personal_code else None) for g in emilija.guardians] == [
+            ("PARENT", "48503120113"),
+            ("PARENT", "38307050124"),
+        ]
+        ward = client.find_family(pc("51402220197"))
+        assert ward is not None
+        assert [(g.kind.value, g.institution_code) for g in ward.guardians] == [("INSTITUTION", "300000099")]
+        assert client.find_family(pc(NOT_FOUND_CODE)) is None
+        assert client.find_person(pc("61504200131")).first_name == "Emilija"  # type: ignore[union-attr]
+
+
+def test_derived_families_agree_both_ways() -> None:
+    for code in SAMPLE_CODES[:5]:
+        family = sandbox.sandbox_family(code)
+        assert family is not None and len(family.guardians) == 2
+        for guardian in family.guardians:
+            assert guardian.personal_code is not None and is_valid_personal_code(guardian.personal_code)
+            parent = sandbox.sandbox_family(guardian.personal_code)
+            assert parent is not None and code in parent.children
+    assert sandbox.sandbox_family(NINE_CODE) == sandbox.SandboxFamily()
+
+
+def test_fake_answers_families() -> None:
+    from gateway.domain.portal import Family
+
+    fake = _seeded_fake()
+    fake.add_family(Family(GIRL, guardians=()))
+    assert fake.find_family(GIRL) == Family(GIRL)
+    assert fake.find_family(pc(NOT_FOUND_CODE)) is None

@@ -54,7 +54,22 @@ VIEWER, MANAGER, OTHER, COORDINATOR, OTHER_COORDINATOR, ADMIN = (
     "admin",
 )
 EXPIRED, NO_TOKEN, WRONG_PASSWORD, REPLAYED = "expired", "no-token", "wrong-password", "replayed-digest"
-KINDS = (VIEWER, MANAGER, OTHER, COORDINATOR, OTHER_COORDINATOR, ADMIN, EXPIRED, NO_TOKEN, WRONG_PASSWORD, REPLAYED)
+PORTAL = "portal"  # the state e-services portal's system user (1.11), for a citizen of the sandbox families
+STAFF_USER_ID, CITIZEN_USER_ID = "LT38001010010", "LT48503120113"
+KINDS = (
+    VIEWER,
+    MANAGER,
+    OTHER,
+    COORDINATOR,
+    OTHER_COORDINATOR,
+    ADMIN,
+    PORTAL,
+    EXPIRED,
+    NO_TOKEN,
+    WRONG_PASSWORD,
+    REPLAYED,
+)
+PORTAL_OPERATIONS = ("GetMyChildren", "GetChildRecord", "GetDataAccessHistory")
 
 OK, DENIED = "ok", "AccessDenied"
 BATCHES = ("RegisterStudents", "DeregisterStudents", "MarkFundingBatch")
@@ -174,8 +189,32 @@ EXPECTED: dict[str, dict[str, str]] = {
         OTHER_COORDINATOR: DENIED,
         ADMIN: DENIED,
     },
+    # Citizens through the state e-services portal (1.11): the portal only. The arranged child is not the
+    # citizen's (LT48503120113's, the sandbox's Kazlauskai mother): answered as a child nobody knows.
+    "GetMyChildren": {
+        VIEWER: DENIED,
+        MANAGER: DENIED,
+        OTHER: DENIED,
+        COORDINATOR: DENIED,
+        OTHER_COORDINATOR: DENIED,
+        ADMIN: DENIED,
+        PORTAL: OK,
+    },
+    **{
+        name: {
+            VIEWER: DENIED,
+            MANAGER: DENIED,
+            OTHER: DENIED,
+            COORDINATOR: DENIED,
+            OTHER_COORDINATOR: DENIED,
+            ADMIN: DENIED,
+            PORTAL: "ChildNotFound",
+        }
+        for name in ("GetChildRecord", "GetDataAccessHistory")
+    },
 }
 for _expected in EXPECTED.values():
+    _expected.setdefault(PORTAL, DENIED)  # the portal calls nothing but its own operations
     _expected.update(
         {
             EXPIRED: "CredentialsExpired",
@@ -307,6 +346,7 @@ def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             OTHER_COORDINATOR, "sandbox-municipality-13", "Sandbox-municipality-13!", Scope.municipality("13")
         ),
         ADMIN: Kind(ADMIN, "sandbox-admin", database.user_named("sandbox-admin").password, Scope.central()),
+        PORTAL: Kind(PORTAL, "sandbox-portal", database.user_named("sandbox-portal").password, Scope.portal()),
         EXPIRED: Kind(EXPIRED, "matrix-expired", "Matrix-expired-2026!", Scope.institution(SCHOOL)),
         NO_TOKEN: Kind(NO_TOKEN, None, None, None),
         WRONG_PASSWORD: Kind(WRONG_PASSWORD, manager.username, "not-the-password", None),
@@ -341,6 +381,7 @@ def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
         "GetStatistics",
         "ListUsers",
         *USER_ADMINISTRATION,
+        *PORTAL_OPERATIONS,
     ):
         arranged = None
     else:
@@ -355,6 +396,13 @@ def request_for(matrix: Matrix, operation: str, kind: str) -> dict[str, Any]:
 
     requests: dict[str, Callable[[], dict[str, Any]]] = {
         "LookupPerson": lambda: {"personalCode": present(arranged).child},
+        "GetMyChildren": lambda: {},
+        "GetChildRecord": lambda: {"personalCode": child_code(dt.date(2014, 2, 2), serial)},
+        "GetDataAccessHistory": lambda: {
+            "personalCode": child_code(dt.date(2014, 2, 2), serial),
+            "dateFrom": today,
+            "dateTo": today,
+        },
         "CreateGroup": lambda: {
             "schoolYear": str(year),
             "programCode": PROGRAM,
@@ -542,7 +590,8 @@ def test_operation_by_caller(matrix: Matrix, operation: str, kind: str) -> None:
         service.ListGroups(schoolYear=str(matrix.year), _soapheaders=xroad_headers("ListGroups", uuid.uuid4().hex))
 
     message_id = str(uuid.uuid4())
-    sent = xroad_headers(operation, message_id, issue=f"matrix/{operation}/{kind}")
+    user_id = CITIZEN_USER_ID if kind == PORTAL else STAFF_USER_ID
+    sent = xroad_headers(operation, message_id, issue=f"matrix/{operation}/{kind}", user_id=user_id)
     outcome = call_outcome = OK
     try:
         answer = getattr(service, operation)(**request, _soapheaders=sent)
@@ -574,7 +623,7 @@ def test_operation_by_caller(matrix: Matrix, operation: str, kind: str) -> None:
     authenticated = kind not in (EXPIRED, NO_TOKEN, WRONG_PASSWORD, REPLAYED)
     scope = (present(caller.scope).kind.value, present(caller.scope).code) if authenticated else (None, None)
     assert (record.scope_kind, record.scope_code) == scope
-    assert (record.xroad_user_id, record.xroad_issue) == ("LT38001010010", f"matrix/{operation}/{kind}")
+    assert (record.xroad_user_id, record.xroad_issue) == (user_id, f"matrix/{operation}/{kind}")
     persons = {
         row.personal_code
         for row in matrix.database.rows(

@@ -4,7 +4,7 @@ tests/contract/test_messages.py proves that the golden messages conform to the c
 proves that the gateway really answers them so. The MANIFEST's "#> <n> <request> <response>" lines
 give the order (a dependency order: a group before its registrations, ids start at 1 in a fresh
 database). Each request gets a WS-Security header of the golden messages' institution's sandbox user,
-goes over real HTTP, and its answer must equal the response file once both are canonicalised:
+(the portal's, contract 1.11, one of the sandbox portal user) goes over real HTTP, and its answer must equal the response file once both are canonicalised:
 comments and indentation dropped, namespace prefixes resolved (also in a faultcode's QName), and the
 values that depend on the day of the run replaced by placeholders, after checking them:
 
@@ -30,6 +30,7 @@ from lxml import etree
 
 from gateway.domain.calendar import SchoolYear, end_of_month, working_days_between
 from gateway.domain.model import DEREGISTRATION_DEADLINE_WORKING_DAYS, REGISTRATION_DEADLINE_WORKING_DAYS
+from gateway.sandbox import PORTAL_USER
 from gateway.soap.types import TNS
 from tests.e2e import soap
 
@@ -42,6 +43,7 @@ PARSER = etree.XMLParser(
 )
 PREFIXES = {SOAP_ENV: "soap", TNS: "nvs"}
 DAY_OF_RUN = ("registeredOn", "cancelledOn")
+PORTAL_OPERATIONS = ("GetMyChildren", "GetChildRecord", "GetDataAccessHistory")
 WARNING_TEXT = re.compile(r"^(Registered|Deregistered) (\d+) (working days after the (?:contract|departure) date.*)$")
 DEADLINES = {
     "LateRegistration": REGISTRATION_DEADLINE_WORKING_DAYS,
@@ -194,8 +196,11 @@ def test_the_gateway_answers_the_golden_requests_with_the_golden_responses(live_
     reason = stale_reason(today)
     assert reason is None, reason  # the golden messages must fit the tests' pinned day (tests/clock.py)
     user = institution_user(live_gateway)
+    portal = live_gateway.database.user_named(PORTAL_USER)
     for step in STEPS:
-        request = soap.add_security((MESSAGES / step.request).read_bytes(), user.username, user.password)
+        # The portal's operations (contract 1.11) are the sandbox portal user's; the rest the institution's.
+        caller = portal if etree.QName(body_child(load(step.request))).localname in PORTAL_OPERATIONS else user
+        request = soap.add_security((MESSAGES / step.request).read_bytes(), caller.username, caller.password)
         response = soap.post(
             live_gateway.registry_url, request, soap_action=etree.QName(body_child(load(step.request))).localname
         )
