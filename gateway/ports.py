@@ -7,7 +7,7 @@ these; unit tests use the in-memory fakes in ``tests/fakes.py``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -424,6 +424,20 @@ class Savepoint:
         self.discarded = True
 
 
+class ArchiveRepository(Protocol):
+    """Closed school years moved out of the active tables (storage/archive.py)."""
+
+    def school_years(self) -> list[int]: ...
+    def left_to_move(self, school_year: int) -> dict[str, int]: ...
+    def note_archived(self, school_year: int) -> None: ...
+    def archived_through(self) -> int | None: ...
+    def move_registrations(self, school_year: int, limit: int) -> int: ...
+    def move_groups(self, school_year: int, limit: int) -> int: ...
+    def move_club_marks(self, school_year: int, limit: int) -> int: ...
+    def history_of(self, personal_code: PersonalCode) -> list[tuple[Registration, Group]]: ...
+    def funded_children(self, provider_codes: list[str] | None, months: Sequence[dt.date]) -> list[FundedChildren]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow: ...; uow.commit()``. Leaving without commit rolls back."""
 
@@ -446,6 +460,7 @@ class UnitOfWork(Protocol):
     enrolments: EnrolmentRepository
     lists: ListRepository
     request_outcomes: RequestOutcomeRepository
+    archive: ArchiveRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.ports import (
     AccessLogRepository,
+    ArchiveRepository,
     CheckRepository,
     ClassifierRepository,
     ClubRepository,
@@ -30,6 +31,7 @@ from gateway.ports import (
     Savepoint,
     UserRepository,
 )
+from storage.archive import SqlArchiveRepository
 from storage.feed_checks import SqlCheckRepository, SqlFeedRepository, SqlNoticeRepository
 from storage.lists import SqlClubRepository, SqlEnrolmentRepository, SqlListRepository
 from storage.repositories import (
@@ -73,6 +75,7 @@ class SqlAlchemyUnitOfWork:
     enrolments: EnrolmentRepository
     lists: ListRepository
     request_outcomes: RequestOutcomeRepository
+    archive: ArchiveRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
@@ -99,6 +102,7 @@ class SqlAlchemyUnitOfWork:
         self.enrolments = SqlEnrolmentRepository(session)
         self.lists = SqlListRepository(session)
         self.request_outcomes = SqlRequestOutcomeRepository(session)
+        self.archive = SqlArchiveRepository(session)
         return self
 
     def __exit__(self, *exc: object) -> None:
