@@ -108,7 +108,7 @@ def test_archive_moves_the_old_years_in_batches_and_a_rerun_finishes_an_interrup
     out = capsys.readouterr().out
     assert "years 2021-2022, 2022-2023, 2023-2024" in out
     assert "8 registration(s), 3 group(s)" in out  # 12 old registrations in all: 4 before, 8 now
-    years = lambda table: sorted({r.school_year for r in database.rows(f"SELECT school_year FROM {table}")})  # noqa: E731
+    years = lambda table: sorted({int(r.school_year) for r in database.rows(f"SELECT school_year FROM {table}")})  # noqa: E731
     assert years("nvs_group") == [2024, 2025, 2026]
     assert years("archive_nvs_group") == [2021, 2022, 2023]
     assert database.count("archive_registration") == 3 * LEARNERS
