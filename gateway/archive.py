@@ -73,4 +73,8 @@ def archive(
                     progress(done, total)
         with uow_factory() as uow:
             summary.still_active += uow.archive.left_to_move(year)["still_active"]
+    if summary.batches:
+        with uow_factory() as uow:
+            uow.archive.refresh_statistics()
+            uow.commit()
     return summary

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete, exists, func, insert, literal, select, union
+from sqlalchemy import Table, delete, exists, func, insert, literal, select, text, union
 from sqlalchemy.orm import Session
 
 from gateway.domain.funding import FundedChildren
@@ -136,6 +136,12 @@ class SqlArchiveRepository:
             return 0
         _move(self.session, _DIRECTION, archive_club_direction, _DIRECTION.c.attendance_id.in_(ids), school_year)
         return _move(self.session, _CLUB, archive_club_attendance, _CLUB.c.id.in_(ids))
+
+    def refresh_statistics(self) -> None:
+        """ANALYZE the tables rows left: the planners' row counts are otherwise those before the archive
+        (until autovacuum on PostgreSQL; until a maintenance ANALYZE on SQLite)."""
+        for table in (_GROUP, _REGISTRATION, _MARK, _CLUB, _DIRECTION):
+            self.session.execute(text(f'ANALYZE "{table.name}"'))
 
     # --- reading ---------------------------------------------------------------
     def history_of(self, personal_code: PersonalCode) -> list[tuple[Registration, Group]]:

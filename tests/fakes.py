@@ -820,6 +820,9 @@ class FakeArchiveRepository:
     def move_club_marks(self, school_year: int, limit: int) -> int:
         return 0
 
+    def refresh_statistics(self) -> None:
+        pass
+
     def history_of(self, personal_code: PersonalCode) -> list[tuple[Registration, Group]]:
         return []
 
