@@ -459,6 +459,46 @@ def roll_over(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if refused else 0
 
 
+def archive(settings: Settings, args: argparse.Namespace) -> int:
+    """``nvs-gateway archive``: move closed school years past NVS_ARCHIVE_KEEP_YEARS to the archive tables,
+    in batches (one transaction each), with a progress bar and a summary; a rerun continues."""
+    from tqdm import tqdm
+
+    from gateway.archive import archive as run_archive
+    from gateway.bootstrap import unit_of_work_factory
+    from storage.db import make_engine
+
+    migrate(settings, quiet=True)
+    engine = make_engine(settings.database_url)
+    try:
+        with tqdm(desc="archiving", unit=" rows", file=sys.stderr, dynamic_ncols=True) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            summary = run_archive(
+                unit_of_work_factory(engine),
+                clock_for(settings),
+                keep_years=settings.archive_keep_years,
+                batch_size=args.batch_size,
+                progress=progress,
+                max_batches=args.max_batches,
+            )
+    except KeyboardInterrupt:
+        print("archive interrupted; run the command again: batches done stay moved, the rest follows.", file=sys.stderr)
+        return 130
+    finally:
+        engine.dispose()
+    years = ", ".join(f"{y}-{y + 1}" for y in summary.years) or "none"
+    print(
+        f"archive (keeping {settings.archive_keep_years} closed school year(s)): years {years}; "
+        f"{summary.registrations} registration(s), {summary.groups} group(s), {summary.club_marks} club mark(s) "
+        f"moved in {summary.batches} batch(es); {summary.still_active} registration(s) still active kept"
+    )
+    return 0
+
+
 def _population_register_shown(settings: Settings) -> str:
     """GR's address as the operator needs it to find a wrong setting: without user or password."""
     from urllib.parse import urlsplit, urlunsplit
@@ -981,6 +1021,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="move active learners into the copies from the new year's first day",
     )
+    archiving = commands.add_parser(
+        "archive",
+        help="move closed school years older than NVS_ARCHIVE_KEEP_YEARS to the archive tables (batches; resumable)",
+    )
+    archiving.add_argument("--batch-size", type=int, default=5000, help="rows per transaction (default 5000)")
+    archiving.add_argument("--max-batches", type=int, help="stop after this many batches (a rerun continues)")
     fixture = commands.add_parser(
         "sandbox", help="print the sandbox fixture (institutions, programs, users, special persons)"
     )
@@ -1057,6 +1103,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.command == "roll-over":
         return roll_over(settings, args)
+    if args.command == "archive":
+        return archive(settings, args)
     if args.command == "sandbox":
         from gateway.reference_data import load_classifiers
         from gateway.sandbox import sandbox_fixture

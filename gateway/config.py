@@ -75,6 +75,8 @@ class Settings:
     # The instant the gateway's clock starts at (ISO 8601 with an offset), running on from there;
     # empty: the machine's clock. For sandboxes and tests (a school year's first day, say), never production.
     clock_start: str = ""
+    # Closed school years kept in the active tables; `nvs-gateway archive` moves older ones to the archive.
+    archive_keep_years: int = 2
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -114,6 +116,7 @@ class Settings:
             ),
             gr_check_concurrency=_int("NVS_GR_CHECK_CONCURRENCY", cls.gr_check_concurrency),
             clock_start=os.environ.get("NVS_CLOCK_START", ""),
+            archive_keep_years=_int("NVS_ARCHIVE_KEEP_YEARS", cls.archive_keep_years),
         )
         values.update(overrides)
         known = {f.name for f in fields(cls)}
@@ -192,4 +195,5 @@ ENVIRONMENT_VARIABLES = {
     "NVS_INITIAL_PASSWORD_REPLAY_MINUTES": "initial_password_replay_minutes",
     "NVS_GR_CHECK_CONCURRENCY": "gr_check_concurrency",
     "NVS_CLOCK_START": "clock_start",
+    "NVS_ARCHIVE_KEEP_YEARS": "archive_keep_years",
 }

@@ -257,10 +257,28 @@ class Registry:
                 for r in access.visible_registrations(caller, registrations, institutions)
                 if looked_at is None or r.provider_code == looked_at
             ]
+            archived = uow.archive.history_of(code)  # closed school years moved by `nvs-gateway archive`
+            groups = {r.id: g for r, g in archived}
+            institutions.update(uow.institutions.get_many({r.provider_code for r, _ in archived} - set(institutions)))
+            old = [
+                r
+                for r in access.visible_registrations(caller, [r for r, _ in archived], institutions)
+                if looked_at is None or r.provider_code == looked_at
+            ]
             person = uow.persons.get(code)
-            if not visible or person is None:
+            if not (visible or old) or person is None:
                 raise StudentNotFound()
-            return StudentRecord(person=person, registrations=[self._view(uow, r, person) for r in visible])
+            classifiers = uow.classifiers.load()
+            views = [self._view(uow, r, person) for r in visible] + [
+                RegistrationView(
+                    r,
+                    person,
+                    groups[r.id],
+                    classifiers.name(cls.DEPARTURE_REASON, r.departure.reason_code if r.departure else None),
+                )
+                for r in old
+            ]
+            return StudentRecord(person=person, registrations=views)
 
     # --- groups ----------------------------------------------------------------
     def create_group(self, caller: Caller, new: NewGroup) -> GroupView:
@@ -855,7 +873,12 @@ class Registry:
             else:
                 providers_in_scope = None  # central: every provider
             funded = uow.funding.funded_children(providers_in_scope, months)
-            # Funded rows name their provider and program by foreign key: both are stored.
+            archived_through = uow.archive.archived_through()
+            if archived_through is not None and months[0].first_day <= SchoolYear(archived_through).ends_on:
+                # Months of archived school years: their claims stay, their marks are in the archive.
+                funded += uow.archive.funded_children(
+                    providers_in_scope, [m.first_day for m in months]
+                )  # Funded rows name their provider and program by foreign key: both are stored.
             providers = {code: stored(uow.institutions.get(code)) for code in {f.provider_code for f in funded}}
             programs = {code: stored(uow.programs.get(code)) for code in {f.program_code for f in funded}}
             lines = funding.calculate_basket(

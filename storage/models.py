@@ -171,7 +171,8 @@ class RegistrationRow(Base):
     cancellation_reason: Mapped[str | None] = mapped_column(Text)
     deregistered_on: Mapped[dt.date | None] = mapped_column(Date)
     # Revision 0520: the registration this one continues after TransferStudent or RollOverGroups.
-    transferred_from_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id"), index=True)
+    # No foreign key since revision 0620: the registration continued may have moved to archive_registration.
+    transferred_from_id: Mapped[int | None] = mapped_column(Integer, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -347,7 +348,9 @@ class BasketClaimRow(Base):
 
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
     month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    funding_mark_id: Mapped[int] = mapped_column(ForeignKey("funding_mark.id"), index=True)
+    # No foreign key since revision 0620: claims stay here when their mark moves to archive_funding_mark
+    # (the mark keeps its id there), so that an archived month still holds the child's basket.
+    funding_mark_id: Mapped[int] = mapped_column(Integer, index=True)
 
 
 class BasketRateRow(Base):
@@ -612,3 +615,41 @@ Index("ix_registration_departure_id", RegistrationRow.departure_date, Registrati
 Index("ix_registration_first_learning", RegistrationRow.first_learning_date)
 # The basket list reads one month's claims.
 Index("ix_basket_claim_month", BasketClaimRow.month, BasketClaimRow.funding_mark_id)
+
+
+# --- the archive (revision 0620) ---------------------------------------------------
+# Closed school years older than NVS_ARCHIVE_KEEP_YEARS, moved out of the active tables by
+# ``nvs-gateway archive`` (gateway/archive.py). Each archive table has its active table's columns
+# (rows keep their ids) without foreign keys or the active tables' list indexes, plus ``school_year``
+# where the active table has none: rows are keyed by school year. Only the lookups that read the
+# archive are indexed: a learner's history (person_id) and the basket of archived months (by id).
+def _archive_of(active: Table, name: str, *, school_year: bool) -> Table:
+    columns = [
+        Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable, autoincrement=False)
+        for c in active.columns
+    ]
+    if school_year:
+        columns.append(Column("school_year", Integer, nullable=False))
+    return Table(name, Base.metadata, *columns)
+
+
+archive_group = _archive_of(table_of(GroupRow), "archive_nvs_group", school_year=False)
+archive_registration = _archive_of(table_of(RegistrationRow), "archive_registration", school_year=True)
+archive_funding_mark = _archive_of(table_of(FundingMarkRow), "archive_funding_mark", school_year=True)
+archive_club_attendance = _archive_of(table_of(ClubAttendanceRow), "archive_club_attendance", school_year=False)
+archive_club_direction = _archive_of(table_of(ClubDirectionRow), "archive_club_direction", school_year=True)
+Index("ix_archive_nvs_group_school_year", archive_group.c.school_year, archive_group.c.id)
+Index("ix_archive_registration_person_id", archive_registration.c.person_id)
+Index("ix_archive_registration_school_year", archive_registration.c.school_year, archive_registration.c.id)
+Index("ix_archive_funding_mark_registration_id", archive_funding_mark.c.registration_id)
+Index("ix_archive_club_attendance_person_id", archive_club_attendance.c.person_id)
+Index("ix_archive_club_direction_attendance_id", archive_club_direction.c.attendance_id)
+
+# What the archive has done: ``archived_through``, the newest school year any of whose rows were moved
+# (CalculateBasket reads the archive only for months up to that year's end).
+archive_state = Table(
+    "archive_state",
+    Base.metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", Integer, nullable=False),
+)

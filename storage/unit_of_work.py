@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.ports import (
     AccessLogRepository,
+    ArchiveRepository,
     CheckRepository,
     ClassifierRepository,
     ClubRepository,
@@ -31,6 +32,7 @@ from gateway.ports import (
     StatisticsRepository,
     UserRepository,
 )
+from storage.archive import SqlArchiveRepository
 from storage.feed_checks import SqlCheckRepository, SqlFeedRepository, SqlNoticeRepository
 from storage.lists import SqlClubRepository, SqlEnrolmentRepository, SqlListRepository
 from storage.repositories import (
@@ -76,6 +78,7 @@ class SqlAlchemyUnitOfWork:
     lists: ListRepository
     statistics: StatisticsRepository
     request_outcomes: RequestOutcomeRepository
+    archive: ArchiveRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
@@ -103,6 +106,7 @@ class SqlAlchemyUnitOfWork:
         self.lists = SqlListRepository(session)
         self.statistics = SqlStatisticsRepository(session)
         self.request_outcomes = SqlRequestOutcomeRepository(session)
+        self.archive = SqlArchiveRepository(session)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -804,6 +804,40 @@ class FakeCheckRepository(_Repository):
                 self._tables.data_issues[key] = replace(issue, resolved_at=at)
 
 
+class FakeArchiveRepository:
+    """An archive nothing was ever moved to (the archive's own tests run on SQL: tests/storage/test_archive.py)."""
+
+    def school_years(self) -> list[int]:
+        return []
+
+    def left_to_move(self, school_year: int) -> dict[str, int]:
+        return {"registrations": 0, "groups": 0, "club_marks": 0, "still_active": 0}
+
+    def note_archived(self, school_year: int) -> None:
+        raise AssertionError("nothing is archived in memory")
+
+    def archived_through(self) -> int | None:
+        return None
+
+    def move_registrations(self, school_year: int, limit: int) -> int:
+        return 0
+
+    def move_groups(self, school_year: int, limit: int) -> int:
+        return 0
+
+    def move_club_marks(self, school_year: int, limit: int) -> int:
+        return 0
+
+    def refresh_statistics(self) -> None:
+        pass
+
+    def history_of(self, personal_code: PersonalCode) -> list[tuple[Registration, Group]]:
+        return []
+
+    def funded_children(self, provider_codes: list[str] | None, months: Sequence[dt.date]) -> list[FundedChildren]:
+        return []
+
+
 class FakeUnitOfWork:
     """``UnitOfWork`` in memory; also its own factory (``lambda: uow``)."""
 
@@ -831,6 +865,7 @@ class FakeUnitOfWork:
     lists: ports.ListRepository
     statistics: ports.StatisticsRepository
     request_outcomes: ports.RequestOutcomeRepository
+    archive: ports.ArchiveRepository
 
     def __init__(self, classifiers: Classifiers = CLASSIFIERS) -> None:
         self._committed = Tables(classifiers=classifiers)
@@ -858,6 +893,7 @@ class FakeUnitOfWork:
         self.feed = self._feed = FakeFeedRepository(self)
         self.notices = FakeNoticeRepository(self)
         self.checks = FakeCheckRepository(self)
+        self.archive = FakeArchiveRepository()
 
     # --- the UnitOfWork protocol ----------------------------------------------------
     def __enter__(self) -> FakeUnitOfWork:

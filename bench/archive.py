@@ -1,0 +1,131 @@
+"""Archive benchmark: `nvs-gateway archive` on a register of five school years.
+
+    .venv/bin/python bench/archive.py [--registrations 500000] [--postgres URL]
+
+Builds a scratch register (a fresh SQLite file; with --postgres a scratch schema, dropped afterwards)
+with ``registrations`` registrations spread evenly over the school years 2022-2023 to 2026-2027
+(bench/datasets.py's bulk loader, one call per year; the four closed years' registrations all
+deregistered), times an export of the active year's learners (XML, best of three) before, runs `nvs-gateway archive`
+in a process of its own with the clock in November 2026 (2024 and 2025 kept, 2022 and 2023 archived),
+reports its time and peak RSS, times the export again and a rerun of the archive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.export_lists import postgres_scratch
+
+YEARS = (2022, 2023, 2024, 2025, 2026)
+CHILD = """
+import sys, time
+from gateway.cli import main
+started = time.perf_counter()
+code = main(["archive"])
+seconds = time.perf_counter() - started
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
+print(f"RESULT {code} {seconds:.2f} {int(hwm) / 1024:.1f}")
+"""
+
+
+def build(url: str, registrations: int) -> float:
+    from sqlalchemy import text
+
+    from bench.datasets import generate
+    from gateway.bootstrap import prepare_database, unit_of_work_factory
+    from gateway.sandbox import install_sandbox
+    from storage.db import make_engine
+
+    engine = make_engine(url)
+    prepare_database(engine)
+    uow_factory = unit_of_work_factory(engine)
+    with uow_factory() as uow:
+        classifiers = uow.classifiers.load()
+    install_sandbox(uow_factory, classifiers)
+    started = time.perf_counter()
+    per_year = registrations // len(YEARS)
+    for year in YEARS:
+        with engine.connect() as connection:
+            first_group = connection.execute(text("SELECT coalesce(max(id), 0) FROM nvs_group")).scalar() or 0
+            first_club = connection.execute(text("SELECT coalesce(max(id), 0) FROM club_attendance")).scalar() or 0
+        generate(engine, per_year)
+        if year == 2026:
+            continue
+        with engine.begin() as connection:
+            connection.execute(
+                text("UPDATE nvs_group SET school_year = :y, name = name || ' ' || :y WHERE id > :g"),
+                {"y": year, "g": first_group},
+            )
+            connection.execute(
+                text(
+                    "UPDATE registration SET status = 'deregistered', departure_date = coalesce(departure_date, "
+                    "first_learning_date), departure_reason_code = coalesce(departure_reason_code, 'PARENTS_REQUEST') "
+                    "WHERE group_id > :g AND status = 'active'"
+                ),
+                {"g": first_group},
+            )
+            connection.execute(
+                text("UPDATE club_attendance SET school_year = :y WHERE id > :c"), {"y": year, "c": first_club}
+            )
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def export_seconds(url: str) -> tuple[float, int]:
+    from bench.export_lists import run_one
+
+    runs = [run_one(url, "learners", "xml", traced=False) for _ in range(3)]  # the best of three
+    return min(float(str(r["seconds"])) for r in runs), int(str(runs[0]["rows"]))
+
+
+def archive(url: str) -> tuple[float, float]:
+    env = dict(os.environ, NVS_DATABASE_URL=url, NVS_CLOCK_START="2026-11-16T10:00:00+02:00", NVS_LOG_LEVEL="WARNING")
+    done = subprocess.run([sys.executable, "-c", CHILD], env=env, check=True, capture_output=True, text=True)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT"))
+    summary = next((x for x in done.stdout.splitlines() if x.startswith("archive ")), "")
+    print(f"  {summary}", file=sys.stderr)
+    _, _, seconds, rss = line.split()
+    return float(seconds), float(rss)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--registrations", type=int, default=500_000)
+    parser.add_argument("--postgres", help="on this PostgreSQL server instead of SQLite (a scratch schema)")
+    args = parser.parse_args()
+    import logging
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    drop = None
+    if args.postgres:
+        url, drop = postgres_scratch(args.postgres)
+        kind = "postgresql"
+    else:
+        url, kind = f"sqlite:///{tempfile.mkdtemp()}/bench.db", "sqlite"
+    try:
+        built = build(url, args.registrations)
+        print(f"{kind}: {args.registrations:,} registrations over five school years built in {built:.0f} s", flush=True)
+        before, rows = export_seconds(url)
+        print(f"  export of 2026-2027's learners before: {rows:,} rows in {before:.2f} s", flush=True)
+        seconds, rss = archive(url)
+        print(f"  archive: {seconds:.1f} s, peak RSS {rss:.0f} MB", flush=True)
+        after, rows = export_seconds(url)
+        print(f"  export of 2026-2027's learners after: {rows:,} rows in {after:.2f} s", flush=True)
+        rerun, rerun_rss = archive(url)
+        print(f"  rerun (nothing left): {rerun:.1f} s, peak RSS {rerun_rss:.0f} MB", flush=True)
+    finally:
+        if drop:
+            drop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
