@@ -165,13 +165,16 @@ class SqlArchiveRepository:
         """Children on the basket in archived months: the claims stay in basket_claim, their marks,
         registrations and groups are read from the archive (the counts CalculateBasket gave before)."""
         m, r, g = archive_funding_mark, archive_registration, archive_group
+        # An archived registration's group may still be active: kept while another of its learners is.
+        program = func.coalesce(g.c.program_code, GroupRow.program_code)
         query = (
-            select(r.c.provider_code, BasketClaimRow.month, g.c.program_code, m.c.special_needs, func.count())
+            select(r.c.provider_code, BasketClaimRow.month, program, m.c.special_needs, func.count())
             .join(m, m.c.id == BasketClaimRow.funding_mark_id)
             .join(r, r.c.id == m.c.registration_id)
-            .join(g, g.c.id == r.c.group_id)
+            .outerjoin(g, g.c.id == r.c.group_id)
+            .outerjoin(GroupRow, GroupRow.id == r.c.group_id)
             .where(BasketClaimRow.month.in_(list(months)))
-            .group_by(r.c.provider_code, BasketClaimRow.month, g.c.program_code, m.c.special_needs)
+            .group_by(r.c.provider_code, BasketClaimRow.month, program, m.c.special_needs)
         )
         if provider_codes is not None:
             query = query.where(r.c.provider_code.in_(provider_codes))

@@ -139,3 +139,26 @@ def test_archive_moves_the_old_years_in_batches_and_a_rerun_finishes_an_interrup
 
     assert main(["archive"]) == 0  # nothing left: a third run moves nothing
     assert "0 registration(s), 0 group(s), 0 club mark(s) moved in 0 batch(es)" in capsys.readouterr().out
+
+
+def test_an_old_group_kept_for_a_learner_still_active_keeps_its_archived_basket_months(register, capsys) -> None:
+    """A registration still active in a closed year keeps its group in the active tables; the group's
+    ended registrations leave, and their basket months are still counted (their group is not archived)."""
+    database, _ = register
+    late = PersonalCode(child_code(dt.date(2013, 6, 6), 99))
+    [group_id] = [g.id for g in database.rows("SELECT id FROM nvs_group WHERE school_year = 2021")]
+    with database.uow_factory() as uow:
+        uow.persons.save(PersonRecord(late, "Vaikas", "Pamirštas", late.sex, late.birth_date), checked_at=NOW)
+        uow.registrations.add(
+            Registration(None, late, group_id, SCHOOL, dt.date(2021, 9, 1), None, dt.date(2021, 9, 1))
+        )
+        uow.commit()
+    registry = _registry(database)
+    basket_before = _basket(registry)
+
+    assert main(["archive"]) == 0
+    assert "1 registration(s) still active kept" in capsys.readouterr().out
+    assert [int(r.school_year) for r in database.rows("SELECT school_year FROM nvs_group ORDER BY school_year")][
+        0
+    ] == 2021
+    assert _basket(registry) == basket_before
