@@ -13,7 +13,7 @@ from spyne import ServiceBase, rpc
 from gateway import portal
 from gateway.domain.personal_code import PersonalCode
 from gateway.soap import types as t
-from gateway.soap.service import person_out, registration_out
+from gateway.soap.service import funding_mark_out, person_out, registration_out
 from gateway.soap.types import make, many, optional, required
 
 
@@ -42,18 +42,7 @@ def record_registration_out(row: portal.RecordRegistration, names: dict[str, str
         registration=registration_out(row.view),
         institutionName=row.provider_name,
         programName=row.program_name,
-        fundingMark=[
-            make(
-                t.FundingMark,
-                markId=m.id,
-                fundingTypeCode=m.funding_type,
-                fundingTypeName=names.get(m.funding_type),
-                fromMonth=str(m.from_month),
-                toMonth=str(m.to_month),
-                specialNeeds=m.special_needs,
-            )
-            for m in row.marks
-        ],
+        fundingMark=[funding_mark_out(m, names) for m in row.marks],
     )
 
 

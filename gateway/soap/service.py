@@ -121,19 +121,20 @@ def leaders_in(leaders) -> tuple[services.LeaderInput, ...]:
     )
 
 
+def funding_mark_out(m, names: dict[str, str]) -> t.FundingMark:
+    return make(
+        t.FundingMark,
+        markId=m.id,
+        fundingTypeCode=m.funding_type,
+        fundingTypeName=names.get(m.funding_type),
+        fromMonth=str(m.from_month),
+        toMonth=str(m.to_month),
+        specialNeeds=m.special_needs,
+    )
+
+
 def funding_out(view: services.FundingView, names: dict[str, str]) -> tuple[int, list[t.FundingMark]]:
-    return view.registration_id, [
-        make(
-            t.FundingMark,
-            markId=m.id,
-            fundingTypeCode=m.funding_type,
-            fundingTypeName=names.get(m.funding_type),
-            fromMonth=str(m.from_month),
-            toMonth=str(m.to_month),
-            specialNeeds=m.special_needs,
-        )
-        for m in view.marks
-    ]
+    return view.registration_id, [funding_mark_out(m, names) for m in view.marks]
 
 
 REGISTRATION_AND_WARNINGS = dict(
