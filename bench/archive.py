@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.export_lists import postgres_scratch
+from bench.export_lists import postgres_scratch, sandbox_engine
 
 YEARS = (2022, 2023, 2024, 2025, 2026)
 CHILD = """
@@ -40,16 +40,8 @@ def build(url: str, registrations: int) -> float:
     from sqlalchemy import text
 
     from bench.datasets import generate
-    from gateway.bootstrap import prepare_database, unit_of_work_factory
-    from gateway.sandbox import install_sandbox
-    from storage.db import make_engine
 
-    engine = make_engine(url)
-    prepare_database(engine)
-    uow_factory = unit_of_work_factory(engine)
-    with uow_factory() as uow:
-        classifiers = uow.classifiers.load()
-    install_sandbox(uow_factory, classifiers)
+    engine = sandbox_engine(url)
     started = time.perf_counter()
     per_year = registrations // len(YEARS)
     for year in YEARS:

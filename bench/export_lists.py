@@ -112,8 +112,9 @@ class Built(TypedDict):
     counts: dict[str, int]
 
 
-def build(url: str, size: int) -> Built:
-    from bench.datasets import generate
+def sandbox_engine(url: str):
+    """A migrated database at ``url`` with the sandbox's institutions, programs and users: what
+    ``bench.datasets.generate`` builds on."""
     from gateway.bootstrap import prepare_database, unit_of_work_factory
     from gateway.sandbox import install_sandbox
     from storage.db import make_engine
@@ -124,6 +125,13 @@ def build(url: str, size: int) -> Built:
     with uow_factory() as uow:
         classifiers = uow.classifiers.load()
     install_sandbox(uow_factory, classifiers)
+    return engine
+
+
+def build(url: str, size: int) -> Built:
+    from bench.datasets import generate
+
+    engine = sandbox_engine(url)
     started = time.perf_counter()
     counts = generate(engine, size)
     seconds = time.perf_counter() - started
