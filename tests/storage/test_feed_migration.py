@@ -82,6 +82,15 @@ def migrate_to(database: Scratch, revision: str, *, down: bool = False) -> None:
         (command.downgrade if down else command.upgrade)(config, revision)
 
 
+def follow_until(follower: Follower, sequence: int) -> None:
+    """Polls until the follower has seen `sequence`, for at most a minute: on PostgreSQL an event
+    shows a little after its commit (Follower.follow)."""
+    deadline = time.monotonic() + 60
+    while (not follower.sequences or follower.sequences[-1] < sequence) and time.monotonic() < deadline:
+        follower.poll()
+        time.sleep(0.01)
+
+
 def test_the_feed_starts_with_a_snapshot_of_what_was_registered_before_it(scratch: Scratch) -> None:
     registry = Registry(scratch.uow_factory, SandboxPeople(), clock=FixedClock.on(TODAY))
     school = caller_of("300000011")
@@ -132,10 +141,7 @@ def test_the_feed_starts_with_a_snapshot_of_what_was_registered_before_it(scratc
 
     # New changes continue the sequence.
     registry.correct_registration(school, ids[3], dt.date(2026, 9, 2), None)
-    deadline = time.monotonic() + 60  # visible a little after its commit on PostgreSQL, as above
-    while follower.sequences[-1] < 7 and time.monotonic() < deadline:
-        follower.poll()
-        time.sleep(0.01)
+    follow_until(follower, 7)
     assert follower.sequences[-1] == 7
 
     # Revision 0500 down (the counter again, at the last number) and up (the sequence after it).
@@ -144,5 +150,5 @@ def test_the_feed_starts_with_a_snapshot_of_what_was_registered_before_it(scratc
         assert connection.execute(text("SELECT value FROM feed_counter")).scalar_one() == 7
     migrate_to(scratch, "head")
     registry.correct_registration(school, ids[3], dt.date(2026, 9, 3), None)
-    follower.poll()
+    follow_until(follower, 8)
     assert follower.sequences == list(range(1, 9))
