@@ -7,7 +7,9 @@ with ``registrations`` registrations spread evenly over the school years 2022-20
 (bench/datasets.py's bulk loader, one call per year; the four closed years' registrations all
 deregistered), times an export of the active year's learners (XML, best of three) before, runs `nvs-gateway archive`
 in a process of its own with the clock in November 2026 (2024 and 2025 kept, 2022 and 2023 archived),
-reports its time and peak RSS, times the export again and a rerun of the archive.
+reports its time and peak RSS, times the export again and a rerun of the archive. Then it runs the archive
+once more with NVS_RETENTION_LEARNER_YEARS=2, so that the learners of the two archived years past it are
+pseudonymised (with their PERSON_ERASED events), and reports that time and peak RSS.
 """
 
 from __future__ import annotations
@@ -78,12 +80,12 @@ def export_seconds(url: str) -> tuple[float, int]:
     return min(float(str(r["seconds"])) for r in runs), int(str(runs[0]["rows"]))
 
 
-def archive(url: str) -> tuple[float, float]:
+def archive(url: str, **settings: str) -> tuple[float, float]:
     env = dict(os.environ, NVS_DATABASE_URL=url, NVS_CLOCK_START="2026-11-16T10:00:00+02:00", NVS_LOG_LEVEL="WARNING")
-    done = subprocess.run([sys.executable, "-c", CHILD], env=env, check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", CHILD], env=env | settings, check=True, capture_output=True, text=True)
     line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT"))
-    summary = next((x for x in done.stdout.splitlines() if x.startswith("archive ")), "")
-    print(f"  {summary}", file=sys.stderr)
+    for summary in (x for x in done.stdout.splitlines() if x.startswith(("archive ", "retention "))):
+        print(f"  {summary}", file=sys.stderr)
     _, _, seconds, rss = line.split()
     return float(seconds), float(rss)
 
@@ -113,6 +115,12 @@ def main() -> int:
         print(f"  export of 2026-2027's learners after: {rows:,} rows in {after:.2f} s", flush=True)
         rerun, rerun_rss = archive(url)
         print(f"  rerun (nothing left): {rerun:.1f} s, peak RSS {rerun_rss:.0f} MB", flush=True)
+        erased, erased_rss = archive(url, NVS_RETENTION_LEARNER_YEARS="2")
+        print(
+            f"  retention of 2 years (learners of 2022-2023, 2023-2024): {erased:.1f} s, peak RSS {erased_rss:.0f} MB"
+        )
+        again, again_rss = archive(url, NVS_RETENTION_LEARNER_YEARS="2")
+        print(f"  retention rerun (nothing left): {again:.1f} s, peak RSS {again_rss:.0f} MB", flush=True)
     finally:
         if drop:
             drop()

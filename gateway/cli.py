@@ -461,40 +461,70 @@ def roll_over(settings: Settings, args: argparse.Namespace) -> int:
 
 def archive(settings: Settings, args: argparse.Namespace) -> int:
     """``nvs-gateway archive``: move closed school years past NVS_ARCHIVE_KEEP_YEARS to the archive tables,
-    in batches (one transaction each), with a progress bar and a summary; a rerun continues."""
+    then erase the personal data past its retention (NVS_RETENTION_*), in batches (one transaction each),
+    with progress bars and a summary; a rerun continues."""
     from tqdm import tqdm
 
     from gateway.archive import archive as run_archive
     from gateway.bootstrap import unit_of_work_factory
+    from gateway.domain.retention import RetentionPeriods
+    from gateway.retention import BATCH_SIZE as RETENTION_BATCH_SIZE
+    from gateway.retention import apply_retention
     from storage.db import make_engine
 
     migrate(settings, quiet=True)
     engine = make_engine(settings.database_url)
+    uow_factory = unit_of_work_factory(engine)
+    clock = clock_for(settings)
+
+    def progress_of(bar: tqdm) -> Callable[[int, int], None]:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        return progress
+
     try:
         with tqdm(desc="archiving", unit=" rows", file=sys.stderr, dynamic_ncols=True) as bar:
-
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
-
             summary = run_archive(
-                unit_of_work_factory(engine),
-                clock_for(settings),
+                uow_factory,
+                clock,
                 keep_years=settings.archive_keep_years,
                 batch_size=args.batch_size,
-                progress=progress,
+                progress=progress_of(bar),
                 max_batches=args.max_batches,
             )
+        years = ", ".join(f"{y}-{y + 1}" for y in summary.years) or "none"
+        print(
+            f"archive (keeping {settings.archive_keep_years} closed school year(s)): years {years}; "
+            f"{summary.registrations} registration(s), {summary.groups} group(s), {summary.club_marks} club mark(s) "
+            f"moved in {summary.batches} batch(es); {summary.still_active} registration(s) still active kept"
+        )
+        batches_left = None if args.max_batches is None else args.max_batches - summary.batches
+        if batches_left is not None and batches_left <= 0:
+            print("retention: not reached (--max-batches); run the command again", file=sys.stderr)
+            return 0
+        periods = RetentionPeriods(settings.retention_learner_years, settings.retention_enrolment_years)
+        with tqdm(desc="erasing", unit=" records", file=sys.stderr, dynamic_ncols=True) as bar:
+            erased = apply_retention(
+                uow_factory,
+                clock,
+                periods,
+                batch_size=min(args.batch_size, RETENTION_BATCH_SIZE),
+                progress=progress_of(bar),
+                max_batches=batches_left,
+            )
     except KeyboardInterrupt:
-        print("archive interrupted; run the command again: batches done stay moved, the rest follows.", file=sys.stderr)
+        print("archive interrupted; run the command again: batches done stay done, the rest follows.", file=sys.stderr)
         return 130
     finally:
         engine.dispose()
-    years = ", ".join(f"{y}-{y + 1}" for y in summary.years) or "none"
     print(
-        f"archive (keeping {settings.archive_keep_years} closed school year(s)): years {years}; "
-        f"{summary.registrations} registration(s), {summary.groups} group(s), {summary.club_marks} club mark(s) "
-        f"moved in {summary.batches} batch(es); {summary.still_active} registration(s) still active kept"
+        f"retention (learners {periods.learner_years} closed school year(s), enrolments "
+        f"{periods.enrolment_years}): {erased.learners} learner(s) of years up to "
+        f"{erased.learners_through}-{erased.learners_through + 1} pseudonymised ({erased.tombstones} PERSON_ERASED "
+        f"event(s)), leaders erased from {erased.group_leaders} archived group(s), {erased.enrolments} "
+        f"enrolment(s) of years up to {erased.enrolments_through}-{erased.enrolments_through + 1} deleted"
     )
     return 0
 
@@ -1023,9 +1053,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     archiving = commands.add_parser(
         "archive",
-        help="move closed school years older than NVS_ARCHIVE_KEEP_YEARS to the archive tables (batches; resumable)",
+        help="move closed school years older than NVS_ARCHIVE_KEEP_YEARS to the archive tables, then erase "
+        "personal data past NVS_RETENTION_* (batches; resumable)",
     )
-    archiving.add_argument("--batch-size", type=int, default=5000, help="rows per transaction (default 5000)")
+    archiving.add_argument(
+        "--batch-size",
+        type=int,
+        default=5000,
+        help="rows per transaction (default 5000; learners erased: 1000 at most)",
+    )
     archiving.add_argument("--max-batches", type=int, help="stop after this many batches (a rerun continues)")
     fixture = commands.add_parser(
         "sandbox", help="print the sandbox fixture (institutions, programs, users, special persons)"

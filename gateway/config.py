@@ -77,6 +77,10 @@ class Settings:
     clock_start: str = ""
     # Closed school years kept in the active tables; `nvs-gateway archive` moves older ones to the archive.
     archive_keep_years: int = 2
+    # Closed school years a learner's personal data is kept after the learner's last one, and imported
+    # formal-education enrolments after theirs (gateway/domain/retention.py; the README says why).
+    retention_learner_years: int = 10
+    retention_enrolment_years: int = 2
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -117,6 +121,8 @@ class Settings:
             gr_check_concurrency=_int("NVS_GR_CHECK_CONCURRENCY", cls.gr_check_concurrency),
             clock_start=os.environ.get("NVS_CLOCK_START", ""),
             archive_keep_years=_int("NVS_ARCHIVE_KEEP_YEARS", cls.archive_keep_years),
+            retention_learner_years=_int("NVS_RETENTION_LEARNER_YEARS", cls.retention_learner_years),
+            retention_enrolment_years=_int("NVS_RETENTION_ENROLMENT_YEARS", cls.retention_enrolment_years),
         )
         values.update(overrides)
         known = {f.name for f in fields(cls)}
@@ -196,4 +202,6 @@ ENVIRONMENT_VARIABLES = {
     "NVS_GR_CHECK_CONCURRENCY": "gr_check_concurrency",
     "NVS_CLOCK_START": "clock_start",
     "NVS_ARCHIVE_KEEP_YEARS": "archive_keep_years",
+    "NVS_RETENTION_LEARNER_YEARS": "retention_learner_years",
+    "NVS_RETENTION_ENROLMENT_YEARS": "retention_enrolment_years",
 }

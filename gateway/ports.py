@@ -25,6 +25,7 @@ from gateway.domain.model import Group, Institution, PersonRecord, Program, Regi
 from gateway.domain.notices import Notice, NoticeKind, NoticeState
 from gateway.domain.personal_code import PersonalCode
 from gateway.domain.portal import Family
+from gateway.domain.retention import ErasedLearner
 from gateway.domain.scope import ReadScope
 from gateway.domain.statistics import Dimension, Measured, Period
 from gateway.domain.users import User, UserRequest
@@ -461,6 +462,16 @@ class ArchiveRepository(Protocol):
     def funded_children(self, provider_codes: list[str] | None, months: Sequence[dt.date]) -> list[FundedChildren]: ...
 
 
+class RetentionRepository(Protocol):
+    """Personal data past its retention: pseudonymised or deleted (storage/retention.py)."""
+
+    def count_learners_past_retention(self, through_year: int) -> int: ...
+    def erase_learners(self, through_year: int, limit: int, today: dt.date) -> list[ErasedLearner]: ...
+    def erase_group_leaders(self, through_year: int) -> int: ...
+    def count_enrolments_past_retention(self, through_year: int) -> int: ...
+    def delete_enrolments(self, through_year: int, limit: int) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow: ...; uow.commit()``. Leaving without commit rolls back."""
 
@@ -485,6 +496,7 @@ class UnitOfWork(Protocol):
     statistics: StatisticsRepository
     request_outcomes: RequestOutcomeRepository
     archive: ArchiveRepository
+    retention: RetentionRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

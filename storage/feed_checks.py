@@ -22,7 +22,14 @@ from gateway.domain.checks import (
     PersonComparison,
     RunStatus,
 )
-from gateway.domain.feed import ChangeEvent, ChangeKind, ClubAttendanceState, FundingState, RegistrationState
+from gateway.domain.feed import (
+    ChangeEvent,
+    ChangeKind,
+    ClubAttendanceState,
+    ErasureState,
+    FundingState,
+    RegistrationState,
+)
 from gateway.domain.model import Contract, Departure, PersonRecord, Registration, RegistrationStatus
 from gateway.domain.notices import Notice, NoticeKind, NoticeState
 from gateway.domain.personal_code import PersonalCode
@@ -255,6 +262,12 @@ def _event_values(event: ChangeEvent, sequence: int) -> dict[str, Any]:
             "subDirectionCodes": list(c.sub_direction_codes),
             "endedOn": _date(c.ended_on),
         }
+    e = event.erasure
+    if e is not None:
+        data["erasure"] = {
+            "registrationIds": list(e.registration_ids),
+            "clubAttendanceIds": list(e.club_attendance_ids),
+        }
     return dict(
         sequence=sequence,
         kind=event.kind.value,
@@ -312,14 +325,19 @@ def _event(row: ChangeEventRow) -> ChangeEvent:
             sub_direction_codes=tuple(c.get("subDirectionCodes") or ()),
             ended_on=_day(c.get("endedOn")),
         )
+    erasure = None
+    if "erasure" in data:
+        e = data["erasure"]
+        erasure = ErasureState(tuple(e["registrationIds"]), tuple(e["clubAttendanceIds"]))
     return ChangeEvent(
         kind=ChangeKind(row.kind),
         institution_code=row.institution_code,
-        personal_code=PersonalCode(row.personal_code),
+        personal_code=PersonalCode.stored(row.personal_code),
         occurred_at=_utc(row.occurred_at),
         registration=registration,
         funding=funding,
         club_attendance=club,
+        erasure=erasure,
         municipality_code=row.municipality_code,
         sequence=row.sequence,
     )
@@ -416,7 +434,7 @@ def _notice(row: NoticeRow) -> Notice:
         kind=NoticeKind(row.kind),
         created_at=_utc(row.created_at),
         message=row.message,
-        personal_code=PersonalCode(row.personal_code) if row.personal_code else None,
+        personal_code=PersonalCode.stored(row.personal_code) if row.personal_code else None,
         registration_id=row.registration_id,
         months=_months(row.months),
         issue_code=row.issue_code,
@@ -505,8 +523,9 @@ class SqlCheckRepository:
         )
 
     # the population-register check
+    # Erased persons (past their retention) are no longer compared: nothing of them is left to compare.
     def count_persons(self) -> int:
-        return self.session.scalar(select(func.count()).select_from(PersonRow)) or 0
+        return self.session.scalar(select(func.count()).where(PersonRow.erased_on.is_(None))) or 0
 
     def count_checked(self, run_id: int) -> int:
         return self.session.scalar(select(func.count()).where(PersonCheckRow.run_id == run_id)) or 0
@@ -514,7 +533,10 @@ class SqlCheckRepository:
     def unchecked_persons(self, run_id: int, *, after: int, limit: int) -> list[tuple[int, PersonRecord]]:
         checked = exists().where(PersonCheckRow.run_id == run_id, PersonCheckRow.person_id == PersonRow.id)
         rows = self.session.scalars(
-            select(PersonRow).where(PersonRow.id > after, ~checked).order_by(PersonRow.id).limit(limit)
+            select(PersonRow)
+            .where(PersonRow.id > after, PersonRow.erased_on.is_(None), ~checked)
+            .order_by(PersonRow.id)
+            .limit(limit)
         )
         return [(row.id, _person(row)) for row in rows]
 
@@ -638,7 +660,7 @@ class SqlCheckRepository:
         codes = self.session.scalars(
             select(query.subquery().c.personal_code).distinct().order_by("personal_code").limit(limit)
         )
-        return [PersonalCode(c) for c in codes if c]
+        return [PersonalCode.stored(c) for c in codes if c]
 
     def resolve_population_register_issues(self, personal_code: PersonalCode, *, at: dt.datetime) -> None:
         self.session.execute(
@@ -675,7 +697,7 @@ def _issue(row: DataIssueRow) -> DataIssue:
         institution_code=row.institution_code,
         message=row.message,
         detected_at=_utc(row.detected_at),
-        personal_code=PersonalCode(row.personal_code) if row.personal_code else None,
+        personal_code=PersonalCode.stored(row.personal_code) if row.personal_code else None,
         registration_id=row.registration_id,
         months=_months(row.months),
         resolved_at=_utc(row.resolved_at),

@@ -161,7 +161,7 @@ class SqlClubRepository:
         directions, sub_directions = directions_of(self.session, [row.id]).get(row.id, ((), ()))
         return ClubAttendance(
             id=row.id,
-            personal_code=PersonalCode(personal_code),
+            personal_code=PersonalCode.stored(personal_code),
             school_code=row.school_code,
             school_year=SchoolYear(row.school_year),
             direction_codes=directions,
@@ -287,7 +287,7 @@ def _row(enrolment: Enrolment) -> SchoolEnrolmentRow:
 
 def _enrolment(row: SchoolEnrolmentRow) -> Enrolment:
     return Enrolment(
-        personal_code=PersonalCode(row.personal_code),
+        personal_code=PersonalCode.stored(row.personal_code),
         school_code=row.school_code,
         school_year=SchoolYear(row.school_year),
         from_date=row.from_date,

@@ -136,6 +136,8 @@ class PersonRow(Base):
     residence_address: Mapped[str | None] = mapped_column(String(300))
     departed_abroad_on: Mapped[dt.date | None] = mapped_column(Date)
     checked_in_population_register_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # When the learner's personal data, past its retention, was replaced by a pseudonym (revision 0700).
+    erased_on: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class RegistrationRow(Base):
@@ -420,10 +422,16 @@ class StoredClubAttendance(TypedDict):
     endedOn: NotRequired[str | None]
 
 
+class StoredErasure(TypedDict):
+    registrationIds: list[int]
+    clubAttendanceIds: list[int]
+
+
 class EventData(TypedDict, total=False):
     registration: StoredRegistration
     funding: StoredFunding
     clubAttendance: StoredClubAttendance
+    erasure: StoredErasure
 
 
 class ChangeEventRow(Base):

@@ -588,7 +588,7 @@ def _person(row: PersonRow) -> PersonRecord:
             row.residence_municipality_code, row.residence_municipality_name, row.residence_address
         )
     return PersonRecord(
-        personal_code=PersonalCode(row.personal_code),
+        personal_code=PersonalCode.stored(row.personal_code),
         first_name=row.first_name,
         last_name=row.last_name,
         sex=row.sex,
@@ -756,7 +756,7 @@ def _registration(row: RegistrationRow, personal_code: str) -> Registration:
         departure = Departure(row.departure_date, row.departure_reason_code, row.departure_order_number)
     return Registration(
         id=row.id,
-        personal_code=PersonalCode(personal_code),
+        personal_code=PersonalCode.stored(personal_code),
         group_id=row.group_id,
         provider_code=row.provider_code,
         first_learning_date=row.first_learning_date,

@@ -28,6 +28,7 @@ from gateway.ports import (
     RateRepository,
     RegistrationRepository,
     RequestOutcomeRepository,
+    RetentionRepository,
     Savepoint,
     StatisticsRepository,
     UserRepository,
@@ -50,6 +51,7 @@ from storage.repositories import (
     SqlRequestOutcomeRepository,
     SqlUserRepository,
 )
+from storage.retention import SqlRetentionRepository
 from storage.statistics import SqlStatisticsRepository
 
 
@@ -79,6 +81,7 @@ class SqlAlchemyUnitOfWork:
     statistics: StatisticsRepository
     request_outcomes: RequestOutcomeRepository
     archive: ArchiveRepository
+    retention: RetentionRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
@@ -107,6 +110,7 @@ class SqlAlchemyUnitOfWork:
         self.statistics = SqlStatisticsRepository(session)
         self.request_outcomes = SqlRequestOutcomeRepository(session)
         self.archive = SqlArchiveRepository(session)
+        self.retention = SqlRetentionRepository(session)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -61,6 +61,7 @@ from gateway.domain.model import (
 )
 from gateway.domain.notices import Notice, NoticeKind, NoticeState
 from gateway.domain.personal_code import PersonalCode
+from gateway.domain.retention import ErasedLearner
 from gateway.domain.scope import ReadScope
 from gateway.domain.text import comparison_key
 from gateway.domain.users import User, UserRequest
@@ -838,6 +839,25 @@ class FakeArchiveRepository:
         return []
 
 
+class FakeRetentionRepository:
+    """Nothing past retention in memory (retention's own tests run on SQL: tests/storage/test_retention.py)."""
+
+    def count_learners_past_retention(self, through_year: int) -> int:
+        return 0
+
+    def erase_learners(self, through_year: int, limit: int, today: dt.date) -> list[ErasedLearner]:
+        return []
+
+    def erase_group_leaders(self, through_year: int) -> int:
+        return 0
+
+    def count_enrolments_past_retention(self, through_year: int) -> int:
+        return 0
+
+    def delete_enrolments(self, through_year: int, limit: int) -> int:
+        return 0
+
+
 class FakeUnitOfWork:
     """``UnitOfWork`` in memory; also its own factory (``lambda: uow``)."""
 
@@ -866,6 +886,7 @@ class FakeUnitOfWork:
     statistics: ports.StatisticsRepository
     request_outcomes: ports.RequestOutcomeRepository
     archive: ports.ArchiveRepository
+    retention: ports.RetentionRepository
 
     def __init__(self, classifiers: Classifiers = CLASSIFIERS) -> None:
         self._committed = Tables(classifiers=classifiers)
@@ -894,6 +915,7 @@ class FakeUnitOfWork:
         self.notices = FakeNoticeRepository(self)
         self.checks = FakeCheckRepository(self)
         self.archive = FakeArchiveRepository()
+        self.retention = FakeRetentionRepository()
 
     # --- the UnitOfWork protocol ----------------------------------------------------
     def __enter__(self) -> FakeUnitOfWork:

@@ -12,7 +12,11 @@ months), so that a follower can keep a copy by applying events in sequence order
   with ``funding`` (ENDED: the mark now covers fewer months); FUNDING_REMOVED is the
   mark's tombstone. Funding events also carry the registration's state;
 * club attendance (CLUB_ATTENDANCE_MARKED, CLUB_ATTENDANCE_ENDED) is recorded by a
-  general-education school for its pupil.
+  general-education school for its pupil;
+* PERSON_ERASED is the tombstone of a learner's personal data past its retention
+  (gateway/domain/retention.py): its ``personal_code`` is the pseudonym that replaced the code,
+  in the earlier events too, and ``erasure`` names the institution's registrations and club
+  marks of the learner, for a follower to erase the personal data it copied with them.
 
 Sequence numbers are assigned when the change commits (``storage`` explains how they
 stay gapless and in commit order); the domain only says what an event holds.
@@ -43,6 +47,7 @@ class ChangeKind(enum.StrEnum):
     FUNDING_REMOVED = "FUNDING_REMOVED"  # tombstone of a funding mark
     CLUB_ATTENDANCE_MARKED = "CLUB_ATTENDANCE_MARKED"
     CLUB_ATTENDANCE_ENDED = "CLUB_ATTENDANCE_ENDED"
+    PERSON_ERASED = "PERSON_ERASED"  # tombstone of a learner's personal data (retention)
 
 
 REGISTRATION_KINDS = frozenset(
@@ -115,6 +120,14 @@ class ClubAttendanceState:
 
 
 @dataclass(frozen=True)
+class ErasureState:
+    """Whose personal data a PERSON_ERASED event erased: the learner's records at the event's institution."""
+
+    registration_ids: tuple[int, ...] = ()
+    club_attendance_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class ChangeEvent:
     kind: ChangeKind
     institution_code: str
@@ -123,6 +136,7 @@ class ChangeEvent:
     registration: RegistrationState | None = None
     funding: FundingState | None = None
     club_attendance: ClubAttendanceState | None = None
+    erasure: ErasureState | None = None
     # The institution's municipality when the change happened: municipality scopes read by it.
     municipality_code: str | None = None
     # Assigned when the change commits; None before.
@@ -135,6 +149,8 @@ class ChangeEvent:
             raise ValueError(f"{self.kind} needs the funding mark's state")
         if self.kind in CLUB_KINDS and self.club_attendance is None:
             raise ValueError(f"{self.kind} needs the club attendance's state")
+        if self.kind is ChangeKind.PERSON_ERASED and (self.erasure is None or not self.personal_code.is_pseudonym):
+            raise ValueError("PERSON_ERASED needs what was erased, under the learner's pseudonym")
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,16 @@ class PersonalCode:
         except InvalidPersonalCode:
             raise InvalidPersonalCode(field=field) from None
 
+    @classmethod
+    def stored(cls, value: str) -> PersonalCode:
+        """A code as storage holds it: a learner's code, or the pseudonym that replaced it past its
+        retention (gateway/domain/retention.py)."""
+        return Pseudonym(value) if value[:1] == PSEUDONYM_PREFIX else cls(value)
+
+    @property
+    def is_pseudonym(self) -> bool:
+        return False
+
     @property
     def is_exception_code(self) -> bool:
         """Codes starting with 9 carry no sex or birth date (GR assigns them by exception)."""
@@ -78,3 +88,41 @@ def is_valid_personal_code(value: str) -> bool:
     except ValidationError:
         return False
     return True
+
+
+# No personal code starts with 0 (the first digit is the century and sex, 1 to 6, or 9): a pseudonym
+# has the contract's shape (11 digits) and can never be taken for, or collide with, a real code.
+PSEUDONYM_PREFIX = "0"
+
+
+@dataclass(frozen=True, order=True)
+class Pseudonym(PersonalCode):
+    """What replaces a learner's personal code once the learner's data is past its retention: ``0``
+    and the register's own number of the person, so that the learner's archived records still belong
+    together (one basket a month) while nothing in them names the child."""
+
+    def __post_init__(self) -> None:
+        if not (len(self.value) == 11 and self.value.isdigit() and self.value[0] == PSEUDONYM_PREFIX):
+            raise InvalidPersonalCode()
+
+    @classmethod
+    def of_person(cls, person_id: int) -> Pseudonym:
+        if not 0 < person_id < 10**10:
+            raise ValueError("a person's number has 1 to 10 digits")
+        return cls(f"{PSEUDONYM_PREFIX}{person_id:010d}")
+
+    @property
+    def is_pseudonym(self) -> bool:
+        return True
+
+    @property
+    def is_exception_code(self) -> bool:
+        return False
+
+    @property
+    def sex(self) -> str | None:
+        return None
+
+    @property
+    def birth_date(self) -> dt.date | None:
+        return None

@@ -77,6 +77,10 @@ def event_out(event: ChangeEvent) -> f.ChangeEvent:
             subDirectionCode=list(c.sub_direction_codes),
             endedOn=c.ended_on,
         )
+    e = event.erasure
+    erasure = e and f.ErasureChange(
+        registrationId=list(e.registration_ids), clubAttendanceId=list(e.club_attendance_ids)
+    )
     return f.ChangeEvent(
         sequence=event.sequence,
         kind=event.kind.value,
@@ -86,6 +90,7 @@ def event_out(event: ChangeEvent) -> f.ChangeEvent:
         registration=registration,
         funding=funding,
         clubAttendance=club,
+        erasure=erasure,
     )
 
 

@@ -41,6 +41,7 @@ ChangeKind = Unicode(
         "FUNDING_REMOVED",
         "CLUB_ATTENDANCE_MARKED",
         "CLUB_ATTENDANCE_ENDED",
+        "PERSON_ERASED",  # since 1.12
     ],
     type_name="ChangeKind",
 )
@@ -97,6 +98,14 @@ class ClubAttendanceChange(ComplexModel):
     ]
 
 
+class ErasureChange(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("registrationId", many(Identifier, 1000)),
+        ("clubAttendanceId", many(Identifier, 1000)),
+    ]
+
+
 class ChangeEvent(ComplexModel):
     __namespace__ = TNS
     _type_info = [
@@ -108,6 +117,7 @@ class ChangeEvent(ComplexModel):
         ("registration", optional(RegistrationChange)),
         ("funding", optional(FundingChange)),
         ("clubAttendance", optional(ClubAttendanceChange)),
+        ("erasure", optional(ErasureChange)),  # since 1.12
     ]
 
 
