@@ -58,14 +58,16 @@ def apply_retention(
     def batches_left() -> bool:
         return max_batches is None or summary.batches < max_batches
 
+    after_person = 0  # learners are taken in the order of their number: each batch goes on from the last
     while batches_left():
         with uow_factory() as uow:
-            erased = uow.retention.erase_learners(summary.learners_through, batch_size, today)
+            erased = uow.retention.erase_learners(summary.learners_through, batch_size, today, after_person)
             for learner in erased:
                 summary.tombstones += _record_tombstones(uow, learner, clock.now())
             uow.commit()
         if not erased:
             break
+        after_person = max(learner.person_id for learner in erased)
         summary.batches += 1
         summary.learners += len(erased)
         done += len(erased)

@@ -445,6 +445,7 @@ class ChangeEventRow(Base):
     __table_args__ = (
         Index("ix_change_event_institution_sequence", "institution_code", "sequence"),
         Index("ix_change_event_municipality_sequence", "municipality_code", "sequence"),
+        Index("ix_change_event_personal_code", "personal_code"),  # retention replaces a learner's code
     )
 
     sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -526,6 +527,7 @@ class NoticeRow(Base):
     __table_args__ = (
         UniqueConstraint("institution_code", "dedup_key"),
         Index("ix_notice_institution_acknowledged_id", "institution_code", "acknowledged", "id"),
+        Index("ix_notice_personal_code", "personal_code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

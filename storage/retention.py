@@ -56,14 +56,18 @@ class SqlRetentionRepository:
     def count_learners_past_retention(self, through_year: int) -> int:
         return self.session.scalar(select(func.count()).select_from(self._past_retention(through_year).subquery())) or 0
 
-    def erase_learners(self, through_year: int, limit: int, today: dt.date) -> list[ErasedLearner]:
-        """Pseudonymise the next ``limit`` learners past retention (by id): their codes become pseudonyms
-        wherever the register names them, their other personal data is emptied."""
-        rows = self.session.execute(self._past_retention(through_year).order_by(PersonRow.id).limit(limit)).all()
+    def erase_learners(
+        self, through_year: int, limit: int, today: dt.date, after_person: int = 0
+    ) -> list[ErasedLearner]:
+        """Pseudonymise the next ``limit`` learners past retention, by id after ``after_person`` (a run walks
+        the persons once, not from the first at every batch): their codes become pseudonyms wherever the
+        register names them, their other personal data is emptied."""
+        candidates = self._past_retention(through_year).where(PersonRow.id > after_person)
+        rows = self.session.execute(candidates.order_by(PersonRow.id).limit(limit)).all()
         if not rows:
             return []
         pseudonyms = {code: Pseudonym.of_person(person_id) for person_id, code in rows}
-        learners = {person_id: ErasedLearner(pseudonyms[code]) for person_id, code in rows}
+        learners = {person_id: ErasedLearner(person_id, pseudonyms[code]) for person_id, code in rows}
         ids = list(learners)
         r, c = archive_registration, archive_club_attendance
         for person_id, provider, registration_id in self.session.execute(

@@ -845,7 +845,9 @@ class FakeRetentionRepository:
     def count_learners_past_retention(self, through_year: int) -> int:
         return 0
 
-    def erase_learners(self, through_year: int, limit: int, today: dt.date) -> list[ErasedLearner]:
+    def erase_learners(
+        self, through_year: int, limit: int, today: dt.date, after_person: int = 0
+    ) -> list[ErasedLearner]:
         return []
 
     def erase_group_leaders(self, through_year: int) -> int:

@@ -55,6 +55,7 @@ class RetentionPeriods:
 class ErasedLearner:
     """A learner pseudonymised in this batch, with the records each institution knew the learner by."""
 
+    person_id: int  # the register's number of the person (batches follow it)
     pseudonym: PersonalCode
     registrations: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     club_marks: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
