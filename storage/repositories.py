@@ -57,6 +57,7 @@ from gateway.domain.personal_code import PersonalCode
 from gateway.domain.text import comparison_key
 from gateway.domain.users import User, UserRequest
 from gateway.ports import AccessRecord, StoredOutcome, UserAccount, UserChange
+from storage.bulk import insert_from_arrays
 from storage.models import (
     AccessLogPersonRow,
     AccessLogRow,
@@ -551,15 +552,20 @@ class SqlPersonRepository:
         unique = list({p.personal_code.value: p for p in persons}.values())
         values = [{"personal_code": p.personal_code.value, **_person_values(p, checked_at)} for p in unique]
         table = table_of(PersonRow)
-        statement = _insert(self.session, PersonRow)
+        statement: postgresql.Insert | sqlite.Insert
+        parameters: list[dict[str, object]] | None
+        if _on_postgresql(self.session):  # one array a column (storage.bulk)
+            statement, parameters = insert_from_arrays(table, values), None
+        else:
+            # Executemany of the one-row statement (SQLAlchemy's "insertmanyvalues" batches it into a few
+            # round trips): compiled once and cached, where a 500-row VALUES list is compiled each time.
+            statement, parameters = _insert(self.session, PersonRow), values
         updated = {name: statement.excluded[name] for name in values[0] if name != "personal_code"}
-        # Executemany of the one-row statement (SQLAlchemy's "insertmanyvalues" batches it into a few
-        # round trips): compiled once and cached, where a 500-row VALUES list is compiled each time.
         saved = self.session.connection().execute(
             statement.on_conflict_do_update(index_elements=[PersonRow.personal_code], set_=updated).returning(
-                table.c.personal_code, table.c.id, sort_by_parameter_order=True
+                table.c.personal_code, table.c.id
             ),
-            values,
+            parameters,
         )
         self.session.info.setdefault(_SAVED_PERSONS, {}).update({code: person_id for code, person_id in saved})
         self.session.expire_all()
@@ -643,9 +649,16 @@ class SqlRegistrationRepository:
                 {"person_id": person_id, "created_at": now, "updated_at": now} | _registration_values(registration)
             )
         table = table_of(RegistrationRow)
-        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         try:
-            ids = self.session.execute(statement, rows).scalars().all()
+            if _on_postgresql(self.session):  # one array a column (storage.bulk); a child is in a group once
+                returned = self.session.execute(
+                    insert_from_arrays(table, rows).returning(table.c.person_id, table.c.group_id, table.c.id)
+                )
+                id_of = {(person_id, group_id): i for person_id, group_id, i in returned}
+                ids = [id_of[(row["person_id"], row["group_id"])] for row in rows]
+            else:
+                statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+                ids = list(self.session.execute(statement, rows).scalars().all())
         except IntegrityError as exc:
             raise AlreadyRegistered(field="personalCode") from exc
         return [replace(r, id=i) for r, i in zip(registrations, ids, strict=True)]
@@ -989,9 +1002,13 @@ def _rowcount(result: Result[*tuple[Any, ...]]) -> int:
     return result.rowcount
 
 
+def _on_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _insert(session: Session, table: type[Base]) -> postgresql.Insert | sqlite.Insert:
     """INSERT with ON CONFLICT, in the dialect of the session's database."""
-    if session.get_bind().dialect.name == "postgresql":
+    if _on_postgresql(session):
         return postgresql_insert(table)
     return sqlite_insert(table)
 
