@@ -149,15 +149,23 @@ _FAULT_CODE = re.compile(rb"<(?:\w+:)?code>([^<]+)<")
 
 # --- a raw keep-alive HTTP/1.1 client ---------------------------------------------------
 class Connection:
-    """One keep-alive connection: POST prepared bytes, read the whole answer (Content-Length or chunked)."""
+    """One keep-alive connection: POST prepared bytes, read the whole answer (Content-Length or chunked).
+    An answer with ``Connection: close`` (the gateway's to a batch) is followed by a new connection, as an
+    HTTP client does, made before the next request is sent (its time counts in that request's)."""
 
     def __init__(self, port: int, path: str) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=120)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.port = port
+        self.sock = self._connect()
+        self.closed_by_server = False
         self.head = (
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/xml; charset=utf-8\r\n".encode()
         )
         self.buffer = b""
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=120)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
 
     def request_bytes(self, body: bytes) -> bytes:
         return self.head + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
@@ -181,6 +189,9 @@ class Connection:
         return line
 
     def call(self, request: bytes) -> tuple[int, bytes]:
+        if self.closed_by_server:
+            self.sock.close()
+            self.sock, self.buffer, self.closed_by_server = self._connect(), b"", False
         self.sock.sendall(request)
         while b"\r\n\r\n" not in self.buffer:
             self._fill()
@@ -191,6 +202,7 @@ class Connection:
         for line in lines[1:]:
             name, _, value = line.partition(b":")
             headers[name.strip().lower()] = value.strip()
+        self.closed_by_server = headers.get(b"connection", b"").lower() == b"close"
         if b"content-length" in headers:
             return status, self._take(int(headers[b"content-length"]))
         if headers.get(b"transfer-encoding", b"").lower() == b"chunked":

@@ -15,6 +15,7 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from gateway.domain.errors import GatewayError, InternalError, MalformedMessage, RequestTooLarge
 from gateway.http import _NOT_SOAP, FAULT_STATUS, _fault_response
+from gateway.wsgi import CLOSE_CONNECTION
 
 # What gunicorn refuses as the client's fault, beside its limits (errors.LimitRequest*).
 _CLIENT_ERRORS = tuple(
@@ -56,7 +57,21 @@ def error_of(exc: BaseException) -> GatewayError:
 
 
 class SoapThreadWorker(ThreadWorker):
-    """gunicorn's threaded worker, answering its own refusals on the SOAP endpoint with a fault envelope."""
+    """gunicorn's threaded worker, answering its own refusals on the SOAP endpoint with a fault envelope,
+    and letting the application close a connection after its answer (``gateway.wsgi.CLOSE_CONNECTION``)."""
+
+    def load_wsgi(self):
+        super().load_wsgi()
+        application = self.wsgi  # type: ignore[has-type]  # set by gunicorn's load_wsgi, untyped
+
+        def closable(environ, start_response):
+            # gunicorn's start_response is its Response's: force_close() sends Connection: close and closes after.
+            close = getattr(getattr(start_response, "__self__", None), "force_close", None)
+            if close is not None:
+                environ[CLOSE_CONNECTION] = close
+            return application(environ, start_response)
+
+        self.wsgi = closable
 
     def handle_error(self, req, client, addr, exc):
         path = getattr(req, "path", None) or getattr(exc, "req", None) and getattr(exc.req, "path", None) or ""

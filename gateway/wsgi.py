@@ -18,6 +18,18 @@ from gateway.logs import correlation_id
 from gateway.served_documents import absolute_schema_locations, request_base
 from gateway.soap.app import SOAP_ENV, GatewayFault
 
+# A batch keeps a worker process busy for a second or more. Its answer closes the connection
+# (Connection: close), so that the client's next batch is accepted by whichever worker is free, not
+# queued behind this one on a kept-alive connection while another worker idles. The server puts the
+# closer in the environ (gateway.gunicorn_worker); a server without one keeps the connection.
+BATCH_OPERATIONS = frozenset({"RegisterStudents", "DeregisterStudents", "MarkFundingBatch"})
+CLOSE_CONNECTION = "nvs.close_connection"
+
+
+def _keep_connection() -> None:
+    pass
+
+
 log = logging.getLogger("nvs.gateway")
 
 WSDL_FILE = FILES_ROOT / "wsdl" / "nvs-gateway-v1.wsdl"
@@ -127,6 +139,9 @@ class Site:
         try:
             answer = self.registry_app(environ, start_response)
             observability.finish(environ)
+            noted = environ.get(observability.NOTED)
+            if noted is not None and noted.operation in BATCH_OPERATIONS:
+                environ.get(CLOSE_CONNECTION, _keep_connection)()
             return answer
         finally:
             correlation_id.reset(token)

@@ -10,11 +10,14 @@ import zeep
 
 from gateway.config import Settings
 from gateway.server import check_serving_settings
+from tests.clock import E2E_TODAY
 from tests.e2e.helpers import registry_client
+from tests.e2e.soap import TEXT_XML, envelope, parse_success, text_of
 from tests.present import present
 from tests.processes import GatewayProcess
 
 pytestmark = pytest.mark.e2e
+LEARNER = "51509150009"  # Adomas, a sandbox child
 ADDRESS = re.compile(rb'<(?:[\w.-]+:)?address\b[^>]*?\blocation="([^"]*)"')
 
 
@@ -46,11 +49,37 @@ def test_serve_sandbox_answers_at_the_readme_addresses_with_prefork_workers_and_
             .person
         )
         assert (person.firstName, person.birthDate.isoformat()) == ("Adomas", "2015-09-15")
+        assert_a_batch_answer_closes_its_connection_and_a_single_call_keeps_it(gateway, provider)
         assert gateway.interrupt() == 0, gateway.log()
         assert gateway.group() == [], "a process of the gateway outlived Ctrl+C"
         assert "Traceback" not in gateway.log()
     finally:
         gateway.stop()
+
+
+def assert_a_batch_answer_closes_its_connection_and_a_single_call_keeps_it(gateway, provider) -> None:
+    """A batch keeps its worker busy for seconds: its answer says Connection: close, so that the client's
+    next batch goes to whichever worker is free (gateway.wsgi.BATCH_OPERATIONS); a client's session
+    simply connects again."""
+    lookup = f"<nvs:LookupPerson><nvs:personalCode>{LEARNER}</nvs:personalCode></nvs:LookupPerson>"
+    batch = (
+        "<nvs:DeregisterStudents><nvs:record><nvs:registrationId>999999</nvs:registrationId>"
+        f"<nvs:departureDate>{E2E_TODAY}</nvs:departureDate><nvs:departureReasonCode>PARENTS_REQUEST"
+        "</nvs:departureReasonCode></nvs:record></nvs:DeregisterStudents>"
+    )
+    with requests.Session() as session:
+
+        def call(body: str) -> requests.Response:
+            document = envelope(body, username=provider.username, password=provider.password)
+            return session.post(gateway.registry_url, data=document, headers={"Content-Type": TEXT_XML}, timeout=30)
+
+        single = call(lookup)
+        assert single.ok and single.headers.get("Connection", "").lower() != "close"
+        for _ in range(2):  # the second batch goes out on a new connection
+            answered = call(batch)
+            assert text_of(parse_success(answered), "refused") == "1"
+            assert answered.headers.get("Connection", "").lower() == "close"
+        assert call(lookup).ok
 
 
 def test_serve_with_waitress_is_one_process_beside_the_sandbox_gr_and_stops_on_ctrl_c(database, tmp_path) -> None:
