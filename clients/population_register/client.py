@@ -220,7 +220,9 @@ class ZeepPopulationRegister:
         raise AssertionError("unreachable")
 
 
-_ANSWER_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+_ANSWER_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True
+)
 
 
 @cache
@@ -244,7 +246,7 @@ def _results_of(content: bytes) -> list[SimpleNamespace]:
 def _object_of(element: etree._Element) -> SimpleNamespace:
     fields: dict[str, Any] = {}
     for child in element:
-        name = etree.QName(child).localname
+        name = child.tag.rpartition("}")[2]  # elements only: the parser drops comments and PIs
         if len(child):
             fields[name] = _object_of(child)
         elif name.endswith("Date"):
