@@ -487,7 +487,7 @@ class ContractSoap11(Soap11):
             raise GatewayFault(error, request_id_of(ctx))
 
 
-class AnsweringSoap11(Soap11):
+class AnsweringSoap11(direct_xml.DirectSoap11):
     """SOAP 1.1 out. A response element already serialised in the call (``RequestContext.response_payload``:
     the answer stored for its request id, or replayed from it) is sent as it is, so that a retry gets
     the very bytes of the first answer's Body. Other answers are written by the response's compiled
@@ -495,25 +495,12 @@ class AnsweringSoap11(Soap11):
     when there is none for the message or the answer holds a value the writer does not expect."""
 
     def serialize(self, ctx, message):
-        if message is not self.RESPONSE or ctx.out_error is not None:
-            return super().serialize(ctx, message)
         payload = getattr(getattr(ctx, "udc", None), "response_payload", None)
-        envelope = etree.Element(f"{{{self.ns_soap_env}}}Envelope", nsmap=self.app.interface.nsmap)
-        body = etree.SubElement(envelope, f"{{{self.ns_soap_env}}}Body")
-        if payload is not None:
-            body.append(etree.fromstring(payload, _PAYLOAD_PARSER))
-        elif ctx.out_header is not None or ctx.descriptor.body_style is not BODY_STYLE_WRAPPED:
+        if message is not self.RESPONSE or ctx.out_error is not None or payload is None:
             return super().serialize(ctx, message)
-        else:
-            try:
-                direct_xml.write_response(body, ctx.descriptor.out_message, ctx.out_object)
-            except direct_xml.Unwritable:
-                return super().serialize(ctx, message)
-        self.event_manager.fire_event("before_serialize", ctx)
-        ctx.out_document, ctx.out_body_doc = envelope, body
-        if self.cleanup_namespaces:
-            etree.cleanup_namespaces(ctx.out_document)
-        self.event_manager.fire_event("after_serialize", ctx)
+        envelope, body = self.new_envelope()
+        body.append(etree.fromstring(payload, _PAYLOAD_PARSER))
+        self.set_out_document(ctx, envelope, body)
         return None
 
     @staticmethod

@@ -24,8 +24,10 @@ from functools import cache
 from typing import Any
 
 from lxml import etree
+from spyne import BODY_STYLE_WRAPPED
 from spyne.model import ComplexModelBase
 from spyne.model.primitive import Boolean, Date, DateTime, Integer, Unicode
+from spyne.protocol.soap import Soap11
 
 SubElement = etree.SubElement
 
@@ -162,3 +164,36 @@ def write_response(body: etree._Element, message_class: Any, values: Sequence[An
     values += [None] * (len(writer.fields) - len(values))
     tag = f"{{{message_class.get_namespace()}}}{message_class.get_type_name()}"
     writer.write_fields(SubElement(body, tag), values)
+
+
+class DirectSoap11(Soap11):
+    """SOAP 1.1 out whose responses are written by their compiled writers, or by Spyne when a response
+    has no writer, a header, or a value its writer does not expect (faults are always Spyne's)."""
+
+    def serialize(self, ctx, message):
+        if (
+            message is not self.RESPONSE
+            or ctx.out_error is not None
+            or ctx.out_header is not None
+            or ctx.descriptor.body_style is not BODY_STYLE_WRAPPED
+        ):
+            return super().serialize(ctx, message)
+        envelope, body = self.new_envelope()
+        try:
+            write_response(body, ctx.descriptor.out_message, ctx.out_object)
+        except Unwritable:
+            return super().serialize(ctx, message)
+        self.set_out_document(ctx, envelope, body)
+        return None
+
+    def new_envelope(self) -> tuple[etree._Element, etree._Element]:
+        envelope = etree.Element(f"{{{self.ns_soap_env}}}Envelope", nsmap=self.app.interface.nsmap)
+        return envelope, SubElement(envelope, f"{{{self.ns_soap_env}}}Body")
+
+    def set_out_document(self, ctx, envelope: etree._Element, body: etree._Element) -> None:
+        """The events and clean-up Spyne's own serialisation gives an out document."""
+        self.event_manager.fire_event("before_serialize", ctx)
+        ctx.out_document, ctx.out_body_doc = envelope, body
+        if self.cleanup_namespaces:
+            etree.cleanup_namespaces(ctx.out_document)
+        self.event_manager.fire_event("after_serialize", ctx)

@@ -50,6 +50,7 @@ from clients.population_register.sandbox import (
 )
 from gateway.domain.errors import PopulationRegisterUnavailable
 from gateway.domain.personal_code import PersonalCode, is_valid_personal_code
+from gateway.soap import direct_xml
 from tests.present import present
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -522,6 +523,37 @@ def test_sandbox_answers_the_sample_requests_with_the_sample_responses(sandbox_u
         response = _post(sandbox_url, request_body)
         assert response.status_code == 200
         assert _shape(_payload(response.content)) == _shape(_payload((MESSAGES / expected).read_bytes()))
+
+
+@pytest.mark.e2e
+def test_the_sandbox_writes_the_bytes_spyne_writes(sandbox_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sandbox answers with the gateway's compiled writers (gateway.soap.direct_xml): each answer
+    is sent again with them turned off, and the two must be the same bytes; and they did write."""
+    written = []
+    write_response = direct_xml.write_response
+
+    def counted(body, message_class, values):
+        write_response(body, message_class, values)
+        written.append(message_class.get_type_name())
+
+    def spyne_only(body, message_class, values):
+        raise direct_xml.Unwritable(message_class)
+
+    special = [p.personal_code for p in SPECIAL_PERSONS]
+    for request_body in (
+        _get_person_request("61111309960"),
+        _get_person_request(NOT_FOUND_CODE),
+        (MESSAGES / "GetPersons-request.xml").read_bytes(),
+        *(_get_person_request(code) for code in special),
+    ):
+        monkeypatch.setattr(direct_xml, "write_response", counted)
+        direct = _post(sandbox_url, request_body)
+        monkeypatch.setattr(direct_xml, "write_response", spyne_only)
+        spyne = _post(sandbox_url, request_body)
+        assert direct.status_code == spyne.status_code == 200
+        assert direct.content == spyne.content
+    assert set(written) == {"GetPersonResponse", "GetPersonsResponse"}
+    assert len(written) == 3 + len(special)
 
 
 @pytest.mark.e2e
