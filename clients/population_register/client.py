@@ -136,8 +136,8 @@ class ZeepPopulationRegister:
 
     # --- PopulationRegister -------------------------------------------------------
     def find_person(self, personal_code: PersonalCode) -> PersonRecord | None:
-        answer = self._call("GetPerson", personalCode=personal_code.value)
         try:
+            answer = self._call("GetPerson", raw=True, personalCode=personal_code.value)
             return _record(personal_code, answer.status, answer.person)
         except _BadAnswer as exc:
             raise _unavailable(f"GetPerson: {exc}") from None
@@ -192,7 +192,7 @@ class ZeepPopulationRegister:
         with self._client.settings(raw_response=True):
             response = getattr(self._service, operation)(**arguments)
         if response.status_code == 200:
-            return _results_of(response.content)
+            return _answer_of(operation, response.content)
         binding = self._service._binding
         return binding.process_reply(self._client, binding.get(operation), response)
 
@@ -230,17 +230,20 @@ def _schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(FILES_ROOT / "xsd" / "population-register-v1.xsd")))
 
 
-def _results_of(content: bytes) -> list[SimpleNamespace]:
-    """GetPersons' results from the SOAP answer, checked against the contract as zeep (strict) would,
-    in the shape zeep gives them (attributes named as the elements, dates as dates)."""
+def _answer_of(operation: str, content: bytes) -> Any:
+    """The answer of GetPerson (its status and person) or GetPersons (its results) from the SOAP
+    answer, checked against the contract as zeep (strict) would, in the shape zeep gives them
+    (attributes named as the elements, dates as dates)."""
     envelope = etree.fromstring(content, _ANSWER_PARSER)
     body = envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")
     answer = body[0] if body is not None and len(body) else None
-    if answer is None or answer.tag != f"{{{TNS}}}GetPersonsResponse":
-        raise _BadAnswer("not a GetPersonsResponse")
+    if answer is None or answer.tag != f"{{{TNS}}}{operation}Response":
+        raise _BadAnswer(f"not a {operation}Response")
     if not _schema().validate(answer):
         raise _BadAnswer("the answer is not valid against the contract")
-    return [_object_of(result) for result in answer]
+    if operation == "GetPersons":
+        return [_object_of(result) for result in answer]
+    return _object_of(answer)
 
 
 def _object_of(element: etree._Element) -> SimpleNamespace:

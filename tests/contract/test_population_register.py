@@ -431,6 +431,32 @@ def test_an_answer_about_another_person_is_refused() -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda xml: xml.replace(b"<gr:status>FOUND</gr:status>", b"<gr:status>MAYBE</gr:status>"),
+        lambda xml: xml.replace(b"GetPersonResponse", b"GetPersonsResponse"),
+        lambda xml: xml.replace(b"</gr:firstName>", b"</gr:firstName><gr:nickname>X</gr:nickname>"),
+        lambda xml: xml[: len(xml) // 2],
+    ],
+    ids=["a status outside the contract", "another operation's answer", "an unknown element", "cut short"],
+)
+def test_an_answer_outside_the_contract_makes_the_register_unavailable(spoil) -> None:
+    """GetPerson's answer is read with lxml against the schema (not zeep's objects): what zeep would have
+    refused is refused."""
+    found = (MESSAGES / "GetPerson-response-found.xml").read_bytes()
+    assert spoil(found) != found
+
+    def spoilt(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
+        return [spoil(found)]
+
+    with serving(spoilt) as url, zeep_register(url) as (register, _):
+        with pytest.raises(PopulationRegisterUnavailable):
+            register.find_person(pc("61111309960"))
+
+
+@pytest.mark.e2e
 def test_failure_rate_is_deterministic_with_a_seed() -> None:
     def outcomes(seed: int) -> list[bool]:
         with (
