@@ -655,6 +655,8 @@ class SqlRegistrationRepository:
                     insert_from_arrays(table, rows).returning(table.c.person_id, table.c.group_id, table.c.id)
                 )
                 id_of = {(person_id, group_id): i for person_id, group_id, i in returned}
+                if len(id_of) != len(rows):  # the rules let a child into a group once a batch
+                    raise AssertionError("a batch's registrations must each be a child in a group of its own")
                 ids = [id_of[(row["person_id"], row["group_id"])] for row in rows]
             else:
                 statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
