@@ -50,8 +50,8 @@ from clients.population_register.sandbox import (
 )
 from gateway.domain.errors import PopulationRegisterUnavailable
 from gateway.domain.personal_code import PersonalCode, is_valid_personal_code
-from gateway.soap import direct_xml
 from tests.present import present
+from tests.writers import WriterSwitch
 
 ROOT = Path(__file__).resolve().parents[2]
 XSD_DIR = ROOT / "xsd"
@@ -555,16 +555,7 @@ def test_sandbox_answers_the_sample_requests_with_the_sample_responses(sandbox_u
 def test_the_sandbox_writes_the_bytes_spyne_writes(sandbox_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The sandbox answers with the gateway's compiled writers (gateway.soap.direct_xml): each answer
     is sent again with them turned off, and the two must be the same bytes; and they did write."""
-    written = []
-    write_response = direct_xml.write_response
-
-    def counted(body, message_class, values):
-        write_response(body, message_class, values)
-        written.append(message_class.get_type_name())
-
-    def spyne_only(body, message_class, values):
-        raise direct_xml.Unwritable(message_class)
-
+    switch = WriterSwitch(monkeypatch)
     special = [p.personal_code for p in SPECIAL_PERSONS]
     for request_body in (
         _get_person_request("61111309960"),
@@ -572,14 +563,14 @@ def test_the_sandbox_writes_the_bytes_spyne_writes(sandbox_url: str, monkeypatch
         (MESSAGES / "GetPersons-request.xml").read_bytes(),
         *(_get_person_request(code) for code in special),
     ):
-        monkeypatch.setattr(direct_xml, "write_response", counted)
+        switch.writers()
         direct = _post(sandbox_url, request_body)
-        monkeypatch.setattr(direct_xml, "write_response", spyne_only)
+        switch.spyne()
         spyne = _post(sandbox_url, request_body)
         assert direct.status_code == spyne.status_code == 200
         assert direct.content == spyne.content
-    assert set(written) == {"GetPersonResponse", "GetPersonsResponse"}
-    assert len(written) == 3 + len(special)
+    assert set(switch.written) == {"GetPersonResponse", "GetPersonsResponse"}
+    assert len(switch.written) == 3 + len(special)
 
 
 @pytest.mark.e2e

@@ -10,9 +10,9 @@ import datetime as dt
 
 import pytest
 
-from gateway.soap import direct_xml
 from tests.e2e.helpers import child_code, registry_client
 from tests.e2e.soap import envelope, post
+from tests.writers import WriterSwitch
 
 YEAR = "2026-2027"
 FIRST_DAY = dt.date(2026, 9, 1)
@@ -57,23 +57,14 @@ def test_answers_written_directly_are_the_bytes_spyne_writes(live_gateway, monke
         "GetChanges": "<nvs:GetChanges><nvs:after>0</nvs:after></nvs:GetChanges>",
         "LookupPerson": f"<nvs:LookupPerson><nvs:personalCode>{children[2]}</nvs:personalCode></nvs:LookupPerson>",
     }
-    written = []
-    write_response = direct_xml.write_response
-
-    def counted(body, message_class, values):
-        write_response(body, message_class, values)
-        written.append(message_class.get_type_name())
-
-    def spyne_only(body, message_class, values):
-        raise direct_xml.Unwritable(message_class)
-
+    switch = WriterSwitch(monkeypatch)
     for name, request in reads.items():
         message = envelope(request, username=user.username, password=user.password)
-        monkeypatch.setattr(direct_xml, "write_response", counted)
+        switch.writers()
         direct = post(live_gateway.registry_url, message)
-        monkeypatch.setattr(direct_xml, "write_response", spyne_only)
+        switch.spyne()
         spyne = post(live_gateway.registry_url, message)
         assert direct.status_code == spyne.status_code == 200, (name, direct.text[:500])
         assert direct.content == spyne.content, name
-    assert {"ListLearnersResponse", "ListDeparturesResponse", "ListBasketRecipientsResponse"} <= set(written)
-    assert len(set(written)) >= 7, f"the writers answered only {sorted(set(written))}"
+    assert {"ListLearnersResponse", "ListDeparturesResponse", "ListBasketRecipientsResponse"} <= set(switch.written)
+    assert len(set(switch.written)) >= 7, f"the writers answered only {sorted(set(switch.written))}"
