@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--out", type=Path, default=Path("var/profile"))
+    parser.add_argument(
+        "--gil", action="store_true", help="sample only the thread holding the GIL: CPU spent in Python, not waits"
+    )
     args = parser.parse_args(argv)
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(py_spy).exists():
@@ -122,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             for envelope in envelopes[:warm_up]:  # warm up outside the samples
                 connection.call(connection.request_bytes(envelope))
             profiler = subprocess.Popen(
-                [py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "500", "-o", str(collapsed)],
+                [py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "500", "-o", str(collapsed)]
+                + (["--gil"] if args.gil else []),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

@@ -14,6 +14,7 @@ from typing import Any, TypeVar, overload
 from sqlalchemy import (
     CursorResult,
     Result,
+    Row,
     Select,
     String,
     bindparam,
@@ -22,7 +23,6 @@ from sqlalchemy import (
     event,
     func,
     insert,
-    literal,
     select,
     text,
     true,
@@ -554,7 +554,7 @@ class SqlPersonRepository:
         table = table_of(PersonRow)
         statement: postgresql.Insert | sqlite.Insert
         parameters: list[dict[str, object]] | None
-        if _on_postgresql(self.session):  # one array a column (storage.bulk)
+        if _as_arrays(self.session, values):
             statement, parameters = insert_from_arrays(table, values), None
         else:
             # Executemany of the one-row statement (SQLAlchemy's "insertmanyvalues" batches it into a few
@@ -650,7 +650,7 @@ class SqlRegistrationRepository:
             )
         table = table_of(RegistrationRow)
         try:
-            if _on_postgresql(self.session):  # one array a column (storage.bulk); a child is in a group once
+            if _as_arrays(self.session, rows):  # a child is in a group once
                 returned = self.session.execute(
                     insert_from_arrays(table, rows).returning(table.c.person_id, table.c.group_id, table.c.id)
                 )
@@ -796,16 +796,11 @@ class SqlUserRepository:
 
     def for_login(self, username: str) -> tuple[UserAccount | None, tuple[int, dt.datetime | None] | None]:
         # One round trip for every call's authentication: the account and its failures on record, either of
-        # which may be missing (failures are counted for user names that do not exist, too).
-        name = select(literal(username).label("username")).subquery()
-        user, failure = self.session.execute(
-            select(UserRow, LoginFailureRow)
-            .select_from(name)
-            .outerjoin(UserRow, UserRow.username == name.c.username)
-            .outerjoin(LoginFailureRow, LoginFailureRow.username == name.c.username)
-        ).one()
-        account = UserAccount(_user(user), user.password_hash, user.digest_secret) if user is not None else None
-        failures = (failure.failures, _utc(failure.locked_until)) if failure is not None else None
+        # which may be missing (failures are counted for user names that do not exist, too). A Core statement
+        # built once: the ORM's two entities cost more than the rest of the authentication.
+        row = self.session.execute(_FOR_LOGIN, {"username": username}).one()
+        account = UserAccount(_user(row), row.password_hash, row.digest_secret) if row.id is not None else None
+        failures = (row.login_failures, _utc(row.login_locked_until)) if row.login_failures is not None else None
         return account, failures
 
     def add(
@@ -968,7 +963,48 @@ def _rights_out(rights: Iterable[Right]) -> list[dict[str, str]]:
     ]
 
 
-def _user(row: UserRow) -> User:
+def _access_record_statements() -> tuple[Any, Any]:
+    """The access-log record's INSERT (RETURNING its id), and on PostgreSQL the same as a CTE with its
+    persons selected from its id and the codes: one round trip. Built once, with parameters for the values
+    (an INSERT built with them at each call spent more on building than on sending it)."""
+    records = table_of(AccessLogRow)
+    columns = [c.name for c in records.c if c.name != "id"]
+    inserted = insert(records).values({name: bindparam(name) for name in columns}).returning(records.c.id)
+    written = inserted.cte("written")
+    people = (
+        func.unnest(bindparam("codes", type_=postgresql.ARRAY(String)))
+        .table_valued("code")
+        .render_derived(name="people")
+    )
+    with_persons = insert(table_of(AccessLogPersonRow)).from_select(
+        ["access_log_id", "personal_code"],
+        select(written.c.id, people.c.code).select_from(written.join(people, true())),
+    )
+    return inserted, with_persons
+
+
+_ACCESS_RECORD, _ACCESS_RECORD_WITH_PERSONS = _access_record_statements()
+
+
+def _for_login() -> Select[Any]:
+    users, failures = table_of(UserRow), table_of(LoginFailureRow)
+    asked = select(bindparam("username", type_=users.c.username.type).label("username")).subquery("asked")
+    return (
+        select(
+            *users.c,
+            failures.c.failures.label("login_failures"),
+            failures.c.locked_until.label("login_locked_until"),
+        )
+        .select_from(asked)
+        .outerjoin(users, users.c.username == asked.c.username)
+        .outerjoin(failures, failures.c.username == asked.c.username)
+    )
+
+
+_FOR_LOGIN = _for_login()
+
+
+def _user(row: UserRow | Row[Any]) -> User:
     kind = ScopeKind(row.scope_kind)
     code = {ScopeKind.INSTITUTION: row.institution_code, ScopeKind.MUNICIPALITY: row.municipality_code}.get(kind)
     return User(
@@ -1006,6 +1042,12 @@ def _rowcount(result: Result[*tuple[Any, ...]]) -> int:
 
 def _on_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def _as_arrays(session: Session, rows: list[dict[str, Any]]) -> bool:
+    """Many rows go as one array a column on PostgreSQL (storage.bulk); one row as the one-row VALUES,
+    whose statement SQLAlchemy and psycopg keep cached (an array statement is built anew at each call)."""
+    return len(rows) > 1 and _on_postgresql(session)
 
 
 def _insert(session: Session, table: type[Base]) -> postgresql.Insert | sqlite.Insert:
@@ -1179,23 +1221,10 @@ class SqlAccessLogRepository:
             outcome=record.outcome,
         )
         codes = list(dict.fromkeys(record.personal_codes))
-        inserted = insert(AccessLogRow).values(**values).returning(AccessLogRow.id)
-        if codes and self.session.get_bind().dialect.name == "postgresql":
-            # One round trip: the record's INSERT as a CTE, its persons selected from its id and the codes.
-            written = inserted.cte("written")
-            people = (
-                func.unnest(bindparam("codes", codes, type_=postgresql.ARRAY(String)))
-                .table_valued("code")
-                .render_derived(name="people")
-            )
-            self.session.execute(
-                insert(AccessLogPersonRow).from_select(
-                    ["access_log_id", "personal_code"],
-                    select(written.c.id, people.c.code).select_from(written.join(people, true())),
-                )
-            )
+        if codes and _on_postgresql(self.session):
+            self.session.execute(_ACCESS_RECORD_WITH_PERSONS, values | {"codes": codes})
             return
-        record_id = self.session.execute(inserted).scalar_one()
+        record_id = self.session.execute(_ACCESS_RECORD, values).scalar_one()
         persons = [{"access_log_id": record_id, "personal_code": code} for code in codes]
         if persons:
             self.session.execute(insert(AccessLogPersonRow), persons)
