@@ -5,7 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, overload
 
-from sqlalchemy import BigInteger, Text, and_, cast, delete, exists, func, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -153,11 +168,7 @@ class SqlFeedRepository:
     def _publish_with_horizon(self) -> list[int]:
         # change_event_numbers (revision 0500): this transaction's id, then the numbers, then a
         # fresh id for the horizon, from a subtransaction that writes and rolls back.
-        taken = self.session.execute(
-            select(literal_column("number", BigInteger), literal_column("horizon", BigInteger)).select_from(
-                func.change_event_numbers(len(self._pending))
-            )
-        ).all()
+        taken = self.session.execute(_TAKE_NUMBERS, {"count": len(self._pending)}).all()
         numbers = sorted(number for number, _ in taken)
         horizon = taken[0][1]
         self.session.execute(
@@ -191,6 +202,12 @@ class SqlFeedRepository:
             query = query.where(or_(*conditions))
         rows = self.session.scalars(query.order_by(ChangeEventRow.sequence).limit(limit))
         return [_event(row) for row in rows]
+
+
+# Built once (a write's every call takes numbers): the numbers and the horizon, change_event_numbers(count).
+_TAKE_NUMBERS = select(literal_column("number", BigInteger), literal_column("horizon", BigInteger)).select_from(
+    func.change_event_numbers(bindparam("count", type_=Integer))
+)
 
 
 def _watermark() -> Any:

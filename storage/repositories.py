@@ -9,6 +9,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from decimal import Decimal
+from functools import cache
 from typing import Any, TypeVar, overload
 
 from sqlalchemy import (
@@ -551,24 +552,32 @@ class SqlPersonRepository:
             return
         unique = list({p.personal_code.value: p for p in persons}.values())
         values = [{"personal_code": p.personal_code.value, **_person_values(p, checked_at)} for p in unique]
-        table = table_of(PersonRow)
-        statement: postgresql.Insert | sqlite.Insert
-        parameters: list[dict[str, object]] | None
         if _as_arrays(self.session, values):
-            statement, parameters = insert_from_arrays(table, values), None
+            statement, parameters = _person_upsert(insert_from_arrays(table_of(PersonRow), values)), None
         else:
             # Executemany of the one-row statement (SQLAlchemy's "insertmanyvalues" batches it into a few
-            # round trips): compiled once and cached, where a 500-row VALUES list is compiled each time.
-            statement, parameters = _insert(self.session, PersonRow), values
-        updated = {name: statement.excluded[name] for name in values[0] if name != "personal_code"}
-        saved = self.session.connection().execute(
-            statement.on_conflict_do_update(index_elements=[PersonRow.personal_code], set_=updated).returning(
-                table.c.personal_code, table.c.id
-            ),
-            parameters,
-        )
+            # round trips), built once per dialect: for one person, building it cost more than sending it.
+            statement, parameters = _person_upsert_of(self.session.get_bind().dialect.name), values
+        saved = self.session.connection().execute(statement, parameters)
         self.session.info.setdefault(_SAVED_PERSONS, {}).update({code: person_id for code, person_id in saved})
         self.session.expire_all()
+
+
+def _person_upsert(statement: postgresql.Insert | sqlite.Insert) -> Any:
+    """An INSERT of persons that updates those already stored (by personal code), returning their ids."""
+    table = table_of(PersonRow)
+    updated = {
+        c.name: statement.excluded[c.name] for c in table.c if c.name not in ("id", "personal_code", "erased_on")
+    }
+    return statement.on_conflict_do_update(index_elements=[table.c.personal_code], set_=updated).returning(
+        table.c.personal_code, table.c.id
+    )
+
+
+@cache
+def _person_upsert_of(dialect: str) -> Any:
+    table = table_of(PersonRow)
+    return _person_upsert(postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table))
 
 
 def _person_values(person: PersonRecord, checked_at: dt.datetime) -> dict[str, object]:
