@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.clock import Clock
-from gateway.domain.feed import ChangeEvent, ChangeKind, ErasureState
 from gateway.domain.retention import ErasedLearner, RetentionPeriods
 from gateway.feed import record_change
 from gateway.ports import UnitOfWork
@@ -95,18 +94,7 @@ def apply_retention(
 
 
 def _record_tombstones(uow: UnitOfWork, learner: ErasedLearner, now: dt.datetime) -> int:
-    for institution in learner.institutions:
-        record_change(
-            uow,
-            ChangeEvent(
-                kind=ChangeKind.PERSON_ERASED,
-                institution_code=institution,
-                personal_code=learner.pseudonym,
-                occurred_at=now,
-                erasure=ErasureState(
-                    tuple(learner.registrations.get(institution, ())),
-                    tuple(learner.club_marks.get(institution, ())),
-                ),
-            ),
-        )
-    return len(learner.institutions)
+    events = learner.tombstones(now)
+    for event in events:
+        record_change(uow, event)
+    return len(events)

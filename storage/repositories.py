@@ -1273,7 +1273,7 @@ class SqlAccessLogRepository:
 
     def purge(self, before: dt.datetime) -> tuple[int, int]:
         before = before.astimezone(dt.UTC)
-        if self.session.get_bind().dialect.name == "postgresql":
+        if _on_postgresql(self.session):
             # The append-only trigger lets this transaction, and only this one, delete.
             self.session.execute(text("SET LOCAL nvs.access_log_purge = 'on'"))
         old = select(AccessLogRow.id).where(AccessLogRow.at < before).scalar_subquery()

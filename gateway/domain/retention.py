@@ -27,10 +27,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from gateway.domain.archive import last_closed_year
+from gateway.domain.feed import ChangeEvent, ChangeKind, ErasureState
 from gateway.domain.personal_code import PersonalCode
 
 LEARNER_YEARS = 10
 ENROLMENT_YEARS = 2
+# The contract bounds a PERSON_ERASED event's lists (ErasureChange, 1.12): more records take more events.
+IDS_PER_TOMBSTONE = 1000
 
 
 @dataclass(frozen=True)
@@ -63,3 +66,23 @@ class ErasedLearner:
     @property
     def institutions(self) -> list[str]:
         return sorted(set(self.registrations) | set(self.club_marks))
+
+    def tombstones(self, at: dt.datetime) -> list[ChangeEvent]:
+        """The PERSON_ERASED events that tell each institution which of its records lost their personal
+        data: one per institution, or more where its records exceed what one event may name."""
+        events = []
+        for institution in self.institutions:
+            registrations = self.registrations.get(institution, [])
+            club_marks = self.club_marks.get(institution, [])
+            for start in range(0, max(len(registrations), len(club_marks)), IDS_PER_TOMBSTONE):
+                end = start + IDS_PER_TOMBSTONE
+                events.append(
+                    ChangeEvent(
+                        kind=ChangeKind.PERSON_ERASED,
+                        institution_code=institution,
+                        personal_code=self.pseudonym,
+                        occurred_at=at,
+                        erasure=ErasureState(tuple(registrations[start:end]), tuple(club_marks[start:end])),
+                    )
+                )
+        return events

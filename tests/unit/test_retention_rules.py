@@ -11,8 +11,9 @@ import pytest
 from gateway.domain.errors import InvalidPersonalCode
 from gateway.domain.feed import ChangeEvent, ChangeKind, ErasureState
 from gateway.domain.personal_code import PersonalCode, Pseudonym
-from gateway.domain.retention import RetentionPeriods
+from gateway.domain.retention import IDS_PER_TOMBSTONE, ErasedLearner, RetentionPeriods
 from tests.fakes import valid_code
+from tests.present import present
 
 
 @pytest.mark.parametrize(
@@ -96,3 +97,26 @@ def test_a_person_erased_event_carries_what_was_erased_under_the_pseudonym():
             occurred_at=now,
             erasure=ErasureState((1,), ()),
         )
+
+
+def test_each_institution_is_told_of_its_own_records_within_the_contracts_bound():
+    learner = ErasedLearner(7, Pseudonym.of_person(7))
+    learner.registrations["300000011"].extend(range(1, 1002))  # more than one event may name
+    learner.club_marks["300000011"].extend([5, 6, 7])
+    learner.club_marks["190000011"].append(9)
+    at = dt.datetime(2026, 12, 2, 3, 0, tzinfo=dt.UTC)
+
+    events = learner.tombstones(at)
+    erased = [present(e.erasure) for e in events]
+
+    assert [
+        (e.institution_code, len(x.registration_ids), x.club_attendance_ids)
+        for e, x in zip(events, erased, strict=True)
+    ] == [
+        ("190000011", 0, (9,)),
+        ("300000011", IDS_PER_TOMBSTONE, (5, 6, 7)),
+        ("300000011", 1, ()),
+    ]
+    assert erased[2].registration_ids == (1001,)
+    assert all(e.kind is ChangeKind.PERSON_ERASED and e.personal_code == learner.pseudonym for e in events)
+    assert all(e.occurred_at == at for e in events)
