@@ -102,8 +102,9 @@ def raw_update_seconds(url: str) -> tuple[float, int]:
     with engine.begin() as connection:
         rows = connection.execute(
             text(
-                "UPDATE person SET personal_code = personal_code WHERE id NOT IN "
-                "(SELECT person_id FROM registration UNION SELECT person_id FROM club_attendance)"
+                "UPDATE person SET personal_code = personal_code WHERE NOT EXISTS "
+                "(SELECT 1 FROM registration r WHERE r.person_id = person.id) AND NOT EXISTS "
+                "(SELECT 1 FROM club_attendance c WHERE c.person_id = person.id)"
             )
         ).rowcount
     seconds = time.perf_counter() - started
