@@ -697,7 +697,7 @@ class Registry:
     def _roll_over(
         self, uow: UnitOfWork, provider: model.Institution, group: Group, to_year: SchoolYear, carry_learners: bool
     ) -> RolledOverGroup:
-        copy = uow.groups.copy_of(group.id)  # type: ignore[arg-type]
+        copy = uow.groups.copy_of(stored(group.id))
         created = copy is None
         if copy is None:
             program = uow.programs.get(group.program_code)
@@ -716,11 +716,11 @@ class Registry:
         carried: list[RegistrationView] = []
         warnings: list[Warning] = []
         if carry_learners:
-            for registration in uow.registrations.active_in_group(group.id):  # type: ignore[arg-type]
+            for registration in uow.registrations.active_in_group(stored(group.id)):
                 _, started, transfer_warnings = self._transfer(uow, registration, copy, to_year.starts_on, provider)
                 carried.append(self._view(uow, started))
                 warnings.extend(transfer_warnings)
-        count = uow.groups.active_learner_counts([copy.id])[copy.id]  # type: ignore[list-item,index]
+        count = uow.groups.active_learner_counts([stored(copy.id)])[stored(copy.id)]
         view = GroupView(group=copy, program_name=self._program_name(uow, copy), active_learners=count)
         return RolledOverGroup(group, view, created, carried, warnings)
 
@@ -748,13 +748,13 @@ class Registry:
             to_group=to_group,
             to_program=program,
             from_date=from_date,
-            already_active_in_group=uow.registrations.has_active(registration.personal_code, to_group.id),  # type: ignore[arg-type]
+            already_active_in_group=uow.registrations.has_active(registration.personal_code, stored(to_group.id)),
             classifiers=classifiers,
             today=self.clock.today(),
         )
         uow.registrations.update(ended)
         started = uow.registrations.add(started)
-        before = uow.funding.of_registration(registration.id)  # type: ignore[arg-type]
+        before = uow.funding.of_registration(stored(registration.id))
         outcome = funding.carry_funding(
             before,
             first_month=Month.of(from_date),
@@ -770,7 +770,7 @@ class Registry:
         for old, continuation in outcome.carried:
             added = uow.funding.add(continuation)
             if funding.is_basket(added.funding_type, classifiers):
-                uow.funding.move_basket_claims(old.id, added.id, added.months)  # type: ignore[arg-type]
+                uow.funding.move_basket_claims(stored(old.id), stored(added.id), added.months)
             continuations.append(added)
         _apply(uow, outcome.change)  # the old marks end; the moved claims are the continuations' now
         feed.registration_changed(uow, ChangeKind.DEREGISTERED, ended, at=at)

@@ -156,10 +156,10 @@ class SqlArchiveRepository:
         if not rows:
             return []
         group_ids = {row.group_id for row in rows}
-        groups = {row.id: _group(row) for row in self.session.execute(select(g).where(g.c.id.in_(group_ids)))}  # type: ignore[arg-type]  # the same columns
+        groups = {row.id: _group(row) for row in self.session.execute(select(g).where(g.c.id.in_(group_ids)))}
         active = self.session.scalars(select(GroupRow).where(GroupRow.id.in_(group_ids - set(groups))))
         groups.update({row.id: _group(row) for row in active})
-        return [(_registration(row, row.personal_code), groups[row.group_id]) for row in rows]  # type: ignore[arg-type]
+        return [(_registration(row, row.personal_code), groups[row.group_id]) for row in rows]
 
     def funded_children(self, provider_codes: list[str] | None, months: Sequence[dt.date]) -> list[FundedChildren]:
         """Children on the basket in archived months: the claims stay in basket_claim, their marks,

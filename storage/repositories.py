@@ -493,7 +493,8 @@ def _fill_group(row: GroupRow, group: Group) -> None:
     row.rolled_over_from = group.rolled_over_from
 
 
-def _group(row: GroupRow) -> Group:
+def _group(row: GroupRow | Row[Any]) -> Group:
+    # A Row: the archive's copy of the table, the same columns
     return Group(
         id=row.id,
         provider_code=row.provider_code,
@@ -771,7 +772,7 @@ def _registration_values(registration: Registration) -> dict[str, object]:
     )
 
 
-def _registration(row: RegistrationRow, personal_code: str) -> Registration:
+def _registration(row: RegistrationRow | Row[Any], personal_code: str) -> Registration:
     contract = None
     if row.contract_type_code and row.contract_date and row.contract_number:
         contract = Contract(row.contract_type_code, row.contract_date, row.contract_number)

@@ -349,9 +349,9 @@ class FakeGroupRepository(_Repository):
         # The database's foreign keys: a registration keeps its group; a copy forgets its origin.
         assert not self.registration_count(group_id), "a group with registrations cannot be deleted"
         del self._tables.groups[group_id]
-        for other in list(self._tables.groups.values()):
+        for key, other in list(self._tables.groups.items()):
             if other.rolled_over_from == group_id:
-                self._tables.groups[other.id] = replace(other, rolled_over_from=None)  # type: ignore[index]
+                self._tables.groups[key] = replace(other, rolled_over_from=None)
 
     def lock(self, group_id: int, *, exclusive: bool) -> Group | None:
         return self.get(group_id)  # one transaction at a time: nothing to wait for

@@ -508,10 +508,11 @@ def transfer_student(
         departure=Departure(last_day, TRANSFER_REASON),
         deregistered_on=today,
     )
+    assert to_group.id is not None, "a learner is transferred to a stored group"
     started = Registration(
         id=None,
         personal_code=registration.personal_code,
-        group_id=to_group.id,  # type: ignore[arg-type]
+        group_id=to_group.id,
         provider_code=to_group.provider_code,
         first_learning_date=from_date,
         contract=registration.contract,

@@ -197,17 +197,17 @@ _event = sa.table(
 _counter = sa.table("feed_counter", sa.column("name", sa.String), sa.column("value", sa.BigInteger))
 
 
-def _iso(value):  # type: ignore[no-untyped-def]
+def _iso(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _day(value):  # type: ignore[no-untyped-def]
+def _day(value: str | dt.date | None) -> dt.date | None:
     if isinstance(value, str):  # SQLite may hand back text
         return dt.date.fromisoformat(value[:10])
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def _backfill(connection) -> None:  # type: ignore[no-untyped-def]
+def _backfill(connection: sa.Connection) -> None:
     for row in connection.execute(
         sa.select(_registration.c.id, _registration.c.updated_at).where(_registration.c.status == "deregistered")
     ):
