@@ -168,6 +168,10 @@ class SqlFeedRepository:
     def _publish_with_horizon(self) -> list[int]:
         # change_event_numbers (revision 0500): this transaction's id, then the numbers, then a
         # fresh id for the horizon, from a subtransaction that writes and rolls back.
+        if len(self._pending) == 1:  # a single call's one event: the numbers and the row in one statement
+            values = _event_values(self._pending[0], 0)
+            del values["sequence"]
+            return [self.session.execute(_PUBLISH_ONE, values).scalar_one()]
         taken = self.session.execute(_TAKE_NUMBERS, {"count": len(self._pending)}).all()
         numbers = sorted(number for number, _ in taken)
         horizon = taken[0][1]
@@ -208,6 +212,26 @@ class SqlFeedRepository:
 _TAKE_NUMBERS = select(literal_column("number", BigInteger), literal_column("horizon", BigInteger)).select_from(
     func.change_event_numbers(bindparam("count", type_=Integer))
 )
+
+
+def _publish_one() -> Any:
+    events = table_of(ChangeEventRow)
+    columns = [c for c in events.c if c.name not in ("sequence", "xid_horizon")]
+    taken = select(
+        literal_column("number", BigInteger),
+        literal_column("horizon", BigInteger),
+        # Typed: a parameter in a select list has no column to take its type from.
+        *[cast(bindparam(c.name, type_=c.type), c.type) for c in columns],
+    ).select_from(func.change_event_numbers(1))
+    return (
+        insert(events)
+        .from_select(["sequence", "xid_horizon", *(c.name for c in columns)], taken)
+        .returning(events.c.sequence)
+    )
+
+
+# Built once, as _TAKE_NUMBERS: one event numbered and written, INSERT .. SELECT FROM change_event_numbers(1).
+_PUBLISH_ONE = _publish_one()
 
 
 def _watermark() -> Any:
