@@ -100,12 +100,31 @@ PROGRAM_SET = "programs"
 
 
 def _reference_versions(session: Session) -> dict[str, str]:
-    """The version of every reference data set, read once per unit of work (one statement, a handful of rows)."""
+    """The version of every reference data set, read once per unit of work (one statement, a handful of rows;
+    none inside a call, whose authentication brings them: ``SqlUserRepository.for_login``)."""
     versions = session.info.get("reference_versions")
     if versions is None:
         rows = session.execute(select(ReferenceDataVersionRow.name, ReferenceDataVersionRow.version))
         versions = session.info["reference_versions"] = {name: version for name, version in rows}
     return versions
+
+
+# The version of each reference data set as a column of a statement that reads something else (one
+# primary-key lookup each); the sets are the ones _set_reference_version is given.
+_REFERENCE_SETS = (CLASSIFIER_SET, RATE_SET, INSTITUTION_SET, PROGRAM_SET)
+_VERSION_COLUMNS = tuple(
+    select(ReferenceDataVersionRow.version)
+    .where(ReferenceDataVersionRow.name == name)
+    .scalar_subquery()
+    .label(f"reference_version_{position}")
+    for position, name in enumerate(_REFERENCE_SETS)
+)
+
+
+def _learn_reference_versions(session: Session, row: Row[Any]) -> None:
+    if "reference_versions" not in session.info:
+        versions = zip(_REFERENCE_SETS, row[-len(_REFERENCE_SETS) :], strict=True)
+        session.info["reference_versions"] = {name: version for name, version in versions if version is not None}
 
 
 _SAVED_PERSONS = "transaction_saved_persons"  # personal code -> person id, upserted in this transaction
@@ -122,6 +141,7 @@ def _forget_what_the_transaction_knew(session: Session, transaction: SessionTran
 
 
 def _set_reference_version(session: Session, name: str, version: str) -> None:
+    assert name in _REFERENCE_SETS, f"{name}: a reference data set the login read does not bring"
     row = session.get(ReferenceDataVersionRow, name)
     if row is None:
         session.add(ReferenceDataVersionRow(name=name, version=version, loaded_at=_now()))
@@ -808,7 +828,10 @@ class SqlUserRepository:
         # One round trip for every call's authentication: the account and its failures on record, either of
         # which may be missing (failures are counted for user names that do not exist, too). A Core statement
         # built once: the ORM's two entities cost more than the rest of the authentication.
+        # It is the first statement of every call, so it also brings the reference data's versions: the
+        # in-process caches' check for an import, without a statement of its own.
         row = self.session.execute(_FOR_LOGIN, {"username": username}).one()
+        _learn_reference_versions(self.session, row)
         account = UserAccount(_user(row), row.password_hash, row.digest_secret) if row.id is not None else None
         failures = (row.login_failures, _utc(row.login_locked_until)) if row.login_failures is not None else None
         return account, failures
@@ -1004,6 +1027,7 @@ def _for_login() -> Select[Any]:
             *users.c,
             failures.c.failures.label("login_failures"),
             failures.c.locked_until.label("login_locked_until"),
+            *_VERSION_COLUMNS,  # last: _learn_reference_versions reads them from the end
         )
         .select_from(asked)
         .outerjoin(users, users.c.username == asked.c.username)

@@ -86,3 +86,34 @@ def test_an_unchanged_import_does_not_start_the_caches_afresh(database) -> None:
         uow.commit()
     program_name(database.uow_factory)
     assert reads.count == 1  # the upsert's own read of the row; the cache still holds
+
+
+def test_a_call_learns_the_reference_versions_from_its_login_read_and_still_sees_an_import(database) -> None:
+    """Every call begins with the login read (gateway.auth), which brings the reference data's versions:
+    no statement of their own inside a call, and the next call of another process still sees an import."""
+    engine = make_engine(database.url)
+    try:
+        other_process = unit_of_work_factory(engine)
+        version_reads: list[str] = []
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def seen(conn, cursor, statement, parameters, context, executemany):
+            if "reference_data_version" in statement:
+                version_reads.append("login" if "app_user" in statement else "own")
+
+        def program_name_in_a_call(uow_factory) -> str:
+            with uow_factory() as uow:
+                uow.users.for_login("whoever-calls")
+                program = uow.programs.get(PROGRAM)
+                assert program is not None
+                return program.name
+
+        before = program_name_in_a_call(other_process)
+        with database.uow_factory() as uow:
+            program = uow.programs.get(PROGRAM)
+            uow.programs.upsert(dataclasses.replace(program, name=before + " (nauja)"))
+            uow.commit()
+        assert program_name_in_a_call(other_process) == before + " (nauja)"
+        assert version_reads == ["login", "login"]
+    finally:
+        engine.dispose()
