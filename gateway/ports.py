@@ -195,6 +195,12 @@ class RegistrationRepository(Protocol):
         """``add`` for a batch's registrations at once, their ids in order; ``AlreadyRegistered`` (naming
         none of them) when a concurrent request registered one of the children first."""
 
+    def add_with_persons(
+        self, registrations: list[tuple[Registration, PersonRecord]], *, checked_at: dt.datetime
+    ) -> list[Registration]:
+        """Each child's person saved as GR gave it (``PersonRepository.save_many``), then the registrations
+        added (``add_many``, and its ``AlreadyRegistered``), in as few round trips as the store can."""
+
     def active_in_groups(self, personal_codes: list[PersonalCode], group_ids: list[int]) -> set[tuple[str, int]]:
         """(personal code, group id) of the children's active registrations in these groups."""
 

@@ -377,8 +377,13 @@ class Registry:
         self, uow: UnitOfWork, caller: Caller, new: NewRegistration
     ) -> tuple[RegistrationView, list[Warning]]:
         """One registration, decided and stored as a batch's records are: one place for the rule's
-        inputs, one write path. GR is asked only once the group is known to be an open one of the caller's."""
-        [decision] = self._decide_registrations(uow, [new], self._registration_targets(uow, caller, [new]))
+        inputs, one write path. GR is asked only once the group is known to be an open one of the caller's.
+
+        The child's active registrations are not read first: a second one in the group is the last rule
+        ``model.register_student`` checks, and the store's unique index refuses it with the same fault
+        (``RegistrationRepository.add_many``), also for two requests at once; the read would only repeat it."""
+        targets = self._registration_targets(uow, caller, [new])
+        [decision] = self._decide_registrations(uow, [new], targets, read_active=False)
         if not isinstance(decision, Decided):
             raise decision
         [view] = self._store_registrations(uow, [decision.value])
@@ -535,9 +540,11 @@ class Registry:
         uow: UnitOfWork,
         records: Sequence[NewRegistration],
         targets: dict[int, _RegistrationTarget | RequestRejected],
+        *,
+        read_active: bool = True,
     ) -> list[Decided[tuple[Registration, PersonRecord, _RegistrationTarget]] | RequestRejected]:
         """What the rules decide for each record, before anything is written: a later record sees
-        the children the earlier ones register."""
+        the children the earlier ones register (and, with ``read_active``, those registered before)."""
         codes = []
         for new in records:
             try:
@@ -545,7 +552,7 @@ class Registry:
             except RequestRejected:
                 continue
         groups = [group_id for group_id, target in targets.items() if isinstance(target, _RegistrationTarget)]
-        active = uow.registrations.active_in_groups(codes, groups)
+        active = uow.registrations.active_in_groups(codes, groups) if read_active else set()
         decisions: list[Decided[tuple[Registration, PersonRecord, _RegistrationTarget]] | RequestRejected] = []
         for new in records:
             try:
@@ -578,8 +585,9 @@ class Registry:
     ) -> list[RegistrationView]:
         """The accepted registrations of a batch, their persons and their change events, written at once."""
         now = self.clock.now()
-        uow.persons.save_many([person for _, person, _ in decided], checked_at=now)
-        added = uow.registrations.add_many([registration for registration, _, _ in decided])
+        added = uow.registrations.add_with_persons(
+            [(registration, person) for registration, person, _ in decided], checked_at=now
+        )
         views: list[RegistrationView] = []
         for registration, (_, person, target) in zip(added, decided, strict=True):
             feed.registration_changed(

@@ -220,8 +220,8 @@ def _publish_one() -> Any:
     taken = select(
         literal_column("number", BigInteger),
         literal_column("horizon", BigInteger),
-        # Typed: a parameter in a select list has no column to take its type from.
-        *[cast(bindparam(c.name, type_=c.type), c.type) for c in columns],
+        # Typed (psycopg's dialect writes the type beside it): a parameter in a select list has no column to take it from.
+        *[bindparam(c.name, type_=c.type) for c in columns],
     ).select_from(func.change_event_numbers(1))
     return (
         insert(events)

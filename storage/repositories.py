@@ -601,6 +601,29 @@ def _person_upsert_of(dialect: str) -> Any:
     return _person_upsert(postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table))
 
 
+def _registration_with_person() -> Any:
+    """PostgreSQL: the person's upsert (as _person_upsert) as a CTE, and the registration inserted with the
+    id it returns: one round trip. Parameters: the person's columns by name, the registration's prefixed
+    ``registration_``; each typed (psycopg's dialect writes the type beside it: a parameter in a select
+    list has no column to take it from)."""
+    persons, registrations = table_of(PersonRow), table_of(RegistrationRow)
+    person_columns = [c for c in persons.c if c.name not in ("id", "erased_on")]
+    upsert = postgresql_insert(persons).values({c.name: bindparam(c.name, type_=c.type) for c in person_columns})
+    saved = _person_upsert(upsert).cte("saved")
+    columns = [c for c in registrations.c if c.name not in ("id", "person_id")]
+    chosen = select(saved.c.id, *[bindparam(f"registration_{c.name}", type_=c.type) for c in columns]).select_from(
+        saved
+    )
+    return (
+        insert(registrations)
+        .from_select(["person_id", *(c.name for c in columns)], chosen)
+        .returning(registrations.c.id, registrations.c.person_id)
+    )
+
+
+_REGISTRATION_WITH_PERSON = _registration_with_person()
+
+
 def _person_values(person: PersonRecord, checked_at: dt.datetime) -> dict[str, object]:
     residence = person.residence or DeclaredResidence(None, None, None)
     return dict(
@@ -694,6 +717,27 @@ class SqlRegistrationRepository:
         except IntegrityError as exc:
             raise AlreadyRegistered(field="personalCode") from exc
         return [replace(r, id=i) for r, i in zip(registrations, ids, strict=True)]
+
+    def add_with_persons(
+        self, registrations: list[tuple[Registration, PersonRecord]], *, checked_at: dt.datetime
+    ) -> list[Registration]:
+        """Each child's person saved (``SqlPersonRepository.save_many``), then the registrations added
+        (``add_many``); one registration on PostgreSQL in one statement, the person's upsert a CTE of it."""
+        if len(registrations) != 1 or not _on_postgresql(self.session):
+            SqlPersonRepository(self.session).save_many([person for _, person in registrations], checked_at=checked_at)
+            return self.add_many([registration for registration, _ in registrations])
+        [(registration, person)] = registrations
+        now = _now()
+        values = {"personal_code": person.personal_code.value, **_person_values(person, checked_at)}
+        row = {"created_at": now, "updated_at": now} | _registration_values(registration)
+        values |= {f"registration_{name}": value for name, value in row.items()}
+        try:
+            registration_id, person_id = self.session.execute(_REGISTRATION_WITH_PERSON, values).one()
+        except IntegrityError as exc:
+            raise AlreadyRegistered(field="personalCode") from exc
+        self.session.info.setdefault(_SAVED_PERSONS, {})[person.personal_code.value] = person_id
+        self.session.expire_all()  # as save_many: a person loaded before is not the one now stored
+        return [replace(registration, id=registration_id)]
 
     def active_in_groups(self, personal_codes: list[PersonalCode], group_ids: list[int]) -> set[tuple[str, int]]:
         """Which of these children have an active registration in which of these groups: (code, group id)."""

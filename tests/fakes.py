@@ -393,6 +393,14 @@ class FakeRegistrationRepository(_Repository):
     def add_many(self, registrations: list[Registration]) -> list[Registration]:
         return [self.add(r) for r in registrations]
 
+    def add_with_persons(
+        self, registrations: list[tuple[Registration, PersonRecord]], *, checked_at: dt.datetime
+    ) -> list[Registration]:
+        for _, person in registrations:
+            self._tables.persons[person.personal_code] = person
+            self._tables.persons_checked_at[person.personal_code] = checked_at
+        return self.add_many([registration for registration, _ in registrations])
+
     def active_in_groups(self, personal_codes: list[PersonalCode], group_ids: list[int]) -> set[tuple[str, int]]:
         return {
             (r.personal_code.value, r.group_id)
