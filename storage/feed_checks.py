@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from functools import cache
 from typing import Any, overload
 
 from sqlalchemy import (
@@ -63,7 +65,7 @@ from storage.models import (
     RegistrationRow,
     table_of,
 )
-from storage.repositories import LARGEST_ID, _person, _registration
+from storage.repositories import LARGEST_ID, PendingAccessRecord, _person, _registration
 
 FIXABLE = (PERSONAL_DATA_MISMATCH, RESIDENCE_MISMATCH)
 
@@ -149,8 +151,15 @@ class SqlFeedRepository:
     def discard_queued_after(self, count: int) -> None:
         del self._pending[count:]
 
-    def publish_pending(self) -> list[int]:
-        """Number the queued events and insert them; the caller commits right after."""
+    def publish_pending(self, access_records: Sequence[PendingAccessRecord] = ()) -> list[int]:
+        """Number the queued events and insert them, and write the transaction's access-log records
+        (``SqlAccessLogRepository.append``); the caller commits right after."""
+        if self._postgresql and len(self._pending) == 1 and len(access_records) == 1:
+            # A call's one change and its one record: one statement.
+            ctes, parameters = access_records[0].beside()
+            return [self._publish_one(ctes, parameters)]
+        for record in access_records:
+            record.write(self.session)
         if not self._pending:
             return []
         if self._postgresql:
@@ -169,9 +178,7 @@ class SqlFeedRepository:
         # change_event_numbers (revision 0500): this transaction's id, then the numbers, then a
         # fresh id for the horizon, from a subtransaction that writes and rolls back.
         if len(self._pending) == 1:  # a single call's one event: the numbers and the row in one statement
-            values = _event_values(self._pending[0], 0)
-            del values["sequence"]
-            return [self.session.execute(_PUBLISH_ONE, values).scalar_one()]
+            return [self._publish_one()]
         taken = self.session.execute(_TAKE_NUMBERS, {"count": len(self._pending)}).all()
         numbers = sorted(number for number, _ in taken)
         horizon = taken[0][1]
@@ -180,6 +187,13 @@ class SqlFeedRepository:
             [_event_values(e, n) | {"xid_horizon": horizon} for e, n in zip(self._pending, numbers, strict=False)],
         )
         return numbers
+
+    def _publish_one(self, ctes: tuple[Any, ...] = (), beside: dict[str, Any] | None = None) -> int:
+        values = _event_values(self._pending[0], 0)
+        del values["sequence"]
+        number = self.session.execute(_publish_one(ctes), values | (beside or {})).scalar_one()
+        self._pending.clear()
+        return number
 
     @property
     def _postgresql(self) -> bool:
@@ -214,7 +228,10 @@ _TAKE_NUMBERS = select(literal_column("number", BigInteger), literal_column("hor
 )
 
 
-def _publish_one() -> Any:
+@cache
+def _publish_one(ctes: tuple[Any, ...]) -> Any:
+    """One event numbered and written, INSERT .. SELECT FROM change_event_numbers(1); with ``ctes``, the
+    writes of those CTEs in the same statement. Built once for each (a handful: PendingAccessRecord.beside)."""
     events = table_of(ChangeEventRow)
     columns = [c for c in events.c if c.name not in ("sequence", "xid_horizon")]
     taken = select(
@@ -223,15 +240,12 @@ def _publish_one() -> Any:
         # Typed (psycopg's dialect writes the type beside it): a parameter in a select list has no column to take it from.
         *[bindparam(c.name, type_=c.type) for c in columns],
     ).select_from(func.change_event_numbers(1))
-    return (
+    statement = (
         insert(events)
         .from_select(["sequence", "xid_horizon", *(c.name for c in columns)], taken)
         .returning(events.c.sequence)
     )
-
-
-# Built once, as _TAKE_NUMBERS: one event numbered and written, INSERT .. SELECT FROM change_event_numbers(1).
-_PUBLISH_ONE = _publish_one()
+    return statement.add_cte(*ctes) if ctes else statement
 
 
 def _watermark() -> Any:

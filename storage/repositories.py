@@ -7,7 +7,7 @@ import hashlib
 import uuid
 import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar, overload
@@ -1061,6 +1061,10 @@ def _access_record_statements() -> tuple[Any, Any]:
 
 
 _ACCESS_RECORD, _ACCESS_RECORD_WITH_PERSONS = _access_record_statements()
+# The same as CTEs of a statement that writes something else (PendingAccessRecord.beside): the record, or the
+# record and its persons (whose CTE selects from the record's).
+_ACCESS_RECORD_CTES = (_ACCESS_RECORD.cte("access_written"),)
+_ACCESS_RECORD_CTES_WITH_PERSONS = (_ACCESS_RECORD_WITH_PERSONS.cte("access_persons_written"),)
 
 
 def _for_login() -> Select[Any]:
@@ -1274,15 +1278,41 @@ class SqlLoginFailureRepository:
         )
 
 
+@dataclass(frozen=True)
+class PendingAccessRecord:
+    """An access-log record to be written at the commit: its columns, and the personal codes it names."""
+
+    values: dict[str, Any]
+    codes: list[str]
+
+    def write(self, session: Session) -> None:
+        # Core inserts: one round trip for the record (RETURNING its id), one for all its persons
+        # (a list page names 100), instead of an ORM object and a flush each.
+        if self.codes and _on_postgresql(session):
+            session.execute(_ACCESS_RECORD_WITH_PERSONS, self.values | {"codes": self.codes})
+            return
+        record_id = session.execute(_ACCESS_RECORD, self.values).scalar_one()
+        persons = [{"access_log_id": record_id, "personal_code": code} for code in self.codes]
+        if persons:
+            session.execute(insert(AccessLogPersonRow), persons)
+
+    def beside(self) -> tuple[Any, dict[str, Any]]:
+        """PostgreSQL: the record as CTEs to add to another statement, and their parameters."""
+        if self.codes:
+            return _ACCESS_RECORD_CTES_WITH_PERSONS, self.values | {"codes": self.codes}
+        return _ACCESS_RECORD_CTES, self.values
+
+
 class SqlAccessLogRepository:
     """Appends and reads; the only deletion is ``purge`` (retention). There is no update."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._pending: list[PendingAccessRecord] = []
 
     def append(self, record: AccessRecord) -> None:
-        # Core inserts: one round trip for the record (RETURNING its id), one for all its persons
-        # (a list page names 100), instead of an ORM object and a flush each.
+        """Queued, and written when the unit of work commits, with the transaction's change events
+        (``SqlFeedRepository.publish_pending``): on PostgreSQL a call's record and its one event are one statement."""
         scope = record.scope
         values = dict(
             at=record.at.astimezone(dt.UTC),  # SQLite keeps no zone: instants are stored in UTC
@@ -1298,14 +1328,18 @@ class SqlAccessLogRepository:
             xroad_issue=record.xroad_issue,
             outcome=record.outcome,
         )
-        codes = list(dict.fromkeys(record.personal_codes))
-        if codes and _on_postgresql(self.session):
-            self.session.execute(_ACCESS_RECORD_WITH_PERSONS, values | {"codes": codes})
-            return
-        record_id = self.session.execute(_ACCESS_RECORD, values).scalar_one()
-        persons = [{"access_log_id": record_id, "personal_code": code} for code in codes]
-        if persons:
-            self.session.execute(insert(AccessLogPersonRow), persons)
+        self._pending.append(PendingAccessRecord(values, list(dict.fromkeys(record.personal_codes))))
+
+    def take_pending(self) -> list[PendingAccessRecord]:
+        pending, self._pending = self._pending, []
+        return pending
+
+    def queued(self) -> int:
+        """How many records are queued (for a savepoint to come back to)."""
+        return len(self._pending)
+
+    def discard_queued_after(self, count: int) -> None:
+        del self._pending[count:]
 
     def of_person(
         self,

@@ -71,6 +71,7 @@ class SqlAlchemyUnitOfWork:
     nonces: NonceRepository
     login_failures: LoginFailureRepository
     access_log: AccessLogRepository
+    _access_log: SqlAccessLogRepository
     feed: FeedRepository
     _feed: SqlFeedRepository
     notices: NoticeRepository
@@ -100,7 +101,7 @@ class SqlAlchemyUnitOfWork:
         self.rates = SqlRateRepository(session)
         self.nonces = SqlNonceRepository(session)
         self.login_failures = SqlLoginFailureRepository(session)
-        self.access_log = SqlAccessLogRepository(session)
+        self.access_log = self._access_log = SqlAccessLogRepository(session)  # written at the commit
         self.feed = self._feed = SqlFeedRepository(session)  # _feed: the queue only this class publishes
         self.notices = SqlNoticeRepository(session)
         self.checks = SqlCheckRepository(session)
@@ -123,19 +124,21 @@ class SqlAlchemyUnitOfWork:
 
     def commit(self) -> None:
         assert self.session is not None
-        # The change events are numbered last, just before the commit: see SqlFeedRepository.
-        self._feed.publish_pending()
+        # The change events are numbered last, just before the commit (see SqlFeedRepository), and the
+        # access-log records written with them.
+        self._feed.publish_pending(self._access_log.take_pending())
         self.session.commit()
 
     def rollback(self) -> None:
         assert self.session is not None
         self._feed.discard_pending()
+        self._access_log.take_pending()
         self.session.rollback()
 
     @contextmanager
     def savepoint(self) -> Iterator[Savepoint]:
         assert self.session is not None
-        queued = self._feed.queued()
+        queued, records = self._feed.queued(), self._access_log.queued()
         nested = self.session.begin_nested()
         handle = Savepoint()
         try:
@@ -143,9 +146,11 @@ class SqlAlchemyUnitOfWork:
         except BaseException:
             nested.rollback()
             self._feed.discard_queued_after(queued)
+            self._access_log.discard_queued_after(records)
             raise
         if handle.discarded:
             nested.rollback()
             self._feed.discard_queued_after(queued)
+            self._access_log.discard_queued_after(records)
         else:
             nested.commit()

@@ -222,7 +222,11 @@ def test_the_same_child_cannot_be_registered_twice_in_a_group(live_gateway, prov
         provider.RegisterStudent(
             personalCode=child, groupId=group.groupId, firstLearningDate=first_day, contract=contract(first_day)
         )
-    assert fault_detail(refused.value)["code"] == "AlreadyRegistered"
+    # Refused by the store's unique index (RegisterStudent does not read first): the same code and field.
+    assert (fault_detail(refused.value)["code"], fault_detail(refused.value)["field"]) == (
+        "AlreadyRegistered",
+        "personalCode",
+    )
     assert live_gateway.database.count("registration") == 1
 
 
