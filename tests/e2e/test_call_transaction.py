@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.pool import NullPool
 from zeep.exceptions import Fault
 
 from clients.population_register import client as gr_client
 from gateway.domain.calendar import SchoolYear
-from storage.repositories import SqlAccessLogRepository
+from storage.repositories import PendingAccessRecord
 from tests.clock import E2E_TODAY
 from tests.e2e.helpers import child_code, fault_detail, registry_client
 from tests.e2e.soap import envelope
@@ -154,13 +154,17 @@ def test_a_change_whose_access_log_record_cannot_be_written_is_not_kept(live_gat
     before = live_gateway.database.snapshot()
     events_before = live_gateway.database.count("change_event")
 
-    def broken(self, record):
-        if record.outcome == "ok":
-            raise OSError("the access log's disk is full")
-        return real_append(self, record)
+    # The record is written at the commit: alone (write) or with the call's change event (beside, PostgreSQL).
+    def broken(real):
+        def written(self, *args):
+            if self.values["outcome"] == "ok":
+                raise OSError("the access log's disk is full")
+            return real(self, *args)
 
-    real_append = SqlAccessLogRepository.append
-    monkeypatch.setattr(SqlAccessLogRepository, "append", broken)
+        return written
+
+    monkeypatch.setattr(PendingAccessRecord, "write", broken(PendingAccessRecord.write))
+    monkeypatch.setattr(PendingAccessRecord, "beside", broken(PendingAccessRecord.beside))
     child = child_code(dt.date(2015, 7, 7), 14)
     detail = refused(
         lambda: provider.RegisterStudent(
@@ -322,3 +326,56 @@ def test_access_log_pages_follow_a_cursor_and_records_written_meanwhile_shift_no
         lambda: admin.GetAccessLog(personalCode=child, dateFrom=E2E_TODAY, dateTo=E2E_TODAY, cursor="somewhere-else")
     )
     assert (detail["code"], detail["field"]) == ("InvalidCursor", "cursor")
+
+
+class StatementCounter:
+    """The SQL statements and transactions an engine runs while counting is on (BEGIN/COMMIT are not statements)."""
+
+    def __init__(self, engine) -> None:
+        self.statements: list[str] = []
+        self.transactions = 0
+        self.counting = False
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def statement(conn, cursor, sql, parameters, context, executemany):
+            if self.counting and not sql.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT")):
+                self.statements.append(" ".join(sql.split())[:60])
+
+        @event.listens_for(engine, "begin")
+        def begin(conn):
+            if self.counting:
+                self.transactions += 1
+
+        self._listeners = [(engine, "before_cursor_execute", statement), (engine, "begin", begin)]
+
+    def remove(self) -> None:
+        for target, name, listener in self._listeners:
+            event.remove(target, name, listener)
+
+
+def test_a_registration_of_a_child_just_looked_up_is_one_transaction_of_few_statements(live_gateway) -> None:
+    """The request path's budget (issue 9): with GR's answer remembered from the LookupPerson before it, a
+    RegisterStudent is one transaction; on PostgreSQL four statements: the login read (with the reference
+    data's versions), the group's locking read, the person and registration, the access-log record and the
+    change event. SQLite has no data-modifying CTEs to fuse them with."""
+    provider = service_of(live_gateway, SCHOOL)
+    group = provider.CreateGroup(
+        schoolYear=str(YEAR), programCode=PROGRAM, name="Skaičiuojama", subDirectionCode=["MUSIC.PIANO"]
+    )
+    child = child_code(dt.date(2015, 8, 8), 31)
+    provider.LookupPerson(personalCode=child)
+    counter = StatementCounter(live_gateway.database.engine)
+    try:
+        counter.counting = True
+        provider.RegisterStudent(
+            personalCode=child,
+            groupId=group.groupId,
+            firstLearningDate=YEAR.starts_on,
+            contract={"typeCode": "BILATERAL", "date": YEAR.starts_on, "number": "S-31"},
+        )
+        counter.counting = False
+    finally:
+        counter.remove()
+    expected = 4 if live_gateway.database.kind == "postgresql" else 8
+    assert (counter.transactions, len(counter.statements)) == (1, expected), counter.statements
+    assert log_of(live_gateway.database, child)[-1][1:] == ("RegisterStudent", "ok")
