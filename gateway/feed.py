@@ -78,12 +78,19 @@ def registration_changed(
 
 
 def funding_changed(
-    uow: UnitOfWork, kind: ChangeKind, marks: Iterable[FundingMark], registration: Registration, *, at: dt.datetime
+    uow: UnitOfWork,
+    kind: ChangeKind,
+    marks: Iterable[FundingMark],
+    registration: Registration,
+    *,
+    at: dt.datetime,
+    group: Group | None = None,
 ) -> None:
+    """``group``, the registration's, when the use case has it at hand, spares reading it again."""
     marks = list(marks)
     if not marks:
         return
-    state = _registration_state(uow, registration)
+    state = _registration_state(uow, registration, group)
     for mark in marks:
         record_change(
             uow,

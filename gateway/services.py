@@ -831,7 +831,9 @@ class Registry:
             if funding.is_basket(mark.funding_type, classifiers):
                 uow.funding.claim_basket(registration.personal_code, added)
             added_marks.append(added)
-        feed.funding_changed(uow, ChangeKind.FUNDING_MARKED, added_marks, registration, at=self.clock.now())
+        feed.funding_changed(
+            uow, ChangeKind.FUNDING_MARKED, added_marks, registration, at=self.clock.now(), group=group
+        )
         return FundingView(new.registration_id, uow.funding.of_registration(new.registration_id))
 
     def end_funding(self, caller: Caller, registration_id: int, funding_type: str, last_month: str) -> FundingView:

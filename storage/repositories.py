@@ -127,14 +127,18 @@ def _learn_reference_versions(session: Session, row: Row[Any]) -> None:
         session.info["reference_versions"] = {name: version for name, version in versions if version is not None}
 
 
-_SAVED_PERSONS = "transaction_saved_persons"  # personal code -> person id, upserted in this transaction
+# What a transaction learnt of its rows, trusted until it ends (a rollback, of a savepoint too, may undo an insert):
+_PERSON_IDS = "transaction_person_ids"  # personal code -> person id, as saved or read
+_REGISTRATION_PERSONS = "transaction_registration_persons"  # registration id -> its person's code, as read
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_what_the_transaction_knew(session: Session, transaction: SessionTransaction) -> None:
     # The next transaction reads the reference versions afresh (an import may have committed meanwhile),
     # and no longer trusts the ids of persons saved in this one (a rollback, of a savepoint too, may have
-    # undone them).
+    # undone them). A flush's subtransaction (neither the transaction nor a savepoint) ends nothing.
+    if transaction.parent is not None and not transaction.nested:
+        return
     prefixes = ("reference_", "transaction_") if transaction.parent is None else ("transaction_",)
     for key in [key for key in session.info if key.startswith(prefixes)]:
         del session.info[key]
@@ -545,10 +549,13 @@ class SqlPersonRepository:
 
     def get(self, personal_code: PersonalCode) -> PersonRecord | None:
         row = self._row(personal_code)
-        return _person(row) if row else None
+        if row is None:
+            return None
+        self.session.info.setdefault(_PERSON_IDS, {})[row.personal_code] = row.id  # a basket claim needs it
+        return _person(row)
 
     def id_of(self, personal_code: PersonalCode) -> int | None:
-        saved = self.session.info.get(_SAVED_PERSONS, {}).get(personal_code.value)
+        saved = self.session.info.get(_PERSON_IDS, {}).get(personal_code.value)
         if saved is not None:
             return saved
         return self.session.scalar(select(PersonRow.id).where(PersonRow.personal_code == personal_code.value))
@@ -564,7 +571,7 @@ class SqlPersonRepository:
             )
         )
         # The registration that follows needs the id: kept for this transaction (a rollback may undo the insert).
-        self.session.info.setdefault(_SAVED_PERSONS, {})[person.personal_code.value] = person_id
+        self.session.info.setdefault(_PERSON_IDS, {})[person.personal_code.value] = person_id
         self.session.expire_all()  # rows loaded before see the new values
 
     def save_many(self, persons: list[PersonRecord], *, checked_at: dt.datetime) -> None:
@@ -580,7 +587,7 @@ class SqlPersonRepository:
             # round trips), built once per dialect: for one person, building it cost more than sending it.
             statement, parameters = _person_upsert_of(self.session.get_bind().dialect.name), values
         saved = self.session.connection().execute(statement, parameters)
-        self.session.info.setdefault(_SAVED_PERSONS, {}).update({code: person_id for code, person_id in saved})
+        self.session.info.setdefault(_PERSON_IDS, {}).update({code: person_id for code, person_id in saved})
         self.session.expire_all()
 
 
@@ -593,6 +600,14 @@ def _person_upsert(statement: postgresql.Insert | sqlite.Insert) -> Any:
     return statement.on_conflict_do_update(index_elements=[table.c.personal_code], set_=updated).returning(
         table.c.personal_code, table.c.id
     )
+
+
+@cache
+def _claim_months_of(dialect: str) -> Any:
+    """Basket claims, skipping (child, month) already claimed, returning the months taken."""
+    table = table_of(BasketClaimRow)
+    statement = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    return statement.on_conflict_do_nothing(index_elements=[table.c.person_id, table.c.month]).returning(table.c.month)
 
 
 @cache
@@ -671,7 +686,13 @@ class SqlRegistrationRepository:
         if not 0 < registration_id <= LARGEST_ID:
             return None
         found = self.session.execute(self._select().where(RegistrationRow.id == registration_id)).first()
-        return _registration(*found) if found else None
+        if found is None:
+            return None
+        row, personal_code = found
+        # The call's access-log record names this child (persons_concerned), a basket claim needs the id.
+        self.session.info.setdefault(_PERSON_IDS, {})[personal_code] = row.person_id
+        self.session.info.setdefault(_REGISTRATION_PERSONS, {})[row.id] = personal_code
+        return _registration(row, personal_code)
 
     def add(self, registration: Registration) -> Registration:
         person_id = SqlPersonRepository(self.session).id_of(registration.personal_code)
@@ -735,7 +756,7 @@ class SqlRegistrationRepository:
             registration_id, person_id = self.session.execute(_REGISTRATION_WITH_PERSON, values).one()
         except IntegrityError as exc:
             raise AlreadyRegistered(field="personalCode") from exc
-        self.session.info.setdefault(_SAVED_PERSONS, {})[person.personal_code.value] = person_id
+        self.session.info.setdefault(_PERSON_IDS, {})[person.personal_code.value] = person_id
         self.session.expire_all()  # as save_many: a person loaded before is not the one now stored
         return [replace(registration, id=registration_id)]
 
@@ -1405,7 +1426,9 @@ class SqlAccessLogRepository:
             return sorted({v for v in values if 0 < v <= LARGEST_ID})
 
         queries: list[Select[str | None]] = []
-        if registrations := ids(registration_ids):
+        known = self.session.info.get(_REGISTRATION_PERSONS, {})  # the registrations this transaction read
+        codes = [known[i] for i in ids(registration_ids) if i in known]
+        if registrations := [i for i in ids(registration_ids) if i not in known]:
             queries.append(
                 select(PersonRow.personal_code)
                 .join(RegistrationRow, RegistrationRow.person_id == PersonRow.id)
@@ -1421,7 +1444,7 @@ class SqlAccessLogRepository:
             queries.append(
                 select(NoticeRow.personal_code).where(NoticeRow.id.in_(notices), NoticeRow.personal_code.is_not(None))
             )
-        codes = [code for query in queries for code in self.session.scalars(query) if code is not None]
+        codes += [code for query in queries for code in self.session.scalars(query) if code is not None]
         if groups := ids(group_ids):
             for leaders in self.session.scalars(select(GroupRow.leaders).where(GroupRow.id.in_(groups))):
                 codes.extend(code for leader in leaders or () if (code := leader.get("personal_code")))
@@ -1559,20 +1582,16 @@ class SqlFundingRepository:
         """
         person_id = SqlPersonRepository(self.session).id_of(personal_code)
         assert person_id is not None and mark.id is not None
-        savepoint = self.session.begin_nested()
-        try:
-            self.session.add_all(
-                [BasketClaimRow(person_id=person_id, month=m.first_day, funding_mark_id=mark.id) for m in mark.months]
-            )
-            self.session.flush()
-        except IntegrityError:
-            savepoint.rollback()
-            conflict = self.claimed_months(personal_code, mark.months)
+        claims = [{"person_id": person_id, "month": m.first_day, "funding_mark_id": mark.id} for m in mark.months]
+        # A month claimed already is skipped, not an error (no savepoint to come back from): the months not
+        # returned are the conflict. The months that were claimed go with the refusal's rollback.
+        claimed = set(self.session.execute(_claim_months_of(self.session.get_bind().dialect.name), claims).scalars())
+        if len(claimed) < len(claims):
+            conflict = [m for m in mark.months if m.first_day not in claimed]
             raise BasketAlreadyClaimed(
-                f"The NVŠ basket of this child is already claimed for {describe_months(conflict) or 'some of these months'}.",
+                f"The NVŠ basket of this child is already claimed for {describe_months(conflict)}.",
                 field="fromMonth",
-            ) from None
-        savepoint.commit()
+            )
 
     def funded_children(self, provider_codes: list[str] | None, months: list[Month]) -> list[FundedChildren]:
         """Children on the basket per provider, month, program and special-needs flag."""

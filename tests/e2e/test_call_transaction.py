@@ -329,16 +329,20 @@ def test_access_log_pages_follow_a_cursor_and_records_written_meanwhile_shift_no
 
 
 class StatementCounter:
-    """The SQL statements and transactions an engine runs while counting is on (BEGIN/COMMIT are not statements)."""
+    """The SQL statements and transactions an engine runs while counting is on (BEGIN/COMMIT are not statements;
+    with ``savepoints``, SAVEPOINT and RELEASE are, as the round trips they are)."""
 
-    def __init__(self, engine) -> None:
+    def __init__(self, engine, *, savepoints: bool = False) -> None:
         self.statements: list[str] = []
         self.transactions = 0
         self.counting = False
+        ignored = (
+            ("BEGIN", "COMMIT", "ROLLBACK") if savepoints else ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+        )
 
         @event.listens_for(engine, "before_cursor_execute")
         def statement(conn, cursor, sql, parameters, context, executemany):
-            if self.counting and not sql.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT")):
+            if self.counting and not sql.lstrip().upper().startswith(ignored):
                 self.statements.append(" ".join(sql.split())[:60])
 
         @event.listens_for(engine, "begin")
@@ -379,3 +383,22 @@ def test_a_registration_of_a_child_just_looked_up_is_one_transaction_of_few_stat
     expected = 4 if live_gateway.database.kind == "postgresql" else 8
     assert (counter.transactions, len(counter.statements)) == (1, expected), counter.statements
     assert log_of(live_gateway.database, child)[-1][1:] == ("RegisterStudent", "ok")
+
+
+def test_a_basket_mark_reads_the_child_and_its_group_once_and_takes_no_savepoint(live_gateway) -> None:
+    """MarkFunding's budget: the login read, the registration, its group, the child, the marks in force, the
+    mark, its basket months (skipping months claimed already: no savepoint to come back from), the marks for
+    the answer, and the access-log record with the change event (on SQLite, three statements for those)."""
+    provider = service_of(live_gateway, SCHOOL)
+    _, _, registration_id = registered_child(provider, 32)
+    counter = StatementCounter(live_gateway.database.engine, savepoints=True)
+    try:
+        counter.counting = True
+        provider.MarkFunding(
+            registrationId=registration_id, fundingTypeCode=["NVS_BASKET"], fromMonth="2026-09", toMonth="2026-12"
+        )
+        counter.counting = False
+    finally:
+        counter.remove()
+    expected = 9 if live_gateway.database.kind == "postgresql" else 12
+    assert (counter.transactions, len(counter.statements)) == (1, expected), counter.statements
