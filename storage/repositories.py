@@ -465,13 +465,13 @@ class SqlGroupRepository:
 
     def lock(self, group_id: int, *, exclusive: bool) -> Group | None:
         """FOR UPDATE / FOR SHARE on PostgreSQL; on SQLite (BEGIN IMMEDIATE: one writer) a plain read.
-        One statement: the locking read is the read (populate_existing: never an unlocked copy from
-        the identity map)."""
+        One statement: the locking read is the read, a Core statement built once (never an unlocked copy
+        from the identity map; and the ORM's loading of the row cost more than the statement)."""
         if not 0 < group_id <= LARGEST_ID:
             return None
         if self.session.get_bind().dialect.name != "postgresql":
             return self.get(group_id)
-        row = self.session.get(GroupRow, group_id, with_for_update={"read": not exclusive}, populate_existing=True)
+        row = self.session.execute(_GROUP_FOR_UPDATE if exclusive else _GROUP_FOR_SHARE, {"id": group_id}).first()
         return _group(row) if row else None
 
     def copy_of(self, origin_id: int) -> Group | None:
@@ -517,8 +517,16 @@ def _fill_group(row: GroupRow, group: Group) -> None:
     row.rolled_over_from = group.rolled_over_from
 
 
+def _locking_group_read(*, exclusive: bool) -> Select[Any]:
+    groups = table_of(GroupRow)
+    return select(*groups.c).where(groups.c.id == bindparam("id")).with_for_update(read=not exclusive)
+
+
+_GROUP_FOR_SHARE, _GROUP_FOR_UPDATE = _locking_group_read(exclusive=False), _locking_group_read(exclusive=True)
+
+
 def _group(row: GroupRow | Row[Any]) -> Group:
-    # A Row: the archive's copy of the table, the same columns
+    # A Row: a Core read of the table, or of the archive's copy (the same columns)
     return Group(
         id=row.id,
         provider_code=row.provider_code,
