@@ -219,12 +219,7 @@ class Registry:
                 raise AccessDenied(
                     "This person is not registered with a provider of your municipality.", field="personalCode"
                 )
-        # GR's current data, never a remembered answer (which it then primes for the registration that follows).
-        person = self.population_register.find_persons([code]).get(code)
-        if person is None:
-            raise PersonNotFound()
-        with self.uow_factory() as uow:
-            registrations, institutions = self._history(uow, code)
+            # Read before GR is asked, once: what changes during GR's answer does not matter to a lookup.
             readable = access.readable_history(caller, registrations, institutions)
             latest = readable[0] if readable else None
             last = None
@@ -242,6 +237,10 @@ class Registry:
                     if departure
                     else None,
                 )
+        # GR's current data, never a remembered answer (which it then primes for the registration that follows).
+        person = self.population_register.find_persons([code]).get(code)
+        if person is None:
+            raise PersonNotFound()
         return PersonLookup(person=person, last_registration=last)
 
     def get_student(self, caller: Caller, personal_code: str, institution_code: str | None = None) -> StudentRecord:
