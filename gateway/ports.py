@@ -233,7 +233,9 @@ class FundingRepository(Protocol):
         """The child's basket months and the registration holding each (by its funding mark), by month."""
 
     def claim_basket(self, personal_code: PersonalCode, mark: FundingMark) -> None:
-        """Claim the mark's months for the child atomically, or raise BasketAlreadyClaimed."""
+        """Claim the mark's months for the child, or raise BasketAlreadyClaimed naming the months taken already;
+        the free months it took then stay in the transaction until the refusal rolls it (or the record's
+        savepoint) back, as every refusal does."""
 
     def funded_children(self, provider_codes: list[str] | None, months: list[Month]) -> list[FundedChildren]: ...
 

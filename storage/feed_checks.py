@@ -191,7 +191,7 @@ class SqlFeedRepository:
     def _publish_one(self, ctes: tuple[Any, ...] = (), beside: dict[str, Any] | None = None) -> int:
         values = _event_values(self._pending[0], 0)
         del values["sequence"]
-        number = self.session.execute(_publish_one(ctes), values | (beside or {})).scalar_one()
+        number = self.session.execute(_one_event_statement(ctes), values | (beside or {})).scalar_one()
         self._pending.clear()
         return number
 
@@ -229,7 +229,7 @@ _TAKE_NUMBERS = select(literal_column("number", BigInteger), literal_column("hor
 
 
 @cache
-def _publish_one(ctes: tuple[Any, ...]) -> Any:
+def _one_event_statement(ctes: tuple[Any, ...]) -> Any:
     """One event numbered and written, INSERT .. SELECT FROM change_event_numbers(1); with ``ctes``, the
     writes of those CTEs in the same statement. Built once for each (a handful: PendingAccessRecord.beside)."""
     events = table_of(ChangeEventRow)

@@ -132,7 +132,7 @@ class SqlAlchemyUnitOfWork:
     def rollback(self) -> None:
         assert self.session is not None
         self._feed.discard_pending()
-        self._access_log.take_pending()
+        self._access_log.discard_queued_after(0)
         self.session.rollback()
 
     @contextmanager
