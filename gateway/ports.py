@@ -173,6 +173,12 @@ class GroupRepository(Protocol):
         """The group, its row locked to the end of the transaction by the read itself (PostgreSQL: FOR
         UPDATE / FOR SHARE; SQLite has one writer at a time); None when there is no such group."""
 
+    def lock_for_registrations(
+        self, group_id: int, personal_codes: list[PersonalCode]
+    ) -> tuple[Group, set[str]] | None:
+        """``lock(group_id, exclusive=False)`` for registrations into the group, and which of these children
+        (their codes) have an active registration in it, read with the group (one statement on PostgreSQL)."""
+
     def copy_of(self, origin_id: int) -> Group | None:
         """The group rolled over from ``origin_id`` (there is at most one)."""
 
@@ -200,9 +206,6 @@ class RegistrationRepository(Protocol):
     ) -> list[Registration]:
         """Each child's person saved as GR gave it (``PersonRepository.save_many``), then the registrations
         added (``add_many``, and its ``AlreadyRegistered``), in as few round trips as the store can."""
-
-    def active_in_groups(self, personal_codes: list[PersonalCode], group_ids: list[int]) -> set[tuple[str, int]]:
-        """(personal code, group id) of the children's active registrations in these groups."""
 
     def active_in_group(self, group_id: int) -> list[Registration]:
         """The group's active registrations, by id."""

@@ -178,6 +178,8 @@ class _RegistrationTarget:
     program: model.Program
     classifiers: cls.Classifiers
     provider: model.Institution
+    # Which of the records' children are active in the group already (codes), read with its lock.
+    active_learners: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -376,28 +378,29 @@ class Registry:
         self, uow: UnitOfWork, caller: Caller, new: NewRegistration
     ) -> tuple[RegistrationView, list[Warning]]:
         """One registration, decided and stored as a batch's records are: one place for the rule's
-        inputs, one write path. GR is asked only once the group is known to be an open one of the caller's.
-
-        The child's active registrations are not read first: a second one in the group is the last rule
-        ``model.register_student`` checks, and the store's unique index refuses it with the same fault
-        (``RegistrationRepository.add_many``), also for two requests at once; the read would only repeat it."""
-        targets = self._registration_targets(uow, caller, [new])
-        [decision] = self._decide_registrations(uow, [new], targets, read_active=False)
+        inputs, one write path. GR is asked only once the group is known to be an open one of the caller's."""
+        [decision] = self._decide_registrations(uow, [new], self._registration_targets(uow, caller, [new]))
         if not isinstance(decision, Decided):
             raise decision
         [view] = self._store_registrations(uow, [decision.value])
         return view, list(decision.warnings)
 
-    def _registration_target(self, uow: UnitOfWork, caller: Caller, group_id: int) -> _RegistrationTarget:
-        """The open group of the caller's that a registration goes into, locked against its closing."""
-        group = self._group(uow, caller, group_id, lock=GroupLock.SHARED)
+    def _registration_target(
+        self, uow: UnitOfWork, caller: Caller, group_id: int, personal_codes: list[PersonalCode]
+    ) -> _RegistrationTarget:
+        """The open group of the caller's that a registration goes into, locked against its closing, with
+        which of these children are active in it already."""
+        institution = caller.acting_institution()
+        found = uow.groups.lock_for_registrations(group_id, personal_codes)
+        group, active = found if found is not None else (None, set())
+        group = self._own_group(group, institution)
         program = uow.programs.get(group.program_code)
         assert program is not None
         classifiers = uow.classifiers.load()
         provider = self._institution(uow, caller)
         provider.check_may_provide_nvs(classifiers, self.clock.today())
         group.check_open()
-        return _RegistrationTarget(group, program, classifiers, provider)
+        return _RegistrationTarget(group, program, classifiers, provider, frozenset(active))
 
     def correct_registration(
         self, caller: Caller, registration_id: int, first_learning_date: dt.date | None, contract: Contract | None
@@ -503,10 +506,17 @@ class Registry:
     ) -> dict[int, _RegistrationTarget | RequestRejected]:
         """Each group the batch names, checked (and locked against its closing) once: the target, or
         why no registration may go into it."""
-        targets: dict[int, _RegistrationTarget | RequestRejected] = {}
-        for group_id in dict.fromkeys(new.group_id for new in records):
+        codes: dict[int, list[PersonalCode]] = {}
+        for new in records:
+            codes.setdefault(new.group_id, [])
             try:
-                targets[group_id] = self._registration_target(uow, caller, group_id)
+                codes[new.group_id].append(parse_personal_code(new.personal_code))
+            except RequestRejected:
+                continue  # the record's own decision gives its refusal
+        targets: dict[int, _RegistrationTarget | RequestRejected] = {}
+        for group_id, children in codes.items():
+            try:
+                targets[group_id] = self._registration_target(uow, caller, group_id, children)
             except RequestRejected as refusal:
                 targets[group_id] = refusal
         return targets
@@ -539,19 +549,16 @@ class Registry:
         uow: UnitOfWork,
         records: Sequence[NewRegistration],
         targets: dict[int, _RegistrationTarget | RequestRejected],
-        *,
-        read_active: bool = True,
     ) -> list[Decided[tuple[Registration, PersonRecord, _RegistrationTarget]] | RequestRejected]:
         """What the rules decide for each record, before anything is written: a later record sees
-        the children the earlier ones register (and, with ``read_active``, those registered before)."""
-        codes = []
-        for new in records:
-            try:
-                codes.append(parse_personal_code(new.personal_code))
-            except RequestRejected:
-                continue
-        groups = [group_id for group_id, target in targets.items() if isinstance(target, _RegistrationTarget)]
-        active = uow.registrations.active_in_groups(codes, groups) if read_active else set()
+        the children the earlier ones register, and every record those registered before (read with
+        the group's lock)."""
+        active = {
+            (code, group_id)
+            for group_id, target in targets.items()
+            if isinstance(target, _RegistrationTarget)
+            for code in target.active_learners
+        }
         decisions: list[Decided[tuple[Registration, PersonRecord, _RegistrationTarget]] | RequestRejected] = []
         for new in records:
             try:
@@ -959,6 +966,10 @@ class Registry:
             group = uow.groups.lock(group_id, exclusive=lock is GroupLock.EXCLUSIVE)
         else:
             group = uow.groups.get(group_id)
+        return Registry._own_group(group, institution)
+
+    @staticmethod
+    def _own_group(group: Group | None, institution: str) -> Group:
         # Another institution's group is reported as missing: its existence is not the caller's business.
         if group is None or group.provider_code != institution:
             raise GroupNotFound()

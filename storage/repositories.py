@@ -18,6 +18,7 @@ from sqlalchemy import (
     Row,
     Select,
     String,
+    any_,
     bindparam,
     case,
     delete,
@@ -474,6 +475,23 @@ class SqlGroupRepository:
         row = self.session.execute(_GROUP_FOR_UPDATE if exclusive else _GROUP_FOR_SHARE, {"id": group_id}).first()
         return _group(row) if row else None
 
+    def lock_for_registrations(
+        self, group_id: int, personal_codes: list[PersonalCode]
+    ) -> tuple[Group, set[str]] | None:
+        """PostgreSQL: one FOR SHARE read of the group with its active learners among these children (a
+        subquery); SQLite: the group, then the children (one writer: nothing to lock)."""
+        if not 0 < group_id <= LARGEST_ID:
+            return None
+        codes = sorted({c.value for c in personal_codes})
+        if not _on_postgresql(self.session):
+            group = self.get(group_id)
+            if group is None:
+                return None
+            active = SqlRegistrationRepository(self.session).active_in_groups(personal_codes, [group_id])
+            return group, {code for code, _ in active}
+        row = self.session.execute(_GROUP_FOR_REGISTRATIONS, {"id": group_id, "codes": codes}).first()
+        return (_group(row), set(row.active_learners or ())) if row else None
+
     def copy_of(self, origin_id: int) -> Group | None:
         row = self.session.scalar(select(GroupRow).where(GroupRow.rolled_over_from == origin_id))
         return _group(row) if row else None
@@ -523,6 +541,26 @@ def _locking_group_read(*, exclusive: bool) -> Select[Any]:
 
 
 _GROUP_FOR_SHARE, _GROUP_FOR_UPDATE = _locking_group_read(exclusive=False), _locking_group_read(exclusive=True)
+
+
+def _group_for_registrations() -> Select[Any]:
+    """The group FOR SHARE, and ``active_learners``: which of the ``codes`` are active in it (an array)."""
+    groups, registrations, persons = table_of(GroupRow), table_of(RegistrationRow), table_of(PersonRow)
+    active = (
+        select(func.array_agg(persons.c.personal_code))
+        .select_from(registrations.join(persons, persons.c.id == registrations.c.person_id))
+        .where(
+            registrations.c.group_id == groups.c.id,
+            registrations.c.status == RegistrationStatus.ACTIVE.value,
+            persons.c.personal_code == any_(bindparam("codes", type_=postgresql.ARRAY(String))),
+        )
+        .scalar_subquery()
+        .label("active_learners")
+    )
+    return select(*groups.c, active).where(groups.c.id == bindparam("id")).with_for_update(read=True, of=groups)
+
+
+_GROUP_FOR_REGISTRATIONS = _group_for_registrations()
 
 
 def _group(row: GroupRow | Row[Any]) -> Group:

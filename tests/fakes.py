@@ -356,6 +356,19 @@ class FakeGroupRepository(_Repository):
     def lock(self, group_id: int, *, exclusive: bool) -> Group | None:
         return self.get(group_id)  # one transaction at a time: nothing to wait for
 
+    def lock_for_registrations(
+        self, group_id: int, personal_codes: list[PersonalCode]
+    ) -> tuple[Group, set[str]] | None:
+        group = self.lock(group_id, exclusive=False)
+        if group is None:
+            return None
+        active = {
+            r.personal_code.value
+            for r in self._tables.registrations.values()
+            if r.is_active and r.group_id == group_id and r.personal_code in personal_codes
+        }
+        return group, active
+
     def copy_of(self, origin_id: int) -> Group | None:
         return next((g for g in self._tables.groups.values() if g.rolled_over_from == origin_id), None)
 
@@ -400,13 +413,6 @@ class FakeRegistrationRepository(_Repository):
             self._tables.persons[person.personal_code] = person
             self._tables.persons_checked_at[person.personal_code] = checked_at
         return self.add_many([registration for registration, _ in registrations])
-
-    def active_in_groups(self, personal_codes: list[PersonalCode], group_ids: list[int]) -> set[tuple[str, int]]:
-        return {
-            (r.personal_code.value, r.group_id)
-            for r in self._tables.registrations.values()
-            if r.is_active and r.personal_code in personal_codes and r.group_id in group_ids
-        }
 
     def update(self, registration: Registration) -> None:
         assert registration.id in self._tables.registrations, f"no registration {registration.id} to update"

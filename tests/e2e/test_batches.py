@@ -336,14 +336,20 @@ def test_a_child_registered_concurrently_is_refused_alone_and_the_rest_stored(li
     """The batch's rules read the children already in its groups once; a request registering one of them
     between that read and the batch's insert makes the insert fail on the database's unique index: the
     batch is then run record by record, and only that record is refused."""
-    from storage.repositories import SqlRegistrationRepository
+    from storage.repositories import SqlGroupRepository
 
     database = live_gateway.database
     group = new_group(live_gateway, "Lenktynės")
     raced = child_code(dt.date(2015, 8, 8), 650)
     register(live_gateway, raced, group)
-    # As if the other request had committed just after the batch's read: the read misses it.
-    monkeypatch.setattr(SqlRegistrationRepository, "active_in_groups", lambda self, codes, groups: set())
+    # As if the other request had committed just after the batch's read (with the group's lock): the read misses it.
+    real_lock = SqlGroupRepository.lock_for_registrations
+
+    def read_before_the_rival(self, group_id, personal_codes):
+        found = real_lock(self, group_id, personal_codes)
+        return (found[0], set()) if found else None
+
+    monkeypatch.setattr(SqlGroupRepository, "lock_for_registrations", read_before_the_rival)
     others = [child_code(dt.date(2015, 8, 8), 651 + i) for i in range(3)]
     before = stored_state(database)
 

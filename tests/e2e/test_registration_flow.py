@@ -222,7 +222,7 @@ def test_the_same_child_cannot_be_registered_twice_in_a_group(live_gateway, prov
         provider.RegisterStudent(
             personalCode=child, groupId=group.groupId, firstLearningDate=first_day, contract=contract(first_day)
         )
-    # Refused by the store's unique index (RegisterStudent does not read first): the same code and field.
+    # The domain's rule, from the children the group's locking read names as active in it.
     assert (fault_detail(refused.value)["code"], fault_detail(refused.value)["field"]) == (
         "AlreadyRegistered",
         "personalCode",
