@@ -516,5 +516,5 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def savepoint(self) -> AbstractContextManager[Savepoint]:
-        """A part of the transaction that an exception undoes alone (its writes and its queued change
-        events), leaving the rest; ``Savepoint.discard`` undoes it at the end of the block too."""
+        """A part of the transaction that an exception undoes alone (its writes, its queued change events
+        and access-log records), leaving the rest; ``Savepoint.discard`` undoes it at the end of the block too."""

@@ -75,3 +75,39 @@ def test_the_last_page_has_no_cursor_and_an_empty_log_one_empty_page(database) -
     first = log.who_accessed(ADMIN, CHILD, *SEPTEMBER, page_size=2)
     last = log.who_accessed(ADMIN, CHILD, *SEPTEMBER, page_size=2, cursor=first.next_cursor)
     assert (last.page, len(last.records), last.next_cursor) == (2, 2, None)
+
+
+def test_records_are_written_at_the_commit_and_a_savepoint_undone_takes_its_own_back(database) -> None:
+    """Access-log records are queued and written with the transaction's change events at its commit; as
+    the events, those queued in a savepoint that is undone go with it, and a rollback takes them all."""
+
+    def record(request_id: str) -> AccessRecord:
+        return AccessRecord(
+            at=NOW,
+            operation="GetStudent",
+            request_id=request_id,
+            outcome="ok",
+            username="school",
+            scope=Scope.institution("300000011"),
+            personal_codes=(CHILD,),
+        )
+
+    with database.uow_factory() as uow:
+        uow.access_log.append(record("kept"))
+        with uow.savepoint() as undone:
+            uow.access_log.append(record("undone"))
+            undone.discard()
+        try:
+            with uow.savepoint():
+                uow.access_log.append(record("failed"))
+                raise LookupError("the savepoint's work fails")
+        except LookupError:
+            pass
+        with uow.savepoint():
+            uow.access_log.append(record("kept too"))
+        uow.commit()
+    with database.uow_factory() as uow:
+        uow.access_log.append(record("rolled back"))
+        uow.rollback()
+    written = AccessLog(database.uow_factory, clock=FixedClock(NOW)).who_accessed(ADMIN, CHILD, *SEPTEMBER).records
+    assert sorted(r.request_id for r in written) == ["kept", "kept too"]
