@@ -162,6 +162,35 @@ def _run_gunicorn(load: Callable[[], WsgiApp], settings: Settings, name: str) ->
     Application().run()
 
 
+def run_waitress(server: Any) -> None:
+    """A waitress server's loop in a thread of its own; a descriptor closed under it by ``stop_waitress`` ends it
+    quietly."""
+    try:
+        server.run()
+    except OSError:
+        if not getattr(server, "stopping", False):
+            raise
+
+
+def stop_waitress(server: Any, thread: threading.Thread) -> bool:
+    """Stop a server ``run_waitress`` runs: drain its worker threads, then close every channel from inside the
+    server's own loop (a trigger thunk): closed from this thread, a descriptor could vanish under the loop's
+    poll() (EBADF in the server's thread). The loop ends once its map is empty: whether it did in 5 s."""
+    server.stopping = True
+    server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+
+    def close_every_channel() -> None:
+        for channel in list(server._map.values()):
+            channel.close()
+
+    try:
+        server.trigger.pull_trigger(close_every_channel)
+    except OSError:  # the trigger is closed already: the loop has stopped, so close them from here
+        close_every_channel()
+    thread.join(timeout=5)
+    return not thread.is_alive()
+
+
 class MetricsServer:
     """``/metrics`` on a port of its own (NVS_METRICS_PORT), served by this process in a thread: under gunicorn the
     master, which reads every worker's counts from the multiprocess directory and the database at scrape time
@@ -181,12 +210,13 @@ class MetricsServer:
         self.server = waitress.server.create_server(
             app, host=settings.host, port=settings.metrics_port, threads=2, ident="nvs-metrics"
         )
-        self.thread = threading.Thread(target=self.server.run, name="metrics", daemon=True)
+        self.thread = threading.Thread(target=run_waitress, args=(self.server,), name="metrics", daemon=True)
         self.thread.start()
         log.info("metrics on http://%s:%s/metrics", settings.host, settings.metrics_port)
 
     def close(self) -> None:
-        self.server.close()
+        if not stop_waitress(self.server, self.thread):
+            log.warning("the metrics server's thread did not stop within 5 s")
         self.engine.dispose()
 
 

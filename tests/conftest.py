@@ -21,6 +21,7 @@ from gateway.bootstrap import prepare_database, unit_of_work_factory
 from gateway.clock import FixedClock
 from gateway.ports import UnitOfWork
 from gateway.sandbox import SandboxUser, install_sandbox, install_sandbox_enrolments, sandbox_data
+from gateway.server import run_waitress, stop_waitress
 from storage.db import make_engine
 from tests.clock import E2E_START, e2e_clock
 
@@ -208,6 +209,10 @@ class LiveGateway:
         return f"{self.base_url}/registry?wsdl"
 
 
+def _stopped(server, thread: threading.Thread) -> None:
+    assert stop_waitress(server, thread), "the waitress loop did not stop"
+
+
 def launch_gateway(
     database: Database, *, clock: FixedClock | None = None, **overrides: Any
 ) -> tuple[LiveGateway, Callable[[], None]]:
@@ -241,7 +246,7 @@ def launch_gateway(
     )
     thread = threading.Thread(target=run_waitress, args=(server,), daemon=True)
     thread.start()
-    return LiveGateway(f"http://127.0.0.1:{port}", database, clock), lambda: stop_waitress(server, thread)
+    return LiveGateway(f"http://127.0.0.1:{port}", database, clock), lambda: _stopped(server, thread)
 
 
 @pytest.fixture
@@ -262,33 +267,3 @@ def start_gateway(database: Database) -> Iterator[Callable[..., LiveGateway]]:
 @pytest.fixture
 def live_gateway(start_gateway: Callable[..., LiveGateway]) -> LiveGateway:
     return start_gateway()
-
-
-def run_waitress(server) -> None:
-    """The server's loop; a descriptor closed under it by ``stop_waitress`` ends it quietly."""
-    try:
-        server.run()
-    except OSError as error:
-        if not getattr(server, "stopping", False):
-            raise
-        del error
-
-
-def stop_waitress(server, thread: threading.Thread) -> None:
-    # Drain the worker threads first, then close every channel. The channels are closed from
-    # inside the server's own loop (a trigger thunk): closed from this thread, a descriptor
-    # could vanish under the loop's select() (EBADF in the server thread, a flaky teardown).
-    # The loop ends once its map is empty.
-    server.stopping = True
-    server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
-
-    def close_every_channel() -> None:
-        for channel in list(server._map.values()):
-            channel.close()
-
-    try:
-        server.trigger.pull_trigger(close_every_channel)
-    except OSError:  # the trigger is closed already: the loop has stopped, so close them from here
-        close_every_channel()
-    thread.join(timeout=5)
-    assert not thread.is_alive(), "the waitress loop did not stop"
