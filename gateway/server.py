@@ -210,11 +210,14 @@ class MetricsServer:
         self.server = waitress.server.create_server(
             app, host=settings.host, port=settings.metrics_port, threads=2, ident="nvs-metrics"
         )
+        self.pid = os.getpid()
         self.thread = threading.Thread(target=run_waitress, args=(self.server,), name="metrics", daemon=True)
         self.thread.start()
         log.info("metrics on http://%s:%s/metrics", settings.host, settings.metrics_port)
 
     def close(self) -> None:
+        if os.getpid() != self.pid:
+            return  # a gunicorn worker leaving serve_wsgi: it inherited the server, not the thread that runs it
         if not stop_waitress(self.server, self.thread):
             log.warning("the metrics server's thread did not stop within 5 s")
         self.engine.dispose()

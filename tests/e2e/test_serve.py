@@ -14,7 +14,7 @@ from tests.clock import E2E_TODAY
 from tests.e2e.helpers import registry_client
 from tests.e2e.soap import TEXT_XML, envelope, parse_success, text_of
 from tests.present import present
-from tests.processes import GatewayProcess
+from tests.processes import GatewayProcess, free_port
 
 pytestmark = pytest.mark.e2e
 LEARNER = "51509150009"  # Adomas, a sandbox child
@@ -24,7 +24,10 @@ ADDRESS = re.compile(rb'<(?:[\w.-]+:)?address\b[^>]*?\blocation="([^"]*)"')
 def test_serve_sandbox_answers_at_the_readme_addresses_with_prefork_workers_and_stops_on_ctrl_c(
     database, tmp_path
 ) -> None:
-    gateway = GatewayProcess(database.url, tmp_path, server="gunicorn", workers=2).start()
+    metrics_port = free_port()
+    gateway = GatewayProcess(
+        database.url, tmp_path, server="gunicorn", workers=2, NVS_METRICS_PORT=str(metrics_port)
+    ).start()
     try:
         processes = gateway.group()
         assert len(processes) == 4, f"master, 2 workers and the sandbox GR, not {processes}:\n{gateway.log()}"
@@ -50,9 +53,14 @@ def test_serve_sandbox_answers_at_the_readme_addresses_with_prefork_workers_and_
         )
         assert (person.firstName, person.birthDate.isoformat()) == ("Adomas", "2015-09-15")
         assert_a_batch_answer_closes_its_connection_and_a_single_call_keeps_it(gateway, provider)
+        # /metrics on a port of its own, served by the master (gateway.server.MetricsServer).
+        metrics = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+        assert metrics.ok and 'nvs_requests_total{operation="LookupPerson",outcome="ok"}' in metrics.text
         assert gateway.interrupt() == 0, gateway.log()
         assert gateway.group() == [], "a process of the gateway outlived Ctrl+C"
         assert "Traceback" not in gateway.log()
+        # Only the master stops the metrics server: a worker that inherited it has no thread of it to wait for.
+        assert "still running" not in gateway.log() and "did not stop" not in gateway.log(), gateway.log()
     finally:
         gateway.stop()
 
